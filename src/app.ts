@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { createAuthService } from './auth/createAuthService.ts';
+import type { Config } from './config.ts';
+import { UserAdminServiceService } from './gen/gatehouse/admin/v1/user_admin_service.ts';
+import { AuthServiceService } from './gen/gatehouse/auth/v1/auth_service.ts';
+import { createAuthHandlers } from './grpc/authHandlers.ts';
+import { type BindDeps, bindService } from './grpc/bindService.ts';
+import { createClientAddressResolver } from './grpc/clientAddress.ts';
+import { loadPackageDefinition } from './grpc/loadPackageDefinition.ts';
+import { createHealthMonitor, type DependencyProbe } from './health/createHealthMonitor.ts';
+import { createHttpServer } from './http/createHttpServer.ts';
+import { createKeyStore } from './keys/createKeyStore.ts';
+import type { Logger } from './log.ts';
+import { createMetrics } from './metrics/createMetrics.ts';
+import { createRedis, type Redis } from './redis/createRedis.ts';
+import { createMemorySessionCache } from './sessions/MemorySessionCache.ts';
+import { createRedisSessionCache } from './sessions/RedisSessionCache.ts';
+import { createDatabase } from './storage/createDatabase.ts';
+import { migrate } from './storage/migrate.ts';
+import { sql } from './storage/sql.ts';
+import { startEmbeddedPostgres } from './storage/startEmbeddedPostgres.ts';
+
+export interface App {
+  grpcPort: number;
+  httpPort: number;
+  databaseUrl: string;
+  /** Health goes NOT_SERVING, in-flight calls finish (up to the grace period), then all closes. */
+  close(): Promise<void>;
+}
+
+const SERVICE_NAMES = ['gatehouse.auth.v1.AuthService', 'gatehouse.admin.v1.UserAdminService'];
+
+/** The composition root: builds every dependency once and wires them into the servers. */
+export async function createApp(config: Config, log: Logger): Promise<App> {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) {
+      await Promise.resolve()
+        .then(fn)
+        .catch((err: unknown) => log.warn({ err }, 'error while closing'));
+    }
+  };
+  try {
+    let databaseUrl = config.database.url;
+    if (databaseUrl === undefined) {
+      const embedded = await startEmbeddedPostgres(
+        config.dataDir,
+        config.database.embeddedPort,
+        log,
+      );
+      cleanups.push(() => embedded.stop());
+      databaseUrl = embedded.url;
+    }
+    if (config.database.migrateOnStart) {
+      await migrate(databaseUrl, (m) => log.info(m));
+    }
+    const pool = await createDatabase({ ...config.database, url: databaseUrl });
+    cleanups.push(() => pool.end());
+
+    let redis: Redis | null = null;
+    if (config.redis.url !== undefined) {
+      redis = createRedis(config.redis.url, config.redis.commandTimeoutMs, log);
+      const client = redis;
+      cleanups.push(() => client.disconnect());
+    } else {
+      log.warn(
+        'REDIS_URL is not set: sessions cache and rate limits are kept in this process only ' +
+          '(single instance, development only)',
+      );
+    }
+    const sessionCache = redis
+      ? createRedisSessionCache(redis, config.redis.keyPrefix)
+      : createMemorySessionCache();
+
+    const keys = createKeyStore(
+      pool,
+      {
+        issuer: config.tokens.issuer,
+        audience: config.tokens.audience,
+        algorithm: config.tokens.algorithm,
+        accessTtlSec: config.tokens.accessTtlSec,
+        clockSkewSec: config.tokens.clockSkewSec,
+        refreshSec: config.tokens.keyRefreshSec,
+        privateKeyFile: config.tokens.privateKeyFile,
+      },
+      log,
+    );
+    await keys.start();
+    cleanups.push(() => keys.stop());
+
+    const auth = await createAuthService({ pool, keys, sessionCache, config, log });
+
+    const probes: DependencyProbe[] = [
+      { name: 'postgres', check: () => pool.query(sql.typeAlias('void')`SELECT 1`).then(() => {}) },
+    ];
+    if (redis) {
+      const client = redis;
+      probes.push({ name: 'redis', check: () => client.ping().then(() => {}) });
+    }
+    const monitor = createHealthMonitor(SERVICE_NAMES, probes, log);
+    await monitor.start();
+    cleanups.push(() => monitor.stop());
+
+    const metrics = createMetrics();
+    let accepting = true;
+    const bindDeps: BindDeps = {
+      log,
+      clientAddress: createClientAddressResolver(config.trustedProxies),
+      verifyBearer: (token) => auth.authenticate(token),
+      hooks: {
+        accepting: () => accepting,
+        onCallEnd(method, code, durationMs) {
+          const name = method.slice(method.lastIndexOf('/') + 1);
+          metrics.rpcTotal.inc({ method: name, code: String(code) });
+          metrics.rpcDuration.observe({ method: name }, durationMs / 1000);
+        },
+      },
+    };
+
+    const server = new Server({
+      'grpc.max_receive_message_length': config.grpc.maxMessageBytes,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+      'grpc.max_metadata_size': config.grpc.maxMetadataBytes,
+      'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreams,
+      'grpc.keepalive_time_ms': 60_000,
+      'grpc.keepalive_timeout_ms': 20_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+      'grpc.max_connection_idle_ms': 10 * 60_000,
+    });
+    server.addService(
+      AuthServiceService,
+      bindService(AuthServiceService, createAuthHandlers(auth), bindDeps),
+    );
+    server.addService(UserAdminServiceService, bindService(UserAdminServiceService, {}, bindDeps));
+    monitor.health.addToServer(server);
+    new ReflectionService(loadPackageDefinition()).addToServer(server);
+
+    const credentials = config.grpc.tls
+      ? ServerCredentials.createSsl(
+          config.grpc.tls.clientCaFile ? readFileSync(config.grpc.tls.clientCaFile) : null,
+          [
+            {
+              private_key: readFileSync(config.grpc.tls.keyFile),
+              cert_chain: readFileSync(config.grpc.tls.certFile),
+            },
+          ],
+          config.grpc.tls.clientCaFile !== undefined,
+        )
+      : ServerCredentials.createInsecure();
+    const grpcPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${config.grpc.host}:${config.grpc.port}`, credentials, (err, port) =>
+        err ? reject(err) : resolve(port),
+      );
+    });
+    cleanups.push(() => server.forceShutdown());
+
+    const http: HttpServer = createHttpServer({
+      jwks: () => keys.jwks(),
+      ready: () => ({ ok: monitor.serving(), dependencies: monitor.snapshot() }),
+      metrics: metrics.registry,
+      jwksMaxAgeSec: 300,
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.http.port, config.http.host, () => resolve());
+    });
+    cleanups.push(() => new Promise<void>((resolve) => http.close(() => resolve())));
+    http.unref();
+    const httpPort = (http.address() as AddressInfo).port;
+
+    let closing: Promise<void> | undefined;
+    return {
+      grpcPort,
+      httpPort,
+      databaseUrl,
+      close() {
+        closing ??= (async () => {
+          monitor.shutdown();
+          accepting = false;
+          http.closeIdleConnections();
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              log.warn('shutdown grace period over: cancelling remaining calls');
+              server.forceShutdown();
+              resolve();
+            }, config.shutdownGraceMs);
+            server.tryShutdown(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          await cleanup();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,33 @@
+import type { KeyStore } from '../keys/createKeyStore.ts';
+import type { Logger } from '../log.ts';
+import type { SessionCache } from '../sessions/SessionCache.ts';
+import type { DatabasePool } from '../storage/createDatabase.ts';
+import type { PasswordHasher } from './createPasswordHasher.ts';
+import type { PasswordPolicy } from './passwordPolicy.ts';
+
+export interface TokenSettings {
+  accessTtlSec: number;
+  clockSkewSec: number;
+  sessionIdleSec: number;
+  sessionAbsoluteSec: number;
+  reuseGraceSec: number;
+}
+
+/** Everything the auth use cases need; built once in the composition root. */
+export interface AuthDeps {
+  pool: DatabasePool;
+  keys: KeyStore;
+  sessionCache: SessionCache;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  tokens: TokenSettings;
+  passwordMaxLength: number;
+  log: Logger;
+}
+
+/** Who is asking, for sessions and audit rows. */
+export interface RequestInfo {
+  clientIp: string;
+  userAgent: string;
+  requestId: string;
+}

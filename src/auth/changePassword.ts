@@ -1,0 +1,77 @@
+import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { insertAuditEvent } from '../storage/audit.ts';
+import { revokeSessions } from '../storage/sessions.ts';
+import { findUserById, updateUserLoginFailed, updateUserPassword } from '../storage/users.ts';
+import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { type IssuedTokens, issueSession, publishRevocations } from './issueSession.ts';
+import type { Principal } from './Principal.ts';
+
+/**
+ * Changes the caller's password after re-checking the current one, ends every session of the
+ * account (including the calling one) and returns tokens of a fresh session.
+ */
+export async function changePassword(
+  deps: AuthDeps,
+  principal: Principal,
+  input: { currentPassword: string; newPassword: string },
+  info: RequestInfo,
+): Promise<IssuedTokens> {
+  const violations: FieldViolation[] = [];
+  if (input.currentPassword === '' || input.currentPassword.length > deps.passwordMaxLength * 4) {
+    violations.push({ field: 'current_password', description: 'the current password is required' });
+  }
+  const user = await findUserById(deps.pool, principal.userId);
+  if (user?.status !== 'active') {
+    throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+  }
+  violations.push(
+    ...deps.policy.check(
+      input.newPassword,
+      { email: user.email_normalized, ...(user.username ? { username: user.username } : {}) },
+      'new_password',
+    ),
+  );
+  if (violations.length > 0) throw invalidArgument(violations);
+
+  let verified = false;
+  if (user.password_hash) {
+    verified = (await deps.hasher.verify(user.password_hash, input.currentPassword)).ok;
+  } else {
+    await deps.hasher.dummyVerify(input.currentPassword);
+  }
+  if (!verified) {
+    await deps.pool.transaction(async (tx) => {
+      await updateUserLoginFailed(tx, user.id);
+      await insertAuditEvent(tx, {
+        action: 'password_change',
+        outcome: 'failure',
+        actorUserId: user.id,
+        subjectUserId: user.id,
+        ...info,
+        details: { reason: 'wrong_current_password' },
+      });
+    });
+    throw new AppError('INVALID_CURRENT_PASSWORD', 'the current password is not correct', {
+      fieldViolations: [
+        { field: 'current_password', description: 'does not match', reason: 'MISMATCH' },
+      ],
+    });
+  }
+  const hash = await deps.hasher.hash(input.newPassword);
+  const { tokens, revoked } = await deps.pool.transaction(async (tx) => {
+    const updated = await updateUserPassword(tx, user.id, hash);
+    const revoked = await revokeSessions(tx, { userId: user.id }, 'password_change');
+    const issued = await issueSession(tx, deps, updated, info);
+    await insertAuditEvent(tx, {
+      action: 'password_change',
+      outcome: 'success',
+      actorUserId: user.id,
+      subjectUserId: user.id,
+      ...info,
+      details: { revoked_sessions: revoked.length, session_id: issued.session.id },
+    });
+    return { tokens: issued.tokens, revoked };
+  });
+  await publishRevocations(deps, revoked);
+  return tokens;
+}

@@ -1,0 +1,101 @@
+import type { Config } from '../config.ts';
+import { AppError } from '../errors/AppError.ts';
+import type { KeyStore } from '../keys/createKeyStore.ts';
+import type { Logger } from '../log.ts';
+import type { SessionCache } from '../sessions/SessionCache.ts';
+import type { DatabasePool } from '../storage/createDatabase.ts';
+import { findUserById, type UserRow } from '../storage/users.ts';
+import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { changePassword } from './changePassword.ts';
+import { createPasswordHasher } from './createPasswordHasher.ts';
+import { login } from './login.ts';
+import { logout } from './logout.ts';
+import type { Principal } from './Principal.ts';
+import { createPasswordPolicy } from './passwordPolicy.ts';
+import { refresh } from './refresh.ts';
+import { register } from './register.ts';
+import { listSessions, revokeOtherSessions, revokeSession } from './sessions.ts';
+import { validateAccessToken } from './validateAccessToken.ts';
+
+export type { RequestInfo };
+
+/** The AuthService use cases bound to their dependencies. */
+export interface AuthService {
+  deps: AuthDeps;
+  authenticate(token: string): Promise<Principal | null>;
+  validate: (token: string) => ReturnType<typeof validateAccessToken>;
+  register: (
+    input: Parameters<typeof register>[1],
+    info: RequestInfo,
+  ) => ReturnType<typeof register>;
+  login: (input: Parameters<typeof login>[1], info: RequestInfo) => ReturnType<typeof login>;
+  refresh: (token: string, info: RequestInfo) => ReturnType<typeof refresh>;
+  logout: (input: Parameters<typeof logout>[1], info: RequestInfo) => Promise<void>;
+  currentUser(principal: Principal): Promise<UserRow>;
+  listSessions: (principal: Principal) => ReturnType<typeof listSessions>;
+  revokeSession: (principal: Principal, sessionId: string, info: RequestInfo) => Promise<void>;
+  revokeOtherSessions: (principal: Principal, info: RequestInfo) => Promise<number>;
+  changePassword: (
+    principal: Principal,
+    input: Parameters<typeof changePassword>[2],
+    info: RequestInfo,
+  ) => ReturnType<typeof changePassword>;
+}
+
+export interface AuthServiceDeps {
+  pool: DatabasePool;
+  keys: KeyStore;
+  sessionCache: SessionCache;
+  config: Config;
+  log: Logger;
+}
+
+/** Builds the password hasher (precomputing its dummy hash) and binds every use case. */
+export async function createAuthService(d: AuthServiceDeps): Promise<AuthService> {
+  const deps: AuthDeps = {
+    pool: d.pool,
+    keys: d.keys,
+    sessionCache: d.sessionCache,
+    hasher: await createPasswordHasher(d.config.passwords.argon2),
+    policy: createPasswordPolicy(d.config.passwords.minLength, d.config.passwords.maxLength),
+    tokens: {
+      accessTtlSec: d.config.tokens.accessTtlSec,
+      clockSkewSec: d.config.tokens.clockSkewSec,
+      sessionIdleSec: d.config.tokens.sessionIdleSec,
+      sessionAbsoluteSec: d.config.tokens.sessionAbsoluteSec,
+      reuseGraceSec: d.config.tokens.reuseGraceSec,
+    },
+    passwordMaxLength: d.config.passwords.maxLength,
+    log: d.log,
+  };
+  return {
+    deps,
+    async authenticate(token) {
+      const v = await validateAccessToken(deps, token);
+      return v === null
+        ? null
+        : {
+            userId: v.userId,
+            sessionId: v.sessionId,
+            roles: v.roles,
+            tokenId: v.tokenId,
+            expiresAt: v.expiresAt,
+          };
+    },
+    validate: (token) => validateAccessToken(deps, token),
+    register: (input, info) => register(deps, input, info),
+    login: (input, info) => login(deps, input, info),
+    refresh: (token, info) => refresh(deps, token, info),
+    logout: (input, info) => logout(deps, input, info),
+    async currentUser(principal) {
+      const user = await findUserById(deps.pool, principal.userId);
+      if (!user)
+        throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+      return user;
+    },
+    listSessions: (principal) => listSessions(deps, principal),
+    revokeSession: (principal, sessionId, info) => revokeSession(deps, principal, sessionId, info),
+    revokeOtherSessions: (principal, info) => revokeOtherSessions(deps, principal, info),
+    changePassword: (principal, input, info) => changePassword(deps, principal, input, info),
+  };
+}

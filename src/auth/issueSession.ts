@@ -1,0 +1,91 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { insertRefreshToken } from '../storage/refreshTokens.ts';
+import { insertSession, type SessionRow } from '../storage/sessions.ts';
+import type { Db, UserRow } from '../storage/users.ts';
+import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+
+/** What the client gets back: an access token and the refresh token of its session. */
+export interface IssuedTokens {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  sessionId: string;
+}
+
+/** Refresh tokens: 256 random bits, prefixed so secret scanners can spot leaked ones. */
+export function newRefreshToken(): { token: string; hash: Buffer } {
+  const token = `ghr_${randomBytes(32).toString('base64url')}`;
+  return { token, hash: hashRefreshToken(token) };
+}
+
+/** Only this SHA-256 is stored; the token itself never is. */
+export function hashRefreshToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+/** A refresh token lives until the session's idle or absolute deadline, whichever is first. */
+export function refreshExpiry(session: Pick<SessionRow, 'idle_expires_at' | 'expires_at'>): Date {
+  return new Date(Math.min(session.idle_expires_at.getTime(), session.expires_at.getTime()));
+}
+
+/** Opens a session for `user` inside the caller's transaction and issues its first tokens. */
+export async function issueSession(
+  tx: Db,
+  deps: AuthDeps,
+  user: UserRow,
+  info: RequestInfo,
+): Promise<{ session: SessionRow; tokens: IssuedTokens }> {
+  const session = await insertSession(tx, {
+    id: randomUUID(),
+    userId: user.id,
+    idleTimeoutSec: deps.tokens.sessionIdleSec,
+    absoluteLifetimeSec: deps.tokens.sessionAbsoluteSec,
+    ipAddress: info.clientIp,
+    userAgent: info.userAgent,
+  });
+  const refresh = newRefreshToken();
+  const expiresAt = refreshExpiry(session);
+  await insertRefreshToken(tx, {
+    sessionId: session.id,
+    tokenHash: refresh.hash,
+    parentId: null,
+    expiresAt,
+  });
+  const access = await deps.keys.sign({
+    userId: user.id,
+    sessionId: session.id,
+    roles: user.roles,
+  });
+  return {
+    session,
+    tokens: {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: refresh.token,
+      refreshTokenExpiresAt: expiresAt,
+      sessionId: session.id,
+    },
+  };
+}
+
+/**
+ * Tells every instance (through the session cache) that sessions are revoked. Runs after the
+ * PostgreSQL commit; if the cache is down the revocation still holds, because lookups then read
+ * PostgreSQL.
+ */
+export async function publishRevocations(
+  deps: AuthDeps,
+  sessionIds: readonly string[],
+): Promise<void> {
+  if (sessionIds.length === 0) return;
+  const ttlMs = (deps.tokens.accessTtlSec + deps.tokens.clockSkewSec) * 1000;
+  try {
+    await deps.sessionCache.markRevoked(sessionIds, ttlMs);
+  } catch (err) {
+    deps.log.warn(
+      { err, count: sessionIds.length },
+      'could not publish session revocations to the cache',
+    );
+  }
+}

@@ -1,0 +1,53 @@
+import { AppError } from '../errors/AppError.ts';
+import { insertAuditEvent } from '../storage/audit.ts';
+import { findRefreshTokenByHash } from '../storage/refreshTokens.ts';
+import { findSessionById, revokeSessions } from '../storage/sessions.ts';
+import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { hashRefreshToken, publishRevocations } from './issueSession.ts';
+
+/**
+ * Ends one session: the refresh token's, or else the bearer token's. Idempotent: an unknown or
+ * already-ended session is OK. A correctly signed, unexpired bearer token is enough even when its
+ * session has ended, so a retried Logout does not fail.
+ */
+export async function logout(
+  deps: AuthDeps,
+  input: { refreshToken?: string | undefined; bearerToken?: string | undefined },
+  info: RequestInfo,
+): Promise<void> {
+  let sessionId: string | undefined;
+  if (input.refreshToken !== undefined && input.refreshToken !== '') {
+    if (input.refreshToken.length > 200) return;
+    sessionId = (await findRefreshTokenByHash(deps.pool, hashRefreshToken(input.refreshToken)))
+      ?.session_id;
+    if (sessionId === undefined) return;
+  } else {
+    const claims =
+      input.bearerToken === undefined ? null : await deps.keys.verify(input.bearerToken);
+    if (claims === null) {
+      throw new AppError(
+        'INVALID_ACCESS_TOKEN',
+        'send a refresh token or a valid access token to log out',
+      );
+    }
+    sessionId = claims.sessionId;
+  }
+  const sid = sessionId;
+  const revoked = await deps.pool.transaction(async (tx) => {
+    const session = await findSessionById(tx, sid);
+    if (!session) return [];
+    const ids = await revokeSessions(tx, { userId: session.user_id, only: [sid] }, 'logout');
+    if (ids.length > 0) {
+      await insertAuditEvent(tx, {
+        action: 'logout',
+        outcome: 'success',
+        actorUserId: session.user_id,
+        subjectUserId: session.user_id,
+        ...info,
+        details: { session_id: sid },
+      });
+    }
+    return ids;
+  });
+  await publishRevocations(deps, revoked);
+}

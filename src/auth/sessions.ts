@@ -1,0 +1,81 @@
+import { AppError, invalidArgument } from '../errors/AppError.ts';
+import { insertAuditEvent } from '../storage/audit.ts';
+import {
+  findLiveSessionsByUser,
+  findSessionById,
+  revokeSessions,
+  type SessionRow,
+} from '../storage/sessions.ts';
+import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { publishRevocations } from './issueSession.ts';
+import { isUuid } from './normalize.ts';
+import type { Principal } from './Principal.ts';
+
+/** The caller's usable sessions, newest first. */
+export async function listSessions(
+  deps: AuthDeps,
+  principal: Principal,
+): Promise<readonly SessionRow[]> {
+  return findLiveSessionsByUser(deps.pool, principal.userId);
+}
+
+/** Revokes one of the caller's own sessions; any other id (someone else's, unknown) is NOT_FOUND. */
+export async function revokeSession(
+  deps: AuthDeps,
+  principal: Principal,
+  sessionId: string,
+  info: RequestInfo,
+): Promise<void> {
+  if (!isUuid(sessionId)) {
+    throw invalidArgument([{ field: 'session_id', description: 'must be a session id (UUID)' }]);
+  }
+  const revoked = await deps.pool.transaction(async (tx) => {
+    const session = await findSessionById(tx, sessionId);
+    if (!session || session.user_id !== principal.userId) {
+      throw new AppError('SESSION_NOT_FOUND', 'no such session');
+    }
+    const ids = await revokeSessions(
+      tx,
+      { userId: principal.userId, only: [sessionId] },
+      'user_revoke',
+    );
+    if (ids.length > 0) {
+      await insertAuditEvent(tx, {
+        action: 'session_revoke',
+        outcome: 'success',
+        actorUserId: principal.userId,
+        subjectUserId: principal.userId,
+        ...info,
+        details: { session_id: sessionId },
+      });
+    }
+    return ids;
+  });
+  await publishRevocations(deps, revoked);
+}
+
+/** Revokes every session of the caller except the one making the call; returns how many. */
+export async function revokeOtherSessions(
+  deps: AuthDeps,
+  principal: Principal,
+  info: RequestInfo,
+): Promise<number> {
+  const revoked = await deps.pool.transaction(async (tx) => {
+    const ids = await revokeSessions(
+      tx,
+      { userId: principal.userId, except: principal.sessionId },
+      'user_revoke_others',
+    );
+    await insertAuditEvent(tx, {
+      action: 'session_revoke_others',
+      outcome: 'success',
+      actorUserId: principal.userId,
+      subjectUserId: principal.userId,
+      ...info,
+      details: { revoked_count: ids.length },
+    });
+    return ids;
+  });
+  await publishRevocations(deps, revoked);
+  return revoked.length;
+}

@@ -1,0 +1,69 @@
+/**
+ * The one error vocabulary of Gatehouse. Each reason is the stable, machine-readable
+ * google.rpc.ErrorInfo.reason clients see; src/grpc/errorCatalog.ts maps it to a gRPC status.
+ */
+export type ErrorReason =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_CURRENT_PASSWORD'
+  | 'INVALID_RESET_TOKEN'
+  | 'INVALID_VERIFICATION_TOKEN'
+  | 'INVALID_PAGE_TOKEN'
+  | 'INVALID_ACCESS_TOKEN'
+  | 'INVALID_CREDENTIALS'
+  | 'INVALID_REFRESH_TOKEN'
+  | 'ADMIN_ROLE_REQUIRED'
+  | 'USER_NOT_FOUND'
+  | 'SESSION_NOT_FOUND'
+  | 'EMAIL_TAKEN'
+  | 'USERNAME_TAKEN'
+  | 'EMAIL_ALREADY_VERIFIED'
+  | 'LAST_ACTIVE_ADMIN'
+  | 'RATE_LIMITED'
+  | 'DEPENDENCY_UNAVAILABLE'
+  | 'SHUTTING_DOWN'
+  | 'TRANSACTION_CONFLICT'
+  | 'DEADLINE_EXCEEDED'
+  | 'NOT_IMPLEMENTED'
+  | 'INTERNAL';
+
+/** One invalid request field, reported as a google.rpc.BadRequest.FieldViolation. */
+export interface FieldViolation {
+  field: string;
+  description: string;
+  /** Machine-readable cause, e.g. TOO_SHORT, COMMON_PASSWORD. */
+  reason?: string;
+}
+
+export interface AppErrorOptions {
+  fieldViolations?: FieldViolation[];
+  /** Sent as google.rpc.RetryInfo.retry_delay. */
+  retryAfterMs?: number;
+  /** Extra ErrorInfo metadata; must never hold secrets. */
+  metadata?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** An expected failure with a public reason; its message is safe to send to the client. */
+export class AppError extends Error {
+  readonly reason: ErrorReason;
+  readonly fieldViolations: FieldViolation[];
+  readonly retryAfterMs: number | undefined;
+  readonly metadata: Record<string, string>;
+
+  constructor(reason: ErrorReason, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.reason = reason;
+    this.fieldViolations = options.fieldViolations ?? [];
+    this.retryAfterMs = options.retryAfterMs;
+    this.metadata = options.metadata ?? {};
+  }
+}
+
+/** Shorthand for INVALID_ARGUMENT (VALIDATION_FAILED) with field violations. */
+export function invalidArgument(violations: FieldViolation[]): AppError {
+  const fields = [...new Set(violations.map((v) => v.field))].join(', ');
+  return new AppError('VALIDATION_FAILED', `invalid request: ${fields}`, {
+    fieldViolations: violations,
+  });
+}

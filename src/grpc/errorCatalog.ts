@@ -1,0 +1,31 @@
+import { status } from '@grpc/grpc-js';
+import type { ErrorReason } from '../errors/AppError.ts';
+
+/** ErrorInfo.domain of every Gatehouse error. */
+export const ERROR_DOMAIN = 'gatehouse';
+
+/** The single table from error reason to gRPC status code (see SECURITY.md for semantics). */
+export const errorCatalog: Record<ErrorReason, status> = {
+  VALIDATION_FAILED: status.INVALID_ARGUMENT,
+  INVALID_CURRENT_PASSWORD: status.INVALID_ARGUMENT,
+  INVALID_RESET_TOKEN: status.INVALID_ARGUMENT,
+  INVALID_VERIFICATION_TOKEN: status.INVALID_ARGUMENT,
+  INVALID_PAGE_TOKEN: status.INVALID_ARGUMENT,
+  INVALID_ACCESS_TOKEN: status.UNAUTHENTICATED,
+  INVALID_CREDENTIALS: status.UNAUTHENTICATED,
+  INVALID_REFRESH_TOKEN: status.UNAUTHENTICATED,
+  ADMIN_ROLE_REQUIRED: status.PERMISSION_DENIED,
+  USER_NOT_FOUND: status.NOT_FOUND,
+  SESSION_NOT_FOUND: status.NOT_FOUND,
+  EMAIL_TAKEN: status.ALREADY_EXISTS,
+  USERNAME_TAKEN: status.ALREADY_EXISTS,
+  EMAIL_ALREADY_VERIFIED: status.FAILED_PRECONDITION,
+  LAST_ACTIVE_ADMIN: status.FAILED_PRECONDITION,
+  RATE_LIMITED: status.RESOURCE_EXHAUSTED,
+  DEPENDENCY_UNAVAILABLE: status.UNAVAILABLE,
+  SHUTTING_DOWN: status.UNAVAILABLE,
+  TRANSACTION_CONFLICT: status.ABORTED,
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  NOT_IMPLEMENTED: status.UNIMPLEMENTED,
+  INTERNAL: status.INTERNAL,
+};

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import type { Logger } from '../log.ts';
+import type { DatabasePool } from '../storage/createDatabase.ts';
+import {
+  findPublishedSigningKeys,
+  insertSigningKeyIfNoneActive,
+  rotateSigningKey,
+} from '../storage/signingKeys.ts';
+import {
+  generateSigningKey,
+  type SigningAlgorithm,
+  signingKeyFromPem,
+} from './generateSigningKey.ts';
+
+export interface AccessTokenInput {
+  userId: string;
+  sessionId: string;
+  roles: readonly string[];
+}
+
+export interface IssuedAccessToken {
+  token: string;
+  tokenId: string;
+  expiresAt: Date;
+}
+
+export interface VerifiedAccessToken {
+  userId: string;
+  sessionId: string;
+  roles: string[];
+  tokenId: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  issuer: string;
+  audience: string[];
+}
+
+export interface KeyStore {
+  /** Loads keys, creating (or importing) the first signing key if there is none. */
+  start(): Promise<void>;
+  stop(): void;
+  /** Signs an RFC 9068 access token with the active key. */
+  sign(input: AccessTokenInput): Promise<IssuedAccessToken>;
+  /** Verifies signature, algorithm, issuer, audience, typ and expiry; null when invalid. */
+  verify(token: string): Promise<VerifiedAccessToken | null>;
+  /** The published JWKS (public members only) as JSON, and its ETag. */
+  jwks(): { json: string; etag: string };
+  /** Re-reads keys from PostgreSQL now (also runs every JWT_KEY_REFRESH_SEC). */
+  reload(): Promise<void>;
+}
+
+export interface KeyStoreOptions {
+  issuer: string;
+  audience: string;
+  algorithm: SigningAlgorithm;
+  accessTtlSec: number;
+  clockSkewSec: number;
+  refreshSec: number;
+  privateKeyFile: string | undefined;
+}
+
+interface LoadedKey {
+  kid: string;
+  algorithm: SigningAlgorithm;
+  publicKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+// Header parameters that would let a token choose its own verification key; never honoured.
+const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'crit'];
+const SUBJECT = /^[0-9a-f-]{36}$/;
+
+/**
+ * Signing keys shared through PostgreSQL: every instance polls the table, so `npm run keys --
+ * rotate` reaches all of them without a restart, and retired keys stay published until the last
+ * token they signed has expired. Verification never fetches anything: unknown kids are invalid.
+ */
+export function createKeyStore(
+  pool: DatabasePool,
+  options: KeyStoreOptions,
+  log: Logger,
+): KeyStore {
+  let published = new Map<string, LoadedKey>();
+  let active: { kid: string; algorithm: SigningAlgorithm; privateKey: CryptoKey } | undefined;
+  let jwksJson = '{"keys":[]}';
+  let etag = '';
+  let timer: NodeJS.Timeout | undefined;
+
+  async function reload(): Promise<void> {
+    const rows = await findPublishedSigningKeys(pool);
+    const next = new Map<string, LoadedKey>();
+    let nextActive: typeof active;
+    for (const row of rows) {
+      const algorithm = row.algorithm as SigningAlgorithm;
+      const known = published.get(row.kid);
+      const publicJwk = row.public_jwk as JWK;
+      const publicKey = known?.publicKey ?? ((await importJWK(publicJwk, algorithm)) as CryptoKey);
+      next.set(row.kid, { kid: row.kid, algorithm, publicKey, publicJwk });
+      if (row.retired_at === null) {
+        nextActive =
+          active?.kid === row.kid
+            ? active
+            : {
+                kid: row.kid,
+                algorithm,
+                privateKey: (await importJWK(row.private_jwk as JWK, algorithm)) as CryptoKey,
+              };
+      }
+    }
+    published = next;
+    active = nextActive;
+    const keys = [...next.values()].map((k) => k.publicJwk);
+    jwksJson = JSON.stringify({ keys });
+    etag = `"${keys.map((k) => k.kid).join('.')}"`;
+  }
+
+  async function ensureActiveKey(): Promise<void> {
+    if (options.privateKeyFile !== undefined) {
+      const key = await signingKeyFromPem(
+        await readFile(options.privateKeyFile, 'utf8'),
+        options.algorithm,
+      );
+      if (active?.kid !== key.kid) {
+        await rotateSigningKey(pool, key, (options.accessTtlSec + options.clockSkewSec) * 1000);
+        log.info({ kid: key.kid }, 'configured signing key is now active');
+      }
+      return;
+    }
+    if (active) return;
+    const key = await generateSigningKey(options.algorithm);
+    if (await insertSigningKeyIfNoneActive(pool, key)) {
+      log.info({ kid: key.kid, algorithm: key.algorithm }, 'generated the first signing key');
+    }
+  }
+
+  return {
+    async start() {
+      await reload();
+      await ensureActiveKey();
+      await reload();
+      timer = setInterval(() => {
+        reload().catch((err: unknown) => log.warn({ err }, 'could not refresh signing keys'));
+      }, options.refreshSec * 1000);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+    reload,
+    async sign(input) {
+      if (!active) throw new Error('no active signing key');
+      const tokenId = randomUUID();
+      const now = Math.floor(Date.now() / 1000);
+      const exp = now + options.accessTtlSec;
+      const token = await new SignJWT({ sid: input.sessionId, roles: [...input.roles] })
+        .setProtectedHeader({ alg: active.algorithm, kid: active.kid, typ: 'at+jwt' })
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setSubject(input.userId)
+        .setJti(tokenId)
+        .setIssuedAt(now)
+        .setExpirationTime(exp)
+        .sign(active.privateKey);
+      return { token, tokenId, expiresAt: new Date(exp * 1000) };
+    },
+    async verify(token) {
+      if (token.length > 8192) return null;
+      let kid: string | undefined;
+      try {
+        const header = decodeProtectedHeader(token);
+        if (FORBIDDEN_HEADERS.some((h) => h in header)) return null;
+        kid = header.kid;
+      } catch {
+        return null;
+      }
+      const key = kid === undefined ? undefined : published.get(kid);
+      if (!key) return null;
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, key.publicKey, {
+          algorithms: [key.algorithm],
+          issuer: options.issuer,
+          audience: options.audience,
+          typ: 'at+jwt',
+          clockTolerance: options.clockSkewSec,
+          requiredClaims: ['sub', 'jti', 'exp', 'iat', 'sid'],
+        }));
+      } catch {
+        return null;
+      }
+      const { sub, sid, roles, jti, iat, exp, iss, aud } = payload as JWTPayload & {
+        sid?: unknown;
+        roles?: unknown;
+      };
+      if (
+        typeof sub !== 'string' ||
+        !SUBJECT.test(sub) ||
+        typeof sid !== 'string' ||
+        !SUBJECT.test(sid) ||
+        !Array.isArray(roles) ||
+        !roles.every((r) => typeof r === 'string')
+      ) {
+        return null;
+      }
+      return {
+        userId: sub,
+        sessionId: sid,
+        roles: roles as string[],
+        tokenId: String(jti),
+        issuedAt: new Date(Number(iat) * 1000),
+        expiresAt: new Date(Number(exp) * 1000),
+        issuer: String(iss),
+        audience: Array.isArray(aud) ? aud : [String(aud)],
+      };
+    },
+    jwks() {
+      return { json: jwksJson, etag };
+    },
+  };
+}

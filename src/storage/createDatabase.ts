@@ -1,0 +1,52 @@
+import {
+  createPool,
+  type DatabasePool,
+  type Interceptor,
+  type QueryResultRow,
+  SchemaValidationError,
+} from 'slonik';
+
+export type { DatabasePool };
+
+/**
+ * Validates every row against the zod schema given to `sql.type(...)`: slonik only uses the
+ * schema for TypeScript types unless an interceptor runs it (see STACK.md).
+ */
+const validateRows: Interceptor = {
+  name: 'gatehouse-validate-rows',
+  transformRow(ctx, query, row) {
+    if (!ctx.resultParser) return row;
+    const result = ctx.resultParser['~standard'].validate(row);
+    if (result instanceof Promise) throw new Error('async row schemas are not supported');
+    if (result.issues) throw new SchemaValidationError(query, row, result.issues);
+    return result.value as QueryResultRow;
+  },
+};
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** Creates the slonik pool: timestamps as Date, int8 as number, rows validated, bounded waits. */
+export async function createDatabase(options: DatabaseOptions): Promise<DatabasePool> {
+  return createPool(options.url, {
+    maximumPoolSize: options.poolMax,
+    minimumPoolSize: 0,
+    idleTimeout: 30_000,
+    connectionTimeout: options.connectTimeoutMs,
+    statementTimeout: options.statementTimeoutMs,
+    idleInTransactionSessionTimeout: options.statementTimeoutMs * 2,
+    connectionRetryLimit: 1,
+    queryRetryLimit: 0,
+    transactionRetryLimit: 3,
+    interceptors: [validateRows],
+    typeParsers: [
+      { name: 'int8', parse: (v: string) => Number(v) },
+      { name: 'timestamptz', parse: (v: string) => new Date(v) },
+      { name: 'timestamp', parse: (v: string) => new Date(`${v}Z`) },
+    ],
+  });
+}

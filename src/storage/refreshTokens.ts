@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { sql } from './sql.ts';
+import type { Db } from './users.ts';
+
+export const refreshTokenRow = z.object({
+  id: z.number(),
+  session_id: z.string(),
+  replaced_by_id: z.number().nullable(),
+  created_at: z.date(),
+  expires_at: z.date(),
+  used_at: z.date().nullable(),
+  revoked_at: z.date().nullable(),
+});
+export type RefreshTokenRow = z.infer<typeof refreshTokenRow>;
+
+const COLUMNS = sql.fragment`id, session_id, replaced_by_id, created_at, expires_at, used_at, revoked_at`;
+
+export async function insertRefreshToken(
+  db: Db,
+  t: { sessionId: string; tokenHash: Buffer; parentId: number | null; expiresAt: Date },
+): Promise<RefreshTokenRow> {
+  return db.one(sql.type(refreshTokenRow)`
+    INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)
+    VALUES (${t.sessionId}, ${sql.binary(t.tokenHash)}, ${t.parentId}, ${sql.timestamp(t.expiresAt)})
+    RETURNING ${COLUMNS}`);
+}
+
+/**
+ * The token with this hash, row-locked: concurrent refreshes of one token queue here, so each
+ * sees the state the previous one left (this is what prevents two live successors).
+ */
+export async function findRefreshTokenByHashForUpdate(
+  db: Db,
+  tokenHash: Buffer,
+): Promise<RefreshTokenRow | null> {
+  return db.maybeOne(sql.type(refreshTokenRow)`
+    SELECT ${COLUMNS} FROM refresh_tokens WHERE token_hash = ${sql.binary(tokenHash)} FOR UPDATE`);
+}
+
+export async function findRefreshTokenById(db: Db, id: number): Promise<RefreshTokenRow | null> {
+  return db.maybeOne(
+    sql.type(refreshTokenRow)`SELECT ${COLUMNS} FROM refresh_tokens WHERE id = ${id}`,
+  );
+}
+
+export async function findRefreshTokenByHash(
+  db: Db,
+  tokenHash: Buffer,
+): Promise<RefreshTokenRow | null> {
+  return db.maybeOne(sql.type(refreshTokenRow)`
+    SELECT ${COLUMNS} FROM refresh_tokens WHERE token_hash = ${sql.binary(tokenHash)}`);
+}
+
+/** Marks a token rotated (used, first time only) and links it to its successor. */
+export async function updateRefreshTokenRotated(
+  db: Db,
+  id: number,
+  successorId: number,
+): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    UPDATE refresh_tokens SET used_at = COALESCE(used_at, now()), replaced_by_id = ${successorId}
+    WHERE id = ${id}`);
+}
+
+export async function revokeRefreshToken(db: Db, id: number): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = ${id}`);
+}

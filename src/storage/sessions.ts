@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { sql } from './sql.ts';
+import type { Db } from './users.ts';
+
+export const sessionRow = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  created_at: z.date(),
+  last_used_at: z.date(),
+  idle_expires_at: z.date(),
+  expires_at: z.date(),
+  revoked_at: z.date().nullable(),
+  ip_address: z.string(),
+  user_agent: z.string(),
+});
+export type SessionRow = z.infer<typeof sessionRow>;
+
+const SESSION_COLUMNS = sql.fragment`
+  id, user_id, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, ip_address, user_agent`;
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  idleTimeoutSec: number;
+  absoluteLifetimeSec: number;
+  ipAddress: string;
+  userAgent: string;
+}
+
+export async function insertSession(db: Db, s: NewSession): Promise<SessionRow> {
+  return db.one(sql.type(sessionRow)`
+    INSERT INTO sessions (id, user_id, idle_expires_at, expires_at, ip_address, user_agent)
+    VALUES (${s.id}, ${s.userId},
+            now() + make_interval(secs => ${Math.min(s.idleTimeoutSec, s.absoluteLifetimeSec)}),
+            now() + make_interval(secs => ${s.absoluteLifetimeSec}),
+            ${s.ipAddress}, ${s.userAgent})
+    RETURNING ${SESSION_COLUMNS}`);
+}
+
+const sessionLiveness = z.object({
+  user_id: z.string(),
+  live: z.boolean(),
+  roles: z.array(z.string()),
+  expires_at: z.date(),
+});
+
+/**
+ * Whether a session is live right now (not revoked, not past either deadline, user active),
+ * with the user's current roles; null when there is no such session.
+ */
+export async function findSessionLiveness(
+  db: Db,
+  sessionId: string,
+): Promise<z.infer<typeof sessionLiveness> | null> {
+  return db.maybeOne(sql.type(sessionLiveness)`
+    SELECT s.user_id, u.roles, s.expires_at,
+           (s.revoked_at IS NULL AND s.expires_at > now() AND s.idle_expires_at > now()
+            AND u.status = 'active') AS live
+    FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.id = ${sessionId}`);
+}
+
+/** Slides the idle deadline forward (never past the absolute one) after a refresh. */
+export async function touchSession(
+  db: Db,
+  sessionId: string,
+  idleTimeoutSec: number,
+): Promise<SessionRow> {
+  return db.one(sql.type(sessionRow)`
+    UPDATE sessions
+    SET last_used_at = now(),
+        idle_expires_at = LEAST(expires_at, now() + make_interval(secs => ${idleTimeoutSec}))
+    WHERE id = ${sessionId}
+    RETURNING ${SESSION_COLUMNS}`);
+}
+
+export async function findSessionById(
+  db: Db,
+  sessionId: string,
+  forUpdate = false,
+): Promise<SessionRow | null> {
+  return db.maybeOne(sql.type(sessionRow)`
+    SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ${sessionId}
+    ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
+}
+
+/** The user's sessions that are still usable, newest first. */
+export async function findLiveSessionsByUser(
+  db: Db,
+  userId: string,
+): Promise<readonly SessionRow[]> {
+  return db.any(sql.type(sessionRow)`
+    SELECT ${SESSION_COLUMNS} FROM sessions
+    WHERE user_id = ${userId} AND revoked_at IS NULL AND expires_at > now() AND idle_expires_at > now()
+    ORDER BY created_at DESC, id
+    LIMIT 1000`);
+}
+
+/**
+ * Revokes sessions and their refresh tokens; returns the ids that were live until now.
+ * `only` limits it to these ids, `except` spares one (the caller's own).
+ */
+export async function revokeSessions(
+  db: Db,
+  filter: { userId: string; only?: readonly string[]; except?: string },
+  reason: string,
+): Promise<string[]> {
+  const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
+    UPDATE sessions SET revoked_at = now(), revoked_reason = ${reason}
+    WHERE user_id = ${filter.userId} AND revoked_at IS NULL
+      ${filter.only ? sql.fragment`AND id = ANY(${sql.array([...filter.only], 'uuid')})` : sql.fragment``}
+      ${filter.except ? sql.fragment`AND id <> ${filter.except}` : sql.fragment``}
+    RETURNING id`);
+  if (ids.length > 0) {
+    await db.query(sql.typeAlias('void')`
+      UPDATE refresh_tokens SET revoked_at = now()
+      WHERE session_id = ANY(${sql.array(ids, 'uuid')}) AND revoked_at IS NULL`);
+  }
+  return [...ids];
+}
+
+/** Ids of every live session of a user (for cache invalidation after role/status changes). */
+export async function findLiveSessionIdsByUser(db: Db, userId: string): Promise<string[]> {
+  const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
+    SELECT id FROM sessions WHERE user_id = ${userId} AND revoked_at IS NULL AND expires_at > now()`);
+  return [...ids];
+}

