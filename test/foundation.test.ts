@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { credentials, Metadata, status } from '@grpc/grpc-js';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { expectRpcError } from './helpers/rpcError.ts';
+import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
+
+const run = promisify(execFile);
+const BUF = new URL('../node_modules/.bin/buf', import.meta.url).pathname;
+
+/** buf curl: an independent client that knows nothing but what reflection tells it. */
+async function bufCurl(
+  target: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      BUF,
+      ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args, target],
+      {
+        timeout: 30_000,
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('foundation', () => {
+  let gh: Gatehouse;
+  before(async () => {
+    gh = await startGatehouse();
+  });
+  after(async () => {
+    await gh.stop();
+  });
+
+  it('reports SERVING through grpc.health.v1 for the server and each service', async () => {
+    for (const service of [
+      '',
+      'gatehouse.auth.v1.AuthService',
+      'gatehouse.postgres',
+      'gatehouse.redis',
+    ]) {
+      const r = await bufCurl(`http://${gh.target}/grpc.health.v1.Health/Check`, [
+        '-d',
+        JSON.stringify({ service }),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).status, 'SERVING', service);
+    }
+  });
+
+  it('lists every service and method through reflection', async () => {
+    const services = await bufCurl(`http://${gh.target}`, ['--list-services']);
+    assert.equal(services.code, 0, services.stderr);
+    assert.deepEqual(services.stdout.trim().split('\n').sort(), [
+      'gatehouse.admin.v1.UserAdminService',
+      'gatehouse.auth.v1.AuthService',
+      'grpc.health.v1.Health',
+    ]);
+    const methods = await bufCurl(`http://${gh.target}`, ['--list-methods']);
+    assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/Login$/m);
+    assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/ImportUsers$/m);
+  });
+
+  it('calls a method knowing only what reflection serves', async () => {
+    const r = await bufCurl(`http://${gh.target}/gatehouse.auth.v1.AuthService/ValidateToken`, [
+      '-d',
+      '{"access_token":"not-a-token"}',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), {});
+    const jwks = await bufCurl(`http://${gh.target}/gatehouse.auth.v1.AuthService/GetJwks`, [
+      '-d',
+      '{}',
+    ]);
+    const keys = JSON.parse(JSON.parse(jwks.stdout).jwksJson).keys;
+    assert.equal(keys.length, 1);
+    assert.equal(keys[0].alg, 'RS256');
+    assert.equal(keys[0].d, undefined, 'no private members in the JWKS');
+  });
+
+  it('returns INVALID_ARGUMENT with ErrorInfo and BadRequest field violations', async () => {
+    const s = await expectRpcError(
+      call(gh.auth, 'register', { email: 'not an email', password: 'x' }),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    const fields = (s.fieldViolations ?? []).map((v) => v.field).sort();
+    assert.deepEqual(fields, ['email', 'password']);
+  });
+
+  it('answers UNIMPLEMENTED with ErrorInfo for RPCs whose issue has not landed', async () => {
+    await expectRpcError(
+      call(gh.auth, 'resetPassword', { token: 't', newPassword: 'whatever else' }),
+      status.UNIMPLEMENTED,
+      'NOT_IMPLEMENTED',
+    );
+  });
+
+  it('refuses oversized messages at the transport', async () => {
+    await assert.rejects(
+      call(gh.auth, 'validateToken', { accessToken: 'x'.repeat(200 * 1024) }),
+      (err: { code: number }) => err.code === status.RESOURCE_EXHAUSTED,
+    );
+  });
+
+  it('echoes x-request-id and serves JWKS, readiness and metrics over HTTP', async () => {
+    const base = `http://127.0.0.1:${gh.app.httpPort}`;
+    const jwks = await fetch(`${base}/.well-known/jwks.json`);
+    assert.equal(jwks.status, 200);
+    assert.match(jwks.headers.get('cache-control') ?? '', /max-age=\d+/);
+    const etag = jwks.headers.get('etag') ?? '';
+    assert.equal(
+      (await fetch(`${base}/.well-known/jwks.json`, { headers: { 'if-none-match': etag } })).status,
+      304,
+    );
+    const ready = await fetch(`${base}/readyz`);
+    assert.deepEqual(await ready.json(), {
+      ready: true,
+      dependencies: { postgres: true, redis: true },
+    });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /gatehouse_rpc_total\{method="ValidateToken",code="0"\}/);
+
+    const client = new AuthServiceClient(gh.target, credentials.createInsecure());
+    const requestId = await new Promise<string>((resolve, reject) => {
+      const c = client.getJwks({}, new Metadata(), () => {});
+      c.on('metadata', (md: Metadata) => resolve(String(md.get('x-request-id')[0])));
+      c.on('error', reject);
+    });
+    client.close();
+    assert.match(requestId, /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('configuration', () => {
+  it('fails fast naming the variable', () => {
+    assert.throws(
+      () => loadConfig({ GRPC_PORT: 'nope' }),
+      (e: Error) => e instanceof ConfigError && /GRPC_PORT/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production' }),
+      (e: Error) =>
+        e instanceof ConfigError && /DATABASE_URL/.test(e.message) && /REDIS_URL/.test(e.message),
+    );
+    assert.throws(() => loadConfig({ ARGON2_MEMORY_KIB: '1024' }), /ARGON2_MEMORY_KIB/);
+  });
+});

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type App, createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import {
+  UserAdminServiceClient,
+  type UserAdminServiceService,
+} from '../../src/gen/gatehouse/admin/v1/user_admin_service.ts';
+import {
+  AuthServiceClient,
+  type AuthServiceService,
+} from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { createLogger } from '../../src/log.ts';
+import { createTestDatabase, redisUrl, type TestDatabase } from './testDatabase.ts';
+
+export interface Gatehouse {
+  app: App;
+  db: TestDatabase;
+  target: string;
+  auth: AuthServiceClient;
+  admin: UserAdminServiceClient;
+  redisKeyPrefix: string;
+  /** Stops the server, the clients, and drops the database unless `keepDatabase`. */
+  stop(options?: { keepDatabase?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts a real Gatehouse on free ports against real PostgreSQL (a fresh database) and Redis
+ * (a fresh key prefix), with grpc-js clients connected over TCP.
+ */
+export async function startGatehouse(
+  env: Record<string, string> = {},
+  existingDb?: TestDatabase,
+): Promise<Gatehouse> {
+  const db = existingDb ?? (await createTestDatabase());
+  const redisKeyPrefix = `ghtest:${randomBytes(4).toString('hex')}:`;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: db.url,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: redisKeyPrefix,
+    GRPC_HOST: '127.0.0.1',
+    GRPC_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    SHUTDOWN_GRACE_MS: '2000',
+    ...env,
+  });
+  const app = await createApp(config, createLogger(config.logLevel));
+  const target = `127.0.0.1:${app.grpcPort}`;
+  const auth = new AuthServiceClient(target, credentials.createInsecure());
+  const admin = new UserAdminServiceClient(target, credentials.createInsecure());
+  return {
+    app,
+    db,
+    target,
+    auth,
+    admin,
+    redisKeyPrefix,
+    async stop(options = {}) {
+      auth.close();
+      admin.close();
+      await app.close();
+      if (!options.keepDatabase && !existingDb) await db.drop();
+    },
+  };
+}
+
+type Definition<C> = C extends AuthServiceClient
+  ? typeof AuthServiceService
+  : typeof UserAdminServiceService;
+type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
+type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
+
+/** Promisified, typed unary call by method name, with optional bearer token and metadata. */
+export function call<
+  C extends AuthServiceClient | UserAdminServiceClient,
+  K extends keyof Definition<C> & string,
+>(
+  client: C,
+  method: K,
+  request: RequestOf<Definition<C>[K]>,
+  options: { token?: string; metadata?: Record<string, string>; deadlineMs?: number } = {},
+): Promise<ResponseOf<Definition<C>[K]>> {
+  return new Promise((resolve, reject) => {
+    const md = new Metadata();
+    if (options.token !== undefined) md.set('authorization', `Bearer ${options.token}`);
+    for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);
+    const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
+    if (typeof fn !== 'function') throw new Error(`no such method ${method}`);
+    fn.call(
+      client,
+      request,
+      md,
+      options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs },
+      (err: ServiceError | null, res: ResponseOf<Definition<C>[K]>) =>
+        err ? reject(err) : resolve(res),
+    );
+  });
+}
