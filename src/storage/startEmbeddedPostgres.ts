@@ -22,7 +22,10 @@ export async function startEmbeddedPostgres(
   const dir = resolve(dataDir);
   const databaseDir = join(dir, 'postgres');
   const secretFile = join(dir, 'embedded-postgres.json');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const asRoot = process.getuid?.() === 0;
+  // As root, embedded-postgres runs PostgreSQL as a separate `postgres` user, which must be able
+  // to traverse (not list) this directory to reach its data directory.
+  await mkdir(dir, { recursive: true, mode: asRoot ? 0o711 : 0o700 });
   let password: string;
   const firstStart = !existsSync(join(databaseDir, 'PG_VERSION'));
   if (firstStart || !existsSync(secretFile)) {
@@ -37,7 +40,7 @@ export async function startEmbeddedPostgres(
     user: 'gatehouse',
     password,
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
     onLog: (m) => log.debug({ postgres: String(m).trim() }, 'embedded postgres'),
     onError: (m) => log.warn({ postgres: String(m).trim() }, 'embedded postgres'),
