@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
 import { type App, createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import {
@@ -32,6 +33,7 @@ export async function startGatehouse(
   env: Record<string, string> = {},
   existingDb?: TestDatabase,
 ): Promise<Gatehouse> {
+  await assertRedisReachable();
   const db = existingDb ?? (await createTestDatabase());
   const redisKeyPrefix = `ghtest:${randomBytes(4).toString('hex')}:`;
   const config = loadConfig({
@@ -65,6 +67,28 @@ export async function startGatehouse(
       if (!options.keepDatabase && !existingDb) await db.drop();
     },
   };
+}
+
+let redisChecked = false;
+async function assertRedisReachable(): Promise<void> {
+  if (redisChecked) return;
+  const client = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: () => null,
+  });
+  try {
+    await client.connect();
+    await client.ping();
+    redisChecked = true;
+  } catch (error) {
+    throw new Error(
+      `cannot reach Redis at ${new URL(redisUrl).host} (set REDIS_URL): ${(error as Error).message}`,
+    );
+  } finally {
+    client.disconnect();
+  }
 }
 
 type Definition<C> = C extends AuthServiceClient
