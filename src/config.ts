@@ -65,6 +65,9 @@ const envSchema = z.object({
   ARGON2_PARALLELISM: int(1, 1, 16),
   PASSWORD_MIN_LENGTH: int(8, 8, 64),
   PASSWORD_MAX_LENGTH: int(256, 64, 1024),
+  PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
+    message: 'at least 32 characters (unset: a per-database secret is generated)',
+  }),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -110,6 +113,8 @@ export interface Config {
     minLength: number;
     maxLength: number;
   };
+  /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
+  pageTokenSecret: string | undefined;
 }
 
 /** Thrown when the environment is invalid; the message names every offending variable. */
@@ -202,5 +207,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       minLength: e.PASSWORD_MIN_LENGTH,
       maxLength: e.PASSWORD_MAX_LENGTH,
     },
+    pageTokenSecret: e.PAGE_TOKEN_SECRET,
   };
 }

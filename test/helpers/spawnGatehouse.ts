@@ -40,7 +40,7 @@ export async function spawnGatehouse(
       () => reject(new Error(`gatehouse did not start in ${timeoutMs} ms: ${stderr}`)),
       timeoutMs,
     );
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       if (!line.startsWith('{')) return;
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
