@@ -65,6 +65,9 @@ const envSchema = z.object({
   ARGON2_PARALLELISM: int(1, 1, 16),
   PASSWORD_MIN_LENGTH: int(8, 8, 64),
   PASSWORD_MAX_LENGTH: int(256, 64, 1024),
+  LOCKOUT_THRESHOLD: int(5, 1, 1000),
+  LOCKOUT_BASE_SEC: int(900, 1),
+  LOCKOUT_MAX_SEC: int(86_400, 1),
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',
   }),
@@ -113,6 +116,7 @@ export interface Config {
     minLength: number;
     maxLength: number;
   };
+  lockout: { threshold: number; baseSec: number; maxSec: number };
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
 }
@@ -206,6 +210,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       },
       minLength: e.PASSWORD_MIN_LENGTH,
       maxLength: e.PASSWORD_MAX_LENGTH,
+    },
+    lockout: {
+      threshold: e.LOCKOUT_THRESHOLD,
+      baseSec: e.LOCKOUT_BASE_SEC,
+      maxSec: e.LOCKOUT_MAX_SEC,
     },
     pageTokenSecret: e.PAGE_TOKEN_SECRET,
   };

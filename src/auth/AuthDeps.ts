@@ -22,6 +22,8 @@ export interface AuthDeps {
   policy: PasswordPolicy;
   tokens: TokenSettings;
   passwordMaxLength: number;
+  /** Consecutive failures before a lock, and its duration (doubling per lockout, capped). */
+  lockout: { threshold: number; baseSec: number; maxSec: number };
   log: Logger;
 }
 

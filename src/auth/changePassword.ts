@@ -1,10 +1,11 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { revokeSessions } from '../storage/sessions.ts';
-import { findUserById, updateUserLoginFailed, updateUserPassword } from '../storage/users.ts';
+import { findUserById, updateUserPassword } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type IssuedTokens, issueSession, publishRevocations } from './issueSession.ts';
 import type { Principal } from './Principal.ts';
+import { recordPasswordFailure, verifyUserPassword } from './verifyUserPassword.ts';
 
 /**
  * Changes the caller's password after re-checking the current one, ends every session of the
@@ -33,24 +34,11 @@ export async function changePassword(
   );
   if (violations.length > 0) throw invalidArgument(violations);
 
-  let verified = false;
-  if (user.password_hash) {
-    verified = (await deps.hasher.verify(user.password_hash, input.currentPassword)).ok;
-  } else {
-    await deps.hasher.dummyVerify(input.currentPassword);
-  }
-  if (!verified) {
-    await deps.pool.transaction(async (tx) => {
-      await updateUserLoginFailed(tx, user.id);
-      await insertAuditEvent(tx, {
-        action: 'password_change',
-        outcome: 'failure',
-        actorUserId: user.id,
-        subjectUserId: user.id,
-        ...info,
-        details: { reason: 'wrong_current_password' },
-      });
-    });
+  const check = await verifyUserPassword(deps, user, input.currentPassword);
+  if (!check.ok) {
+    await deps.pool.transaction((tx) =>
+      recordPasswordFailure(tx, deps, user, check, 'password_change', info),
+    );
     throw new AppError('INVALID_CURRENT_PASSWORD', 'the current password is not correct', {
       fieldViolations: [
         { field: 'current_password', description: 'does not match', reason: 'MISMATCH' },

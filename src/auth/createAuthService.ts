@@ -66,6 +66,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
       reuseGraceSec: d.config.tokens.reuseGraceSec,
     },
     passwordMaxLength: d.config.passwords.maxLength,
+    lockout: d.config.lockout,
     log: d.log,
   };
   return {

@@ -1,14 +1,10 @@
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import {
-  findUserByIdentifier,
-  type UserRow,
-  updateUserLoginFailed,
-  updateUserLoginSucceeded,
-} from '../storage/users.ts';
+import { findUserByIdentifier, type UserRow, updateUserLoginSucceeded } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
 import { normalizeIdentifier } from './normalize.ts';
+import { recordPasswordFailure, verifyUserPassword } from './verifyUserPassword.ts';
 
 export interface LoginInput {
   identifier: string;
@@ -21,8 +17,8 @@ export function invalidCredentials(): AppError {
 }
 
 /**
- * Signs in by email or username. Every failure is indistinguishable: the same error, and the
- * same work (an argon2 verify against a dummy hash when there is no account or no password).
+ * Signs in by email or username. Every failure (unknown account, wrong password, disabled,
+ * locked) is indistinguishable: the same error and the same argon2 work.
  */
 export async function login(
   deps: AuthDeps,
@@ -43,35 +39,21 @@ export async function login(
   if (violations.length > 0) throw invalidArgument(violations);
 
   const user = await findUserByIdentifier(deps.pool, identifier);
-  let verified = false;
-  let upgradedHash: string | null = null;
-  if (user?.password_hash) {
-    const result = await deps.hasher.verify(user.password_hash, input.password);
-    verified = result.ok;
-    if (result.ok && result.needsRehash) upgradedHash = await deps.hasher.hash(input.password);
-  } else {
-    await deps.hasher.dummyVerify(input.password);
-  }
-
-  if (!user || !verified || user.status !== 'active') {
-    await deps.pool.transaction(async (tx) => {
-      if (user) await updateUserLoginFailed(tx, user.id);
-      await insertAuditEvent(tx, {
-        action: 'login',
-        outcome: 'failure',
-        subjectUserId: user?.id ?? null,
-        ...info,
-        details: {
-          reason: !user
-            ? 'unknown_account'
-            : !verified
-              ? 'wrong_password'
-              : `account_${user.status}`,
-        },
-      });
-    });
+  const check = await verifyUserPassword(deps, user, input.password);
+  if (!check.ok || user?.status !== 'active') {
+    await deps.pool.transaction((tx) =>
+      recordPasswordFailure(
+        tx,
+        deps,
+        user,
+        check.ok ? { ok: false, reason: 'account_inactive' } : check,
+        'login',
+        info,
+      ),
+    );
     throw invalidCredentials();
   }
+  const upgradedHash = check.upgradedHash;
 
   return deps.pool.transaction(async (tx) => {
     const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);

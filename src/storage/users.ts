@@ -94,7 +94,7 @@ export async function findUserById(
     ${options.forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
 }
 
-/** Records a successful login: resets failure counters, optionally stores an upgraded hash. */
+/** Records a successful login: clears failure and lockout state, optionally stores an upgraded hash. */
 export async function updateUserLoginSucceeded(
   db: Db,
   id: string,
@@ -102,16 +102,48 @@ export async function updateUserLoginSucceeded(
 ): Promise<UserRow> {
   return db.one(sql.type(userRow)`
     UPDATE users
-    SET last_login_at = now(), failed_login_count = 0, locked_until = NULL,
+    SET last_login_at = now(), failed_login_count = 0, locked_until = NULL, lockout_count = 0,
         password_hash = COALESCE(${upgradedHash}, password_hash)
     WHERE id = ${id}
     RETURNING ${USER_COLUMNS}`);
 }
 
-/** Counts a failed login attempt against an existing account. */
-export async function updateUserLoginFailed(db: Db, id: string): Promise<void> {
-  await db.query(sql.typeAlias('void')`
-    UPDATE users SET failed_login_count = failed_login_count + 1 WHERE id = ${id}`);
+/**
+ * Counts a password attempt BEFORE it is checked, in one atomic UPDATE, so parallel guesses
+ * cannot slip past the threshold: the attempt may be checked only if the account is not locked
+ * and at most `threshold` attempts are outstanding since the last success. An expired lock
+ * starts a fresh count.
+ */
+export async function beginPasswordAttempt(
+  db: Db,
+  id: string,
+  threshold: number,
+): Promise<boolean> {
+  const row = await db.one(sql.type(z.object({ allowed: z.boolean() }))`
+    UPDATE users
+    SET failed_login_count = CASE WHEN locked_until <= now() THEN 1 ELSE failed_login_count + 1 END,
+        locked_until = CASE WHEN locked_until <= now() THEN NULL ELSE locked_until END
+    WHERE id = ${id}
+    RETURNING (locked_until IS NULL AND failed_login_count <= ${threshold}) AS allowed`);
+  return row.allowed;
+}
+
+/**
+ * After a failed check: locks the account once `threshold` consecutive failures are reached, for
+ * `baseSec * 2^(earlier lockouts)` capped at `maxSec`. Returns the lock's end if this call locked it.
+ */
+export async function lockUserIfThresholdReached(
+  db: Db,
+  id: string,
+  policy: { threshold: number; baseSec: number; maxSec: number },
+): Promise<Date | null> {
+  const row = await db.maybeOne(sql.type(z.object({ locked_until: z.date() }))`
+    UPDATE users
+    SET locked_until = now() + make_interval(secs => LEAST(${policy.baseSec}::float8 * power(2, LEAST(lockout_count, 30)), ${policy.maxSec})),
+        lockout_count = lockout_count + 1
+    WHERE id = ${id} AND failed_login_count >= ${policy.threshold} AND locked_until IS NULL
+    RETURNING locked_until`);
+  return row?.locked_until ?? null;
 }
 
 /** Replaces the password hash and clears lockout state. */

@@ -1,0 +1,68 @@
+import { insertAuditEvent } from '../storage/audit.ts';
+import {
+  beginPasswordAttempt,
+  type Db,
+  lockUserIfThresholdReached,
+  type UserRow,
+} from '../storage/users.ts';
+import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+
+export type PasswordCheck =
+  | { ok: true; upgradedHash: string | null }
+  | {
+      ok: false;
+      reason: 'unknown_account' | 'no_password' | 'wrong_password' | 'locked' | 'account_inactive';
+    };
+
+/**
+ * Checks a password for `user` (or burns the same argon2 time when there is no such user or
+ * password). The attempt is counted atomically before the check, so N parallel wrong guesses
+ * never get more than `lockout.threshold` argon2 checks; locked accounts are refused without one.
+ */
+export async function verifyUserPassword(
+  deps: AuthDeps,
+  user: UserRow | null,
+  password: string,
+): Promise<PasswordCheck> {
+  if (!user?.password_hash) {
+    await deps.hasher.dummyVerify(password);
+    return { ok: false, reason: user ? 'no_password' : 'unknown_account' };
+  }
+  if (!(await beginPasswordAttempt(deps.pool, user.id, deps.lockout.threshold))) {
+    await deps.hasher.dummyVerify(password);
+    return { ok: false, reason: 'locked' };
+  }
+  const result = await deps.hasher.verify(user.password_hash, password);
+  if (!result.ok) return { ok: false, reason: 'wrong_password' };
+  return { ok: true, upgradedHash: result.needsRehash ? await deps.hasher.hash(password) : null };
+}
+
+/** Records a failed check in the caller's transaction: audit row, and the lockout if reached. */
+export async function recordPasswordFailure(
+  tx: Db,
+  deps: AuthDeps,
+  user: UserRow | null,
+  check: Extract<PasswordCheck, { ok: false }>,
+  action: string,
+  info: RequestInfo,
+): Promise<void> {
+  await insertAuditEvent(tx, {
+    action,
+    outcome: 'failure',
+    subjectUserId: user?.id ?? null,
+    ...info,
+    details: { reason: check.reason },
+  });
+  if (!user || check.reason !== 'wrong_password') return;
+  const lockedUntil = await lockUserIfThresholdReached(tx, user.id, deps.lockout);
+  if (lockedUntil) {
+    deps.log.warn({ userId: user.id, lockedUntil }, 'account locked after repeated failures');
+    await insertAuditEvent(tx, {
+      action: 'account_lock',
+      outcome: 'success',
+      subjectUserId: user.id,
+      ...info,
+      details: { locked_until: lockedUntil.toISOString() },
+    });
+  }
+}
