@@ -3,10 +3,14 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
+import { createRateLimits } from './abuse/createRateLimits.ts';
+import { createAdminService } from './admin/createAdminService.ts';
+import { ensureEmbeddedAdmin } from './admin/ensureEmbeddedAdmin.ts';
 import { createAuthService } from './auth/createAuthService.ts';
 import type { Config } from './config.ts';
 import { UserAdminServiceService } from './gen/gatehouse/admin/v1/user_admin_service.ts';
 import { AuthServiceService } from './gen/gatehouse/auth/v1/auth_service.ts';
+import { createAdminHandlers } from './grpc/adminHandlers.ts';
 import { createAuthHandlers } from './grpc/authHandlers.ts';
 import { type BindDeps, bindService } from './grpc/bindService.ts';
 import { createClientAddressResolver } from './grpc/clientAddress.ts';
@@ -31,6 +35,23 @@ export interface App {
   /** Health goes NOT_SERVING, in-flight calls finish (up to the grace period), then all closes. */
   close(): Promise<void>;
 }
+
+/** host:port, with brackets around IPv6 hosts. */
+const hostPort = (host: string, port: number) =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+
+/** Calls that check or create credentials get the stricter per-source limit. */
+const CREDENTIAL_METHODS = new Set(
+  [
+    'Register',
+    'Login',
+    'Refresh',
+    'ChangePassword',
+    'RequestPasswordReset',
+    'ResetPassword',
+    'VerifyEmail',
+  ].map((m) => `/gatehouse.auth.v1.AuthService/${m}`),
+);
 
 const SERVICE_NAMES = ['gatehouse.auth.v1.AuthService', 'gatehouse.admin.v1.UserAdminService'];
 
@@ -92,7 +113,17 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     await keys.start();
     cleanups.push(() => keys.stop());
 
-    const auth = await createAuthService({ pool, keys, sessionCache, config, log });
+    const metrics = createMetrics();
+    const limits = createRateLimits(redis, config.redis.keyPrefix, config.rateLimits, log, {
+      onRejected: (limit) => metrics.rateLimited.inc({ limit }),
+    });
+    metrics.onCollect(() => metrics.rateLimitMode.set({ mode: limits.status() }, 1));
+    const auth = await createAuthService({ pool, keys, sessionCache, limits, config, log });
+    const admin = createAdminService(auth.deps, config.pageTokenSecret);
+    if (config.database.url === undefined) {
+      // Embedded dev mode: the first start creates an admin and prints its password once.
+      await ensureEmbeddedAdmin(auth.deps, log, (text) => process.stdout.write(text));
+    }
 
     const probes: DependencyProbe[] = [
       { name: 'postgres', check: () => pool.query(sql.typeAlias('void')`SELECT 1`).then(() => {}) },
@@ -105,7 +136,6 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     await monitor.start();
     cleanups.push(() => monitor.stop());
 
-    const metrics = createMetrics();
     let accepting = true;
     const bindDeps: BindDeps = {
       log,
@@ -113,6 +143,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       verifyBearer: (token) => auth.authenticate(token),
       hooks: {
         accepting: () => accepting,
+        admit: (method, clientIp) =>
+          limits.admitSource(CREDENTIAL_METHODS.has(method) ? 'credential' : 'read', clientIp),
         onCallEnd(method, code, durationMs) {
           const name = method.slice(method.lastIndexOf('/') + 1);
           metrics.rpcTotal.inc({ method: name, code: String(code) });
@@ -136,7 +168,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       AuthServiceService,
       bindService(AuthServiceService, createAuthHandlers(auth), bindDeps),
     );
-    server.addService(UserAdminServiceService, bindService(UserAdminServiceService, {}, bindDeps));
+    server.addService(
+      UserAdminServiceService,
+      bindService(UserAdminServiceService, createAdminHandlers(admin), bindDeps),
+    );
     monitor.health.addToServer(server);
     new ReflectionService(loadPackageDefinition()).addToServer(server);
 
@@ -153,7 +188,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         )
       : ServerCredentials.createInsecure();
     const grpcPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${config.grpc.host}:${config.grpc.port}`, credentials, (err, port) =>
+      server.bindAsync(hostPort(config.grpc.host, config.grpc.port), credentials, (err, port) =>
         err ? reject(err) : resolve(port),
       );
     });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RateLimitSettings } from './abuse/createRateLimits.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -65,6 +66,14 @@ const envSchema = z.object({
   ARGON2_PARALLELISM: int(1, 1, 16),
   PASSWORD_MIN_LENGTH: int(8, 8, 64),
   PASSWORD_MAX_LENGTH: int(256, 64, 1024),
+  RATE_LIMIT_IP_READ_POINTS: int(1200, 1),
+  RATE_LIMIT_IP_READ_WINDOW_SEC: int(60, 1),
+  RATE_LIMIT_IP_CREDENTIAL_POINTS: int(60, 1),
+  RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC: int(60, 1),
+  RATE_LIMIT_ACCOUNT_POINTS: int(20, 1),
+  RATE_LIMIT_ACCOUNT_WINDOW_SEC: int(900, 1),
+  RATE_LIMIT_ACCOUNT_IP_POINTS: int(10, 1),
+  RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC: int(900, 1),
   LOCKOUT_THRESHOLD: int(5, 1, 1000),
   LOCKOUT_BASE_SEC: int(900, 1),
   LOCKOUT_MAX_SEC: int(86_400, 1),
@@ -117,6 +126,7 @@ export interface Config {
     maxLength: number;
   };
   lockout: { threshold: number; baseSec: number; maxSec: number };
+  rateLimits: RateLimitSettings;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
 }
@@ -210,6 +220,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       },
       minLength: e.PASSWORD_MIN_LENGTH,
       maxLength: e.PASSWORD_MAX_LENGTH,
+    },
+    rateLimits: {
+      ipRead: { points: e.RATE_LIMIT_IP_READ_POINTS, windowSec: e.RATE_LIMIT_IP_READ_WINDOW_SEC },
+      ipCredential: {
+        points: e.RATE_LIMIT_IP_CREDENTIAL_POINTS,
+        windowSec: e.RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC,
+      },
+      account: { points: e.RATE_LIMIT_ACCOUNT_POINTS, windowSec: e.RATE_LIMIT_ACCOUNT_WINDOW_SEC },
+      accountIp: {
+        points: e.RATE_LIMIT_ACCOUNT_IP_POINTS,
+        windowSec: e.RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC,
+      },
     },
     lockout: {
       threshold: e.LOCKOUT_THRESHOLD,

@@ -17,7 +17,8 @@ describe('account lockout', () => {
     });
   });
   after(async () => {
-    await gh.stop();
+    await gh.stop({ keepDatabase: true });
+    await gh.db.drop();
   });
   const login = (identifier: string, password: string) =>
     call(gh.auth, 'login', { identifier, password });
@@ -90,6 +91,8 @@ describe('account lockout', () => {
 
   it('lets 50 parallel wrong guesses run at most N password checks (no slack)', async () => {
     const { email, user } = await registerUser(gh);
+    await gh.stop({ keepDatabase: true });
+    gh = await startGatehouse({ LOCKOUT_THRESHOLD: '10' }, gh.db);
     await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) => login(email, `parallel-wrong-${i}`)),
     );
@@ -99,7 +102,7 @@ describe('account lockout', () => {
       [user.id],
     );
     const counts = Object.fromEntries(rows.map((r) => [r.reason, Number(r.n)]));
-    assert.equal(counts.wrong_password, 5, 'exactly N guesses were checked');
-    assert.equal(counts.locked, 45, 'the rest were refused before any check');
+    assert.equal(counts.wrong_password, 10, 'exactly N = 10 guesses were checked');
+    assert.equal(counts.locked, 40, 'the rest were refused before any check');
   });
 });

@@ -1,3 +1,4 @@
+import type { RateLimits } from '../abuse/createRateLimits.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
@@ -24,6 +25,7 @@ export interface AuthDeps {
   passwordMaxLength: number;
   /** Consecutive failures before a lock, and its duration (doubling per lockout, capped). */
   lockout: { threshold: number; baseSec: number; maxSec: number };
+  limits: RateLimits;
   log: Logger;
 }
 

@@ -34,6 +34,7 @@ export async function changePassword(
   );
   if (violations.length > 0) throw invalidArgument(violations);
 
+  await deps.limits.admitAccount('password_change', user.id, info.clientIp);
   const check = await verifyUserPassword(deps, user, input.currentPassword);
   if (!check.ok) {
     await deps.pool.transaction((tx) =>

@@ -1,3 +1,4 @@
+import type { RateLimits } from '../abuse/createRateLimits.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors/AppError.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
@@ -46,6 +47,7 @@ export interface AuthServiceDeps {
   pool: DatabasePool;
   keys: KeyStore;
   sessionCache: SessionCache;
+  limits: RateLimits;
   config: Config;
   log: Logger;
 }
@@ -67,6 +69,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     },
     passwordMaxLength: d.config.passwords.maxLength,
     lockout: d.config.lockout,
+    limits: d.limits,
     log: d.log,
   };
   return {

@@ -37,6 +37,7 @@ export async function login(
     violations.push({ field: 'password', description: 'a password is required' });
   }
   if (violations.length > 0) throw invalidArgument(violations);
+  await deps.limits.admitAccount('login', identifier, info.clientIp);
 
   const user = await findUserByIdentifier(deps.pool, identifier);
   const check = await verifyUserPassword(deps, user, input.password);

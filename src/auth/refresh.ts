@@ -41,8 +41,10 @@ export async function refresh(
   if (refreshToken === '' || refreshToken.length > 200) {
     throw invalidArgument([{ field: 'refresh_token', description: 'a refresh token is required' }]);
   }
+  const tokenHash = hashRefreshToken(refreshToken);
+  await deps.limits.admitAccount('refresh', tokenHash.toString('base64url'), info.clientIp);
   const outcome = await deps.pool.transaction(async (tx): Promise<Outcome> => {
-    const token = await findRefreshTokenByHashForUpdate(tx, hashRefreshToken(refreshToken));
+    const token = await findRefreshTokenByHashForUpdate(tx, tokenHash);
     if (!token || token.revoked_at !== null) return { kind: 'invalid' };
     const session = await findSessionById(tx, token.session_id);
     if (!session || session.revoked_at !== null) return { kind: 'invalid' };

@@ -47,6 +47,7 @@ export async function register(
   ) {
     throw invalidArgument(violations);
   }
+  await deps.limits.admitAccount('register', email.normalized, info.clientIp);
   const passwordHash = await deps.hasher.hash(input.password);
   return deps.pool.transaction(async (tx) => {
     const user = await insertUser(tx, {

@@ -45,6 +45,8 @@ export type UnaryHandlers<S> = {
 };
 
 export interface CallHooks {
+  /** Admits a call from `clientIp` or throws (RATE_LIMITED); runs before authentication. */
+  admit?(method: string, clientIp: string): Promise<void>;
   /** Observes every finished call (metrics). */
   onCallEnd?(method: string, code: status, durationMs: number): void;
   /** Returns false while the server drains; new calls then fail with UNAVAILABLE. */
@@ -160,6 +162,7 @@ async function runCall(
         },
       );
     }
+    await deps.hooks.admit?.(path, clientIp);
     if (handler === undefined) {
       throw new AppError('NOT_IMPLEMENTED', `${path} is not implemented yet`);
     }

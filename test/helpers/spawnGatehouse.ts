@@ -11,7 +11,7 @@ export interface SpawnedGatehouse {
   exited: Promise<number | null>;
 }
 
-/** Runs `node src/main.ts` as its own process and waits until it listens. */
+/** Runs `node src/main.ts` as its own process and waits until it listens (LOG_LEVEL info or lower). */
 export async function spawnGatehouse(
   env: Record<string, string>,
   timeoutMs = 60_000,
@@ -36,10 +36,10 @@ export async function spawnGatehouse(
     stderr += String(d);
   });
   const listening = new Promise<{ grpcPort: number; httpPort: number }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`gatehouse did not start in ${timeoutMs} ms: ${stderr}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gatehouse did not start in ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       if (!line.startsWith('{')) return;
       const entry = JSON.parse(line) as Record<string, unknown>;

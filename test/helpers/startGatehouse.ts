@@ -47,6 +47,11 @@ export async function startGatehouse(
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     SHUTDOWN_GRACE_MS: '2000',
+    // Tests make many calls from 127.0.0.1; files that test limits set their own.
+    RATE_LIMIT_IP_READ_POINTS: '1000000',
+    RATE_LIMIT_IP_CREDENTIAL_POINTS: '1000000',
+    RATE_LIMIT_ACCOUNT_POINTS: '1000000',
+    RATE_LIMIT_ACCOUNT_IP_POINTS: '1000000',
     ...env,
   });
   const app = await createApp(config, createLogger(config.logLevel));

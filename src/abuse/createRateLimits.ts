@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { AppError } from '../errors/AppError.ts';
+import type { Logger } from '../log.ts';
+import {
+  createRateLimiter,
+  type RateLimiter,
+  type RateLimiterStatus,
+  rateLimiterStatus,
+} from '../ratelimit/createRateLimiter.ts';
+import { sourceKey } from './sourceKey.ts';
+
+/** A limit: `points` calls per sliding window of `windowSec`. */
+export interface LimitSetting {
+  points: number;
+  windowSec: number;
+}
+
+export interface RateLimitSettings {
+  /** Per source address (IPv6 by /64) on cheap calls. */
+  ipRead: LimitSetting;
+  /** Per source address on calls that check or create credentials. */
+  ipCredential: LimitSetting;
+  /** Per account (normalised identifier, whether or not it exists). */
+  account: LimitSetting;
+  /** Per (account, source address). */
+  accountIp: LimitSetting;
+}
+
+export type CallClass = 'read' | 'credential';
+
+export interface RateLimits {
+  /** Per-source limit for every call; throws RATE_LIMITED with the retry delay. */
+  admitSource(callClass: CallClass, clientIp: string): Promise<void>;
+  /** Per-account and per-(account, source) limits of a credential action. */
+  admitAccount(action: string, account: string, clientIp: string): Promise<void>;
+  /** Where limits are enforced right now (redis / in-process / degraded). */
+  status(): RateLimiterStatus['mode'];
+}
+
+export interface RateLimitHooks {
+  onRejected?(limit: string): void;
+}
+
+// Accounts are hashed into keys: Redis never holds an email address in clear.
+const accountKey = (action: string, account: string) =>
+  `${action}:${createHash('sha256').update(account).digest('base64url').slice(0, 22)}`;
+
+/**
+ * The sliding-window limits of Gatehouse on one shared Redis (one budget across instances), or
+ * in-process without Redis. When Redis fails, every limit falls back to an in-process limiter
+ * within milliseconds (never unlimited), which is logged and reported by status().
+ */
+export function createRateLimits(
+  redis: Redis | null,
+  keyPrefix: string,
+  settings: RateLimitSettings,
+  log: Logger,
+  hooks: RateLimitHooks = {},
+): RateLimits {
+  const make = (name: string, s: LimitSetting): RateLimiter =>
+    createRateLimiter(redis, {
+      keyPrefix: `${keyPrefix}rl:${name}`,
+      points: s.points,
+      durationSec: s.windowSec,
+      onFallback: ({ error }) =>
+        log.error(
+          { limit: name, err: error instanceof Error ? error.message : String(error) },
+          'rate limits fell back to in-process enforcement (Redis unavailable)',
+        ),
+      onRecover: () => log.info({ limit: name }, 'rate limits are enforced in Redis again'),
+    });
+  const limiters = {
+    ipRead: make('ip_read', settings.ipRead),
+    ipCredential: make('ip_credential', settings.ipCredential),
+    account: make('account', settings.account),
+    accountIp: make('account_ip', settings.accountIp),
+  };
+
+  /**
+   * Consumes one point from each limit. If any refuses, the points taken from the others are
+   * given back: a refused call costs nothing, so RetryInfo's delay is exact and one exhausted
+   * limit (say, one account from one source) does not drain a wider one.
+   */
+  const consumeAll = async (entries: [string, RateLimiter, string][]) => {
+    const results = await Promise.allSettled(entries.map(([, l, key]) => l.consume(key)));
+    let retryAfterMs = 0;
+    let rejected: string | undefined;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      const res = r.reason as { msBeforeNext?: unknown };
+      if (typeof res?.msBeforeNext !== 'number') throw r.reason;
+      rejected ??= entries[i]?.[0];
+      retryAfterMs = Math.max(retryAfterMs, res.msBeforeNext);
+    });
+    if (rejected === undefined) return;
+    await Promise.all(
+      entries.map(([, limiter, key], i) =>
+        results[i]?.status === 'fulfilled' ? limiter.reward(key, 1) : undefined,
+      ),
+    );
+    hooks.onRejected?.(rejected);
+    throw new AppError('RATE_LIMITED', 'too many requests; retry after the delay in RetryInfo', {
+      retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)),
+      metadata: { limit: rejected },
+    });
+  };
+
+  return {
+    admitSource(callClass, clientIp) {
+      const source = sourceKey(clientIp);
+      return callClass === 'read'
+        ? consumeAll([['ip_read', limiters.ipRead, source]])
+        : consumeAll([
+            ['ip_read', limiters.ipRead, source],
+            ['ip_credential', limiters.ipCredential, source],
+          ]);
+    },
+    admitAccount(action, account, clientIp) {
+      const key = accountKey(action, account);
+      return consumeAll([
+        ['account', limiters.account, key],
+        ['account_ip', limiters.accountIp, `${key}:${sourceKey(clientIp)}`],
+      ]);
+    },
+    status() {
+      const modes = Object.values(limiters).map((l) => rateLimiterStatus(l).mode);
+      return modes.includes('degraded') ? 'degraded' : (modes[0] ?? 'in-process');
+    },
+  };
+}
