@@ -117,8 +117,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const limits = createRateLimits(redis, config.redis.keyPrefix, config.rateLimits, log, {
       onRejected: (limit) => metrics.rateLimited.inc({ limit }),
     });
-    metrics.onCollect(() => metrics.rateLimitMode.set({ mode: limits.status() }, 1));
-    const auth = await createAuthService({ pool, keys, sessionCache, limits, config, log });
+    const auth = await createAuthService({
+      pool,
+      keys,
+      sessionCache,
+      limits,
+      events: metrics.authEvents,
+      config,
+      log,
+    });
     const admin = createAdminService(auth.deps, config.pageTokenSecret);
     if (config.database.url === undefined) {
       // Embedded dev mode: the first start creates an admin and prints its password once.
@@ -134,6 +141,18 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     }
     const monitor = createHealthMonitor(SERVICE_NAMES, probes, log);
     await monitor.start();
+    metrics.bindLiveState({
+      rateLimitMode: () => limits.status(),
+      pool: () => {
+        const state = pool.state();
+        return {
+          acquired: state.acquiredConnections,
+          idle: state.idleConnections,
+          waiting: state.waitingClients,
+        };
+      },
+      dependencies: () => monitor.snapshot(),
+    });
     cleanups.push(() => monitor.stop());
 
     let accepting = true;

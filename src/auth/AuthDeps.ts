@@ -3,6 +3,7 @@ import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
+import type { AuthEvents } from './AuthEvents.ts';
 import type { PasswordHasher } from './createPasswordHasher.ts';
 import type { PasswordPolicy } from './passwordPolicy.ts';
 
@@ -26,6 +27,7 @@ export interface AuthDeps {
   /** Consecutive failures before a lock, and its duration (doubling per lockout, capped). */
   lockout: { threshold: number; baseSec: number; maxSec: number };
   limits: RateLimits;
+  events: AuthEvents;
   log: Logger;
 }
 

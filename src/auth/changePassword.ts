@@ -61,6 +61,6 @@ export async function changePassword(
     });
     return { tokens: issued.tokens, revoked };
   });
-  await publishRevocations(deps, revoked);
+  await publishRevocations(deps, revoked, 'password_change');
   return tokens;
 }

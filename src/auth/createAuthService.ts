@@ -7,6 +7,7 @@ import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { findUserById, type UserRow } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { type AuthEvents, noAuthEvents } from './AuthEvents.ts';
 import { changePassword } from './changePassword.ts';
 import { createPasswordHasher } from './createPasswordHasher.ts';
 import { login } from './login.ts';
@@ -48,17 +49,20 @@ export interface AuthServiceDeps {
   keys: KeyStore;
   sessionCache: SessionCache;
   limits: RateLimits;
+  /** Observability callbacks (metrics); defaults to none. */
+  events?: AuthEvents;
   config: Config;
   log: Logger;
 }
 
 /** Builds the password hasher (precomputing its dummy hash) and binds every use case. */
 export async function createAuthService(d: AuthServiceDeps): Promise<AuthService> {
+  const events = d.events ?? noAuthEvents;
   const deps: AuthDeps = {
     pool: d.pool,
     keys: d.keys,
     sessionCache: d.sessionCache,
-    hasher: await createPasswordHasher(d.config.passwords.argon2),
+    hasher: await createPasswordHasher(d.config.passwords.argon2, events.passwordHash),
     policy: createPasswordPolicy(d.config.passwords.minLength, d.config.passwords.maxLength),
     tokens: {
       accessTtlSec: d.config.tokens.accessTtlSec,
@@ -70,6 +74,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     passwordMaxLength: d.config.passwords.maxLength,
     lockout: d.config.lockout,
     limits: d.limits,
+    events,
     log: d.log,
   };
   return {

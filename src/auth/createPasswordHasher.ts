@@ -44,7 +44,18 @@ const SCRYPT =
 const prepare = (password: string) => password.normalize('NFKC');
 
 /** argon2id hashing with configurable parameters and verification of imported formats. */
-export async function createPasswordHasher(params: Argon2Params): Promise<PasswordHasher> {
+export async function createPasswordHasher(
+  params: Argon2Params,
+  observe: (op: 'hash' | 'verify', seconds: number) => void = () => {},
+): Promise<PasswordHasher> {
+  const timed = async <T>(op: 'hash' | 'verify', work: Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work;
+    } finally {
+      observe(op, (performance.now() - started) / 1000);
+    }
+  };
   const options = { type: argon2.argon2id, ...params } as const;
   const dummyHash = await argon2.hash('gatehouse-dummy-password', options);
 
@@ -69,35 +80,41 @@ export async function createPasswordHasher(params: Argon2Params): Promise<Passwo
     return timingSafeEqual(actual, expected);
   };
 
-  return {
-    hash: (password) => argon2.hash(prepare(password), options),
-    async verify(stored, password) {
-      const pw = prepare(password);
-      try {
-        if (ARGON2.test(stored)) {
-          const ok = await argon2.verify(stored, pw);
-          return {
-            ok,
-            needsRehash:
-              ok && (!stored.startsWith('$argon2id$') || argon2.needsRehash(stored, params)),
-          };
-        }
-        if (BCRYPT.test(stored)) {
-          const ok = await bcrypt.compare(pw, stored);
-          return { ok, needsRehash: ok };
-        }
-        if (SCRYPT.test(stored)) {
-          const ok = await verifyScrypt(stored, pw);
-          return { ok, needsRehash: ok };
-        }
-      } catch {
-        // A malformed stored hash makes argon2.verify throw: it simply does not match.
+  const verifyAny = async (stored: string, password: string): Promise<VerifyResult> => {
+    const pw = prepare(password);
+    try {
+      if (ARGON2.test(stored)) {
+        const ok = await argon2.verify(stored, pw);
+        return {
+          ok,
+          needsRehash:
+            ok && (!stored.startsWith('$argon2id$') || argon2.needsRehash(stored, params)),
+        };
       }
-      await argon2.verify(dummyHash, pw).catch(() => false);
-      return { ok: false, needsRehash: false };
-    },
+      if (BCRYPT.test(stored)) {
+        const ok = await bcrypt.compare(pw, stored);
+        return { ok, needsRehash: ok };
+      }
+      if (SCRYPT.test(stored)) {
+        const ok = await verifyScrypt(stored, pw);
+        return { ok, needsRehash: ok };
+      }
+    } catch {
+      // A malformed stored hash makes argon2.verify throw: it simply does not match.
+    }
+    // Unknown format or malformed hash: spend the time of a real verification anyway.
+    await argon2.verify(dummyHash, pw).catch(() => false);
+    return { ok: false, needsRehash: false };
+  };
+
+  return {
+    hash: (password) => timed('hash', argon2.hash(prepare(password), options)),
+    verify: (stored, password) => timed('verify', verifyAny(stored, password)),
     async dummyVerify(password) {
-      await argon2.verify(dummyHash, prepare(password)).catch(() => false);
+      await timed(
+        'verify',
+        argon2.verify(dummyHash, prepare(password)).catch(() => false),
+      );
     },
     algorithmOf(stored) {
       const argon = ARGON2.exec(stored);

@@ -36,6 +36,7 @@ export async function issueSession(
   user: UserRow,
   info: RequestInfo,
 ): Promise<{ session: SessionRow; tokens: IssuedTokens }> {
+  deps.events.sessionsCreated(1);
   const session = await insertSession(tx, {
     id: randomUUID(),
     userId: user.id,
@@ -77,8 +78,10 @@ export async function issueSession(
 export async function publishRevocations(
   deps: AuthDeps,
   sessionIds: readonly string[],
+  reason = 'other',
 ): Promise<void> {
   if (sessionIds.length === 0) return;
+  deps.events.sessionsRevoked(sessionIds.length, reason);
   const ttlMs = (deps.tokens.accessTtlSec + deps.tokens.clockSkewSec) * 1000;
   try {
     await deps.sessionCache.markRevoked(sessionIds, ttlMs);

@@ -52,11 +52,12 @@ export async function login(
         info,
       ),
     );
+    deps.events.login('failure');
     throw invalidCredentials();
   }
   const upgradedHash = check.upgradedHash;
 
-  return deps.pool.transaction(async (tx) => {
+  const result = await deps.pool.transaction(async (tx) => {
     const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);
     const { session, tokens } = await issueSession(tx, deps, updated, info);
     await insertAuditEvent(tx, {
@@ -69,4 +70,6 @@ export async function login(
     });
     return { user: updated, tokens };
   });
+  deps.events.login('success');
+  return result;
 }

@@ -49,5 +49,5 @@ export async function logout(
     }
     return ids;
   });
-  await publishRevocations(deps, revoked);
+  await publishRevocations(deps, revoked, 'logout');
 }

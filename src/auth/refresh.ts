@@ -123,7 +123,8 @@ export async function refresh(
   if (outcome.kind === 'ok') return outcome.tokens;
   if (outcome.kind === 'reuse') {
     deps.log.warn({ sessionIds: outcome.revoked }, 'refresh token reuse detected: session revoked');
-    await publishRevocations(deps, outcome.revoked);
+    deps.events.refreshReuse();
+    await publishRevocations(deps, outcome.revoked, 'refresh_token_reuse');
   }
   throw invalid();
 }

@@ -51,7 +51,7 @@ export async function revokeSession(
     }
     return ids;
   });
-  await publishRevocations(deps, revoked);
+  await publishRevocations(deps, revoked, 'user_revoke');
 }
 
 /** Revokes every session of the caller except the one making the call; returns how many. */
@@ -76,6 +76,6 @@ export async function revokeOtherSessions(
     });
     return ids;
   });
-  await publishRevocations(deps, revoked);
+  await publishRevocations(deps, revoked, 'user_revoke');
   return revoked.length;
 }

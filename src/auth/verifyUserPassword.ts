@@ -56,6 +56,7 @@ export async function recordPasswordFailure(
   if (!user || check.reason !== 'wrong_password') return;
   const lockedUntil = await lockUserIfThresholdReached(tx, user.id, deps.lockout);
   if (lockedUntil) {
+    deps.events.lockout();
     deps.log.warn({ userId: user.id, lockedUntil }, 'account locked after repeated failures');
     await insertAuditEvent(tx, {
       action: 'account_lock',
