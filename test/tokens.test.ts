@@ -153,3 +153,24 @@ describe('access tokens', () => {
     }
   });
 });
+
+describe('configurable signing algorithms', () => {
+  for (const algorithm of ['ES256', 'EdDSA'] as const) {
+    it(`signs and verifies with ${algorithm}`, async () => {
+      const gh = await startGatehouse({ JWT_ALGORITHM: algorithm });
+      try {
+        const { tokens } = await registerUser(gh);
+        assert.equal(decodeProtectedHeader(tokens.accessToken).alg, algorithm);
+        assert.equal(
+          (await call(gh.auth, 'validateToken', { accessToken: tokens.accessToken })).active,
+          true,
+        );
+        const jwks = JSON.parse((await call(gh.auth, 'getJwks', {})).jwksJson) as { keys: JWK[] };
+        assert.equal(jwks.keys[0]?.alg, algorithm);
+        assert.equal(jwks.keys[0]?.d, undefined);
+      } finally {
+        await gh.stop();
+      }
+    });
+  }
+});

