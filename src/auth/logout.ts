@@ -1,9 +1,8 @@
 import { AppError } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
 import { findRefreshTokenByHash } from '../storage/refreshTokens.ts';
-import { findSessionById, revokeSessions } from '../storage/sessions.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
-import { hashRefreshToken, publishRevocations } from './issueSession.ts';
+import { hashRefreshToken } from './issueSession.ts';
+import { endSession } from './sessions.ts';
 
 /**
  * Ends one session: the refresh token's, or else the bearer token's. Idempotent: an unknown or
@@ -32,22 +31,5 @@ export async function logout(
     }
     sessionId = claims.sessionId;
   }
-  const sid = sessionId;
-  const revoked = await deps.pool.transaction(async (tx) => {
-    const session = await findSessionById(tx, sid);
-    if (!session) return [];
-    const ids = await revokeSessions(tx, { userId: session.user_id, only: [sid] }, 'logout');
-    if (ids.length > 0) {
-      await insertAuditEvent(tx, {
-        action: 'logout',
-        outcome: 'success',
-        actorUserId: session.user_id,
-        subjectUserId: session.user_id,
-        ...info,
-        details: { session_id: sid },
-      });
-    }
-    return ids;
-  });
-  await publishRevocations(deps, revoked, 'logout');
+  await endSession(deps, sessionId, 'logout', info);
 }

@@ -19,6 +19,38 @@ export async function listSessions(
   return findLiveSessionsByUser(deps.pool, principal.userId);
 }
 
+/**
+ * Ends one session with its audit row in one transaction, then publishes the revocation.
+ * `check` sees the session (null if unknown) first and may throw to refuse. Idempotent: an
+ * already-ended session is neither revoked nor audited again.
+ */
+export async function endSession(
+  deps: AuthDeps,
+  sessionId: string,
+  action: 'logout' | 'session_revoke',
+  info: RequestInfo,
+  check: (session: SessionRow | null) => void = () => {},
+): Promise<void> {
+  const revoked = await deps.pool.transaction(async (tx) => {
+    const session = await findSessionById(tx, sessionId);
+    check(session);
+    if (!session) return [];
+    const ids = await revokeSessions(tx, { userId: session.user_id, only: [sessionId] }, action);
+    if (ids.length > 0) {
+      await insertAuditEvent(tx, {
+        action,
+        outcome: 'success',
+        actorUserId: session.user_id,
+        subjectUserId: session.user_id,
+        ...info,
+        details: { session_id: sessionId },
+      });
+    }
+    return ids;
+  });
+  await publishRevocations(deps, revoked, action);
+}
+
 /** Revokes one of the caller's own sessions; any other id (someone else's, unknown) is NOT_FOUND. */
 export async function revokeSession(
   deps: AuthDeps,
@@ -29,29 +61,11 @@ export async function revokeSession(
   if (!isUuid(sessionId)) {
     throw invalidArgument([{ field: 'session_id', description: 'must be a session id (UUID)' }]);
   }
-  const revoked = await deps.pool.transaction(async (tx) => {
-    const session = await findSessionById(tx, sessionId);
-    if (!session || session.user_id !== principal.userId) {
+  await endSession(deps, sessionId, 'session_revoke', info, (session) => {
+    if (session?.user_id !== principal.userId) {
       throw new AppError('SESSION_NOT_FOUND', 'no such session');
     }
-    const ids = await revokeSessions(
-      tx,
-      { userId: principal.userId, only: [sessionId] },
-      'user_revoke',
-    );
-    if (ids.length > 0) {
-      await insertAuditEvent(tx, {
-        action: 'session_revoke',
-        outcome: 'success',
-        actorUserId: principal.userId,
-        subjectUserId: principal.userId,
-        ...info,
-        details: { session_id: sessionId },
-      });
-    }
-    return ids;
   });
-  await publishRevocations(deps, revoked, 'user_revoke');
 }
 
 /** Revokes every session of the caller except the one making the call; returns how many. */
