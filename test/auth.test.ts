@@ -52,10 +52,19 @@ describe('registration and login', () => {
       [user.id],
     );
     assert.match(row?.password_hash ?? '', /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
-    const audit = await gh.db.query<{ action: string; outcome: string }>(
-      'SELECT action, outcome FROM audit_events WHERE subject_user_id = $1 ORDER BY id',
+    const audit = await gh.db.query<{
+      action: string;
+      outcome: string;
+      ip_address: string;
+      request_id: string;
+    }>(
+      'SELECT action, outcome, ip_address, request_id FROM audit_events WHERE subject_user_id = $1 ORDER BY id',
       [user.id],
     );
+    for (const row of audit) {
+      assert.equal(row.ip_address, '127.0.0.1', 'the source address is recorded');
+      assert.match(row.request_id, /^[0-9a-f-]{36}$/);
+    }
     assert.deepEqual(
       audit.map((a) => `${a.action}:${a.outcome}`),
       ['register:success', 'login:success', 'login:success'],

@@ -6,7 +6,7 @@ export interface AuditEventInput {
   outcome: 'success' | 'failure' | 'denied';
   actorUserId?: string | null;
   subjectUserId?: string | null;
-  ipAddress?: string;
+  clientIp?: string;
   userAgent?: string;
   requestId?: string;
   /** Never secrets: no passwords, tokens or hashes. */
@@ -19,6 +19,6 @@ export async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<
     INSERT INTO audit_events (actor_user_id, subject_user_id, action, outcome, ip_address,
                               user_agent, request_id, details)
     VALUES (${event.actorUserId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
-            ${event.outcome}, ${event.ipAddress ?? ''}, ${event.userAgent ?? ''},
+            ${event.outcome}, ${event.clientIp ?? ''}, ${event.userAgent ?? ''},
             ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})})`);
 }

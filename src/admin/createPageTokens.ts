@@ -1,0 +1,55 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { AppError } from '../errors/AppError.ts';
+
+/**
+ * Opaque, tamper-evident page tokens: `v1.<base64url cursor JSON>.<base64url HMAC-SHA256>`.
+ * The MAC covers the list kind, the request's filters and the cursor, so a token edited by the
+ * client, or replayed with other filters or against another list, is refused.
+ */
+export interface PageTokens {
+  issue(kind: string, filter: unknown, cursor: unknown): Promise<string>;
+  /** The cursor inside `token`; INVALID_PAGE_TOKEN unless it was issued for this kind + filter. */
+  read(kind: string, filter: unknown, token: string): Promise<unknown>;
+}
+
+const MAX_TOKEN_LENGTH = 1024;
+
+export function invalidPageToken(): AppError {
+  return new AppError(
+    'INVALID_PAGE_TOKEN',
+    'page_token is malformed, was tampered with, or was issued for other filters',
+    { fieldViolations: [{ field: 'page_token', description: 'not a valid page token' }] },
+  );
+}
+
+/** `secret()` supplies the HMAC key (it may be loaded lazily from the database). */
+export function createPageTokens(secret: () => Promise<Buffer>): PageTokens {
+  const mac = async (kind: string, filter: unknown, payload: string) =>
+    createHmac('sha256', await secret())
+      .update(`gatehouse-page-token\n${kind}\n${JSON.stringify(filter)}\n${payload}`)
+      .digest();
+  return {
+    async issue(kind, filter, cursor) {
+      const payload = Buffer.from(JSON.stringify(cursor)).toString('base64url');
+      return `v1.${payload}.${(await mac(kind, filter, payload)).toString('base64url')}`;
+    },
+    async read(kind, filter, token) {
+      const parts = token.length <= MAX_TOKEN_LENGTH ? token.split('.') : [];
+      const [version, payload, signature] = parts;
+      if (parts.length !== 3 || version !== 'v1' || !payload || !signature) {
+        throw invalidPageToken();
+      }
+      // Compare the canonical encodings: base64 decoding ignores spare bits and stray characters.
+      const expected = Buffer.from((await mac(kind, filter, payload)).toString('base64url'));
+      const given = Buffer.from(signature);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw invalidPageToken();
+      }
+      try {
+        return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
+      } catch {
+        throw invalidPageToken();
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { publishRevocations } from '../auth/issueSession.ts';
+import {
+  getUserById,
+  lockAdminMembership,
+  revokeOneTimeTokensByUser,
+  updateUserStatus,
+} from '../storage/adminUsers.ts';
+import { revokeSessions } from '../storage/sessions.ts';
+import type { AdminDeps } from './AdminDeps.ts';
+import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
+import type { AdminCall } from './createAdminCallRunner.ts';
+import { requireUserId } from './requireUserId.ts';
+
+/**
+ * Soft-deletes a user: status 'deleted' and deleted_at are set, every session and unused
+ * one-time token is revoked, and the partial unique indexes free the email and username for a
+ * new account. The row itself stays (audit events keep pointing at it; nothing is scrubbed
+ * yet, see docs/admin.md). From then on the user is NOT_FOUND. Never the last active admin.
+ */
+export async function deleteUser(deps: AdminDeps, call: AdminCall, userId: string): Promise<void> {
+  const id = requireUserId(userId);
+  const revoked = await call.transaction(async (tx) => {
+    await lockAdminMembership(tx);
+    const before = await getUserById(tx, id, { forUpdate: true });
+    await assertNotLastActiveAdmin(tx, before);
+    await updateUserStatus(tx, id, 'deleted');
+    const revoked = await revokeSessions(tx, { userId: id }, 'admin_delete');
+    await revokeOneTimeTokensByUser(tx, id);
+    call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
+    return revoked;
+  });
+  await publishRevocations(deps, revoked);
+}

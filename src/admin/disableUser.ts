@@ -1,0 +1,31 @@
+import { publishRevocations } from '../auth/issueSession.ts';
+import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/adminUsers.ts';
+import { revokeSessions } from '../storage/sessions.ts';
+import type { UserRow } from '../storage/users.ts';
+import type { AdminDeps } from './AdminDeps.ts';
+import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
+import type { AdminCall } from './createAdminCallRunner.ts';
+import { requireUserId } from './requireUserId.ts';
+
+/**
+ * Disables a user and revokes every session at once (its access tokens stop validating, its
+ * refresh tokens stop working); idempotent. Never the last active admin.
+ */
+export async function disableUser(
+  deps: AdminDeps,
+  call: AdminCall,
+  userId: string,
+): Promise<UserRow> {
+  const id = requireUserId(userId);
+  const { user, revoked } = await call.transaction(async (tx) => {
+    await lockAdminMembership(tx);
+    const before = await getUserById(tx, id, { forUpdate: true });
+    await assertNotLastActiveAdmin(tx, before);
+    const user = before.status === 'disabled' ? before : await updateUserStatus(tx, id, 'disabled');
+    const revoked = await revokeSessions(tx, { userId: id }, 'admin_disable');
+    call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
+    return { user, revoked };
+  });
+  await publishRevocations(deps, revoked);
+  return user;
+}

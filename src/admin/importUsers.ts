@@ -1,0 +1,152 @@
+import {
+  isViolation,
+  normalizeDisplayName,
+  normalizeEmail,
+  normalizeUsername,
+} from '../auth/normalize.ts';
+import { invalidArgument } from '../errors/AppError.ts';
+import {
+  findUserConflict,
+  type ImportedUserRow,
+  insertImportedUser,
+} from '../storage/adminUsers.ts';
+import type { AdminDeps } from './AdminDeps.ts';
+import { checkImportedHash } from './checkImportedHash.ts';
+import type { AdminCall } from './createAdminCallRunner.ts';
+import { normalizeRoles } from './normalizeRoles.ts';
+
+export const MAX_IMPORT_BATCH = 1000;
+const CONTROL = /[\p{Cc}\p{Cf}]/u;
+// Clock skew tolerated on a supplied created_at; later than this it is in the future.
+const FUTURE_SLACK_MS = 5 * 60_000;
+
+export interface ImportEntry {
+  email: string;
+  username?: string | undefined;
+  displayName?: string | undefined;
+  roles: readonly string[];
+  emailVerified: boolean;
+  /** PHC / bcrypt string kept as is; empty for an account without a password. */
+  passwordHash: string;
+  createdAt?: Date | undefined;
+  externalId?: string | undefined;
+}
+
+export interface ImportResult {
+  index: number;
+  email: string;
+  ok: boolean;
+  userId: string;
+  /** ALREADY_EXISTS, INVALID_EMAIL, INVALID_USERNAME, INVALID_HASH, INVALID_ROLE, VALIDATION_FAILED. */
+  errorReason: string;
+  errorMessage: string;
+}
+
+type Checked = { row: ImportedUserRow } | { reason: string; message: string };
+
+function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
+  const email = normalizeEmail(e.email);
+  if (isViolation(email)) return { reason: 'INVALID_EMAIL', message: email.description };
+  const username =
+    e.username === undefined || e.username.trim() === '' ? null : normalizeUsername(e.username);
+  if (isViolation(username)) return { reason: 'INVALID_USERNAME', message: username.description };
+  const roles = normalizeRoles(e.roles);
+  if (isViolation(roles)) return { reason: 'INVALID_ROLE', message: roles.description };
+  const hash = e.passwordHash.trim();
+  if (hash !== '') {
+    const problem = checkImportedHash(deps.hasher, hash);
+    if (problem !== null) return { reason: 'INVALID_HASH', message: problem };
+  }
+  const displayName = normalizeDisplayName(e.displayName ?? '');
+  if (isViolation(displayName)) {
+    return { reason: 'VALIDATION_FAILED', message: `display_name: ${displayName.description}` };
+  }
+  const externalId = e.externalId?.trim() || null;
+  if (externalId !== null && (externalId.length > 255 || CONTROL.test(externalId))) {
+    return {
+      reason: 'VALIDATION_FAILED',
+      message: 'external_id: at most 255 characters, no control characters',
+    };
+  }
+  const createdAt = e.createdAt ?? null;
+  if (
+    createdAt !== null &&
+    (!Number.isFinite(createdAt.getTime()) || createdAt.getTime() > now + FUTURE_SLACK_MS)
+  ) {
+    return { reason: 'VALIDATION_FAILED', message: 'created_at: must not be in the future' };
+  }
+  return {
+    row: {
+      email: email.display,
+      emailNormalized: email.normalized,
+      username: username?.display ?? null,
+      usernameNormalized: username?.normalized ?? null,
+      displayName,
+      passwordHash: hash === '' ? null : hash,
+      roles,
+      emailVerified: e.emailVerified,
+      createdAt,
+      externalId,
+    },
+  };
+}
+
+/**
+ * Creates up to 1000 users with their existing password hashes (verified at login and upgraded
+ * to argon2id on the first success) in ONE transaction together with the call's audit event.
+ * Each entry succeeds or fails on its own: invalid entries are refused before the transaction,
+ * and a taken email or username (also by an earlier entry) is skipped by ON CONFLICT DO
+ * NOTHING instead of aborting the transaction, so no savepoint per row is needed (a thousand
+ * subtransactions would overflow PostgreSQL's per-backend subtransaction cache).
+ */
+export async function importUsers(
+  deps: AdminDeps,
+  call: AdminCall,
+  entries: readonly ImportEntry[],
+): Promise<ImportResult[]> {
+  if (entries.length === 0 || entries.length > MAX_IMPORT_BATCH) {
+    throw invalidArgument([
+      {
+        field: 'users',
+        description: `between 1 and ${MAX_IMPORT_BATCH} users per call`,
+        reason: entries.length === 0 ? 'REQUIRED' : 'TOO_MANY',
+      },
+    ]);
+  }
+  const now = Date.now();
+  const checked = entries.map((e) => checkEntry(deps, e, now));
+  // Built inside the transaction: a retried transaction (deadlock) starts from scratch.
+  return call.transaction(async (tx) => {
+    const results: ImportResult[] = [];
+    for (const [index, entry] of checked.entries()) {
+      const result = { index, email: entries[index]?.email ?? '', ok: false, userId: '' };
+      if ('reason' in entry) {
+        results.push({ ...result, errorReason: entry.reason, errorMessage: entry.message });
+        continue;
+      }
+      const id = await insertImportedUser(tx, entry.row);
+      if (id !== null) {
+        results.push({ ...result, ok: true, userId: id, errorReason: '', errorMessage: '' });
+        continue;
+      }
+      const taken = await findUserConflict(
+        tx,
+        entry.row.emailNormalized,
+        entry.row.usernameNormalized,
+      );
+      results.push({
+        ...result,
+        errorReason: 'ALREADY_EXISTS',
+        errorMessage:
+          taken === 'username'
+            ? 'the username belongs to another account'
+            : 'the email address belongs to another account',
+      });
+    }
+    const imported = results.filter((r) => r.ok).length;
+    call.note({
+      details: { requested: entries.length, imported, failed: entries.length - imported },
+    });
+    return results;
+  });
+}

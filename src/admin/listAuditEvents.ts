@@ -1,0 +1,73 @@
+import { isUuid, isViolation } from '../auth/normalize.ts';
+import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { type AuditEventRow, findAuditEventsPage } from '../storage/auditEvents.ts';
+import type { AdminDeps } from './AdminDeps.ts';
+import { invalidPageToken } from './createPageTokens.ts';
+import { pageSize } from './pageSize.ts';
+
+const ACTION = /^[a-z0-9_.:-]{1,64}$/;
+
+export interface ListAuditEventsInput {
+  pageSize: number;
+  pageToken: string;
+  /** Events whose actor or subject is this user; empty matches all. */
+  userId: string;
+  action: string;
+  /** Inclusive. */
+  since: Date | undefined;
+  /** Exclusive. */
+  until: Date | undefined;
+}
+
+/** One page of audit events, newest first, by keyset on id (the token holds the last id). */
+export async function listAuditEvents(
+  deps: AdminDeps,
+  input: ListAuditEventsInput,
+): Promise<{ events: readonly AuditEventRow[]; nextPageToken: string }> {
+  const violations: FieldViolation[] = [];
+  const limit = pageSize(input.pageSize);
+  if (isViolation(limit)) violations.push(limit);
+  const userId = input.userId.trim().toLowerCase();
+  if (userId !== '' && !isUuid(userId)) {
+    violations.push({ field: 'user_id', description: 'must be a user id (UUID)' });
+  }
+  if (input.action !== '' && !ACTION.test(input.action)) {
+    violations.push({ field: 'action', description: 'not a valid action name' });
+  }
+  const validTime = (d: Date | undefined) => d === undefined || Number.isFinite(d.getTime());
+  if (!validTime(input.since)) violations.push({ field: 'since', description: 'invalid time' });
+  if (!validTime(input.until)) violations.push({ field: 'until', description: 'invalid time' });
+  if (input.since && input.until && !(input.since < input.until)) {
+    violations.push({ field: 'since', description: 'must be before until' });
+  }
+  if (violations.length > 0 || isViolation(limit)) throw invalidArgument(violations);
+
+  const filter = {
+    userId: userId === '' ? null : userId,
+    action: input.action === '' ? null : input.action,
+    since: input.since ?? null,
+    until: input.until ?? null,
+  };
+  const tokenFilter = [
+    filter.userId,
+    filter.action,
+    filter.since?.toISOString() ?? null,
+    filter.until?.toISOString() ?? null,
+  ];
+  let beforeId: number | null = null;
+  if (input.pageToken !== '') {
+    const cursor = await deps.pageTokens.read('audit_events', tokenFilter, input.pageToken);
+    if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor) || cursor < 1) {
+      throw invalidPageToken();
+    }
+    beforeId = cursor;
+  }
+  const rows = await findAuditEventsPage(deps.pool, filter, beforeId, limit + 1);
+  const events = rows.slice(0, limit);
+  const last = events.at(-1);
+  const nextPageToken =
+    rows.length > limit && last
+      ? await deps.pageTokens.issue('audit_events', tokenFilter, last.id)
+      : '';
+  return { events, nextPageToken };
+}

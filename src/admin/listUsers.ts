@@ -1,0 +1,90 @@
+import { isUuid, isViolation, normalizeIdentifier } from '../auth/normalize.ts';
+import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { findUsersPage, type UserListFilter, type UserPageRow } from '../storage/adminUsers.ts';
+import type { UserRow } from '../storage/users.ts';
+import type { AdminDeps } from './AdminDeps.ts';
+import { invalidPageToken } from './createPageTokens.ts';
+import { isRoleName } from './normalizeRoles.ts';
+import { pageSize } from './pageSize.ts';
+
+const STATUSES: readonly string[] = ['active', 'disabled', 'deleted'];
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
+const CONTROL = /[\p{Cc}\p{Cf}]/u;
+
+export interface ListUsersInput {
+  pageSize: number;
+  pageToken: string;
+  /** Case-insensitive prefix of email, username or display name; empty matches all. */
+  query: string;
+  role: string;
+  /** 'active' | 'disabled' | 'deleted', or null for every status except deleted. */
+  status: string | null;
+}
+
+function parseFilter(input: ListUsersInput): { filter: UserListFilter; limit: number } {
+  const violations: FieldViolation[] = [];
+  const limit = pageSize(input.pageSize);
+  if (isViolation(limit)) violations.push(limit);
+  const query = normalizeIdentifier(input.query);
+  if (query.length > 320 || CONTROL.test(query)) {
+    violations.push({
+      field: 'query',
+      description: 'at most 320 characters, no control characters',
+      reason: 'INVALID_FORMAT',
+    });
+  }
+  if (input.role !== '' && !isRoleName(input.role)) {
+    violations.push({
+      field: 'role',
+      description: 'not a valid role name',
+      reason: 'INVALID_ROLE',
+    });
+  }
+  if (input.status !== null && !STATUSES.includes(input.status)) {
+    violations.push({ field: 'status', description: 'unknown status', reason: 'INVALID_VALUE' });
+  }
+  if (violations.length > 0 || isViolation(limit)) throw invalidArgument(violations);
+  return {
+    filter: {
+      status: input.status as UserRow['status'] | null,
+      role: input.role === '' ? null : input.role,
+      prefix: query === '' ? null : query,
+    },
+    limit,
+  };
+}
+
+/**
+ * One page of users in creation order (created_at, id), by keyset: the page token carries the
+ * last row's position, signed together with the filters it belongs to.
+ */
+export async function listUsers(
+  deps: AdminDeps,
+  input: ListUsersInput,
+): Promise<{ users: readonly UserPageRow[]; nextPageToken: string }> {
+  const { filter, limit } = parseFilter(input);
+  const tokenFilter = [filter.status, filter.role, filter.prefix];
+  let after = null;
+  if (input.pageToken !== '') {
+    const cursor = await deps.pageTokens.read('users', tokenFilter, input.pageToken);
+    if (
+      !Array.isArray(cursor) ||
+      cursor.length !== 2 ||
+      typeof cursor[0] !== 'string' ||
+      !CURSOR_TIME.test(cursor[0]) ||
+      typeof cursor[1] !== 'string' ||
+      !isUuid(cursor[1])
+    ) {
+      throw invalidPageToken();
+    }
+    after = { createdAt: cursor[0], id: cursor[1] };
+  }
+  const rows = await findUsersPage(deps.pool, filter, after, limit + 1);
+  const users = rows.slice(0, limit);
+  const last = users.at(-1);
+  const nextPageToken =
+    rows.length > limit && last
+      ? await deps.pageTokens.issue('users', tokenFilter, [last.cursor_created_at, last.id])
+      : '';
+  return { users, nextPageToken };
+}

@@ -1,0 +1,145 @@
+import {
+  isViolation,
+  type NormalizedEmail,
+  normalizeDisplayName,
+  normalizeEmail,
+  normalizeUsername,
+} from '../auth/normalize.ts';
+import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import {
+  getUserById,
+  lockAdminMembership,
+  type UserChanges,
+  updateUserProfile,
+} from '../storage/adminUsers.ts';
+import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
+import type { UserRow } from '../storage/users.ts';
+import type { AdminDeps } from './AdminDeps.ts';
+import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
+import type { AdminCall } from './createAdminCallRunner.ts';
+import { forgetCachedSessions } from './forgetCachedSessions.ts';
+import { normalizeRoles } from './normalizeRoles.ts';
+import { requireUserId } from './requireUserId.ts';
+
+/** The update_mask paths UpdateUser accepts (proto field names of gatehouse.auth.v1.User). */
+export const UPDATABLE_PATHS = [
+  'display_name',
+  'username',
+  'email',
+  'roles',
+  'email_verified',
+] as const;
+type Path = (typeof UPDATABLE_PATHS)[number];
+
+export interface UpdateUserInput {
+  /** The new values; only the fields named by `paths` are read. */
+  user:
+    | {
+        id: string;
+        email: string;
+        username?: string | undefined;
+        displayName: string;
+        roles: string[];
+        emailVerified: boolean;
+      }
+    | undefined;
+  paths: readonly string[] | undefined;
+}
+
+/** Validates the mask and the values it names; returns the user id and the changes. */
+function parseUpdate(input: UpdateUserInput): {
+  id: string;
+  paths: Set<Path>;
+  changes: Omit<UserChanges, 'email'> & { email?: NormalizedEmail };
+} {
+  const violations: FieldViolation[] = [];
+  const id = requireUserId(input.user?.id, 'user.id');
+  const user = input.user;
+  const paths = new Set<Path>();
+  if (!input.paths || input.paths.length === 0) {
+    violations.push({
+      field: 'update_mask',
+      description: `name the fields to update: ${UPDATABLE_PATHS.join(', ')}`,
+      reason: 'REQUIRED',
+    });
+  }
+  for (const path of input.paths ?? []) {
+    if ((UPDATABLE_PATHS as readonly string[]).includes(path)) paths.add(path as Path);
+    else {
+      violations.push({
+        field: 'update_mask',
+        description: `unknown or read-only path "${path.slice(0, 64)}"; allowed: ${UPDATABLE_PATHS.join(', ')}`,
+        reason: 'UNKNOWN_PATH',
+      });
+    }
+  }
+  const changes: Omit<UserChanges, 'email'> & { email?: NormalizedEmail } = {};
+  if (user && paths.has('email')) {
+    const email = normalizeEmail(user.email, 'user.email');
+    if (isViolation(email)) violations.push(email);
+    else changes.email = email;
+  }
+  if (user && paths.has('username')) {
+    const raw = user.username ?? '';
+    const username = raw.trim() === '' ? null : normalizeUsername(raw, 'user.username');
+    if (isViolation(username)) violations.push(username);
+    else changes.username = username;
+  }
+  if (user && paths.has('display_name')) {
+    const name = normalizeDisplayName(user.displayName, 'user.display_name');
+    if (isViolation(name)) violations.push(name);
+    else changes.displayName = name;
+  }
+  if (user && paths.has('roles')) {
+    const roles = normalizeRoles(user.roles, 'user.roles');
+    if (isViolation(roles)) violations.push(roles);
+    else changes.roles = roles;
+  }
+  if (user && paths.has('email_verified')) changes.emailVerified = user.emailVerified;
+  if (violations.length > 0) throw invalidArgument(violations);
+  return { id, paths, changes };
+}
+
+/**
+ * Updates the fields named by the mask. A new email address (by its normalised form) resets
+ * email_verified unless the mask sets it too. Taking `admin` away from the last active admin is
+ * LAST_ACTIVE_ADMIN; a role change reaches ValidateToken at once (cached sessions are dropped).
+ */
+export async function updateUser(
+  deps: AdminDeps,
+  call: AdminCall,
+  input: UpdateUserInput,
+): Promise<UserRow> {
+  const { id, paths, changes } = parseUpdate(input);
+  const { user, liveSessionIds } = await call.transaction(async (tx) => {
+    const demotes = changes.roles !== undefined && !changes.roles.includes('admin');
+    if (demotes) await lockAdminMembership(tx);
+    const before = await getUserById(tx, id, { forUpdate: true });
+    if (demotes) await assertNotLastActiveAdmin(tx, before);
+    const { email, ...rest } = changes;
+    const write: UserChanges = rest;
+    if (email !== undefined) {
+      const sameAddress = email.normalized === before.email_normalized;
+      write.email = {
+        ...email,
+        verified: changes.emailVerified ?? (sameAddress ? before.email_verified : false),
+      };
+    }
+    const user = await updateUserProfile(tx, id, write);
+    const rolesChanged = before.roles.join(',') !== user.roles.join(',');
+    call.note({
+      details: {
+        fields: [...paths].sort().join(','),
+        ...(rolesChanged
+          ? { previous_roles: before.roles.join(','), roles: user.roles.join(',') }
+          : {}),
+      },
+    });
+    return {
+      user,
+      liveSessionIds: rolesChanged ? await findLiveSessionIdsByUser(tx, id) : [],
+    };
+  });
+  await forgetCachedSessions(deps, liveSessionIds);
+  return user;
+}
