@@ -290,3 +290,27 @@ describe('sessions and revocation', () => {
     );
   });
 });
+
+describe('several instances', () => {
+  it('sees a revocation made on one instance within a second on another', async () => {
+    const prefix = `ghtest:multi:${Date.now()}:`;
+    const a = await startGatehouse({ REDIS_KEY_PREFIX: prefix });
+    const b = await startGatehouse({ REDIS_KEY_PREFIX: prefix }, a.db);
+    try {
+      const { tokens } = await registerUser(a);
+      const activeOnB = async () =>
+        (await call(b.auth, 'validateToken', { accessToken: tokens.accessToken })).active;
+      assert.equal(await activeOnB(), true, 'b has it cached as live');
+      assert.equal(await activeOnB(), true);
+      await call(a.auth, 'logout', {}, { token: tokens.accessToken });
+      const started = Date.now();
+      while ((await activeOnB()) && Date.now() - started < 2000) await sleep(25);
+      const elapsed = Date.now() - started;
+      assert.equal(await activeOnB(), false);
+      assert.ok(elapsed < 1000, `visible on the other instance after ${elapsed} ms`);
+    } finally {
+      await b.stop({ keepDatabase: true });
+      await a.stop();
+    }
+  });
+});

@@ -78,6 +78,7 @@ interface LoadedKey {
 // Header parameters that would let a token choose its own verification key; never honoured.
 const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'crit'];
 const SUBJECT = /^[0-9a-f-]{36}$/;
+const VERIFIED_CACHE_SIZE = 50_000;
 
 /**
  * Signing keys shared through PostgreSQL: every instance polls the table, so `npm run keys --
@@ -94,6 +95,10 @@ export function createKeyStore(
   let jwksJson = '{"keys":[]}';
   let etag = '';
   let timer: NodeJS.Timeout | undefined;
+  // Tokens that passed full verification, until they expire: repeated validations of one token
+  // (the common case for a resource server) skip the signature check. Keyed by the whole token,
+  // so only the exact verified bytes hit; bounded, oldest evicted first.
+  const verified = new Map<string, { claims: VerifiedAccessToken; kid: string }>();
 
   async function reload(): Promise<void> {
     const rows = await findPublishedSigningKeys(pool);
@@ -142,6 +147,62 @@ export function createKeyStore(
     }
   }
 
+  /** Full verification: header checks, signature, algorithm, iss, aud, typ, exp, claim shapes. */
+  async function verifyUncached(
+    token: string,
+  ): Promise<{ claims: VerifiedAccessToken; kid: string } | null> {
+    let kid: string | undefined;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (FORBIDDEN_HEADERS.some((h) => h in header)) return null;
+      kid = header.kid;
+    } catch {
+      return null;
+    }
+    const key = kid === undefined ? undefined : published.get(kid);
+    if (!key) return null;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key.publicKey, {
+        algorithms: [key.algorithm],
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: 'at+jwt',
+        clockTolerance: options.clockSkewSec,
+        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'sid'],
+      }));
+    } catch {
+      return null;
+    }
+    const { sub, sid, roles, jti, iat, exp, iss, aud } = payload as JWTPayload & {
+      sid?: unknown;
+      roles?: unknown;
+    };
+    if (
+      typeof sub !== 'string' ||
+      !SUBJECT.test(sub) ||
+      typeof sid !== 'string' ||
+      !SUBJECT.test(sid) ||
+      !Array.isArray(roles) ||
+      !roles.every((r) => typeof r === 'string')
+    ) {
+      return null;
+    }
+    return {
+      kid: key.kid,
+      claims: {
+        userId: sub,
+        sessionId: sid,
+        roles: roles as string[],
+        tokenId: String(jti),
+        issuedAt: new Date(Number(iat) * 1000),
+        expiresAt: new Date(Number(exp) * 1000),
+        issuer: String(iss),
+        audience: Array.isArray(aud) ? aud : [String(aud)],
+      },
+    };
+  }
+
   return {
     async start() {
       await reload();
@@ -174,53 +235,24 @@ export function createKeyStore(
     },
     async verify(token) {
       if (token.length > 8192) return null;
-      let kid: string | undefined;
-      try {
-        const header = decodeProtectedHeader(token);
-        if (FORBIDDEN_HEADERS.some((h) => h in header)) return null;
-        kid = header.kid;
-      } catch {
-        return null;
+      const hit = verified.get(token);
+      if (hit !== undefined) {
+        if (
+          hit.claims.expiresAt.getTime() + options.clockSkewSec * 1000 > Date.now() &&
+          published.has(hit.kid)
+        ) {
+          return hit.claims;
+        }
+        verified.delete(token);
       }
-      const key = kid === undefined ? undefined : published.get(kid);
-      if (!key) return null;
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, key.publicKey, {
-          algorithms: [key.algorithm],
-          issuer: options.issuer,
-          audience: options.audience,
-          typ: 'at+jwt',
-          clockTolerance: options.clockSkewSec,
-          requiredClaims: ['sub', 'jti', 'exp', 'iat', 'sid'],
-        }));
-      } catch {
-        return null;
+      const result = await verifyUncached(token);
+      if (result === null) return null;
+      if (verified.size >= VERIFIED_CACHE_SIZE) {
+        const oldest = verified.keys().next().value;
+        if (oldest !== undefined) verified.delete(oldest);
       }
-      const { sub, sid, roles, jti, iat, exp, iss, aud } = payload as JWTPayload & {
-        sid?: unknown;
-        roles?: unknown;
-      };
-      if (
-        typeof sub !== 'string' ||
-        !SUBJECT.test(sub) ||
-        typeof sid !== 'string' ||
-        !SUBJECT.test(sid) ||
-        !Array.isArray(roles) ||
-        !roles.every((r) => typeof r === 'string')
-      ) {
-        return null;
-      }
-      return {
-        userId: sub,
-        sessionId: sid,
-        roles: roles as string[],
-        tokenId: String(jti),
-        issuedAt: new Date(Number(iat) * 1000),
-        expiresAt: new Date(Number(exp) * 1000),
-        issuer: String(iss),
-        audience: Array.isArray(aud) ? aud : [String(aud)],
-      };
+      verified.set(token, result);
+      return result.claims;
     },
     jwks() {
       return { json: jwksJson, etag };
