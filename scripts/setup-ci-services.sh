@@ -5,7 +5,7 @@
 #     (127.0.0.1:6379) are running
 #   - preloads pg_cron with cron.database_name = gatehouse, restarting PostgreSQL only when the
 #     running server does not already have those settings
-#   - creates the database gatehouse if missing
+#   - creates the database gatehouse afresh (the test suite's pg_cron database)
 # Prints one line per thing it checked or did.
 set -euo pipefail
 
@@ -167,12 +167,14 @@ ensure_pg_cron() {
 }
 
 ensure_database() {
+  # The cron database holds only what the test suite puts there: start each run from an empty
+  # one, so a machine reused between runs gives the same result as a fresh one.
   if [[ $(psql_q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$CRON_DB'") == 1 ]]; then
-    say "database $CRON_DB: exists"
-  else
-    psql_q -d postgres -c "CREATE DATABASE $CRON_DB"
-    say "database $CRON_DB: created"
+    psql_q -d postgres -c "DROP DATABASE $CRON_DB WITH (FORCE)"
+    say "database $CRON_DB: dropped (left over from an earlier run)"
   fi
+  psql_q -d postgres -c "CREATE DATABASE $CRON_DB"
+  say "database $CRON_DB: created"
 }
 
 # pg_cron runs each job over a libpq connection to cron.host (default localhost); check, without
