@@ -7,6 +7,7 @@ import { createRateLimits } from './abuse/createRateLimits.ts';
 import { createAdminService } from './admin/createAdminService.ts';
 import { ensureEmbeddedAdmin } from './admin/ensureEmbeddedAdmin.ts';
 import { createAuthService } from './auth/createAuthService.ts';
+import { startCleanup } from './cleanup/createCleanupRunner.ts';
 import type { Config } from './config.ts';
 import { UserAdminServiceService } from './gen/gatehouse/admin/v1/user_admin_service.ts';
 import { AuthServiceService } from './gen/gatehouse/auth/v1/auth_service.ts';
@@ -19,8 +20,11 @@ import { createHealthMonitor, type DependencyProbe } from './health/createHealth
 import { createHttpServer } from './http/createHttpServer.ts';
 import { createKeyStore } from './keys/createKeyStore.ts';
 import type { Logger } from './log.ts';
+import { createMailTransport } from './mail/createMailTransport.ts';
+import { createOutboxSender } from './mail/createOutboxSender.ts';
 import { createMetrics } from './metrics/createMetrics.ts';
 import { createRedis, type Redis } from './redis/createRedis.ts';
+import { createNearSessionCache } from './sessions/createNearSessionCache.ts';
 import { createMemorySessionCache } from './sessions/MemorySessionCache.ts';
 import { createRedisSessionCache } from './sessions/RedisSessionCache.ts';
 import { createDatabase } from './storage/createDatabase.ts';
@@ -94,7 +98,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       );
     }
     const sessionCache = redis
-      ? createRedisSessionCache(redis, config.redis.keyPrefix)
+      ? createNearSessionCache(createRedisSessionCache(redis, config.redis.keyPrefix))
       : createMemorySessionCache();
 
     const keys = createKeyStore(
@@ -117,6 +121,17 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const limits = createRateLimits(redis, config.redis.keyPrefix, config.rateLimits, log, {
       onRejected: (limit) => metrics.rateLimited.inc({ limit }),
     });
+    // Account mail: every instance drains the outbox (docs/mail.md); stopped before the pool ends.
+    const outbox = createOutboxSender({
+      pool,
+      transport: createMailTransport(config.mail, log),
+      from: config.mail.from,
+      settings: config.mail.sender,
+      log,
+      metrics: metrics.mail,
+    });
+    outbox.start();
+    cleanups.push(() => outbox.stop());
     const auth = await createAuthService({
       pool,
       keys,
@@ -125,6 +140,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       events: metrics.authEvents,
       config,
       log,
+      mailQueued: () => outbox.wake(),
     });
     const admin = createAdminService(auth.deps, config.pageTokenSecret);
     if (config.database.url === undefined) {
@@ -154,6 +170,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       dependencies: () => monitor.snapshot(),
     });
     cleanups.push(() => monitor.stop());
+    // Data-lifecycle cleanup: in-process unless pg_cron owns the job (docs/operations-cleanup.md).
+    cleanups.push(startCleanup({ pool, log, metrics: metrics.cleanup, config: config.cleanup }));
 
     let accepting = true;
     const bindDeps: BindDeps = {

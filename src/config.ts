@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { RateLimitSettings } from './abuse/createRateLimits.ts';
+import { type CleanupConfig, cleanupEnvShape, toCleanupConfig } from './cleanup/cleanupConfig.ts';
+import { type MailConfig, mailEnvProblems, mailEnvShape, toMailConfig } from './mail/mailConfig.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -80,6 +82,10 @@ const envSchema = z.object({
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',
   }),
+  // CLEANUP_* (retention, schedule): see src/cleanup/cleanupConfig.ts
+  ...cleanupEnvShape,
+  // SMTP_*, MAIL_*, link bases, token lifetimes, REQUIRE_VERIFIED_EMAIL: src/mail/mailConfig.ts
+  ...mailEnvShape,
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -129,6 +135,8 @@ export interface Config {
   rateLimits: RateLimitSettings;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
+  cleanup: CleanupConfig;
+  mail: MailConfig;
 }
 
 /** Thrown when the environment is invalid; the message names every offending variable. */
@@ -149,6 +157,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         `invalid configuration:\n${missing.map((k) => `  ${k}: required when NODE_ENV=production (the embedded default is for development only)`).join('\n')}`,
       );
     }
+  }
+  const mailProblems = mailEnvProblems(e);
+  if (mailProblems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n${mailProblems.join('\n')}`);
   }
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
     throw new ConfigError(
@@ -239,5 +251,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxSec: e.LOCKOUT_MAX_SEC,
     },
     pageTokenSecret: e.PAGE_TOKEN_SECRET,
+    cleanup: toCleanupConfig(e),
+    mail: toMailConfig(e),
   };
 }

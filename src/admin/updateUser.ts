@@ -12,6 +12,7 @@ import {
   type UserChanges,
   updateUserProfile,
 } from '../storage/adminUsers.ts';
+import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
@@ -124,6 +125,11 @@ export async function updateUser(
         ...email,
         verified: changes.emailVerified ?? (sameAddress ? before.email_verified : false),
       };
+      if (!sameAddress) {
+        // Links mailed to the old address must not work, even if the address comes back later.
+        await revokeOneTimeTokens(tx, id, 'password_reset');
+        await revokeOneTimeTokens(tx, id, 'email_verification');
+      }
     }
     const user = await updateUserProfile(tx, id, write);
     const rolesChanged = before.roles.join(',') !== user.roles.join(',');

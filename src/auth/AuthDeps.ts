@@ -1,6 +1,7 @@
 import type { RateLimits } from '../abuse/createRateLimits.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
+import type { AccountMail } from '../mail/createAccountMail.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import type { AuthEvents } from './AuthEvents.ts';
@@ -29,6 +30,10 @@ export interface AuthDeps {
   limits: RateLimits;
   events: AuthEvents;
   log: Logger;
+  /** Password-reset and verification mail: lifetimes, templates, the outbox sender's nudge. */
+  mail: AccountMail;
+  /** REQUIRE_VERIFIED_EMAIL: Login of an unverified account fails like a wrong password. */
+  requireVerifiedEmail: boolean;
 }
 
 /** Who is asking, for sessions and audit rows. */

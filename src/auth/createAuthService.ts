@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors/AppError.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
+import { createAccountMail } from '../mail/createAccountMail.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { findUserById, type UserRow } from '../storage/users.ts';
@@ -16,8 +17,12 @@ import type { Principal } from './Principal.ts';
 import { createPasswordPolicy } from './passwordPolicy.ts';
 import { refresh } from './refresh.ts';
 import { register } from './register.ts';
+import { requestEmailVerification } from './requestEmailVerification.ts';
+import { requestPasswordReset } from './requestPasswordReset.ts';
+import { resetPassword } from './resetPassword.ts';
 import { listSessions, revokeOtherSessions, revokeSession } from './sessions.ts';
 import { validateAccessToken } from './validateAccessToken.ts';
+import { verifyEmail } from './verifyEmail.ts';
 
 export type { RequestInfo };
 
@@ -42,6 +47,10 @@ export interface AuthService {
     input: Parameters<typeof changePassword>[2],
     info: RequestInfo,
   ) => ReturnType<typeof changePassword>;
+  requestPasswordReset: (email: string, info: RequestInfo) => Promise<void>;
+  resetPassword: (input: Parameters<typeof resetPassword>[1], info: RequestInfo) => Promise<void>;
+  requestEmailVerification: (principal: Principal, info: RequestInfo) => Promise<void>;
+  verifyEmail: (token: string, info: RequestInfo) => Promise<UserRow>;
 }
 
 export interface AuthServiceDeps {
@@ -53,6 +62,8 @@ export interface AuthServiceDeps {
   events?: AuthEvents;
   config: Config;
   log: Logger;
+  /** Called after a message is committed to the outbox (wakes the local sender). */
+  mailQueued?: () => void;
 }
 
 /** Builds the password hasher (precomputing its dummy hash) and binds every use case. */
@@ -76,6 +87,8 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     limits: d.limits,
     events,
     log: d.log,
+    mail: createAccountMail(d.config.mail, d.mailQueued),
+    requireVerifiedEmail: d.config.mail.requireVerifiedEmail,
   };
   return {
     deps,
@@ -106,5 +119,9 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     revokeSession: (principal, sessionId, info) => revokeSession(deps, principal, sessionId, info),
     revokeOtherSessions: (principal, info) => revokeOtherSessions(deps, principal, info),
     changePassword: (principal, input, info) => changePassword(deps, principal, input, info),
+    requestPasswordReset: (email, info) => requestPasswordReset(deps, { email }, info),
+    resetPassword: (input, info) => resetPassword(deps, input, info),
+    requestEmailVerification: (principal, info) => requestEmailVerification(deps, principal, info),
+    verifyEmail: (token, info) => verifyEmail(deps, { token }, info),
   };
 }

@@ -40,14 +40,17 @@ export async function login(
   await deps.limits.admitAccount('login', identifier, info.clientIp);
 
   const user = await findUserByIdentifier(deps.pool, identifier);
-  const check = await verifyUserPassword(deps, user, input.password);
+  // REQUIRE_VERIFIED_EMAIL: an unverified account is not active. Its password is not checked
+  // (the same argon2 work is burnt), so guessing it reveals nothing and counts no failure.
+  const unverified = deps.requireVerifiedEmail && user !== null && !user.email_verified;
+  const check = await verifyUserPassword(deps, unverified ? null : user, input.password);
   if (!check.ok || user?.status !== 'active') {
     await deps.pool.transaction((tx) =>
       recordPasswordFailure(
         tx,
         deps,
         user,
-        check.ok ? { ok: false, reason: 'account_inactive' } : check,
+        check.ok || unverified ? { ok: false, reason: 'account_inactive' } : check,
         'login',
         info,
       ),

@@ -10,10 +10,7 @@ const info = (ctx: CallContext) => ({
   requestId: ctx.requestId,
 });
 
-/**
- * AuthService transport: translates messages to use-case calls and back. Password reset and
- * email verification belong to their own issue and answer UNIMPLEMENTED until it lands.
- */
+/** AuthService transport: translates messages to use-case calls and back. */
 export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthServiceServer> {
   return {
     async register(req, ctx) {
@@ -103,6 +100,21 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
     },
     async revokeOtherSessions(_req, ctx) {
       return { revokedCount: await auth.revokeOtherSessions(await ctx.authenticate(), info(ctx)) };
+    },
+    async requestPasswordReset(req, ctx) {
+      await auth.requestPasswordReset(req.email, info(ctx));
+      return {};
+    },
+    async resetPassword(req, ctx) {
+      await auth.resetPassword({ token: req.token, newPassword: req.newPassword }, info(ctx));
+      return {};
+    },
+    async requestEmailVerification(_req, ctx) {
+      await auth.requestEmailVerification(await ctx.authenticate(), info(ctx));
+      return {};
+    },
+    async verifyEmail(req, ctx) {
+      return { user: userToProto(await auth.verifyEmail(req.token, info(ctx))) };
     },
   };
 }

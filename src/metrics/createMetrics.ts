@@ -1,5 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthEvents } from '../auth/AuthEvents.ts';
+import { type CleanupMetrics, createCleanupMetrics } from '../cleanup/cleanupMetrics.ts';
+import { createMailMetrics, type MailMetrics } from '../mail/mailMetrics.ts';
 
 /** Live state read at scrape time (gauges), bound once the app has built it. */
 export interface LiveState {
@@ -15,6 +17,10 @@ export interface Metrics {
   rateLimited: Counter<'limit'>;
   /** The auth use cases' events, recorded as counters and histograms. */
   authEvents: AuthEvents;
+  /** gatehouse_cleanup_*: runs, rows removed, the latest run (src/cleanup/cleanupMetrics.ts). */
+  cleanup: CleanupMetrics;
+  /** gatehouse_mail_* and gatehouse_outbox_pending (src/mail/mailMetrics.ts). */
+  mail: MailMetrics;
   bindLiveState(state: LiveState): void;
 }
 
@@ -98,6 +104,8 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
+    cleanup: createCleanupMetrics(registry),
+    mail: createMailMetrics(registry),
     bindLiveState(state) {
       live = state;
     },

@@ -1,0 +1,57 @@
+import { AppError, invalidArgument } from '../errors/AppError.ts';
+import { insertAuditEvent } from '../storage/audit.ts';
+import {
+  consumeOneTimeToken,
+  markEmailVerified,
+  revokeOneTimeTokens,
+} from '../storage/oneTimeTokens.ts';
+import type { UserRow } from '../storage/users.ts';
+import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
+
+/** The one answer for an unknown, malformed, expired, used, superseded or re-addressed token. */
+export function invalidVerificationToken(): AppError {
+  return new AppError(
+    'INVALID_VERIFICATION_TOKEN',
+    'the email verification token is invalid or expired',
+    {
+      fieldViolations: [
+        { field: 'token', description: 'invalid or expired; request a new one', reason: 'INVALID' },
+      ],
+    },
+  );
+}
+
+/**
+ * Marks the address a token from RequestEmailVerification was sent to as verified, if the
+ * account still has it. Not authenticated: the link may be opened on another device. The token
+ * is used up under a row lock; other unused verification tokens of the user are revoked.
+ */
+export async function verifyEmail(
+  deps: AuthDeps,
+  input: { token: string },
+  info: RequestInfo,
+): Promise<UserRow> {
+  if (input.token === '') {
+    throw invalidArgument([
+      { field: 'token', description: 'a verification token is required', reason: 'REQUIRED' },
+    ]);
+  }
+  if (!isOneTimeTokenShaped(input.token, 'email_verification')) throw invalidVerificationToken();
+  const tokenHash = hashOneTimeToken(input.token);
+  return deps.pool.transaction(async (tx) => {
+    const token = await consumeOneTimeToken(tx, 'email_verification', tokenHash);
+    if (token === null) throw invalidVerificationToken();
+    const user = await markEmailVerified(tx, token.user_id, token.email_normalized);
+    if (user === null) throw invalidVerificationToken();
+    await revokeOneTimeTokens(tx, token.user_id, 'email_verification');
+    await insertAuditEvent(tx, {
+      action: 'email_verify',
+      outcome: 'success',
+      actorUserId: token.user_id,
+      subjectUserId: token.user_id,
+      ...info,
+    });
+    return user;
+  });
+}

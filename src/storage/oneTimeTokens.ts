@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { sql } from './sql.ts';
+import { type Db, USER_COLUMNS, type UserRow, userRow } from './users.ts';
+
+/**
+ * Password-reset and email-verification tokens (table one_time_tokens): only their SHA-256 is
+ * stored, with the address they were sent to. A token is usable while it is unused, unrevoked,
+ * unexpired, its user is active and still has that address.
+ *
+ * Functions that take a nullable user run the same statement either way and change nothing for
+ * null: RequestPasswordReset does the same database work whether or not the address exists.
+ */
+export type OneTimePurpose = 'password_reset' | 'email_verification';
+
+const recipientRow = z.object({
+  id: z.string(),
+  email: z.string(),
+  email_normalized: z.string(),
+  username: z.string().nullable(),
+  email_verified: z.boolean(),
+});
+export type TokenRecipient = z.infer<typeof recipientRow>;
+
+/**
+ * The active user a token would be sent to, row-locked until the end of the transaction, so
+ * concurrent requests for one account queue up and the newest token is the only live one.
+ */
+export async function lockTokenRecipient(
+  db: Db,
+  by: { emailNormalized: string } | { userId: string },
+): Promise<TokenRecipient | null> {
+  const where =
+    'userId' in by
+      ? sql.fragment`id = ${by.userId}`
+      : sql.fragment`email_normalized = ${by.emailNormalized}`;
+  return db.maybeOne(sql.type(recipientRow)`
+    SELECT id, email, email_normalized, username, email_verified FROM users
+    WHERE ${where} AND status = 'active'
+    FOR UPDATE`);
+}
+
+/** Revokes the user's unused tokens of `purpose` (none for a null user); returns how many. */
+export async function revokeOneTimeTokens(
+  db: Db,
+  userId: string | null,
+  purpose: OneTimePurpose,
+): Promise<number> {
+  const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
+    UPDATE one_time_tokens SET revoked_at = now()
+    WHERE user_id = ${userId}::uuid AND purpose = ${purpose}
+      AND used_at IS NULL AND revoked_at IS NULL
+    RETURNING id`);
+  return ids.length;
+}
+
+/** Stores a new token's hash for `user` (nothing for a null user); returns its expiry. */
+export async function insertOneTimeToken(
+  db: Db,
+  token: {
+    user: Pick<TokenRecipient, 'id' | 'email_normalized'> | null;
+    purpose: OneTimePurpose;
+    tokenHash: Buffer;
+    ttlSec: number;
+  },
+): Promise<Date | null> {
+  const row = await db.maybeOne(sql.type(z.object({ expires_at: z.date() }))`
+    INSERT INTO one_time_tokens (user_id, purpose, token_hash, email_normalized, expires_at)
+    SELECT v.user_id, ${token.purpose}, ${sql.binary(token.tokenHash)}, v.email_normalized,
+           now() + make_interval(secs => ${token.ttlSec})
+    FROM (SELECT ${token.user?.id ?? null}::uuid AS user_id,
+                 ${token.user?.email_normalized ?? null}::text AS email_normalized) v
+    WHERE v.user_id IS NOT NULL
+    RETURNING expires_at`);
+  return row?.expires_at ?? null;
+}
+
+const usableRow = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  email_normalized: z.string(),
+  username: z.string().nullable(),
+});
+export type UsableToken = z.infer<typeof usableRow>;
+
+const usable = (purpose: OneTimePurpose, tokenHash: Buffer) => sql.fragment`
+  t.token_hash = ${sql.binary(tokenHash)} AND t.purpose = ${purpose}
+  AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
+  AND u.status = 'active' AND u.email_normalized = t.email_normalized`;
+
+/** The usable token with this hash and its user, without locking (a pre-check); or null. */
+export async function findUsableOneTimeToken(
+  db: Db,
+  purpose: OneTimePurpose,
+  tokenHash: Buffer,
+): Promise<UsableToken | null> {
+  return db.maybeOne(sql.type(usableRow)`
+    SELECT t.id, t.user_id, t.email_normalized, u.username
+    FROM one_time_tokens t JOIN users u ON u.id = t.user_id
+    WHERE ${usable(purpose, tokenHash)}`);
+}
+
+/**
+ * Uses up the token with this hash if it is usable, in the caller's transaction: token and user
+ * rows are locked first (SELECT ... FOR UPDATE re-checks the conditions after waiting), so of
+ * two concurrent calls with one token exactly one gets it. Null when it is not usable.
+ */
+export async function consumeOneTimeToken(
+  db: Db,
+  purpose: OneTimePurpose,
+  tokenHash: Buffer,
+): Promise<UsableToken | null> {
+  const token = await db.maybeOne(sql.type(usableRow)`
+    SELECT t.id, t.user_id, t.email_normalized, u.username
+    FROM one_time_tokens t JOIN users u ON u.id = t.user_id
+    WHERE ${usable(purpose, tokenHash)}
+    FOR UPDATE OF t, u`);
+  if (token === null) return null;
+  await db.query(sql.typeAlias('void')`
+    UPDATE one_time_tokens SET used_at = now() WHERE id = ${token.id}`);
+  return token;
+}
+
+/**
+ * Marks the user's address verified, if it is still `emailNormalized` (a consumed token proved
+ * control of that address, not of another one the account may have meanwhile).
+ */
+export async function markEmailVerified(
+  db: Db,
+  userId: string,
+  emailNormalized: string,
+): Promise<UserRow | null> {
+  return db.maybeOne(sql.type(userRow)`
+    UPDATE users
+    SET email_verified = true,
+        updated_at = CASE WHEN email_verified THEN updated_at ELSE now() END
+    WHERE id = ${userId} AND email_normalized = ${emailNormalized}
+    RETURNING ${USER_COLUMNS}`);
+}
