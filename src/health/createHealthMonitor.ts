@@ -14,7 +14,8 @@ export interface HealthMonitor {
   start(): Promise<void>;
   /** Marks everything NOT_SERVING for good (drain on shutdown). */
   shutdown(): void;
-  stop(): void;
+  /** Stops probing; resolves once a probe in flight has finished (before the pool closes). */
+  stop(): Promise<void>;
   /** Dependency name -> reachable, as of the last probe. */
   snapshot(): Record<string, boolean>;
   serving(): boolean;
@@ -37,6 +38,7 @@ export function createHealthMonitor(
   const state: Record<string, boolean> = {};
   let draining = false;
   let timer: NodeJS.Timeout | undefined;
+  let probing: Promise<void> | undefined;
 
   const publish = () => {
     const ok = !draining && probes.every((p) => state[p.name] === true);
@@ -76,15 +78,20 @@ export function createHealthMonitor(
     health,
     async start() {
       await probeAll();
-      timer = setInterval(() => void probeAll(), intervalMs);
+      timer = setInterval(() => {
+        probing ??= probeAll().finally(() => {
+          probing = undefined;
+        });
+      }, intervalMs);
       timer.unref();
     },
     shutdown() {
       draining = true;
       publish();
     },
-    stop() {
+    async stop() {
       if (timer) clearInterval(timer);
+      await probing;
     },
     snapshot: () => ({ ...state }),
     serving: () => !draining && probes.every((p) => state[p.name] === true),

@@ -47,7 +47,8 @@ export interface VerifiedAccessToken {
 export interface KeyStore {
   /** Loads keys, creating (or importing) the first signing key if there is none. */
   start(): Promise<void>;
-  stop(): void;
+  /** Stops polling; resolves once a reload in flight has finished. */
+  stop(): Promise<void>;
   /** Signs an RFC 9068 access token with the active key. */
   sign(input: AccessTokenInput): Promise<IssuedAccessToken>;
   /** Verifies signature, algorithm, issuer, audience, typ and expiry; null when invalid. */
@@ -95,6 +96,7 @@ export function createKeyStore(
   let jwksJson = '{"keys":[]}';
   let etag = '';
   let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> | undefined;
   // Tokens that passed full verification, until they expire: repeated validations of one token
   // (the common case for a resource server) skip the signature check. Keyed by the whole token,
   // so only the exact verified bytes hit; bounded, oldest evicted first.
@@ -209,12 +211,17 @@ export function createKeyStore(
       await ensureActiveKey();
       await reload();
       timer = setInterval(() => {
-        reload().catch((err: unknown) => log.warn({ err }, 'could not refresh signing keys'));
+        polling ??= reload()
+          .catch((err: unknown) => log.warn({ err }, 'could not refresh signing keys'))
+          .finally(() => {
+            polling = undefined;
+          });
       }, options.refreshSec * 1000);
       timer.unref();
     },
-    stop() {
+    async stop() {
       if (timer) clearInterval(timer);
+      await polling;
     },
     reload,
     async sign(input) {
