@@ -1,0 +1,88 @@
+/**
+ * Messages between the orchestrator (bench/run.ts) and the load generator (bench/loadgen.ts),
+ * which talk over the IPC channel of child_process.fork. Everything here is plain JSON.
+ */
+import type { LatencySummary } from './stats.ts';
+
+export interface Argon2Params {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** One refresh chain of the raw-pg baseline: a session and its current refresh token. */
+export interface PgRefreshChain {
+  userId: string;
+  sessionId: string;
+  refreshToken: string;
+}
+
+/** What the load generator does in a loop; each kind is implemented in bench/workloads or bench/baselines. */
+export type WorkloadSpec =
+  /** Empty unary RPC on the bare grpc-js server (bench/baselines/emptyServer.ts). */
+  | { kind: 'grpc-empty'; target: string; path: string }
+  /** ValidateToken, cycling through `tokens` in order (each token again only after all others). */
+  | { kind: 'validate-token'; target: string; tokens: string[] }
+  /** Login, cycling through `identifiers` (all with the same password). */
+  | { kind: 'login'; target: string; identifiers: string[]; password: string }
+  /** Register with a fresh address per call. */
+  | { kind: 'register'; target: string; emailPrefix: string; password: string }
+  /** Refresh: worker i rotates chain i (needs one refresh token per worker). */
+  | { kind: 'refresh'; target: string; refreshTokens: string[] }
+  /** ListUsers with page_size `pageSize`, alternating between the given pages (label -> token). */
+  | {
+      kind: 'list-users';
+      target: string;
+      adminToken: string;
+      pageSize: number;
+      pages: { label: string; pageToken: string }[];
+    }
+  /** argon2.verify of a correct password against `hash`. */
+  | { kind: 'argon2-verify'; hash: string; password: string }
+  /** argon2.hash with the server's parameters. */
+  | { kind: 'argon2-hash'; params: Argon2Params; password: string }
+  /** The SQL transaction of a successful Refresh, through raw `pg`. */
+  | {
+      kind: 'pg-refresh';
+      databaseUrl: string;
+      poolMax: number;
+      sessionIdleSec: number;
+      chains: PgRefreshChain[];
+    };
+
+export interface Job {
+  id: number;
+  workload: WorkloadSpec;
+  concurrency: number;
+  /** gRPC channels (separate HTTP/2 connections) the workers are spread over. */
+  channels: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+export interface JobResult {
+  id: number;
+  /** Operations that completed successfully inside the measurement window. */
+  ops: number;
+  /** Failed operations inside the window, by code (gRPC status name or error name). */
+  errors: Record<string, number>;
+  firstError: string | null;
+  /** Length of the measurement window actually observed. */
+  windowMs: number;
+  throughput: number;
+  /** Latency of successful operations by label ('all' always present). */
+  latency: Record<string, LatencySummary>;
+  /** CPU time the load generator spent during the window (user + system). */
+  loadgenCpuMs: number;
+  /** Workers that stopped early (e.g. a broken refresh chain). */
+  stoppedWorkers: number;
+  /** Workload counters (warm-up included), e.g. token re-use of ValidateToken. */
+  stats: Record<string, number>;
+}
+
+export type ToLoadgen = { type: 'run'; job: Job } | { type: 'exit' };
+
+export type FromLoadgen =
+  | { type: 'ready' }
+  | { type: 'result'; result: JobResult }
+  | { type: 'failed'; id: number; error: string };

@@ -1,0 +1,222 @@
+/**
+ * Test data: bulk users and sessions through SQL (one INSERT ... SELECT generate_series with one
+ * precomputed argon2id hash made with the server's parameters, so logins never rehash); tokens
+ * through the Login RPC, or, where tens of thousands are needed, through the server's own
+ * KeyStore signing code and key.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import argon2 from 'argon2';
+import type {
+  ListUsersResponse,
+  UserAdminServiceClient,
+} from '../../src/gen/gatehouse/admin/v1/user_admin_service.ts';
+import type {
+  AuthServiceClient,
+  LoginResponse,
+  Tokens,
+} from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { createKeyStore, type KeyStoreOptions } from '../../src/keys/createKeyStore.ts';
+import { createLogger } from '../../src/log.ts';
+import { createDatabase } from '../../src/storage/createDatabase.ts';
+import type { BenchDatabase } from './database.ts';
+import type { Argon2Params, PgRefreshChain } from './protocol.ts';
+import { mapLimit, unary } from './rpc.ts';
+
+/** Every seeded account has this password (long enough, not common, unrelated to the email). */
+export const BENCH_PASSWORD = 'violet-harbour-anchors-9';
+export const ADMIN_EMAIL = 'bench-admin@example.test';
+
+export const benchEmail = (i: number) => `bench-${String(i).padStart(6, '0')}@example.test`;
+
+export interface SeedOptions {
+  argon2: Argon2Params;
+  sessionIdleSec: number;
+  sessionAbsoluteSec: number;
+  /** The server's token settings (issuer, audience, algorithm, lifetimes). */
+  tokens: Pick<
+    KeyStoreOptions,
+    'issuer' | 'audience' | 'algorithm' | 'accessTtlSec' | 'clockSkewSec'
+  >;
+}
+
+export class Seeder {
+  readonly #db: BenchDatabase;
+  readonly #auth: AuthServiceClient;
+  readonly #admin: UserAdminServiceClient;
+  readonly #options: SeedOptions;
+  #hash: Promise<string> | undefined;
+  #users = 0;
+  #allocated = 0;
+  #adminToken: Promise<string> | undefined;
+
+  constructor(
+    db: BenchDatabase,
+    auth: AuthServiceClient,
+    admin: UserAdminServiceClient,
+    options: SeedOptions,
+  ) {
+    this.#db = db;
+    this.#auth = auth;
+    this.#admin = admin;
+    this.#options = options;
+  }
+
+  /** argon2id of BENCH_PASSWORD with the server's parameters (NFKC, as the server hashes). */
+  passwordHash(): Promise<string> {
+    this.#hash ??= argon2.hash(BENCH_PASSWORD.normalize('NFKC'), {
+      type: argon2.argon2id,
+      ...this.#options.argon2,
+    });
+    return this.#hash;
+  }
+
+  /**
+   * Makes sure users bench-000001 .. bench-<n> exist, created 1 ms apart in that order (before
+   * now, so accounts registered later sort after them), plus the admin account first of all.
+   */
+  async ensureUsers(n: number): Promise<void> {
+    if (n <= this.#users) return;
+    const hash = await this.passwordHash();
+    if (this.#users === 0) {
+      await this.#db.pool.query(
+        `INSERT INTO users (email, email_normalized, display_name, password_hash, roles, created_at)
+         VALUES ($1, $1, 'Bench Admin', $2, '{admin}', now() - interval '1 day')`,
+        [ADMIN_EMAIL, hash],
+      );
+    }
+    await this.#db.pool.query(
+      `INSERT INTO users (email, email_normalized, display_name, password_hash, created_at, updated_at)
+       SELECT 'bench-' || lpad(g::text, 6, '0') || '@example.test',
+              'bench-' || lpad(g::text, 6, '0') || '@example.test',
+              'Bench User ' || g, $1,
+              now() - interval '1 hour' + g * interval '1 millisecond', now()
+       FROM generate_series($2::int, $3::int) AS g`,
+      [hash, this.#users + 1, n],
+    );
+    await this.#db.pool.query('ANALYZE users');
+    this.#users = n;
+  }
+
+  /**
+   * Reserves `n` seeded accounts nobody else uses (bench-<first> .. bench-<first+n-1>), so each
+   * scenario's sessions, lockout counters and rows are its own; returns their emails.
+   */
+  async allocate(n: number): Promise<string[]> {
+    const first = this.#allocated + 1;
+    this.#allocated += n;
+    await this.ensureUsers(this.#allocated);
+    return Array.from({ length: n }, (_, i) => benchEmail(first + i));
+  }
+
+  /** Logs in `emails` (all with BENCH_PASSWORD) through the Login RPC: one new session each. */
+  async login(emails: readonly string[], parallel = 8): Promise<Tokens[]> {
+    return mapLimit(emails, parallel, async (identifier) => {
+      const res = await unary<object, LoginResponse>(this.#auth, 'login', {
+        identifier,
+        password: BENCH_PASSWORD,
+      });
+      if (!res.tokens) throw new Error(`Login of ${identifier} returned no tokens`);
+      return res.tokens;
+    });
+  }
+
+  /**
+   * `count` distinct access tokens over `sessions` live sessions (inserted directly), signed by
+   * the server's own KeyStore code with its active key from the database: the exact token
+   * format Login and Refresh return, at the price of one signature each (minting tens of
+   * thousands through Refresh calls would take minutes).
+   */
+  async mintAccessTokens(count: number, sessions: number): Promise<string[]> {
+    const live = await this.insertSessions(Math.max(1, Math.min(sessions, count)));
+    const pool = await createDatabase({
+      url: this.#db.url,
+      poolMax: 2,
+      statementTimeoutMs: 5000,
+      connectTimeoutMs: 3000,
+    });
+    const keys = createKeyStore(
+      pool,
+      { ...this.#options.tokens, refreshSec: 3600, privateKeyFile: undefined },
+      createLogger('silent'),
+    );
+    try {
+      await keys.start();
+      return await mapLimit(Array.from({ length: count }), 64, async (_, i) => {
+        const s = live[i % live.length] as { userId: string; sessionId: string };
+        return (await keys.sign({ userId: s.userId, sessionId: s.sessionId, roles: [] })).token;
+      });
+    } finally {
+      keys.stop();
+      await pool.end();
+    }
+  }
+
+  /** Live sessions of `count` fresh accounts, inserted directly (as insertSession does). */
+  async insertSessions(count: number): Promise<{ userId: string; sessionId: string }[]> {
+    const emails = await this.allocate(count);
+    const { sessionIdleSec, sessionAbsoluteSec } = this.#options;
+    const { rows } = await this.#db.pool.query<{ user_id: string; id: string }>(
+      `INSERT INTO sessions (id, user_id, idle_expires_at, expires_at, ip_address, user_agent)
+       SELECT gen_random_uuid(), id, now() + make_interval(secs => $2),
+              now() + make_interval(secs => $3), '127.0.0.1', 'gatehouse-bench'
+       FROM users WHERE email_normalized = ANY($1)
+       RETURNING id, user_id`,
+      [emails, Math.min(sessionIdleSec, sessionAbsoluteSec), sessionAbsoluteSec],
+    );
+    return rows.map((r) => ({ userId: r.user_id, sessionId: r.id }));
+  }
+
+  /** One session per chain for the raw-pg Refresh baseline, inserted directly. */
+  async pgRefreshChains(count: number): Promise<PgRefreshChain[]> {
+    const chains: PgRefreshChain[] = [];
+    for (const { userId, sessionId } of await this.insertSessions(count)) {
+      const refreshToken = `ghr_${randomBytes(32).toString('base64url')}`;
+      await this.#db.pool.query(
+        `INSERT INTO refresh_tokens (session_id, token_hash, expires_at)
+         SELECT id, $2, LEAST(idle_expires_at, expires_at) FROM sessions WHERE id = $1`,
+        [sessionId, createHash('sha256').update(refreshToken).digest()],
+      );
+      chains.push({ userId, sessionId, refreshToken });
+    }
+    return chains;
+  }
+
+  /** An access token of the admin account (roles {admin} set in SQL before it logs in). */
+  adminToken(): Promise<string> {
+    this.#adminToken ??= (async () => {
+      await this.ensureUsers(1);
+      const [tokens] = await this.login([ADMIN_EMAIL]);
+      return (tokens as Tokens).accessToken;
+    })();
+    return this.#adminToken;
+  }
+
+  /**
+   * The next_page_token that fetches page `page` (page_size `pageSize`), by walking from page 1;
+   * null when ListUsers answers UNIMPLEMENTED (not there yet on this tree).
+   */
+  async listUsersPageToken(page: number, pageSize: number): Promise<string | null> {
+    const token = await this.adminToken();
+    let pageToken = '';
+    for (let p = 1; p < page; p++) {
+      let res: ListUsersResponse;
+      try {
+        res = await unary<object, ListUsersResponse>(
+          this.#admin,
+          'listUsers',
+          { pageSize, pageToken, query: '', role: '', status: 0 },
+          token,
+        );
+      } catch (error) {
+        if ((error as ServiceError).code === grpcStatus.UNIMPLEMENTED) return null;
+        throw error;
+      }
+      if (res.users.length !== pageSize || res.nextPageToken === '') {
+        throw new Error(`ListUsers page ${p} has ${res.users.length} users and no next page`);
+      }
+      pageToken = res.nextPageToken;
+    }
+    return pageToken;
+  }
+}

@@ -1,0 +1,150 @@
+import type { Config } from '../../src/config.ts';
+import type { MeasureContext, Measurement } from '../lib/measure.ts';
+import { measure } from '../lib/measure.ts';
+import type { Options, ScenarioName } from '../lib/options.ts';
+import type { WorkloadSpec } from '../lib/protocol.ts';
+import type { Seeder } from '../lib/seed.ts';
+
+export interface ServerRef {
+  name: string;
+  pid: number;
+  target: string;
+}
+
+export interface ScenarioContext extends MeasureContext {
+  options: Options;
+  /** The server's configuration, from the same environment the server got. */
+  config: Config;
+  runId: string;
+  seed: Seeder;
+  gatehouse: ServerRef;
+  emptyServer: ServerRef;
+  log(message: string): void;
+}
+
+/** A throughput ratio that must reach `atLeast`, or a p50 latency ratio that must stay under `atMost`. */
+export type Target =
+  | { compare: 'throughput'; atLeast: number }
+  | { compare: 'p50 latency'; atMost: number };
+
+export interface Headline {
+  throughput: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface ScenarioResult {
+  name: ScenarioName;
+  title: string;
+  baselineTitle: string;
+  target: Target;
+  verdict: 'PASS' | 'MISS' | 'n/a' | 'ERROR';
+  note?: string;
+  headline: Headline | null;
+  baselineHeadline: Headline | null;
+  /** measured / baseline: throughput ratio, or p50 latency ratio for latency targets. */
+  ratio: number | null;
+  measured: Measurement | null;
+  baseline: Measurement | null;
+}
+
+export interface Scenario {
+  name: ScenarioName;
+  title: string;
+  baselineTitle: string;
+  target: Target;
+  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+}
+
+export function headline(m: Measurement, series = 'all'): Headline {
+  const l = m.result.latency[series];
+  const count = l?.count ?? 0;
+  const all = m.result.latency.all?.count ?? 0;
+  return {
+    // A series' share of the window's operations (the others ran alongside it).
+    throughput: all > 0 ? (m.result.throughput * count) / all : 0,
+    p50: l?.p50 ?? 0,
+    p95: l?.p95 ?? 0,
+    p99: l?.p99 ?? 0,
+  };
+}
+
+/** Why a measurement cannot be trusted (failed calls, stopped workers), or null. */
+export function invalidReason(m: Measurement): string | null {
+  const failed = Object.values(m.result.errors).reduce((a, b) => a + b, 0);
+  if (m.result.ops === 0)
+    return `${m.label}: no successful operation (${m.result.firstError ?? 'no error'})`;
+  if (m.result.stoppedWorkers > 0) {
+    return `${m.label}: ${m.result.stoppedWorkers} workers stopped (${m.result.firstError})`;
+  }
+  if (failed > m.result.ops * 0.01) {
+    return `${m.label}: ${failed} failed calls (${m.result.firstError})`;
+  }
+  return null;
+}
+
+export function verdictOf(target: Target, ratio: number): 'PASS' | 'MISS' {
+  return target.compare === 'throughput'
+    ? ratio >= target.atLeast
+      ? 'PASS'
+      : 'MISS'
+    : ratio <= target.atMost
+      ? 'PASS'
+      : 'MISS';
+}
+
+interface PairDefinition {
+  name: ScenarioName;
+  title: string;
+  baselineTitle: string;
+  atLeast: number;
+  /** Seeds what the scenario needs and says what both sides run. */
+  prepare(ctx: ScenarioContext): Promise<{
+    /** Or made once the baseline is known (e.g. sized from its throughput). */
+    measured: WorkloadSpec | ((baseline: Measurement) => Promise<WorkloadSpec>);
+    baseline: WorkloadSpec;
+    /** The process the baseline runs against, if any (its RSS/CPU are reported). */
+    baselineServer: ServerRef | null;
+  }>;
+  /** A caveat about the measurement to print with the results, if any. */
+  caveat?(measured: Measurement): string | null;
+}
+
+/**
+ * A throughput scenario: the baseline is measured right before the scenario, in the same run,
+ * with the same load generator, concurrency, window and warm-up.
+ */
+export function pairScenario(def: PairDefinition): Scenario {
+  const target: Target = { compare: 'throughput', atLeast: def.atLeast };
+  return {
+    name: def.name,
+    title: def.title,
+    baselineTitle: def.baselineTitle,
+    target,
+    async run(ctx) {
+      const specs = await def.prepare(ctx);
+      ctx.log(`${def.name}: baseline (${def.baselineTitle})`);
+      const baseline = await measure(ctx, def.baselineTitle, specs.baseline, specs.baselineServer);
+      const spec =
+        typeof specs.measured === 'function' ? await specs.measured(baseline) : specs.measured;
+      ctx.log(`${def.name}: ${def.title}`);
+      const measured = await measure(ctx, def.title, spec, ctx.gatehouse);
+      const base: Omit<ScenarioResult, 'verdict' | 'ratio'> = {
+        name: def.name,
+        title: def.title,
+        baselineTitle: def.baselineTitle,
+        target,
+        headline: headline(measured),
+        baselineHeadline: headline(baseline),
+        measured,
+        baseline,
+      };
+      const invalid = invalidReason(baseline) ?? invalidReason(measured);
+      if (invalid) return { ...base, verdict: 'ERROR', ratio: null, note: invalid };
+      const ratio = measured.result.throughput / baseline.result.throughput;
+      const note = def.caveat?.(measured) ?? undefined;
+      return { ...base, ratio, verdict: verdictOf(target, ratio), ...(note ? { note } : {}) };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import type { ScenarioName } from '../lib/options.ts';
+import { listUsers } from './listUsers.ts';
+import { login, register } from './passwords.ts';
+import { refresh } from './refresh.ts';
+import type { Scenario } from './Scenario.ts';
+import { validateDistinct, validateRepeated } from './validateToken.ts';
+
+/** Every scenario, in the order they run. */
+export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  'validate-distinct': validateDistinct,
+  'validate-repeated': validateRepeated,
+  login,
+  register,
+  refresh,
+  'list-users': listUsers,
+};

@@ -1,0 +1,171 @@
+/**
+ * Load-generator side of the Gatehouse scenarios: real RPCs against the server, with requests
+ * encoded by the generated ts-proto code and every response checked (a fast wrong answer must
+ * not count as throughput).
+ */
+import {
+  ListUsersRequest,
+  ListUsersResponse,
+  UserAdminServiceService,
+} from '../../src/gen/gatehouse/admin/v1/user_admin_service.ts';
+import {
+  AuthServiceService,
+  LoginRequest,
+  LoginResponse,
+  RefreshRequest,
+  RefreshResponse,
+  RegisterRequest,
+  RegisterResponse,
+  ValidateTokenRequest,
+  ValidateTokenResponse,
+} from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { OpError, StopWorker, UnaryCaller } from '../lib/grpcUnary.ts';
+import type { WorkloadSpec } from '../lib/protocol.ts';
+import type { Workload } from './Workload.ts';
+
+const encode = <T>(codec: { encode(v: T): { finish(): Uint8Array } }, value: T): Buffer =>
+  Buffer.from(codec.encode(value).finish());
+
+type Spec<K extends WorkloadSpec['kind']> = Extract<WorkloadSpec, { kind: K }>;
+
+async function connected(target: string, channels: number): Promise<UnaryCaller> {
+  const caller = new UnaryCaller(target, channels);
+  await caller.connect();
+  return caller;
+}
+
+export async function validateTokenWorkload(
+  spec: Spec<'validate-token'>,
+  channels: number,
+): Promise<Workload> {
+  if (spec.tokens.length === 0) throw new Error('validate-token needs at least one token');
+  const caller = await connected(spec.target, channels);
+  const requests = spec.tokens.map((t) => encode(ValidateTokenRequest, { accessToken: t }));
+  const path = AuthServiceService.validateToken.path;
+  let next = 0;
+  let reused = 0;
+  return {
+    async op(worker) {
+      if (next >= requests.length) reused += 1;
+      const request = requests[next++ % requests.length] as Buffer;
+      const res = ValidateTokenResponse.decode(await caller.call(worker, path, request));
+      if (!res.active) throw new OpError('INACTIVE', 'ValidateToken answered active=false');
+      return undefined;
+    },
+    close: () => caller.close(),
+    stats: () => ({ tokens: requests.length, callsReusingAToken: reused }),
+  };
+}
+
+export async function loginWorkload(spec: Spec<'login'>, channels: number): Promise<Workload> {
+  if (spec.identifiers.length === 0) throw new Error('login needs at least one identifier');
+  const caller = await connected(spec.target, channels);
+  const requests = spec.identifiers.map((identifier) =>
+    encode(LoginRequest, { identifier, password: spec.password }),
+  );
+  const path = AuthServiceService.login.path;
+  let next = 0;
+  return {
+    async op(worker) {
+      const request = requests[next++ % requests.length] as Buffer;
+      const res = LoginResponse.decode(await caller.call(worker, path, request));
+      if (!res.tokens?.accessToken) throw new OpError('NO_TOKENS', 'Login returned no tokens');
+      return undefined;
+    },
+    close: () => caller.close(),
+  };
+}
+
+export async function registerWorkload(
+  spec: Spec<'register'>,
+  channels: number,
+): Promise<Workload> {
+  const caller = await connected(spec.target, channels);
+  const path = AuthServiceService.register.path;
+  let n = 0;
+  return {
+    async op(worker) {
+      const email = `${spec.emailPrefix}-${worker}-${n++}@example.test`;
+      const request = encode(RegisterRequest, {
+        email,
+        password: spec.password,
+        username: '',
+        displayName: '',
+      });
+      const res = RegisterResponse.decode(await caller.call(worker, path, request));
+      if (!res.tokens?.accessToken) throw new OpError('NO_TOKENS', 'Register returned no tokens');
+      return undefined;
+    },
+    close: () => caller.close(),
+  };
+}
+
+/** Worker i rotates its own chain, so no two workers ever wait on the same token's row lock. */
+export async function refreshWorkload(
+  spec: Spec<'refresh'>,
+  channels: number,
+  concurrency: number,
+): Promise<Workload> {
+  if (spec.refreshTokens.length < concurrency) {
+    throw new Error(`refresh needs ${concurrency} chains, got ${spec.refreshTokens.length}`);
+  }
+  const caller = await connected(spec.target, channels);
+  const current = [...spec.refreshTokens];
+  const path = AuthServiceService.refresh.path;
+  return {
+    async op(worker) {
+      const refreshToken = current[worker] as string;
+      let raw: Buffer;
+      try {
+        raw = await caller.call(worker, path, encode(RefreshRequest, { refreshToken }));
+      } catch (error) {
+        // A lost answer is retried with the same token (the reuse grace window covers it); a
+        // refused token means this chain is over.
+        if (error instanceof OpError && error.code === 'UNAUTHENTICATED') {
+          throw new StopWorker(error.code, `refresh chain ${worker} broke: ${error.message}`);
+        }
+        throw error;
+      }
+      const next = RefreshResponse.decode(raw).tokens?.refreshToken;
+      if (!next) throw new StopWorker('NO_TOKENS', 'Refresh returned no refresh token');
+      current[worker] = next;
+      return undefined;
+    },
+    close: () => caller.close(),
+  };
+}
+
+/** Alternates between the pages within every worker, so both series see the same load and noise. */
+export async function listUsersWorkload(
+  spec: Spec<'list-users'>,
+  channels: number,
+): Promise<Workload> {
+  if (spec.pages.length === 0) throw new Error('list-users needs at least one page');
+  const caller = await connected(spec.target, channels);
+  const path = UserAdminServiceService.listUsers.path;
+  const pages = spec.pages.map((p) => ({
+    label: p.label,
+    request: encode(ListUsersRequest, {
+      pageSize: spec.pageSize,
+      pageToken: p.pageToken,
+      query: '',
+      role: '',
+      status: 0,
+    }),
+  }));
+  const headers = { authorization: `Bearer ${spec.adminToken}` };
+  const turn: number[] = [];
+  return {
+    async op(worker) {
+      const i = turn[worker] ?? worker;
+      turn[worker] = i + 1;
+      const page = pages[i % pages.length] as (typeof pages)[number];
+      const res = ListUsersResponse.decode(await caller.call(worker, path, page.request, headers));
+      if (res.users.length !== spec.pageSize) {
+        throw new OpError('SHORT_PAGE', `${page.label}: ${res.users.length} users`);
+      }
+      return page.label;
+    },
+    close: () => caller.close(),
+  };
+}
