@@ -57,6 +57,14 @@ const CREDENTIAL_METHODS = new Set(
   ].map((m) => `/gatehouse.auth.v1.AuthService/${m}`),
 );
 
+/**
+ * Calls resource servers make on every request of theirs: limiting them per source would throttle
+ * a busy backend, and they reveal nothing a guess could use (a token is checked by its signature).
+ */
+const UNLIMITED_METHODS = new Set(
+  ['ValidateToken', 'GetJwks'].map((m) => `/gatehouse.auth.v1.AuthService/${m}`),
+);
+
 const SERVICE_NAMES = ['gatehouse.auth.v1.AuthService', 'gatehouse.admin.v1.UserAdminService'];
 
 /** The composition root: builds every dependency once and wires them into the servers. */
@@ -181,7 +189,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       hooks: {
         accepting: () => accepting,
         admit: (method, clientIp) =>
-          limits.admitSource(CREDENTIAL_METHODS.has(method) ? 'credential' : 'read', clientIp),
+          UNLIMITED_METHODS.has(method)
+            ? Promise.resolve()
+            : limits.admitSource(CREDENTIAL_METHODS.has(method) ? 'credential' : 'read', clientIp),
         onCallEnd(method, code, durationMs) {
           const name = method.slice(method.lastIndexOf('/') + 1);
           metrics.rpcTotal.inc({ method: name, code: String(code) });

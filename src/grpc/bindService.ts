@@ -108,9 +108,18 @@ async function runCall(
   const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
   const clientIp = deps.clientAddress(call.getPeer(), firstString(md, 'x-forwarded-for'));
   const userAgent = (firstString(md, 'user-agent') ?? '').slice(0, 512);
-  const log = deps.log.child({ requestId, method: path });
+  // The child logger is built only when something logs (most calls only write the access line).
+  let log: Logger | undefined;
+  const callLog = () => {
+    log ??= deps.log.child({ requestId, method: path });
+    return log;
+  };
   const abort = new AbortController();
-  call.on('cancelled', () => abort.abort(new AppError('DEADLINE_EXCEEDED', 'call cancelled')));
+  let finished = false;
+  // grpc-js also emits 'cancelled' after a call has completed normally: only a real one counts.
+  call.on('cancelled', () => {
+    if (!finished) abort.abort(new AppError('DEADLINE_EXCEEDED', 'call cancelled'));
+  });
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
   let timer: NodeJS.Timeout | undefined;
@@ -127,7 +136,9 @@ async function runCall(
     method: path,
     clientIp,
     userAgent,
-    log,
+    get log() {
+      return callLog();
+    },
     signal: abort.signal,
     bearerToken,
     authenticate() {
@@ -147,9 +158,12 @@ async function runCall(
       return principal;
     },
   };
-  const responseMd = new Metadata();
-  responseMd.set('x-request-id', requestId);
-  call.sendMetadata(responseMd);
+  // Sent right before the answer, so headers and message leave in one write.
+  const sendRequestId = () => {
+    const responseMd = new Metadata();
+    responseMd.set('x-request-id', requestId);
+    call.sendMetadata(responseMd);
+  };
 
   let code: status = status.OK;
   try {
@@ -168,18 +182,24 @@ async function runCall(
     }
     const response = await handler(call.request as never, ctx);
     if (abort.signal.aborted) throw abort.signal.reason;
+    finished = true;
+    sendRequestId();
     callback(null, response);
   } catch (error) {
-    const serviceError = toServiceError(error, log);
+    const serviceError = toServiceError(error, callLog());
     code = serviceError.code;
+    finished = true;
+    sendRequestId();
     callback(serviceError);
   } finally {
     if (timer) clearTimeout(timer);
     const durationMs = performance.now() - started;
     deps.hooks.onCallEnd?.(path, code, durationMs);
-    log.info(
-      { code: status[code], durationMs: Math.round(durationMs * 10) / 10, peer: clientIp },
-      'call',
-    );
+    if (deps.log.isLevelEnabled('info')) {
+      callLog().info(
+        { code: status[code], durationMs: Math.round(durationMs * 10) / 10, peer: clientIp },
+        'call',
+      );
+    }
   }
 }

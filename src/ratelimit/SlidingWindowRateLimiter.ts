@@ -28,7 +28,7 @@
  * instance clock skew cannot stretch or shrink windows. Tests may pass `now` instead; all
  * limiters on the same keys must then use that clock.
  *
- * Keys: `{<keyPrefix>:<key>}:w` (window counts) and `{<keyPrefix>:<key>}:b` (count pinned by
+ * Keys: `<keyPrefix>:{<key>}:w` (window counts) and `<keyPrefix>:{<key>}:b` (count pinned by
  * block()/set()); both share the hash tag, so the script is valid on Redis Cluster, and both always
  * carry a PEXPIRE.
  */
@@ -193,12 +193,13 @@ return {consumed, msBeforeNext}
 `;
 
 /**
- * Escapes `}` (and `%`, to stay injective) so the whole limiter key is the hash tag: Redis takes
- * the tag up to the first `}`, and a key of its own containing one would otherwise split it.
+ * `<keyPrefix>:{<key>}:w|b`: the limiter's prefix stays in front (so every key matches the
+ * configured Redis prefix, for ACLs and operations) and the client key is the hash tag. `}` (and
+ * `%`, to stay injective) are escaped: Redis takes the tag up to the first `}`.
  */
-function redisKeys(rlKey: string): { window: string; block: string } {
-  const tag = `{${rlKey.replaceAll('%', '%25').replaceAll('}', '%7D')}}`;
-  return { window: `${tag}:w`, block: `${tag}:b` };
+function redisKeys(keyPrefix: string, key: string): { window: string; block: string } {
+  const base = `${keyPrefix}:{${key.replaceAll('%', '%25').replaceAll('}', '%7D')}}`;
+  return { window: `${base}:w`, block: `${base}:b` };
 }
 
 /** Sliding-window limiter on Redis with the rate-limiter-flexible store API. */
@@ -233,7 +234,7 @@ export class SlidingWindowRateLimiter extends SlidingWindowLimiterBase {
 
   /** The Redis keys holding the state of `key` (for operations and tests). */
   storeKeys(key: string | number): { window: string; block: string } {
-    return redisKeys(this.getKey(key));
+    return redisKeys(this.keyPrefix, String(key));
   }
 
   /** Health of the Redis path: client ready and the most recent call did not fail. */
@@ -250,7 +251,7 @@ export class SlidingWindowRateLimiter extends SlidingWindowLimiterBase {
     rlKey: string,
     request: SlidingWindowRequest,
   ): Promise<SlidingWindowReply | null> {
-    const keys = redisKeys(rlKey);
+    const keys = redisKeys(this.keyPrefix, String(this.parseKey(rlKey)));
     const command = this.#client as unknown as SlidingWindowCommand;
     const reply = await this.#call(() =>
       command.gatehouseSlidingWindow(
@@ -267,7 +268,7 @@ export class SlidingWindowRateLimiter extends SlidingWindowLimiterBase {
   }
 
   protected async removeFromStore(rlKey: string): Promise<boolean> {
-    const keys = redisKeys(rlKey);
+    const keys = redisKeys(this.keyPrefix, String(this.parseKey(rlKey)));
     return (await this.#call(() => this.#client.del(keys.window, keys.block))) > 0;
   }
 

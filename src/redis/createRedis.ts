@@ -16,6 +16,8 @@ export function createRedis(url: string, commandTimeoutMs: number, log: Logger):
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     lazyConnect: false,
+    // Concurrent calls share round trips: commands issued in one tick go out as one pipeline.
+    enableAutoPipelining: true,
   });
   let down = false;
   client.on('error', (err: Error) => {

@@ -43,6 +43,9 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     queryRetryLimit: 0,
     transactionRetryLimit: 3,
     interceptors: [validateRows],
+    // No DISCARD ALL on every release (slonik's default, a round trip per query): Gatehouse keeps
+    // no session state on pooled connections; settings and locks are transaction-scoped.
+    resetConnection: async () => {},
     typeParsers: [
       { name: 'int8', parse: (v: string) => Number(v) },
       { name: 'timestamptz', parse: (v: string) => new Date(v) },
