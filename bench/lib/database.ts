@@ -1,64 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import {
+  createTestDatabase,
+  onServer,
+  redisUrl,
+  type TestDatabase,
+} from '../../test/helpers/testDatabase.ts';
 
-/** Where the benchmark database is created (like test/helpers/testDatabase.ts). */
-export const baseDatabaseUrl =
-  process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { baseDatabaseUrl, redisUrl } from '../../test/helpers/testDatabase.ts';
 
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function onServer<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({
-    connectionString: baseDatabaseUrl,
-    connectionTimeoutMillis: 3000,
-  });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new Error(
-      `cannot reach PostgreSQL at ${new URL(baseDatabaseUrl).host} (set DATABASE_URL): ${(error as Error).message}`,
-    );
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-export interface BenchDatabase {
-  name: string;
-  url: string;
-  /** A small pool owned by the orchestrator: seeding, pg_stat_activity, assertions. */
-  pool: pg.Pool;
-  drop(): Promise<void>;
-}
+/** The benchmark's database: the tests' scratch database helper, named gatehouse_bench_*. */
+export type BenchDatabase = TestDatabase;
 
 /** A fresh database `gatehouse_bench_<random>`, dropped again by drop(). */
-export async function createBenchDatabase(): Promise<BenchDatabase> {
-  const name = `gatehouse_bench_${randomBytes(6).toString('hex')}`;
-  await onServer((c) => c.query(`CREATE DATABASE ${name}`));
-  const url = withDatabase(baseDatabaseUrl, name);
-  const pool = new pg.Pool({ connectionString: url, max: 3 });
-  pool.on('error', () => {});
-  let dropped = false;
-  return {
-    name,
-    url,
-    pool,
-    async drop() {
-      if (dropped) return;
-      dropped = true;
-      await pool.end().catch(() => {});
-      await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    },
-  };
+export function createBenchDatabase(): Promise<BenchDatabase> {
+  return createTestDatabase('gatehouse_bench');
 }
 
 /** PostgreSQL's version string of the server the benchmark runs against. */
@@ -91,20 +46,14 @@ export async function redisCpuMs(redis: Redis): Promise<number | null> {
   }
 }
 
-/**
- * Deletes every key Gatehouse made under `prefix`; returns how many. That is `<prefix>*` and
- * also `{<prefix>*`: the rate limiters put the whole key, prefix included, inside a Redis
- * Cluster hash tag (src/ratelimit/SlidingWindowRateLimiter.ts, redisKeys).
- */
+/** Deletes every key Gatehouse made under `prefix` (all of them start with it); returns how many. */
 export async function deleteRedisKeys(redis: Redis, prefix: string): Promise<number> {
   let deleted = 0;
-  for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-  }
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
   return deleted;
 }

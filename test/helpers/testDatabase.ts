@@ -12,7 +12,8 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a connection to the base database (for CREATE/DROP DATABASE and server facts). */
+export async function onServer<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({
     connectionString: baseDatabaseUrl,
     connectionTimeoutMillis: 3000,
@@ -34,6 +35,8 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 export interface TestDatabase {
   url: string;
   name: string;
+  /** A small pool on the database (owned by the caller; closed by drop()). */
+  pool: pg.Pool;
   /** Runs SQL as the test owner (assertions on rows; never used to fake behaviour). */
   query<R extends pg.QueryResultRow = Record<string, unknown>>(
     text: string,
@@ -42,21 +45,27 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, empty database for one test file; dropped again by `drop()`. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+/** A fresh, empty database `<prefix>_<random>` (a test file's, the benchmark's); dropped by `drop()`. */
+export async function createTestDatabase(prefix = 'gatehouse_test'): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await onServer((c) => c.query(`CREATE DATABASE ${name}`));
   const url = withDatabase(baseDatabaseUrl, name);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // An idle connection killed by DROP DATABASE ... WITH (FORCE) must not crash the runner.
+  pool.on('error', () => {});
+  let dropped = false;
   return {
     url,
     name,
+    pool,
     async query(text, values) {
       return (await pool.query(text, values)).rows;
     },
     async drop() {
-      await pool.end();
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      if (dropped) return;
+      dropped = true;
+      await pool.end().catch(() => {});
+      await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
 }
