@@ -1,10 +1,6 @@
 import { publishRevocations } from '../auth/issueSession.ts';
-import {
-  getUserById,
-  lockAdminMembership,
-  revokeOneTimeTokensByUser,
-  updateUserStatus,
-} from '../storage/adminUsers.ts';
+import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/adminUsers.ts';
+import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
@@ -25,9 +21,9 @@ export async function deleteUser(deps: AdminDeps, call: AdminCall, userId: strin
     await assertNotLastActiveAdmin(tx, before);
     await updateUserStatus(tx, id, 'deleted');
     const revoked = await revokeSessions(tx, { userId: id }, 'admin_delete');
-    await revokeOneTimeTokensByUser(tx, id);
+    await revokeOneTimeTokens(tx, id);
     call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
     return revoked;
   });
-  await publishRevocations(deps, revoked);
+  await publishRevocations(deps, revoked, 'admin_delete');
 }

@@ -26,6 +26,6 @@ export async function disableUser(
     call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
     return { user, revoked };
   });
-  await publishRevocations(deps, revoked);
+  await publishRevocations(deps, revoked, 'admin_disable');
   return user;
 }

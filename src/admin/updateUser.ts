@@ -127,8 +127,7 @@ export async function updateUser(
       };
       if (!sameAddress) {
         // Links mailed to the old address must not work, even if the address comes back later.
-        await revokeOneTimeTokens(tx, id, 'password_reset');
-        await revokeOneTimeTokens(tx, id, 'email_verification');
+        await revokeOneTimeTokens(tx, id);
       }
     }
     const user = await updateUserProfile(tx, id, write);

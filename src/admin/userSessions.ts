@@ -31,6 +31,6 @@ export async function revokeUserSessions(
     call.note({ details: { revoked_count: revoked.length } });
     return revoked;
   });
-  await publishRevocations(deps, revoked);
+  await publishRevocations(deps, revoked, 'admin_revoke');
   return revoked.length;
 }

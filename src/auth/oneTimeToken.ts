@@ -1,5 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { OneTimePurpose } from '../storage/oneTimeTokens.ts';
+import type { ComposedMail } from '../mail/createAccountMail.ts';
+import {
+  insertOneTimeToken,
+  type OneTimePurpose,
+  revokeOneTimeTokens,
+  type TokenRecipient,
+} from '../storage/oneTimeTokens.ts';
+import { insertOutboxMessage } from '../storage/outbox.ts';
+import type { Db } from '../storage/users.ts';
+import type { AuthDeps } from './AuthDeps.ts';
 
 /**
  * Prefixes let secret scanners and support staff tell the tokens apart (and avoid GitHub's
@@ -25,4 +34,48 @@ export function isOneTimeTokenShaped(token: string, purpose: OneTimePurpose): bo
   return token.length === PREFIX[purpose].length + 43 && token.startsWith(PREFIX[purpose])
     ? /^[A-Za-z0-9_-]{43}$/.test(token.slice(PREFIX[purpose].length))
     : false;
+}
+
+/** A token and its rendered message, made before any lookup so both branches do the same work. */
+export interface PreparedTokenMail {
+  purpose: OneTimePurpose;
+  hash: Buffer;
+  message: ComposedMail;
+  ttlSec: number;
+}
+
+export function prepareTokenMail(deps: AuthDeps, purpose: OneTimePurpose): PreparedTokenMail {
+  const { token, hash } = newOneTimeToken(purpose);
+  return {
+    purpose,
+    hash,
+    message: deps.mail.compose(purpose, token),
+    ttlSec: deps.mail.ttlSec(purpose),
+  };
+}
+
+/**
+ * In the caller's transaction: voids the user's older tokens of this purpose, stores the new
+ * one and queues its mail. With no user the same statements run and match nothing, so a request
+ * for an unknown address costs what a real one does. Returns what it revoked and whether mail
+ * was queued.
+ */
+export async function queueTokenMail(
+  tx: Db,
+  user: TokenRecipient | null,
+  prepared: PreparedTokenMail,
+): Promise<{ revoked: number; queued: boolean }> {
+  const { purpose, hash, message, ttlSec } = prepared;
+  const revoked = await revokeOneTimeTokens(tx, user?.id ?? null, purpose);
+  await insertOneTimeToken(tx, { user, purpose, tokenHash: hash, ttlSec });
+  const messageId = await insertOutboxMessage(tx, {
+    kind: message.kind,
+    recipient: user?.email ?? null,
+    subject: message.subject,
+    text: message.text,
+    html: message.html,
+    messageId: message.messageId,
+    ttlSec,
+  });
+  return { revoked, queued: messageId !== null };
 }

@@ -1,13 +1,8 @@
 import { AppError } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import {
-  insertOneTimeToken,
-  lockTokenRecipient,
-  revokeOneTimeTokens,
-} from '../storage/oneTimeTokens.ts';
-import { insertOutboxMessage } from '../storage/outbox.ts';
+import { lockTokenRecipient } from '../storage/oneTimeTokens.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
-import { newOneTimeToken } from './oneTimeToken.ts';
+import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
 import type { Principal } from './Principal.ts';
 
 /**
@@ -21,9 +16,7 @@ export async function requestEmailVerification(
   info: RequestInfo,
 ): Promise<void> {
   await deps.limits.admitAccount('email_verification', principal.userId, info.clientIp);
-  const { token, hash } = newOneTimeToken('email_verification');
-  const message = deps.mail.compose('email_verification', token);
-  const ttlSec = deps.mail.ttlSec('email_verification');
+  const prepared = prepareTokenMail(deps, 'email_verification');
   await deps.pool.transaction(async (tx) => {
     const user = await lockTokenRecipient(tx, { userId: principal.userId });
     if (user === null) {
@@ -32,17 +25,7 @@ export async function requestEmailVerification(
     if (user.email_verified) {
       throw new AppError('EMAIL_ALREADY_VERIFIED', 'the email address is already verified');
     }
-    const revoked = await revokeOneTimeTokens(tx, user.id, 'email_verification');
-    await insertOneTimeToken(tx, { user, purpose: 'email_verification', tokenHash: hash, ttlSec });
-    await insertOutboxMessage(tx, {
-      kind: message.kind,
-      recipient: user.email,
-      subject: message.subject,
-      text: message.text,
-      html: message.html,
-      messageId: message.messageId,
-      ttlSec,
-    });
+    const { revoked } = await queueTokenMail(tx, user, prepared);
     await insertAuditEvent(tx, {
       action: 'email_verification_request',
       outcome: 'success',

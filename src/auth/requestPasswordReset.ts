@@ -1,14 +1,9 @@
 import { invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import {
-  insertOneTimeToken,
-  lockTokenRecipient,
-  revokeOneTimeTokens,
-} from '../storage/oneTimeTokens.ts';
-import { insertOutboxMessage } from '../storage/outbox.ts';
+import { lockTokenRecipient } from '../storage/oneTimeTokens.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { isViolation, normalizeEmail } from './normalize.ts';
-import { newOneTimeToken } from './oneTimeToken.ts';
+import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
 
 /**
  * Queues a password-reset link for the address if it belongs to an active account, and answers
@@ -27,22 +22,10 @@ export async function requestPasswordReset(
   if (isViolation(email)) throw invalidArgument([email]);
   await deps.limits.admitAccount('password_reset', email.normalized, info.clientIp);
 
-  const { token, hash } = newOneTimeToken('password_reset');
-  const message = deps.mail.compose('password_reset', token);
-  const ttlSec = deps.mail.ttlSec('password_reset');
+  const prepared = prepareTokenMail(deps, 'password_reset');
   const queued = await deps.pool.transaction(async (tx) => {
     const user = await lockTokenRecipient(tx, { emailNormalized: email.normalized });
-    const revoked = await revokeOneTimeTokens(tx, user?.id ?? null, 'password_reset');
-    await insertOneTimeToken(tx, { user, purpose: 'password_reset', tokenHash: hash, ttlSec });
-    const messageId = await insertOutboxMessage(tx, {
-      kind: message.kind,
-      recipient: user?.email ?? null,
-      subject: message.subject,
-      text: message.text,
-      html: message.html,
-      messageId: message.messageId,
-      ttlSec,
-    });
+    const { revoked, queued } = await queueTokenMail(tx, user, prepared);
     await insertAuditEvent(tx, {
       action: 'password_reset_request',
       outcome: user ? 'success' : 'failure',
@@ -50,7 +33,7 @@ export async function requestPasswordReset(
       ...info,
       details: user ? { revoked_tokens: revoked } : { reason: 'no_active_account' },
     });
-    return messageId !== null;
+    return queued;
   });
   if (queued) deps.mail.queued();
 }

@@ -159,13 +159,6 @@ export async function updateUserUnlocked(db: Db, id: string): Promise<UserRow> {
     RETURNING ${USER_COLUMNS}`);
 }
 
-/** Voids the user's unused password-reset and verification tokens (on delete). */
-export async function revokeOneTimeTokensByUser(db: Db, userId: string): Promise<void> {
-  await db.query(sql.typeAlias('void')`
-    UPDATE one_time_tokens SET revoked_at = now()
-    WHERE user_id = ${userId} AND used_at IS NULL AND revoked_at IS NULL`);
-}
-
 export interface ImportedUserRow {
   email: string;
   emailNormalized: string;

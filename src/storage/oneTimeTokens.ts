@@ -39,15 +39,19 @@ export async function lockTokenRecipient(
     FOR UPDATE`);
 }
 
-/** Revokes the user's unused tokens of `purpose` (none for a null user); returns how many. */
+/**
+ * Revokes the user's unused tokens of `purpose`, or of every purpose when it is omitted (email
+ * change, deletion); none for a null user. Returns how many.
+ */
 export async function revokeOneTimeTokens(
   db: Db,
   userId: string | null,
-  purpose: OneTimePurpose,
+  purpose?: OneTimePurpose,
 ): Promise<number> {
   const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
     UPDATE one_time_tokens SET revoked_at = now()
-    WHERE user_id = ${userId}::uuid AND purpose = ${purpose}
+    WHERE user_id = ${userId}::uuid
+      ${purpose === undefined ? sql.fragment`` : sql.fragment`AND purpose = ${purpose}`}
       AND used_at IS NULL AND revoked_at IS NULL
     RETURNING id`);
   return ids.length;
