@@ -1,10 +1,6 @@
-import {
-  isViolation,
-  normalizeDisplayName,
-  normalizeEmail,
-  normalizeUsername,
-} from '../auth/normalize.ts';
-import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { checkNewAccount } from '../auth/checkNewAccount.ts';
+import { isViolation } from '../auth/normalize.ts';
+import { invalidArgument } from '../errors/AppError.ts';
 import { insertUser, type UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
@@ -26,39 +22,15 @@ export async function createUser(
   call: AdminCall,
   input: CreateUserInput,
 ): Promise<UserRow> {
-  const violations: FieldViolation[] = [];
-  const email = normalizeEmail(input.email);
-  if (isViolation(email)) violations.push(email);
-  const username =
-    input.username === undefined || input.username.trim() === ''
-      ? null
-      : normalizeUsername(input.username);
-  if (isViolation(username)) violations.push(username);
-  const displayName = normalizeDisplayName(input.displayName ?? '');
-  if (isViolation(displayName)) violations.push(displayName);
+  const { account, violations } = checkNewAccount(deps.policy, {
+    ...input,
+    password: input.initialPassword,
+    passwordField: 'initial_password',
+  });
   const roles = normalizeRoles(input.roles);
   if (isViolation(roles)) violations.push(roles);
-  if (input.initialPassword !== undefined) {
-    violations.push(
-      ...deps.policy.check(
-        input.initialPassword,
-        {
-          ...(isViolation(email) ? {} : { email: email.normalized }),
-          ...(username === null || isViolation(username) ? {} : { username: username.normalized }),
-        },
-        'initial_password',
-      ),
-    );
-  }
-  if (
-    violations.length > 0 ||
-    isViolation(email) ||
-    isViolation(username) ||
-    isViolation(displayName) ||
-    isViolation(roles)
-  ) {
-    throw invalidArgument(violations);
-  }
+  if (account === null || isViolation(roles)) throw invalidArgument(violations);
+  const { email, username, displayName } = account;
   const passwordHash =
     input.initialPassword === undefined ? null : await deps.hasher.hash(input.initialPassword);
   return call.transaction(async (tx) => {

@@ -1,14 +1,9 @@
-import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { insertUser, type UserRow } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { checkNewAccount } from './checkNewAccount.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
-import {
-  isViolation,
-  normalizeDisplayName,
-  normalizeEmail,
-  normalizeUsername,
-} from './normalize.ts';
 
 export interface RegisterInput {
   email: string;
@@ -23,30 +18,9 @@ export async function register(
   input: RegisterInput,
   info: RequestInfo,
 ): Promise<{ user: UserRow; tokens: IssuedTokens }> {
-  const violations: FieldViolation[] = [];
-  const email = normalizeEmail(input.email);
-  if (isViolation(email)) violations.push(email);
-  const username =
-    input.username === undefined || input.username.trim() === ''
-      ? null
-      : normalizeUsername(input.username);
-  if (isViolation(username)) violations.push(username);
-  const displayName = normalizeDisplayName(input.displayName ?? '');
-  if (isViolation(displayName)) violations.push(displayName);
-  violations.push(
-    ...deps.policy.check(input.password, {
-      ...(isViolation(email) ? {} : { email: email.normalized }),
-      ...(username === null || isViolation(username) ? {} : { username: username.normalized }),
-    }),
-  );
-  if (
-    violations.length > 0 ||
-    isViolation(email) ||
-    isViolation(username) ||
-    isViolation(displayName)
-  ) {
-    throw invalidArgument(violations);
-  }
+  const { account, violations } = checkNewAccount(deps.policy, input);
+  if (account === null) throw invalidArgument(violations);
+  const { email, username, displayName } = account;
   await deps.limits.admitAccount('register', email.normalized, info.clientIp);
   const passwordHash = await deps.hasher.hash(input.password);
   return deps.pool.transaction(async (tx) => {
