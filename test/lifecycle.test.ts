@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { HealthClient } from './helpers/healthClient.ts';
+import { freePort } from './helpers/redisServer.ts';
 import { spawnGatehouse } from './helpers/spawnGatehouse.ts';
 import { createTestDatabase, redisUrl, type TestDatabase } from './helpers/testDatabase.ts';
 import { PASSWORD, uniqueEmail } from './helpers/users.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('process lifecycle', () => {
   let db: TestDatabase;
