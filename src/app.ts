@@ -27,6 +27,7 @@ import { createRedis, type Redis } from './redis/createRedis.ts';
 import { createNearSessionCache } from './sessions/createNearSessionCache.ts';
 import { createMemorySessionCache } from './sessions/MemorySessionCache.ts';
 import { createRedisSessionCache } from './sessions/RedisSessionCache.ts';
+import { startSessionChangeFeed } from './sessions/startSessionChangeFeed.ts';
 import { createDatabase } from './storage/createDatabase.ts';
 import { migrate } from './storage/migrate.ts';
 import { sql } from './storage/sql.ts';
@@ -106,8 +107,23 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       );
     }
     const sessionCache = redis
-      ? createNearSessionCache(createRedisSessionCache(redis, config.redis.keyPrefix))
+      ? createNearSessionCache(
+          createRedisSessionCache(redis, config.redis.keyPrefix),
+          config.sessionCache.localTtlMs,
+        )
       : createMemorySessionCache();
+    // A Redis that comes back may hold old data (a restored snapshot, a promoted replica): live
+    // entries read before it returned are checked against PostgreSQL again.
+    redis?.on('ready', () => sessionCache.distrustLive());
+    const sessionChanges = await startSessionChangeFeed({
+      databaseUrl,
+      pool,
+      sessionCache,
+      revokedTtlMs: (config.tokens.accessTtlSec + config.tokens.clockSkewSec) * 1000,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      log,
+    });
+    cleanups.push(() => sessionChanges.stop());
 
     const keys = createKeyStore(
       pool,

@@ -38,6 +38,7 @@ const envSchema = z.object({
   REDIS_URL: optionalString,
   REDIS_KEY_PREFIX: z.string().default('gh:'),
   REDIS_COMMAND_TIMEOUT_MS: int(500, 10),
+  SESSION_CACHE_LOCAL_TTL_MS: int(500, 0, 60_000),
 
   GRPC_HOST: z.string().default('0.0.0.0'),
   GRPC_PORT: int(50051, 0, 65535),
@@ -103,6 +104,8 @@ export interface Config {
     embeddedPort: number;
   };
   redis: { url: string | undefined; keyPrefix: string; commandTimeoutMs: number };
+  /** In-process layer over the Redis session cache: entry lifetime, 0 = no such layer. */
+  sessionCache: { localTtlMs: number };
   grpc: {
     host: string;
     port: number;
@@ -194,6 +197,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       keyPrefix: e.REDIS_KEY_PREFIX,
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     },
+    sessionCache: { localTtlMs: e.SESSION_CACHE_LOCAL_TTL_MS },
     grpc: {
       host: e.GRPC_HOST,
       port: e.GRPC_PORT,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
+import { eventually } from './helpers/eventually.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 import { redisUrl } from './helpers/testDatabase.ts';
@@ -195,14 +196,11 @@ describe('sessions and revocation', () => {
     assert.equal(await active(s3.accessToken), true);
   });
 
-  it('makes logout visible to ValidateToken and bearer RPCs within a second', async () => {
+  it('makes logout visible to ValidateToken and bearer RPCs at once on the same instance', async () => {
     const a = await registerUser(gh);
     assert.equal(await active(a.tokens.accessToken), true, 'cached as live first');
-    const started = Date.now();
     await call(gh.auth, 'logout', {}, { token: a.tokens.accessToken });
-    while ((await active(a.tokens.accessToken)) && Date.now() - started < 1000) await sleep(20);
     assert.equal(await active(a.tokens.accessToken), false);
-    assert.ok(Date.now() - started < 1000);
     await expectRpcError(
       call(gh.auth, 'getCurrentUser', {}, { token: a.tokens.accessToken }),
       status.UNAUTHENTICATED,
@@ -292,10 +290,12 @@ describe('sessions and revocation', () => {
 });
 
 describe('several instances', () => {
-  it('sees a revocation made on one instance within a second on another', async () => {
+  it('sees a revocation made on one instance on another, through change notifications', async () => {
     const prefix = `ghtest:multi:${Date.now()}:`;
-    const a = await startGatehouse({ REDIS_KEY_PREFIX: prefix });
-    const b = await startGatehouse({ REDIS_KEY_PREFIX: prefix }, a.db);
+    // In-process layers that outlive the test: only a notification can end b's cached "live".
+    const env = { REDIS_KEY_PREFIX: prefix, SESSION_CACHE_LOCAL_TTL_MS: '60000' };
+    const a = await startGatehouse(env);
+    const b = await startGatehouse(env, a.db);
     try {
       const { tokens } = await registerUser(a);
       const activeOnB = async () =>
@@ -303,11 +303,42 @@ describe('several instances', () => {
       assert.equal(await activeOnB(), true, 'b has it cached as live');
       assert.equal(await activeOnB(), true);
       await call(a.auth, 'logout', {}, { token: tokens.accessToken });
-      const started = Date.now();
-      while ((await activeOnB()) && Date.now() - started < 2000) await sleep(25);
-      const elapsed = Date.now() - started;
+      await eventually(activeOnB, (active) => !active, { what: 'the revocation seen on b' });
       assert.equal(await activeOnB(), false);
-      assert.ok(elapsed < 1000, `visible on the other instance after ${elapsed} ms`);
+    } finally {
+      await b.stop({ keepDatabase: true });
+      await a.stop();
+    }
+  });
+
+  it('sees a change made outside Gatehouse (plain SQL) on every instance', async () => {
+    const prefix = `ghtest:multi:${Date.now()}:`;
+    const env = { REDIS_KEY_PREFIX: prefix, SESSION_CACHE_LOCAL_TTL_MS: '60000' };
+    const a = await startGatehouse(env);
+    const b = await startGatehouse(env, a.db);
+    try {
+      const { user, tokens } = await registerUser(a);
+      const rolesOn = async (gh: Gatehouse) =>
+        (await call(gh.auth, 'validateToken', { accessToken: tokens.accessToken })).roles;
+      assert.deepEqual(await rolesOn(a), []);
+      assert.deepEqual(await rolesOn(b), []);
+      await a.db.query(`UPDATE users SET roles = '{support}' WHERE id = $1`, [user.id]);
+      for (const gh of [a, b]) {
+        await eventually(
+          () => rolesOn(gh),
+          (roles) => roles.join() === 'support',
+          { what: 'the new role in ValidateToken' },
+        );
+      }
+      await a.db.query(`UPDATE sessions SET revoked_at = now() WHERE id = $1`, [tokens.sessionId]);
+      for (const gh of [a, b]) {
+        await eventually(
+          async () =>
+            (await call(gh.auth, 'validateToken', { accessToken: tokens.accessToken })).active,
+          (active) => !active,
+          { what: 'the SQL revocation in ValidateToken' },
+        );
+      }
     } finally {
       await b.stop({ keepDatabase: true });
       await a.stop();

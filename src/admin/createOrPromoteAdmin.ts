@@ -7,7 +7,6 @@ import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { lockAdminMembership, updateUserProfile, updateUserStatus } from '../storage/adminUsers.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
-import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import { findUserByIdentifier, insertUser, type UserRow } from '../storage/users.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
@@ -33,8 +32,6 @@ export interface BootstrapResult {
   generatedPassword: string | null;
   /** The account was disabled and has been enabled again. */
   enabled: boolean;
-  /** Live sessions of a promoted account, whose cached roles are now stale. */
-  liveSessionIds: string[];
 }
 
 /** A random password (144 bits) that the policy accepts for this account. */
@@ -88,7 +85,6 @@ export async function createOrPromoteAdmin(
     const current = await findUserByIdentifier(tx, email.normalized);
     let user: UserRow;
     let enabled = false;
-    let liveSessionIds: string[] = [];
     if (current === null) {
       if (passwordHash === null) throw new Error('the account disappeared; run the command again');
       user = await insertUser(tx, {
@@ -108,7 +104,6 @@ export async function createOrPromoteAdmin(
         user = await updateUserStatus(tx, current.id, 'active');
         enabled = true;
       }
-      liveSessionIds = await findLiveSessionIdsByUser(tx, current.id);
     }
     await insertAuditEvent(tx, {
       action: 'admin_bootstrap',
@@ -124,6 +119,6 @@ export async function createOrPromoteAdmin(
         enabled,
       },
     });
-    return { user, created: current === null, generatedPassword, enabled, liveSessionIds };
+    return { user, created: current === null, generatedPassword, enabled };
   });
 }

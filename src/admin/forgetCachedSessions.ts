@@ -2,8 +2,8 @@ import type { AuthDeps } from '../auth/AuthDeps.ts';
 
 /**
  * Drops cached session state after a committed role change, so ValidateToken reads the new
- * roles from PostgreSQL on its next lookup. A cache failure only delays that (to the cache TTL);
- * admin authorization itself never trusts the cache.
+ * roles from PostgreSQL on its next lookup. If the cache is unreachable, its live entries are
+ * re-checked against PostgreSQL instead; admin authorization itself never trusts the cache.
  */
 export async function forgetCachedSessions(
   deps: AuthDeps,
@@ -13,6 +13,7 @@ export async function forgetCachedSessions(
   try {
     await deps.sessionCache.forget(sessionIds);
   } catch (err) {
+    deps.sessionCache.distrustLive();
     deps.log.warn({ err, count: sessionIds.length }, 'could not drop sessions from the cache');
   }
 }

@@ -86,9 +86,12 @@ export async function publishRevocations(
   try {
     await deps.sessionCache.markRevoked(sessionIds, ttlMs);
   } catch (err) {
+    // PostgreSQL holds the revocation; the cache may still say "live" (and may come back with
+    // that after an outage), so its live entries are checked against PostgreSQL again.
+    deps.sessionCache.distrustLive();
     deps.log.warn(
       { err, count: sessionIds.length },
-      'could not publish session revocations to the cache',
+      'could not publish session revocations to the cache; live entries are re-checked',
     );
   }
 }

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { createOrPromoteAdmin } from '../admin/createOrPromoteAdmin.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { AppError } from '../errors/AppError.ts';
-import { createRedisSessionCache } from '../sessions/RedisSessionCache.ts';
 import { createDatabase } from '../storage/createDatabase.ts';
 import { resolveDatabaseUrl } from './resolveDatabaseUrl.ts';
 
@@ -87,20 +85,6 @@ try {
   } else {
     out(`promoted ${user.email} (id ${user.id}); roles now: ${user.roles.join(', ')}`);
     if (result.enabled) out('the account was disabled and is enabled again');
-  }
-  if (result.liveSessionIds.length > 0 && config.redis.url !== undefined) {
-    // Running instances then see the new roles in ValidateToken at once (admin RPCs read
-    // PostgreSQL and need no help). Without Redis they see them within the cache lifetime.
-    // A queued, short-lived client: the service's client fails fast while still connecting.
-    const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-    redis.on('error', () => {});
-    try {
-      await createRedisSessionCache(redis, config.redis.keyPrefix).forget(result.liveSessionIds);
-    } catch {
-      out('note: could not reach Redis; cached roles of running sessions refresh within a minute');
-    } finally {
-      redis.disconnect();
-    }
   }
 } catch (error) {
   if (error instanceof AppError) {

@@ -1,12 +1,20 @@
-import type { CachedSession, SessionCache } from './SessionCache.ts';
+import {
+  type CachedSession,
+  createTrustClock,
+  FORGOTTEN_MARKER_MS,
+  type SessionCache,
+} from './SessionCache.ts';
+
+type Entry = CachedSession | { state: 'forgotten'; at: number };
 
 /**
  * In-process SessionCache for the embedded single-instance mode (no REDIS_URL). Same semantics
  * as the Redis one, including expiry; entries are swept lazily on access and periodically.
  */
 export function createMemorySessionCache(maxEntries = 100_000): SessionCache {
-  const entries = new Map<string, { value: CachedSession; expiresAt: number }>();
-  const put = (sid: string, value: CachedSession, ttlMs: number) => {
+  const entries = new Map<string, { value: Entry; expiresAt: number }>();
+  const trust = createTrustClock();
+  const put = (sid: string, value: Entry, ttlMs: number) => {
     if (entries.size >= maxEntries) {
       const now = Date.now();
       for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k);
@@ -18,26 +26,37 @@ export function createMemorySessionCache(maxEntries = 100_000): SessionCache {
     }
     entries.set(sid, { value, expiresAt: Date.now() + ttlMs });
   };
+  const current = (sid: string) => {
+    const e = entries.get(sid);
+    if (!e) return null;
+    if (e.expiresAt <= Date.now()) {
+      entries.delete(sid);
+      return null;
+    }
+    return e.value;
+  };
   return {
     async get(sessionId) {
-      const e = entries.get(sessionId);
-      if (!e) return null;
-      if (e.expiresAt <= Date.now()) {
-        entries.delete(sessionId);
-        return null;
-      }
-      return e.value;
+      const value = current(sessionId);
+      return value?.state === 'forgotten' ? null : value;
     },
-    async fill(sessionId, value, ttlMs) {
-      const e = entries.get(sessionId);
-      if (e && e.expiresAt > Date.now()) return;
-      put(sessionId, value, ttlMs);
+    async fill(sessionId, value, ttlMs, readAt) {
+      const existing = current(sessionId);
+      if (existing === null || (existing.state === 'forgotten' && existing.at < readAt)) {
+        put(sessionId, value, ttlMs);
+      }
+    },
+    async replaceStale(sessionId, stale, fresh, ttlMs) {
+      if (current(sessionId) === stale) put(sessionId, fresh, ttlMs);
     },
     async markRevoked(sessionIds, ttlMs) {
       for (const sid of sessionIds) put(sid, { state: 'revoked' }, ttlMs);
     },
     async forget(sessionIds) {
-      for (const sid of sessionIds) entries.delete(sid);
+      const at = Date.now();
+      for (const sid of sessionIds) put(sid, { state: 'forgotten', at }, FORGOTTEN_MARKER_MS);
     },
+    liveTrustedSince: trust.since,
+    distrustLive: trust.distrust,
   };
 }

@@ -1,33 +1,98 @@
 import type { Redis } from 'ioredis';
-import type { SessionCache } from './SessionCache.ts';
+import {
+  type CachedSession,
+  createTrustClock,
+  FORGOTTEN_MARKER_MS,
+  type SessionCache,
+} from './SessionCache.ts';
 
 const REVOKED = 'r';
+const FORGOTTEN = 'f:';
 
-/** SessionCache in Redis: one string key per session, `r` for revoked or a compact JSON record. */
+/**
+ * SET key value PX ttl, unless the key holds an entry, or the marker `f:<ms>` of a forget made
+ * at or after the moment the read being stored began (ARGV[3], epoch ms).
+ */
+const FILL = `
+local current = redis.call('GET', KEYS[1])
+if current and (string.sub(current, 1, 2) ~= 'f:' or tonumber(string.sub(current, 3)) >= tonumber(ARGV[3])) then
+  return false
+end
+return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])`;
+
+/** SET key fresh PX ttl, only if the key still holds exactly the stale value. */
+const REPLACE_IF_UNCHANGED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return false`;
+
+interface SessionCommands {
+  gatehouseSessionFill(key: string, value: string, ttlMs: number, readAt: number): Promise<unknown>;
+  gatehouseSessionReplace(
+    key: string,
+    stale: string,
+    fresh: string,
+    ttlMs: number,
+  ): Promise<unknown>;
+}
+
+/**
+ * SessionCache in Redis: one string key per session, `r` for revoked, `f:<ms>` for forgotten
+ * then, or a compact JSON record `[userId, roles, readAt]`. Entries written before readAt
+ * existed parse with readAt 0, so they are never trusted without a fresh PostgreSQL read.
+ */
 export function createRedisSessionCache(redis: Redis, keyPrefix: string): SessionCache {
   const key = (sid: string) => `${keyPrefix}sess:${sid}`;
+  const trust = createTrustClock();
+  // The exact stored text of each value `get` returned, so replaceStale compares what is stored.
+  const rawOf = new WeakMap<CachedSession, string>();
+  const encode = (value: CachedSession) =>
+    value.state === 'revoked' ? REVOKED : JSON.stringify([value.userId, value.roles, value.readAt]);
+  if (!('gatehouseSessionFill' in redis)) {
+    redis.defineCommand('gatehouseSessionFill', { numberOfKeys: 1, lua: FILL });
+    redis.defineCommand('gatehouseSessionReplace', { numberOfKeys: 1, lua: REPLACE_IF_UNCHANGED });
+  }
+  const commands = redis as unknown as SessionCommands;
+  const ttl = (ms: number) => Math.max(1, Math.ceil(ms));
   return {
     async get(sessionId) {
       const raw = await redis.get(key(sessionId));
-      if (raw === null) return null;
-      if (raw === REVOKED) return { state: 'revoked' };
-      const [userId, roles] = JSON.parse(raw) as [string, string[]];
-      return { state: 'live', userId, roles };
+      if (raw === null || raw.startsWith(FORGOTTEN)) return null;
+      let value: CachedSession;
+      if (raw === REVOKED) value = { state: 'revoked' };
+      else {
+        const [userId, roles, readAt] = JSON.parse(raw) as [string, string[], number?];
+        value = { state: 'live', userId, roles, readAt: readAt ?? 0 };
+      }
+      rawOf.set(value, raw);
+      return value;
     },
-    async fill(sessionId, value, ttlMs) {
-      const raw = value.state === 'revoked' ? REVOKED : JSON.stringify([value.userId, value.roles]);
-      await redis.set(key(sessionId), raw, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    async fill(sessionId, value, ttlMs, readAt) {
+      await commands.gatehouseSessionFill(key(sessionId), encode(value), ttl(ttlMs), readAt);
+    },
+    async replaceStale(sessionId, stale, fresh, ttlMs) {
+      await commands.gatehouseSessionReplace(
+        key(sessionId),
+        rawOf.get(stale) ?? encode(stale),
+        encode(fresh),
+        ttl(ttlMs),
+      );
     },
     async markRevoked(sessionIds, ttlMs) {
       if (sessionIds.length === 0) return;
       const multi = redis.multi();
-      for (const sid of sessionIds)
-        multi.set(key(sid), REVOKED, 'PX', Math.max(1, Math.ceil(ttlMs)));
+      for (const sid of sessionIds) multi.set(key(sid), REVOKED, 'PX', ttl(ttlMs));
       await multi.exec();
     },
     async forget(sessionIds) {
       if (sessionIds.length === 0) return;
-      await redis.del(...sessionIds.map(key));
+      const marker = `${FORGOTTEN}${Date.now()}`;
+      const multi = redis.multi();
+      for (const sid of sessionIds) multi.set(key(sid), marker, 'PX', FORGOTTEN_MARKER_MS);
+      await multi.exec();
     },
+    liveTrustedSince: trust.since,
+    distrustLive: trust.distrust,
   };
 }

@@ -2,16 +2,20 @@ import type { CachedSession, SessionCache } from './SessionCache.ts';
 
 /**
  * A short-lived in-process layer in front of the shared (Redis) session cache, so repeated
- * validations of one session skip the network round trip. Entries live `ttlMs` (well under the
- * 1 s revocation budget): a revocation made on another instance is seen within that time; one
- * made on this instance is seen at once. Misses and errors go to the inner cache unchanged.
+ * validations of one session skip the network round trip. Revocations and role changes reach
+ * it at once on the instance that made them, and within milliseconds on every other instance
+ * through PostgreSQL change notifications (listenForSessionChanges); `ttlMs` only bounds how
+ * long a missed notification could keep an entry (0 disables this layer).
  */
 export function createNearSessionCache(
   inner: SessionCache,
   ttlMs = 500,
   maxEntries = 50_000,
 ): SessionCache {
+  if (ttlMs <= 0) return inner;
   const near = new Map<string, { value: CachedSession; until: number }>();
+  // Bumped by every invalidation: a lookup in flight across one must not keep what it read.
+  let generation = 0;
   const remember = (sid: string, value: CachedSession) => {
     if (near.size >= maxEntries) {
       const oldest = near.keys().next().value;
@@ -24,20 +28,34 @@ export function createNearSessionCache(
       const e = near.get(sessionId);
       if (e && e.until > Date.now()) return e.value;
       if (e) near.delete(sessionId);
+      const before = generation;
       const value = await inner.get(sessionId);
-      if (value !== null) remember(sessionId, value);
+      if (value !== null && generation === before) remember(sessionId, value);
       return value;
     },
-    async fill(sessionId, value, ttl) {
-      await inner.fill(sessionId, value, ttl);
+    async fill(sessionId, value, ttl, readAt) {
+      await inner.fill(sessionId, value, ttl, readAt);
+    },
+    async replaceStale(sessionId, stale, fresh, ttl) {
+      generation += 1;
+      near.delete(sessionId);
+      await inner.replaceStale(sessionId, stale, fresh, ttl);
     },
     async markRevoked(sessionIds, ttl) {
+      generation += 1;
       for (const sid of sessionIds) remember(sid, { state: 'revoked' });
       await inner.markRevoked(sessionIds, ttl);
     },
     async forget(sessionIds) {
+      generation += 1;
       for (const sid of sessionIds) near.delete(sid);
       await inner.forget(sessionIds);
+    },
+    liveTrustedSince: () => inner.liveTrustedSince(),
+    distrustLive() {
+      generation += 1;
+      near.clear();
+      inner.distrustLive();
     },
   };
 }

@@ -41,6 +41,7 @@ export class RedisServer {
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
       });
+      probe.on('error', () => {}); // refused until the server is up: that is what we wait for
       try {
         await probe.connect();
         await probe.ping();

@@ -1,0 +1,120 @@
+import pg from 'pg';
+import type { Logger } from '../log.ts';
+
+/** The channel migration 0005 announces session revocations and user changes on. */
+export const SESSION_CHANGES_CHANNEL = 'gatehouse_session_changes';
+
+/** A batch of committed changes, deduplicated. */
+export interface SessionChanges {
+  revokedSessionIds: string[];
+  changedUserIds: string[];
+}
+
+export interface SessionChangeHandlers {
+  /** Committed changes, batched per event-loop turn. */
+  onChanges(changes: SessionChanges): Promise<void>;
+  /** Notifications may have been missed (the connection dropped): trust nothing cached. */
+  onGap(): void;
+}
+
+export interface SessionChangeListener {
+  /** Resolves once LISTEN is in place for the first time (or rejects if it cannot be). */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps one dedicated PostgreSQL connection LISTENing for session changes and reconnects it
+ * with backoff when it drops. Every reconnect reports a gap first, since notifications sent
+ * while it was away are lost.
+ */
+export function listenForSessionChanges(
+  databaseUrl: string,
+  handlers: SessionChangeHandlers,
+  log: Logger,
+  options: { connectTimeoutMs: number },
+): SessionChangeListener {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  let pending: SessionChanges | undefined;
+
+  const flush = () => {
+    const batch = pending;
+    pending = undefined;
+    if (!batch) return;
+    handlers.onChanges(batch).catch((err: unknown) => {
+      log.warn({ err }, 'could not apply session changes to the cache');
+    });
+  };
+  const onNotification = (message: pg.Notification) => {
+    const payload = message.payload ?? '';
+    const id = payload.slice(2);
+    if (!pending) {
+      pending = { revokedSessionIds: [], changedUserIds: [] };
+      setImmediate(flush);
+    }
+    if (payload.startsWith('s:')) pending.revokedSessionIds.push(id);
+    else if (payload.startsWith('u:')) pending.changedUserIds.push(id);
+  };
+
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({
+      connectionString: databaseUrl,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      keepAlive: true,
+      application_name: 'gatehouse-session-changes',
+    });
+    c.on('notification', onNotification);
+    c.on('error', () => {}); // 'end' follows; reconnecting is handled there
+    c.on('end', () => {
+      if (client !== c || stopped) return;
+      client = undefined;
+      log.warn('session change notifications lost their database connection; reconnecting');
+      handlers.onGap();
+      scheduleReconnect();
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${SESSION_CHANGES_CHANNEL}`);
+    } catch (err) {
+      c.removeAllListeners('end');
+      await c.end().catch(() => {});
+      throw err;
+    }
+    if (stopped) {
+      await c.end().catch(() => {});
+      return;
+    }
+    client = c;
+    attempt = 0;
+  };
+  const scheduleReconnect = () => {
+    if (stopped) return;
+    const delay = Math.min(100 * 2 ** attempt, 5000);
+    attempt += 1;
+    retryTimer = setTimeout(() => {
+      connect().then(
+        () => {
+          // Whatever was committed while away is unknown: everything cached is re-checked.
+          handlers.onGap();
+          log.info('session change notifications restored');
+        },
+        () => scheduleReconnect(),
+      );
+    }, delay);
+    retryTimer.unref();
+  };
+
+  return {
+    ready: connect(),
+    async stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { Logger } from '../log.ts';
+import type { DatabasePool } from '../storage/createDatabase.ts';
+import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
+import { listenForSessionChanges, type SessionChangeListener } from './listenForSessionChanges.ts';
+import type { SessionCache } from './SessionCache.ts';
+
+/**
+ * Applies every committed session change announced by PostgreSQL to this instance's session
+ * cache: revoked sessions are marked revoked (repairing the shared cache if the instance that
+ * revoked them could not reach it), changed users' sessions are forgotten. If that fails, or
+ * notifications were missed, live entries are re-checked against PostgreSQL instead.
+ */
+export async function startSessionChangeFeed(d: {
+  databaseUrl: string;
+  pool: DatabasePool;
+  sessionCache: SessionCache;
+  /** How long a revoked marker must outlive the session's last access token. */
+  revokedTtlMs: number;
+  connectTimeoutMs: number;
+  log: Logger;
+}): Promise<SessionChangeListener> {
+  const cache = d.sessionCache;
+  const listener = listenForSessionChanges(
+    d.databaseUrl,
+    {
+      async onChanges(changes) {
+        try {
+          await cache.markRevoked([...new Set(changes.revokedSessionIds)], d.revokedTtlMs);
+          for (const userId of new Set(changes.changedUserIds)) {
+            await cache.forget(await findLiveSessionIdsByUser(d.pool, userId));
+          }
+        } catch (err) {
+          cache.distrustLive();
+          throw err;
+        }
+      },
+      onGap: () => cache.distrustLive(),
+    },
+    d.log,
+    { connectTimeoutMs: d.connectTimeoutMs },
+  );
+  await listener.ready;
+  return listener;
+}
