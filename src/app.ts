@@ -28,6 +28,7 @@ import { createNearSessionCache } from './sessions/createNearSessionCache.ts';
 import { createMemorySessionCache } from './sessions/MemorySessionCache.ts';
 import { createRedisSessionCache } from './sessions/RedisSessionCache.ts';
 import { startSessionChangeFeed } from './sessions/startSessionChangeFeed.ts';
+import { startupNotices } from './startupNotices.ts';
 import { createDatabase } from './storage/createDatabase.ts';
 import { migrate } from './storage/migrate.ts';
 import { sql } from './storage/sql.ts';
@@ -66,6 +67,9 @@ const UNLIMITED_METHODS = new Set(
   ['ValidateToken', 'GetJwks'].map((m) => `/gatehouse.auth.v1.AuthService/${m}`),
 );
 
+/** Admin calls spend the per-source budget in their call runner, which audits refusals too. */
+const ADMIN_SERVICE_PREFIX = '/gatehouse.admin.v1.UserAdminService/';
+
 const SERVICE_NAMES = ['gatehouse.auth.v1.AuthService', 'gatehouse.admin.v1.UserAdminService'];
 
 /** The composition root: builds every dependency once and wires them into the servers. */
@@ -79,6 +83,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     }
   };
   try {
+    const notices = startupNotices(config);
+    for (const warning of notices.warnings) log.warn(warning);
+    for (const note of notices.notes) log.info(note);
     let databaseUrl = config.database.url;
     if (databaseUrl === undefined) {
       const embedded = await startEmbeddedPostgres(
@@ -205,7 +212,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       hooks: {
         accepting: () => accepting,
         admit: (method, clientIp) =>
-          UNLIMITED_METHODS.has(method)
+          UNLIMITED_METHODS.has(method) || method.startsWith(ADMIN_SERVICE_PREFIX)
             ? Promise.resolve()
             : limits.admitSource(CREDENTIAL_METHODS.has(method) ? 'credential' : 'read', clientIp),
         onCallEnd(method, code, durationMs) {

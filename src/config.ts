@@ -8,6 +8,8 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
+const optionalInt = (min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).optional();
 const optionalString = z
   .string()
   .optional()
@@ -21,6 +23,16 @@ const list = z
       .map((s) => s.trim())
       .filter((s) => s !== ''),
   );
+
+/**
+ * Rate-limit budgets when their variable is unset. Development (the default NODE_ENV) runs the
+ * same limiter with budgets a person trying the service from a terminal will not reach;
+ * production and test use the real ones.
+ */
+export const RATE_LIMIT_DEFAULTS = {
+  production: { ipRead: 1200, ipCredential: 60, account: 20, accountIp: 10 },
+  development: { ipRead: 100_000, ipCredential: 10_000, account: 1000, accountIp: 1000 },
+} as const;
 
 /** Every environment variable Gatehouse reads, with its default. Nothing else reads process.env. */
 const envSchema = z.object({
@@ -69,13 +81,14 @@ const envSchema = z.object({
   ARGON2_PARALLELISM: int(1, 1, 16),
   PASSWORD_MIN_LENGTH: int(8, 8, 64),
   PASSWORD_MAX_LENGTH: int(256, 64, 1024),
-  RATE_LIMIT_IP_READ_POINTS: int(1200, 1),
+  // Budgets default by NODE_ENV (RATE_LIMIT_DEFAULTS below); windows are the same everywhere.
+  RATE_LIMIT_IP_READ_POINTS: optionalInt(1),
   RATE_LIMIT_IP_READ_WINDOW_SEC: int(60, 1),
-  RATE_LIMIT_IP_CREDENTIAL_POINTS: int(60, 1),
+  RATE_LIMIT_IP_CREDENTIAL_POINTS: optionalInt(1),
   RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC: int(60, 1),
-  RATE_LIMIT_ACCOUNT_POINTS: int(20, 1),
+  RATE_LIMIT_ACCOUNT_POINTS: optionalInt(1),
   RATE_LIMIT_ACCOUNT_WINDOW_SEC: int(900, 1),
-  RATE_LIMIT_ACCOUNT_IP_POINTS: int(10, 1),
+  RATE_LIMIT_ACCOUNT_IP_POINTS: optionalInt(1),
   RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC: int(900, 1),
   LOCKOUT_THRESHOLD: int(5, 1, 1000),
   LOCKOUT_BASE_SEC: int(900, 1),
@@ -180,6 +193,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration:\n  PASSWORD_MIN_LENGTH: must not exceed PASSWORD_MAX_LENGTH',
     );
   }
+  const budgets =
+    e.NODE_ENV === 'development' ? RATE_LIMIT_DEFAULTS.development : RATE_LIMIT_DEFAULTS.production;
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -238,14 +253,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxLength: e.PASSWORD_MAX_LENGTH,
     },
     rateLimits: {
-      ipRead: { points: e.RATE_LIMIT_IP_READ_POINTS, windowSec: e.RATE_LIMIT_IP_READ_WINDOW_SEC },
+      ipRead: {
+        points: e.RATE_LIMIT_IP_READ_POINTS ?? budgets.ipRead,
+        windowSec: e.RATE_LIMIT_IP_READ_WINDOW_SEC,
+      },
       ipCredential: {
-        points: e.RATE_LIMIT_IP_CREDENTIAL_POINTS,
+        points: e.RATE_LIMIT_IP_CREDENTIAL_POINTS ?? budgets.ipCredential,
         windowSec: e.RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC,
       },
-      account: { points: e.RATE_LIMIT_ACCOUNT_POINTS, windowSec: e.RATE_LIMIT_ACCOUNT_WINDOW_SEC },
+      account: {
+        points: e.RATE_LIMIT_ACCOUNT_POINTS ?? budgets.account,
+        windowSec: e.RATE_LIMIT_ACCOUNT_WINDOW_SEC,
+      },
       accountIp: {
-        points: e.RATE_LIMIT_ACCOUNT_IP_POINTS,
+        points: e.RATE_LIMIT_ACCOUNT_IP_POINTS ?? budgets.accountIp,
         windowSec: e.RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC,
       },
     },

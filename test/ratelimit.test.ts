@@ -254,3 +254,66 @@ describe('shared budget and Redis failure', () => {
     }
   });
 });
+
+describe('a trusted backend forwarding its end users', () => {
+  let gh: Gatehouse;
+  before(async () => {
+    // The normal topology of a service called by other services: one backend (127.0.0.1 here)
+    // calls Gatehouse for many people and forwards each one's address.
+    gh = await startGatehouse({
+      TRUSTED_PROXIES: '127.0.0.1',
+      RATE_LIMIT_IP_CREDENTIAL_POINTS: '3',
+      RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC: '600',
+      RATE_LIMIT_IP_READ_POINTS: '3',
+      RATE_LIMIT_IP_READ_WINDOW_SEC: '600',
+    });
+  });
+  after(async () => {
+    await gh.stop();
+  });
+
+  it('gives every forwarded end-user address its own budget', async () => {
+    const users = ['198.51.100.21', '198.51.100.22', '198.51.100.23', '2001:db8:7::1'];
+    for (const ip of users) {
+      for (let i = 0; i < 3; i++) {
+        assert.equal(await outcome(wrongLogin(gh, uniqueEmail(), ip)), 'PASSED', ip);
+      }
+    }
+    for (const ip of users) {
+      await expectRpcError(
+        wrongLogin(gh, uniqueEmail(), ip),
+        status.RESOURCE_EXHAUSTED,
+        'RATE_LIMITED',
+      );
+    }
+  });
+
+  it('audits an admin call refused by the per-source limit', async () => {
+    const admin = await registerUser(gh);
+    await gh.db.query(`UPDATE users SET roles = '{admin}' WHERE id = $1`, [admin.user.id]);
+    const ip = '198.51.100.91';
+    const getUser = () =>
+      call(
+        gh.admin,
+        'getUser',
+        { userId: admin.user.id },
+        { token: admin.tokens.accessToken, metadata: { 'x-forwarded-for': ip } },
+      );
+    for (let i = 0; i < 3; i++) await getUser();
+    await expectRpcError(getUser(), status.RESOURCE_EXHAUSTED, 'RATE_LIMITED');
+    const rows = await gh.db.query<{ outcome: string; details: { reason?: string } }>(
+      `SELECT outcome, details FROM audit_events WHERE action = 'user_get' AND ip_address = $1
+       ORDER BY id`,
+      [ip],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.outcome, r.details.reason ?? null]),
+      [
+        ['success', null],
+        ['success', null],
+        ['success', null],
+        ['denied', 'RATE_LIMITED'],
+      ],
+    );
+  });
+});

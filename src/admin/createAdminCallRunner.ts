@@ -48,13 +48,17 @@ function subjectOf(req: unknown): string | null {
 }
 
 /**
- * The one wrapper every UserAdminService RPC goes through: authenticate (UNAUTHENTICATED),
- * require the admin role before any validation or lookup (PERMISSION_DENIED), run the
- * operation, and append exactly ONE audit event per call, whatever its outcome. State changes
- * write it inside their transaction (`call.transaction`); reads, refusals and failures write it
- * afterwards on its own.
+ * The one wrapper every UserAdminService RPC goes through: admit the source (its per-source
+ * rate limit, RESOURCE_EXHAUSTED), authenticate (UNAUTHENTICATED), require the admin role
+ * before any validation or lookup (PERMISSION_DENIED), run the operation, and append exactly
+ * ONE audit event per call, whatever its outcome. State changes write it inside their
+ * transaction (`call.transaction`); reads, refusals and failures write it afterwards on its own.
+ * `admitSource` is applied here rather than by the transport so that refusals are audited too.
  */
-export function createAdminCallRunner(pool: DatabasePool) {
+export function createAdminCallRunner(
+  pool: DatabasePool,
+  admitSource: (clientIp: string) => Promise<void>,
+) {
   return function adminCall<Req, Res>(action: string, operation: AdminOperation<Req, Res>) {
     return async (req: Req, ctx: AdminRequestContext): Promise<Res> => {
       const info: RequestInfo = {
@@ -77,6 +81,7 @@ export function createAdminCallRunner(pool: DatabasePool) {
         details: { ...details, ...extra },
       });
       try {
+        await admitSource(info.clientIp);
         const principal = await ctx.authenticate();
         actorUserId = principal.userId;
         await requireAdmin(pool, principal);

@@ -61,7 +61,9 @@ export function createAdminService(
   const deps: AdminDeps = { ...auth, pageTokens: createPageTokens(secret) };
   return {
     deps,
-    adminCall: createAdminCallRunner(deps.pool),
+    adminCall: createAdminCallRunner(deps.pool, (clientIp) =>
+      deps.limits.admitSource('read', clientIp),
+    ),
     createUser: (call, input) => createUser(deps, call, input),
     getUser: (userId) => getUser(deps, userId),
     listUsers: (input) => listUsers(deps, input),
