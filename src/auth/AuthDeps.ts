@@ -34,6 +34,8 @@ export interface AuthDeps {
   mail: AccountMail;
   /** REQUIRE_VERIFIED_EMAIL: Login of an unverified account fails like a wrong password. */
   requireVerifiedEmail: boolean;
+  /** The key successor refresh tokens are derived under (see deriveSuccessorRefreshToken). */
+  refreshSuccessorKey: () => Promise<Buffer>;
 }
 
 /** Who is asking, for sessions and audit rows. */

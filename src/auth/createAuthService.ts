@@ -5,6 +5,7 @@ import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
+import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { findUserById, type UserRow } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
@@ -89,6 +90,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     log: d.log,
     mail: createAccountMail(d.config.mail, d.mailQueued),
     requireVerifiedEmail: d.config.mail.requireVerifiedEmail,
+    refreshSuccessorKey: createAppSecretLoader(d.pool, 'refresh_successor'),
   };
   return {
     deps,
