@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { status } from '@grpc/grpc-js';
+import { credentials, status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
+import {
+  AuthServiceClient,
+  type ListSessionsRequest,
+} from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 import { redisUrl } from './helpers/testDatabase.ts';
@@ -331,15 +335,193 @@ describe('sessions and revocation', () => {
 
   it('refuses bearer RPCs without a valid token', async () => {
     await expectRpcError(
-      call(gh.auth, 'listSessions', {}),
+      call(gh.auth, 'listSessions', { pageSize: 0, pageToken: '' }),
       status.UNAUTHENTICATED,
       'INVALID_ACCESS_TOKEN',
     );
     await expectRpcError(
-      call(gh.auth, 'listSessions', {}, { token: 'garbage' }),
+      call(gh.auth, 'listSessions', { pageSize: 0, pageToken: '' }, { token: 'garbage' }),
       status.UNAUTHENTICATED,
       'INVALID_ACCESS_TOKEN',
     );
+  });
+});
+
+describe('session lists', () => {
+  let gh: Gatehouse;
+  before(async () => {
+    // The test client is the trusted proxy, so each call can say which end user it forwards.
+    gh = await startGatehouse({ TRUSTED_PROXIES: '127.0.0.1' });
+  });
+  after(async () => {
+    await gh.stop();
+  });
+  const list = (token: string, page: Partial<ListSessionsRequest> = {}) =>
+    call(gh.auth, 'listSessions', { pageSize: 0, pageToken: '', ...page }, { token });
+  const login = async (email: string, forwardedFor = '192.0.2.1') => {
+    const res = await call(
+      gh.auth,
+      'login',
+      { identifier: email, password: PASSWORD },
+      { metadata: { 'x-forwarded-for': forwardedFor } },
+    );
+    assert.ok(res.tokens);
+    return res.tokens;
+  };
+
+  it('records the address and user agent of the last refresh', async () => {
+    const a = await registerUser(gh);
+    const laptop = new AuthServiceClient(gh.target, credentials.createInsecure(), {
+      'grpc.primary_user_agent': 'laptop-app/1.0',
+    });
+    const phone = new AuthServiceClient(gh.target, credentials.createInsecure(), {
+      'grpc.primary_user_agent': 'phone-app/2.0',
+    });
+    try {
+      const res = await call(
+        laptop,
+        'login',
+        { identifier: a.email, password: PASSWORD },
+        { metadata: { 'x-forwarded-for': '203.0.113.5' } },
+      );
+      assert.ok(res.tokens);
+      const before = (await list(res.tokens.accessToken)).sessions.find((s) => s.current);
+      assert.equal(before?.ipAddress, '203.0.113.5');
+      assert.match(before?.userAgent ?? '', /^laptop-app\/1\.0 /);
+
+      const next = await call(
+        phone,
+        'refresh',
+        { refreshToken: res.tokens.refreshToken },
+        { metadata: { 'x-forwarded-for': '198.51.100.7' } },
+      );
+      assert.ok(next.tokens);
+      const after = (await list(next.tokens.accessToken)).sessions.find((s) => s.current);
+      assert.equal(after?.ipAddress, '198.51.100.7', 'the address of the refresh');
+      assert.match(after?.userAgent ?? '', /^phone-app\/2\.0 /, 'the user agent of the refresh');
+      const [row] = await gh.db.query<{ moved: boolean }>(
+        'SELECT last_used_at > created_at AS moved FROM sessions WHERE id = $1',
+        [res.tokens.sessionId],
+      );
+      assert.equal(row?.moved, true, 'last_used_at is the time of the refresh');
+      assert.equal(after?.createdAt?.getTime(), before?.createdAt?.getTime());
+    } finally {
+      laptop.close();
+      phone.close();
+    }
+  });
+
+  it('lists the most recently used session first', async () => {
+    const a = await registerUser(gh);
+    const second = await login(a.email);
+    const third = await login(a.email);
+    await call(gh.auth, 'refresh', { refreshToken: a.tokens.refreshToken });
+    const { sessions, nextPageToken } = await list(third.accessToken);
+    assert.deepEqual(
+      sessions.map((s) => s.id),
+      [a.tokens.sessionId, third.sessionId, second.sessionId],
+      'the refreshed first session leads, then by last use',
+    );
+    assert.equal(nextPageToken, '');
+    for (const [i, s] of sessions.slice(1).entries()) {
+      const prev = sessions[i]?.lastUsedAt?.getTime() ?? 0;
+      assert.ok((s.lastUsedAt?.getTime() ?? 0) <= prev, 'ordered by last_used_at, descending');
+    }
+  });
+
+  it('pages through more than 1000 sessions without duplicates or gaps', async () => {
+    const a = await registerUser(gh);
+    const other = await registerUser(gh);
+    // 1500 more live sessions; pairs share a last_used_at so the id tie-break matters. Revoked
+    // and expired sessions, and another user's, must not appear.
+    await gh.db.query(
+      `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, expires_at,
+                             revoked_at)
+       SELECT gen_random_uuid(), $1, now() - interval '1 day',
+              now() - (i / 2) * interval '1 second', now() + interval '1 day',
+              now() + interval '2 days', CASE WHEN i > 1500 THEN now() END
+       FROM generate_series(1, 1600) AS i`,
+      [a.user.id],
+    );
+    await gh.db.query(
+      `INSERT INTO sessions (id, user_id, last_used_at, idle_expires_at, expires_at)
+       SELECT gen_random_uuid(), $1, now(), now() - interval '1 second', now() + interval '1 day'
+       FROM generate_series(1, 10)`,
+      [a.user.id],
+    );
+    const expected = (
+      await gh.db.query<{ id: string }>(
+        `SELECT id FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND idle_expires_at > now()
+         ORDER BY last_used_at DESC, id DESC`,
+        [a.user.id],
+      )
+    ).map((r) => r.id);
+    assert.equal(expected.length, 1501);
+
+    const first = await list(a.tokens.accessToken);
+    assert.equal(first.sessions.length, 50, 'page_size 0 means 50');
+    const capped = await list(a.tokens.accessToken, { pageSize: 100000 });
+    assert.equal(capped.sessions.length, 500, 'page_size is capped at 500');
+
+    const seen: string[] = [];
+    let pageToken = '';
+    let pages = 0;
+    do {
+      const page = await list(a.tokens.accessToken, { pageSize: 137, pageToken });
+      assert.ok(page.sessions.length <= 137);
+      seen.push(...page.sessions.map((s) => s.id));
+      pageToken = page.nextPageToken;
+      pages += 1;
+      assert.ok(pages < 100, 'terminates');
+    } while (pageToken !== '');
+    assert.equal(pages, Math.ceil(1501 / 137));
+    assert.deepEqual(seen, expected, 'every live session once, in order');
+    assert.equal((await list(other.tokens.accessToken)).sessions.length, 1);
+  });
+
+  it('refuses a negative page size and forged or foreign page tokens', async () => {
+    const a = await registerUser(gh);
+    const b = await registerUser(gh);
+    await login(a.email);
+    const bad = await expectRpcError(
+      list(a.tokens.accessToken, { pageSize: -1 }),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    assert.deepEqual(
+      bad.fieldViolations?.map((v) => v.field),
+      ['page_size'],
+    );
+    const page = await list(a.tokens.accessToken, { pageSize: 1 });
+    assert.notEqual(page.nextPageToken, '');
+    const forged = [
+      'garbage',
+      `${page.nextPageToken.slice(0, -2)}AA`,
+      page.nextPageToken.replace(
+        /^v1\.[^.]+/,
+        `v1.${Buffer.from('["2024-01-01T00:00:00.000000","x"]').toString('base64url')}`,
+      ),
+    ];
+    for (const pageToken of forged) {
+      const s = await expectRpcError(
+        list(a.tokens.accessToken, { pageSize: 1, pageToken }),
+        status.INVALID_ARGUMENT,
+        'INVALID_PAGE_TOKEN',
+      );
+      assert.deepEqual(
+        s.fieldViolations?.map((v) => v.field),
+        ['page_token'],
+      );
+    }
+    await expectRpcError(
+      list(b.tokens.accessToken, { pageSize: 1, pageToken: page.nextPageToken }),
+      status.INVALID_ARGUMENT,
+      'INVALID_PAGE_TOKEN',
+    );
+    const rest = await list(a.tokens.accessToken, { pageSize: 1, pageToken: page.nextPageToken });
+    assert.equal(rest.sessions.length, 1);
+    assert.notEqual(rest.sessions[0]?.id, page.sessions[0]?.id);
   });
 });
 

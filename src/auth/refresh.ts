@@ -100,7 +100,11 @@ export async function refresh(
 
     let expiresAt: Date;
     if (repeated === null) {
-      const touched = await touchSession(tx, session.id, deps.tokens.sessionIdleSec);
+      const touched = await touchSession(tx, session.id, {
+        idleTimeoutSec: deps.tokens.sessionIdleSec,
+        ipAddress: info.clientIp,
+        userAgent: info.userAgent,
+      });
       expiresAt = refreshExpiry(touched);
       const successor = await insertRefreshToken(tx, {
         sessionId: session.id,
