@@ -113,6 +113,29 @@ describe('refresh rotation', () => {
     assert.match(na.tokens?.refreshToken ?? '', /^ghr_[A-Za-z0-9_-]{43}$/, '256 bits, same shape');
   });
 
+  it('after a key rotation refuses a repeat without revoking; the successor handed out works', async () => {
+    const { tokens } = await registerUser(gh);
+    const successor = (await refresh(tokens.refreshToken)).tokens?.refreshToken;
+    assert.ok(successor);
+    // The documented rotation: a new key row, read by an instance started afterwards.
+    await gh.db.query(`DELETE FROM app_secrets WHERE name = 'refresh_successor'`);
+    const rotated = await startGatehouse({ REFRESH_REUSE_GRACE_SEC: '60' }, gh.db);
+    try {
+      const refreshOnRotated = (refreshToken: string) =>
+        call(rotated.auth, 'refresh', { refreshToken });
+      await expectRpcError(
+        refreshOnRotated(tokens.refreshToken),
+        status.UNAUTHENTICATED,
+        'INVALID_REFRESH_TOKEN',
+      );
+      const next = (await refreshOnRotated(successor)).tokens;
+      assert.ok(next, 'the successor already handed out still refreshes');
+      assert.equal(await active(next.accessToken), true, 'nothing was revoked');
+    } finally {
+      await rotated.stop({ keepDatabase: true });
+    }
+  });
+
   it('enforces the idle timeout and the absolute lifetime on refresh', async () => {
     const idle = await registerUser(gh);
     await gh.db.query(
