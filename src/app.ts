@@ -173,7 +173,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       log,
       mailQueued: () => outbox.wake(),
     });
-    const admin = createAdminService(auth.deps, config.pageTokenSecret);
+    const admin = createAdminService(auth.deps);
     if (config.database.url === undefined) {
       // Embedded dev mode: the first start creates an admin and prints its password once.
       await ensureEmbeddedAdmin(auth.deps, log, (text) => process.stdout.write(text));

@@ -443,7 +443,7 @@ describe('UserAdminService authorization and audit', () => {
     );
     for (const method of ['getUser', 'deleteUser', 'disableUser', 'listUserSessions'] as const) {
       await expectRpcError(
-        call(gh.admin, method, { userId: target.user.id }, { token }),
+        call(gh.admin, method, { userId: target.user.id, pageSize: 0, pageToken: '' }, { token }),
         status.NOT_FOUND,
         'USER_NOT_FOUND',
       );
@@ -492,11 +492,21 @@ describe('UserAdminService authorization and audit', () => {
     const second = await call(gh.auth, 'login', { identifier: target.email, password: PASSWORD });
     await sleep(5);
     await call(gh.auth, 'refresh', { refreshToken: target.tokens.refreshToken });
-    const list = await call(gh.admin, 'listUserSessions', { userId: target.user.id }, { token });
+    const list = await call(
+      gh.admin,
+      'listUserSessions',
+      { userId: target.user.id, pageSize: 0, pageToken: '' },
+      { token },
+    );
     assert.equal(list.sessions.length, 2);
     assert.equal(list.sessions[0]?.id, target.tokens.sessionId, 'most recently used first');
     assert.ok(list.sessions.every((s) => !s.current));
-    const own = await call(gh.admin, 'listUserSessions', { userId: admin.user.id }, { token });
+    const own = await call(
+      gh.admin,
+      'listUserSessions',
+      { userId: admin.user.id, pageSize: 0, pageToken: '' },
+      { token },
+    );
     assert.deepEqual(
       own.sessions.map((s) => s.current),
       [true],
@@ -514,8 +524,72 @@ describe('UserAdminService authorization and audit', () => {
         .active,
       false,
     );
-    const none = await call(gh.admin, 'listUserSessions', { userId: target.user.id }, { token });
+    const none = await call(
+      gh.admin,
+      'listUserSessions',
+      { userId: target.user.id, pageSize: 0, pageToken: '' },
+      { token },
+    );
     assert.equal(none.sessions.length, 0);
+  });
+
+  it("pages a user's sessions with tokens bound to that user", async () => {
+    const admin = await makeAdmin(gh);
+    const token = admin.tokens.accessToken;
+    const target = await registerUser(gh);
+    const other = await registerUser(gh);
+    await gh.db.query(
+      `INSERT INTO sessions (id, user_id, last_used_at, idle_expires_at, expires_at)
+       SELECT gen_random_uuid(), $1, now() - i * interval '1 second', now() + interval '1 day',
+              now() + interval '2 days'
+       FROM generate_series(1, 1100) AS i`,
+      [target.user.id],
+    );
+    const listPage = (userId: string, pageToken: string, pageSize = 400) =>
+      call(gh.admin, 'listUserSessions', { userId, pageSize, pageToken }, { token });
+    const ids: string[] = [];
+    let pageToken = '';
+    do {
+      const page = await listPage(target.user.id, pageToken);
+      ids.push(...page.sessions.map((s) => s.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '' && ids.length < 5000);
+    assert.equal(ids.length, 1101, 'nothing cut at 1000');
+    assert.equal(new Set(ids).size, 1101, 'no duplicates');
+    assert.equal(ids[0], target.tokens.sessionId, 'most recently used first');
+
+    const first = await listPage(target.user.id, '');
+    await expectRpcError(
+      listPage(other.user.id, first.nextPageToken),
+      status.INVALID_ARGUMENT,
+      'INVALID_PAGE_TOKEN',
+    );
+    const own = await call(
+      gh.auth,
+      'listSessions',
+      { pageSize: 400, pageToken: '' },
+      { token: other.tokens.accessToken },
+    );
+    await expectRpcError(
+      call(
+        gh.auth,
+        'listSessions',
+        { pageSize: 400, pageToken: first.nextPageToken },
+        { token: other.tokens.accessToken },
+      ),
+      status.INVALID_ARGUMENT,
+      'INVALID_PAGE_TOKEN',
+    );
+    assert.equal(own.sessions.length, 1);
+    const bad = await expectRpcError(
+      listPage(target.user.id, '', -5),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    assert.deepEqual(
+      bad.fieldViolations?.map((v) => v.field),
+      ['page_size'],
+    );
   });
 
   it('lists audit events newest first with filters and signed page tokens', async () => {

@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { AuthDeps } from '../auth/AuthDeps.ts';
-import { findOrCreateAppSecret } from '../storage/appSecrets.ts';
-import type { SessionRow } from '../storage/sessions.ts';
+import type { SessionPageRequest } from '../auth/sessions.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { type AdminCall, createAdminCallRunner } from './createAdminCallRunner.ts';
-import { createPageTokens } from './createPageTokens.ts';
 import { type CreateUserInput, createUser } from './createUser.ts';
 import { deleteUser } from './deleteUser.ts';
 import { disableUser } from './disableUser.ts';
@@ -31,34 +28,18 @@ export interface AdminService {
   disableUser(call: AdminCall, userId: string): Promise<UserRow>;
   enableUser(call: AdminCall, userId: string): Promise<UserRow>;
   unlockUser(call: AdminCall, userId: string): Promise<UserRow>;
-  listUserSessions(userId: string): Promise<readonly SessionRow[]>;
+  listUserSessions: (
+    userId: string,
+    page: SessionPageRequest,
+  ) => ReturnType<typeof listUserSessions>;
   revokeUserSessions(call: AdminCall, userId: string): Promise<number>;
   listAuditEvents: (input: ListAuditEventsInput) => ReturnType<typeof listAuditEvents>;
   importUsers(call: AdminCall, entries: readonly ImportEntry[]): Promise<ImportResult[]>;
 }
 
-/**
- * Binds the admin use cases to the auth dependencies. Page tokens are signed with
- * PAGE_TOKEN_SECRET, or else with a random secret kept in app_secrets (created by the first
- * instance that needs it), so every instance of one database accepts every other's tokens.
- */
-export function createAdminService(
-  auth: AuthDeps,
-  pageTokenSecret: string | undefined,
-): AdminService {
-  const configured = pageTokenSecret === undefined ? null : Buffer.from(pageTokenSecret, 'utf8');
-  let stored: Promise<Buffer> | undefined;
-  const secret = async () => {
-    if (configured !== null) return configured;
-    stored ??= findOrCreateAppSecret(auth.pool, 'page_token', () => randomBytes(32)).catch(
-      (error: unknown) => {
-        stored = undefined;
-        throw error;
-      },
-    );
-    return stored;
-  };
-  const deps: AdminDeps = { ...auth, pageTokens: createPageTokens(secret) };
+/** Binds the admin use cases to the auth dependencies (which carry the page-token codec). */
+export function createAdminService(auth: AuthDeps): AdminService {
+  const deps: AdminDeps = auth;
   return {
     deps,
     adminCall: createAdminCallRunner(deps.pool, (clientIp) =>
@@ -72,7 +53,7 @@ export function createAdminService(
     disableUser: (call, userId) => disableUser(deps, call, userId),
     enableUser: (call, userId) => enableUser(deps, call, userId),
     unlockUser: (call, userId) => unlockUser(call, userId),
-    listUserSessions: (userId) => listUserSessions(deps, userId),
+    listUserSessions: (userId, page) => listUserSessions(deps, userId, page),
     revokeUserSessions: (call, userId) => revokeUserSessions(deps, call, userId),
     listAuditEvents: (input) => listAuditEvents(deps, input),
     importUsers: (call, entries) => importUsers(deps, call, entries),

@@ -1,21 +1,20 @@
 import { publishRevocations } from '../auth/issueSession.ts';
+import { listLiveSessions, type SessionPage, type SessionPageRequest } from '../auth/sessions.ts';
 import { getUserById } from '../storage/adminUsers.ts';
-import { findLiveSessionsByUser, revokeSessions, type SessionRow } from '../storage/sessions.ts';
+import { revokeSessions } from '../storage/sessions.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
 import { requireUserId } from './requireUserId.ts';
 
-/** A live user's live sessions, most recently used first. */
+/** One page of a live user's live sessions, most recently used first. */
 export async function listUserSessions(
   deps: AdminDeps,
   userId: string,
-): Promise<readonly SessionRow[]> {
+  page: SessionPageRequest,
+): Promise<SessionPage> {
   const id = requireUserId(userId);
   await getUserById(deps.pool, id);
-  const sessions = await findLiveSessionsByUser(deps.pool, id);
-  return [...sessions].sort(
-    (a, b) => b.last_used_at.getTime() - a.last_used_at.getTime() || a.id.localeCompare(b.id),
-  );
+  return listLiveSessions(deps, id, page);
 }
 
 /** Revokes every live session of a user (the caller's own too, if it targets itself). */

@@ -1,4 +1,5 @@
 import type { RateLimits } from '../abuse/createRateLimits.ts';
+import type { PageTokens } from '../admin/createPageTokens.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { AccountMail } from '../mail/createAccountMail.ts';
@@ -34,6 +35,10 @@ export interface AuthDeps {
   mail: AccountMail;
   /** REQUIRE_VERIFIED_EMAIL: Login of an unverified account fails like a wrong password. */
   requireVerifiedEmail: boolean;
+  /** Signed keyset page tokens of every list RPC (sessions, and the admin lists). */
+  pageTokens: PageTokens;
+  /** The key successor refresh tokens are derived under (see deriveSuccessorRefreshToken). */
+  refreshSuccessorKey: () => Promise<Buffer>;
 }
 
 /** Who is asking, for sessions and audit rows. */

@@ -1,10 +1,12 @@
 import type { RateLimits } from '../abuse/createRateLimits.ts';
+import { createPageTokens } from '../admin/createPageTokens.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors/AppError.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
+import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { findUserById, type UserRow } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
@@ -39,7 +41,10 @@ export interface AuthService {
   refresh: (token: string, info: RequestInfo) => ReturnType<typeof refresh>;
   logout: (input: Parameters<typeof logout>[1], info: RequestInfo) => Promise<void>;
   currentUser(principal: Principal): Promise<UserRow>;
-  listSessions: (principal: Principal) => ReturnType<typeof listSessions>;
+  listSessions: (
+    principal: Principal,
+    page: Parameters<typeof listSessions>[2],
+  ) => ReturnType<typeof listSessions>;
   revokeSession: (principal: Principal, sessionId: string, info: RequestInfo) => Promise<void>;
   revokeOtherSessions: (principal: Principal, info: RequestInfo) => Promise<number>;
   changePassword: (
@@ -66,9 +71,18 @@ export interface AuthServiceDeps {
   mailQueued?: () => void;
 }
 
-/** Builds the password hasher (precomputing its dummy hash) and binds every use case. */
+/**
+ * Builds the password hasher (precomputing its dummy hash) and binds every use case. Page tokens
+ * are signed with PAGE_TOKEN_SECRET, or else with a random secret kept in app_secrets (created by
+ * the first instance that needs it), so every instance of one database accepts every other's
+ * tokens; successor refresh tokens are derived under another such secret.
+ */
 export async function createAuthService(d: AuthServiceDeps): Promise<AuthService> {
   const events = d.events ?? noAuthEvents;
+  const configuredPageKey = d.config.pageTokenSecret;
+  const storedPageKey = createAppSecretLoader(d.pool, 'page_token');
+  const pageKey = async () =>
+    configuredPageKey === undefined ? storedPageKey() : Buffer.from(configuredPageKey, 'utf8');
   const deps: AuthDeps = {
     pool: d.pool,
     keys: d.keys,
@@ -89,6 +103,8 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     log: d.log,
     mail: createAccountMail(d.config.mail, d.mailQueued),
     requireVerifiedEmail: d.config.mail.requireVerifiedEmail,
+    pageTokens: createPageTokens(pageKey),
+    refreshSuccessorKey: createAppSecretLoader(d.pool, 'refresh_successor'),
   };
   return {
     deps,
@@ -115,7 +131,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
         throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
       return user;
     },
-    listSessions: (principal) => listSessions(deps, principal),
+    listSessions: (principal, page) => listSessions(deps, principal, page),
     revokeSession: (principal, sessionId, info) => revokeSession(deps, principal, sessionId, info),
     revokeOtherSessions: (principal, info) => revokeOtherSessions(deps, principal, info),
     changePassword: (principal, input, info) => changePassword(deps, principal, input, info),

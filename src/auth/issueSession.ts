@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { insertRefreshToken } from '../storage/refreshTokens.ts';
 import { insertSession, type SessionRow } from '../storage/sessions.ts';
 import type { Db, UserRow } from '../storage/users.ts';
@@ -13,9 +13,31 @@ export interface IssuedTokens {
   sessionId: string;
 }
 
-/** Refresh tokens: 256 random bits, prefixed so secret scanners can spot leaked ones. */
+const REFRESH_PREFIX = 'ghr_';
+
+/** A session's first refresh token: 256 random bits, prefixed so secret scanners spot leaks. */
 export function newRefreshToken(): { token: string; hash: Buffer } {
-  const token = `ghr_${randomBytes(32).toString('base64url')}`;
+  const token = `${REFRESH_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { token, hash: hashRefreshToken(token) };
+}
+
+/**
+ * The successor of a presented refresh token: HMAC-SHA256 (256 bits, same shape as a first token)
+ * of the presented token itself under a server key. Every refresh of one token therefore yields
+ * the same successor (concurrent calls, a retry after a lost response), and only its SHA-256 is
+ * stored. The input is the token, not its stored hash: someone holding a copy of the database and
+ * the key still cannot compute any live token, and someone holding an old token but not the key
+ * cannot walk the chain forward past reuse detection.
+ */
+export function deriveSuccessorRefreshToken(
+  key: Buffer,
+  presented: string,
+): { token: string; hash: Buffer } {
+  const mac = createHmac('sha256', key)
+    .update('gatehouse-refresh-successor\n')
+    .update(presented)
+    .digest();
+  const token = `${REFRESH_PREFIX}${mac.toString('base64url')}`;
   return { token, hash: hashRefreshToken(token) };
 }
 

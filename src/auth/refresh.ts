@@ -1,19 +1,20 @@
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import {
+  findRefreshTokenByHash,
   findRefreshTokenByHashForUpdate,
   findRefreshTokenById,
   insertRefreshToken,
-  revokeRefreshToken,
+  type RefreshTokenRow,
   updateRefreshTokenRotated,
 } from '../storage/refreshTokens.ts';
 import { findSessionById, revokeSessions, touchSession } from '../storage/sessions.ts';
 import { findUserById } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
+  deriveSuccessorRefreshToken,
   hashRefreshToken,
   type IssuedTokens,
-  newRefreshToken,
   publishRevocations,
   refreshExpiry,
 } from './issueSession.ts';
@@ -24,14 +25,17 @@ const invalid = () =>
 type Outcome =
   | { kind: 'ok'; tokens: IssuedTokens }
   | { kind: 'reuse'; revoked: string[] }
-  | { kind: 'invalid' };
+  | { kind: 'invalid' }
+  | { kind: 'stale_successor'; sessionId: string };
 
 /**
- * Rotates a refresh token (single use). The presented token's row is locked for the whole
- * transaction, so concurrent refreshes of one token run one after another and never leave two live
- * successors. Presenting an already-rotated token is reuse: the session (the family) is revoked and
- * audited, unless it is a retry within the grace window whose successor is still unused; then the
- * unused successor is replaced by a new one, so the client that lost the response is not logged out.
+ * Rotates a refresh token (single use). The successor is derived from the presented token
+ * (deriveSuccessorRefreshToken), so every refresh of one token within the grace window answers
+ * with the same successor: concurrent calls, and a retry after a lost response, all get the one
+ * token that works. The presented token's row is locked for the whole transaction, so the first
+ * refresh stores the successor and advances the chain once; the later ones find it and repeat it
+ * with a fresh access token. Presenting an already-rotated token after the window, or after its
+ * successor has been used, is reuse: the session (the family) is revoked and audited.
  */
 export async function refresh(
   deps: AuthDeps,
@@ -43,6 +47,7 @@ export async function refresh(
   }
   const tokenHash = hashRefreshToken(refreshToken);
   await deps.limits.admitAccount('refresh', tokenHash.toString('base64url'), info.clientIp);
+  const next = deriveSuccessorRefreshToken(await deps.refreshSuccessorKey(), refreshToken);
   const outcome = await deps.pool.transaction(async (tx): Promise<Outcome> => {
     const token = await findRefreshTokenByHashForUpdate(tx, tokenHash);
     if (!token || token.revoked_at !== null) return { kind: 'invalid' };
@@ -50,6 +55,7 @@ export async function refresh(
     if (!session || session.revoked_at !== null) return { kind: 'invalid' };
     const now = Date.now();
 
+    let repeated: RefreshTokenRow | null = null;
     if (token.used_at !== null) {
       const successor =
         token.replaced_by_id === null ? null : await findRefreshTokenById(tx, token.replaced_by_id);
@@ -73,7 +79,13 @@ export async function refresh(
         });
         return { kind: 'reuse', revoked };
       }
-      await revokeRefreshToken(tx, successor.id);
+      // The stored successor is not the one this key derives: the key was rotated inside the
+      // window. Refuse this repeat without revoking anything; the successor already handed out
+      // keeps working.
+      if ((await findRefreshTokenByHash(tx, next.hash))?.id !== successor.id) {
+        return { kind: 'stale_successor', sessionId: session.id };
+      }
+      repeated = successor;
     }
 
     if (
@@ -86,23 +98,31 @@ export async function refresh(
     const user = await findUserById(tx, session.user_id);
     if (user?.status !== 'active') return { kind: 'invalid' };
 
-    const touched = await touchSession(tx, session.id, deps.tokens.sessionIdleSec);
-    const next = newRefreshToken();
-    const expiresAt = refreshExpiry(touched);
-    const successor = await insertRefreshToken(tx, {
-      sessionId: session.id,
-      tokenHash: next.hash,
-      parentId: token.id,
-      expiresAt,
-    });
-    await updateRefreshTokenRotated(tx, token.id, successor.id);
+    let expiresAt: Date;
+    if (repeated === null) {
+      const touched = await touchSession(tx, session.id, {
+        idleTimeoutSec: deps.tokens.sessionIdleSec,
+        ipAddress: info.clientIp,
+        userAgent: info.userAgent,
+      });
+      expiresAt = refreshExpiry(touched);
+      const successor = await insertRefreshToken(tx, {
+        sessionId: session.id,
+        tokenHash: next.hash,
+        parentId: token.id,
+        expiresAt,
+      });
+      await updateRefreshTokenRotated(tx, token.id, successor.id);
+    } else {
+      expiresAt = repeated.expires_at;
+    }
     await insertAuditEvent(tx, {
       action: 'refresh',
       outcome: 'success',
       actorUserId: user.id,
       subjectUserId: user.id,
       ...info,
-      details: { session_id: session.id, grace_retry: token.used_at !== null },
+      details: { session_id: session.id, grace_retry: repeated !== null },
     });
     const access = await deps.keys.sign({
       userId: user.id,
@@ -125,6 +145,12 @@ export async function refresh(
     deps.log.warn({ sessionIds: outcome.revoked }, 'refresh token reuse detected: session revoked');
     deps.events.refreshReuse();
     await publishRevocations(deps, outcome.revoked, 'refresh_token_reuse');
+  }
+  if (outcome.kind === 'stale_successor') {
+    deps.log.warn(
+      { sessionId: outcome.sessionId },
+      'repeated refresh refused: its successor was derived under an earlier key',
+    );
   }
   throw invalid();
 }

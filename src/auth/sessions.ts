@@ -1,22 +1,79 @@
+import { invalidPageToken } from '../admin/createPageTokens.ts';
+import { pageSize } from '../admin/pageSize.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import {
-  findLiveSessionsByUser,
+  findLiveSessionsPage,
   findSessionById,
   revokeSessions,
+  type SessionCursor,
+  type SessionPageRow,
   type SessionRow,
 } from '../storage/sessions.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { publishRevocations } from './issueSession.ts';
-import { isUuid } from './normalize.ts';
+import { isUuid, isViolation } from './normalize.ts';
 import type { Principal } from './Principal.ts';
 
-/** The caller's usable sessions, newest first. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+/** page_size and page_token of a session list (AIP-158). */
+export interface SessionPageRequest {
+  pageSize: number;
+  pageToken: string;
+}
+
+/** One page of sessions and the token of the next one ('' on the last page). */
+export interface SessionPage {
+  sessions: readonly SessionPageRow[];
+  nextPageToken: string;
+}
+
+/**
+ * One page of a user's usable sessions, most recently used first, by keyset: the page token
+ * carries the last row's (last_used_at, id), signed together with the user it belongs to. Both
+ * the user's own ListSessions and the admin's ListUserSessions read through here.
+ */
+export async function listLiveSessions(
+  deps: AuthDeps,
+  userId: string,
+  page: SessionPageRequest,
+): Promise<SessionPage> {
+  const limit = pageSize(page.pageSize);
+  if (isViolation(limit)) throw invalidArgument([limit]);
+  const filter = [userId];
+  let after: SessionCursor | null = null;
+  if (page.pageToken !== '') {
+    const cursor = await deps.pageTokens.read('sessions', filter, page.pageToken);
+    if (
+      !Array.isArray(cursor) ||
+      cursor.length !== 2 ||
+      typeof cursor[0] !== 'string' ||
+      !CURSOR_TIME.test(cursor[0]) ||
+      typeof cursor[1] !== 'string' ||
+      !isUuid(cursor[1])
+    ) {
+      throw invalidPageToken();
+    }
+    after = { lastUsedAt: cursor[0], id: cursor[1] };
+  }
+  const rows = await findLiveSessionsPage(deps.pool, userId, after, limit + 1);
+  const sessions = rows.slice(0, limit);
+  const last = sessions.at(-1);
+  const nextPageToken =
+    rows.length > limit && last
+      ? await deps.pageTokens.issue('sessions', filter, [last.cursor_last_used_at, last.id])
+      : '';
+  return { sessions, nextPageToken };
+}
+
+/** The caller's usable sessions, most recently used first, one page at a time. */
 export async function listSessions(
   deps: AuthDeps,
   principal: Principal,
-): Promise<readonly SessionRow[]> {
-  return findLiveSessionsByUser(deps.pool, principal.userId);
+  page: SessionPageRequest,
+): Promise<SessionPage> {
+  return listLiveSessions(deps, principal.userId, page);
 }
 
 /**

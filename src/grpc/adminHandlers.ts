@@ -137,11 +137,16 @@ export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdmi
     },
     listUserSessions: {
       action: 'user_sessions_list',
-      run: async (req, call) => ({
-        sessions: (await admin.listUserSessions(req.userId)).map((s) =>
-          sessionToProto(s, call.principal.sessionId),
-        ),
-      }),
+      run: async (req, call) => {
+        const page = await admin.listUserSessions(req.userId, {
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+        });
+        return {
+          sessions: page.sessions.map((s) => sessionToProto(s, call.principal.sessionId)),
+          nextPageToken: page.nextPageToken,
+        };
+      },
     },
     revokeUserSessions: {
       action: 'user_sessions_revoke',

@@ -89,10 +89,16 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
       );
       return { tokens: tokensToProto(tokens) };
     },
-    async listSessions(_req, ctx) {
+    async listSessions(req, ctx) {
       const principal = await ctx.authenticate();
-      const sessions = await auth.listSessions(principal);
-      return { sessions: sessions.map((s) => sessionToProto(s, principal.sessionId)) };
+      const page = await auth.listSessions(principal, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return {
+        sessions: page.sessions.map((s) => sessionToProto(s, principal.sessionId)),
+        nextPageToken: page.nextPageToken,
+      };
     },
     async revokeSession(req, ctx) {
       await auth.revokeSession(await ctx.authenticate(), req.sessionId, info(ctx));

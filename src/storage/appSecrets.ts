@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { sql } from './sql.ts';
 import type { Db } from './users.ts';
@@ -17,4 +18,19 @@ export async function findOrCreateAppSecret(
     INSERT INTO app_secrets (name, secret) VALUES (${name}, ${sql.binary(generate())})
     ON CONFLICT (name) DO NOTHING`);
   return db.oneFirst(sql.type(secretRow)`SELECT secret FROM app_secrets WHERE name = ${name}`);
+}
+
+/**
+ * A loader of the 256-bit app secret `name`: read (or created) on first use and kept for the
+ * life of the process; a failed read is retried by the next call instead of being cached.
+ */
+export function createAppSecretLoader(db: Db, name: string): () => Promise<Buffer> {
+  let stored: Promise<Buffer> | undefined;
+  return () => {
+    stored ??= findOrCreateAppSecret(db, name, () => randomBytes(32)).catch((error: unknown) => {
+      stored = undefined;
+      throw error;
+    });
+    return stored;
+  };
 }

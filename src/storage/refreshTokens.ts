@@ -61,8 +61,3 @@ export async function updateRefreshTokenRotated(
     UPDATE refresh_tokens SET used_at = COALESCE(used_at, now()), replaced_by_id = ${successorId}
     WHERE id = ${id}`);
 }
-
-export async function revokeRefreshToken(db: Db, id: number): Promise<void> {
-  await db.query(sql.typeAlias('void')`
-    UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = ${id}`);
-}

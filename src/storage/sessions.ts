@@ -60,16 +60,21 @@ export async function findSessionLiveness(
     WHERE s.id = ${sessionId}`);
 }
 
-/** Slides the idle deadline forward (never past the absolute one) after a refresh. */
+/**
+ * Records a refresh: the session was used now, from this address and user agent, and its idle
+ * deadline slides forward (never past the absolute one).
+ */
 export async function touchSession(
   db: Db,
   sessionId: string,
-  idleTimeoutSec: number,
+  use: { idleTimeoutSec: number; ipAddress: string; userAgent: string },
 ): Promise<SessionRow> {
   return db.one(sql.type(sessionRow)`
     UPDATE sessions
     SET last_used_at = now(),
-        idle_expires_at = LEAST(expires_at, now() + make_interval(secs => ${idleTimeoutSec}))
+        idle_expires_at = LEAST(expires_at, now() + make_interval(secs => ${use.idleTimeoutSec})),
+        ip_address = ${use.ipAddress},
+        user_agent = ${use.userAgent}
     WHERE id = ${sessionId}
     RETURNING ${SESSION_COLUMNS}`);
 }
@@ -84,16 +89,40 @@ export async function findSessionById(
     ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
 }
 
-/** The user's sessions that are still usable, newest first. */
-export async function findLiveSessionsByUser(
+/** Where a page of sessions starts: after this (last_used_at, id), in list order. */
+export interface SessionCursor {
+  /** last_used_at in UTC, microseconds, ISO form without zone (as cursor_last_used_at). */
+  lastUsedAt: string;
+  id: string;
+}
+
+const sessionPageRow = sessionRow.extend({ cursor_last_used_at: z.string() });
+export type SessionPageRow = z.infer<typeof sessionPageRow>;
+
+/**
+ * One page of the user's sessions that are still usable, most recently used first
+ * (last_used_at DESC, id DESC), after `after`: a keyset scan, so no row is cut off or repeated
+ * by the paging itself.
+ */
+export async function findLiveSessionsPage(
   db: Db,
   userId: string,
-): Promise<readonly SessionRow[]> {
-  return db.any(sql.type(sessionRow)`
-    SELECT ${SESSION_COLUMNS} FROM sessions
+  after: SessionCursor | null,
+  limit: number,
+): Promise<readonly SessionPageRow[]> {
+  return db.any(sql.type(sessionPageRow)`
+    SELECT ${SESSION_COLUMNS},
+           to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_last_used_at
+    FROM sessions
     WHERE user_id = ${userId} AND revoked_at IS NULL AND expires_at > now() AND idle_expires_at > now()
-    ORDER BY created_at DESC, id
-    LIMIT 1000`);
+      ${
+        after === null
+          ? sql.fragment``
+          : sql.fragment`AND (last_used_at, id) <
+              ((${after.lastUsedAt}::timestamp AT TIME ZONE 'UTC'), ${after.id}::uuid)`
+      }
+    ORDER BY last_used_at DESC, id DESC
+    LIMIT ${limit}`);
 }
 
 /**

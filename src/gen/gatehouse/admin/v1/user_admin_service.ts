@@ -407,12 +407,24 @@ export interface UnlockUserResponse {
 export interface ListUserSessionsRequest {
   /** Id of the user whose sessions to list. */
   userId: string;
+  /**
+   * Maximum number of sessions to return: 0 means 50, values above 500 are
+   * treated as 500. The server may return fewer.
+   */
+  pageSize: number;
+  /**
+   * next_page_token from a previous response, or empty for the first page.
+   * Opaque and tamper-evident (signed); valid only for the same user_id.
+   */
+  pageToken: string;
 }
 
 /** Response of UserAdminService.ListUserSessions. */
 export interface ListUserSessionsResponse {
-  /** The user's live sessions, most recently used first. */
+  /** One page of the user's live sessions, most recently used first. */
   sessions: Session[];
+  /** Token for the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 /** Request of UserAdminService.RevokeUserSessions. */
@@ -2603,13 +2615,19 @@ export const UnlockUserResponse: MessageFns<UnlockUserResponse> = {
 };
 
 function createBaseListUserSessionsRequest(): ListUserSessionsRequest {
-  return { userId: "" };
+  return { userId: "", pageSize: 0, pageToken: "" };
 }
 
 export const ListUserSessionsRequest: MessageFns<ListUserSessionsRequest> = {
   encode(message: ListUserSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.userId !== "") {
       writer.uint32(10).string(message.userId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -2635,6 +2653,22 @@ export const ListUserSessionsRequest: MessageFns<ListUserSessionsRequest> = {
             message.userId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2654,6 +2688,16 @@ export const ListUserSessionsRequest: MessageFns<ListUserSessionsRequest> = {
         : isSet(object.user_id)
         ? globalThis.String(object.user_id)
         : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -2661,6 +2705,12 @@ export const ListUserSessionsRequest: MessageFns<ListUserSessionsRequest> = {
     const obj: any = {};
     if (message.userId !== "") {
       obj.userId = message.userId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -2671,18 +2721,23 @@ export const ListUserSessionsRequest: MessageFns<ListUserSessionsRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListUserSessionsRequest>, I>>(object: I): ListUserSessionsRequest {
     const message = createBaseListUserSessionsRequest();
     message.userId = object.userId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListUserSessionsResponse(): ListUserSessionsResponse {
-  return { sessions: [] };
+  return { sessions: [], nextPageToken: "" };
 }
 
 export const ListUserSessionsResponse: MessageFns<ListUserSessionsResponse> = {
   encode(message: ListUserSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.sessions) {
       Session.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -2708,6 +2763,14 @@ export const ListUserSessionsResponse: MessageFns<ListUserSessionsResponse> = {
             message.sessions.push(Session.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2723,6 +2786,11 @@ export const ListUserSessionsResponse: MessageFns<ListUserSessionsResponse> = {
   fromJSON(object: any): ListUserSessionsResponse {
     return {
       sessions: globalThis.Array.isArray(object?.sessions) ? object.sessions.map((e: any) => Session.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -2730,6 +2798,9 @@ export const ListUserSessionsResponse: MessageFns<ListUserSessionsResponse> = {
     const obj: any = {};
     if (message.sessions?.length) {
       obj.sessions = message.sessions.map((e) => Session.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -2740,6 +2811,7 @@ export const ListUserSessionsResponse: MessageFns<ListUserSessionsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListUserSessionsResponse>, I>>(object: I): ListUserSessionsResponse {
     const message = createBaseListUserSessionsResponse();
     message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -3570,14 +3642,18 @@ export const UserAdminServiceService = {
   },
   /**
    * Lists a user's live sessions (not revoked, not expired), most recently
-   * used first. Session.current is true only for the admin's own calling
-   * session. Authenticated: `authorization: Bearer <access token>` metadata
-   * of an admin.
+   * used first (last_used_at descending, then id descending), one page at a
+   * time; a session refreshed while the admin pages moves to the front and
+   * appears on no later page. Session.current is true only for the admin's
+   * own calling session. Authenticated: `authorization: Bearer <access
+   * token>` metadata of an admin.
    *
    * Status codes:
-   *   OK: the response holds the sessions (possibly none).
-   *   INVALID_ARGUMENT: user_id is empty or not a UUID; reason
-   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   OK: the response holds one page of sessions (possibly none).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID, or page_size is
+   *     negative (reason VALIDATION_FAILED, google.rpc.BadRequest lists the
+   *     fields); or page_token is malformed, was tampered with, or was
+   *     issued for another user (reason INVALID_PAGE_TOKEN).
    *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
    *     INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
@@ -3876,14 +3952,18 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
   unlockUser: handleUnaryCall<UnlockUserRequest, UnlockUserResponse>;
   /**
    * Lists a user's live sessions (not revoked, not expired), most recently
-   * used first. Session.current is true only for the admin's own calling
-   * session. Authenticated: `authorization: Bearer <access token>` metadata
-   * of an admin.
+   * used first (last_used_at descending, then id descending), one page at a
+   * time; a session refreshed while the admin pages moves to the front and
+   * appears on no later page. Session.current is true only for the admin's
+   * own calling session. Authenticated: `authorization: Bearer <access
+   * token>` metadata of an admin.
    *
    * Status codes:
-   *   OK: the response holds the sessions (possibly none).
-   *   INVALID_ARGUMENT: user_id is empty or not a UUID; reason
-   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   OK: the response holds one page of sessions (possibly none).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID, or page_size is
+   *     negative (reason VALIDATION_FAILED, google.rpc.BadRequest lists the
+   *     fields); or page_token is malformed, was tampered with, or was
+   *     issued for another user (reason INVALID_PAGE_TOKEN).
    *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
    *     INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
@@ -4256,14 +4336,18 @@ export interface UserAdminServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Lists a user's live sessions (not revoked, not expired), most recently
-   * used first. Session.current is true only for the admin's own calling
-   * session. Authenticated: `authorization: Bearer <access token>` metadata
-   * of an admin.
+   * used first (last_used_at descending, then id descending), one page at a
+   * time; a session refreshed while the admin pages moves to the front and
+   * appears on no later page. Session.current is true only for the admin's
+   * own calling session. Authenticated: `authorization: Bearer <access
+   * token>` metadata of an admin.
    *
    * Status codes:
-   *   OK: the response holds the sessions (possibly none).
-   *   INVALID_ARGUMENT: user_id is empty or not a UUID; reason
-   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   OK: the response holds one page of sessions (possibly none).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID, or page_size is
+   *     negative (reason VALIDATION_FAILED, google.rpc.BadRequest lists the
+   *     fields); or page_token is malformed, was tampered with, or was
+   *     issued for another user (reason INVALID_PAGE_TOKEN).
    *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
    *     INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller lacks the `admin` role; reason

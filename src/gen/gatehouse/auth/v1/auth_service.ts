@@ -242,7 +242,10 @@ export interface Session {
   createdAt?:
     | Date
     | undefined;
-  /** When the session was last used to log in or refresh. */
+  /**
+   * When the session was created or its refresh token last rotated
+   * (a repeat of a refresh within the grace period does not count again).
+   */
   lastUsedAt?:
     | Date
     | undefined;
@@ -258,14 +261,14 @@ export interface Session {
     | Date
     | undefined;
   /**
-   * Client IP address (textual IPv4 or IPv6) seen when the session was
-   * created or last refreshed; forwarded headers are honoured only from
-   * trusted proxies. Empty if unknown.
+   * Client IP address (textual IPv4 or IPv6) of the call that created the
+   * session or last rotated its refresh token (at last_used_at); forwarded
+   * headers are honoured only from trusted proxies. Empty if unknown.
    */
   ipAddress: string;
   /**
-   * Client user agent seen when the session was created or last refreshed;
-   * empty if unknown.
+   * Client user agent of the call that created the session or last rotated
+   * its refresh token (at last_used_at); empty if unknown.
    */
   userAgent: string;
   /** True for the session of the access token that made the call. */
@@ -436,16 +439,28 @@ export interface ChangePasswordResponse {
 }
 
 /**
- * Request of AuthService.ListSessions. Intentionally empty; the sessions are
- * the bearer token's user's.
+ * Request of AuthService.ListSessions. The sessions are the bearer token's
+ * user's.
  */
 export interface ListSessionsRequest {
+  /**
+   * Maximum number of sessions to return: 0 means 50, values above 500 are
+   * treated as 500. The server may return fewer.
+   */
+  pageSize: number;
+  /**
+   * next_page_token from a previous response, or empty for the first page.
+   * Opaque and tamper-evident (signed); valid only for the same user.
+   */
+  pageToken: string;
 }
 
 /** Response of AuthService.ListSessions. */
 export interface ListSessionsResponse {
-  /** The caller's live sessions, most recently used first. */
+  /** One page of the caller's live sessions, most recently used first. */
   sessions: Session[];
+  /** Token for the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 /** Request of AuthService.RevokeSession. */
@@ -2533,11 +2548,17 @@ export const ChangePasswordResponse: MessageFns<ChangePasswordResponse> = {
 };
 
 function createBaseListSessionsRequest(): ListSessionsRequest {
-  return {};
+  return { pageSize: 0, pageToken: "" };
 }
 
 export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
-  encode(_: ListSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ListSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -2554,6 +2575,22 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2566,32 +2603,54 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
     }
   },
 
-  fromJSON(_: any): ListSessionsRequest {
-    return {};
+  fromJSON(object: any): ListSessionsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
   },
 
-  toJSON(_: ListSessionsRequest): unknown {
+  toJSON(message: ListSessionsRequest): unknown {
     const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<ListSessionsRequest>, I>>(base?: I): ListSessionsRequest {
     return ListSessionsRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ListSessionsRequest>, I>>(_: I): ListSessionsRequest {
+  fromPartial<I extends Exact<DeepPartial<ListSessionsRequest>, I>>(object: I): ListSessionsRequest {
     const message = createBaseListSessionsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListSessionsResponse(): ListSessionsResponse {
-  return { sessions: [] };
+  return { sessions: [], nextPageToken: "" };
 }
 
 export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   encode(message: ListSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.sessions) {
       Session.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -2617,6 +2676,14 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
             message.sessions.push(Session.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2632,6 +2699,11 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   fromJSON(object: any): ListSessionsResponse {
     return {
       sessions: globalThis.Array.isArray(object?.sessions) ? object.sessions.map((e: any) => Session.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -2639,6 +2711,9 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
     const obj: any = {};
     if (message.sessions?.length) {
       obj.sessions = message.sessions.map((e) => Session.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -2649,6 +2724,7 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListSessionsResponse>, I>>(object: I): ListSessionsResponse {
     const message = createBaseListSessionsResponse();
     message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -3471,14 +3547,19 @@ export const AuthServiceService = {
    * Exchanges a refresh token for a new access token and a new refresh
    * token of the same session (rotation). Not authenticated: the refresh
    * token is the credential. Each refresh token is single use: presenting
-   * one that was already used (outside a short server-configured grace
-   * period for concurrent retries) is treated as token theft and revokes the
-   * whole session. Refreshing moves the session's idle expiry forward, never
-   * past its absolute expiry.
+   * one that was already used is treated as token theft and revokes the
+   * whole session, unless it is a repeat within a short server-configured
+   * grace period (REFRESH_REUSE_GRACE_SEC) after its first use while its
+   * successor has not been used yet. Every refresh of one token within that
+   * period, concurrent calls and retries after a lost response alike,
+   * returns the same new refresh token (and a valid, possibly different,
+   * access token), so a client may keep any of the answers. Refreshing
+   * moves the session's idle expiry forward, never past its absolute expiry,
+   * and records the caller's address and user agent on the session.
    *
    * Status codes:
    *   OK: the response holds the rotated tokens; the presented refresh token
-   *     can no longer be used.
+   *     can no longer be used once the grace period has passed.
    *   INVALID_ARGUMENT: refresh_token is empty; reason VALIDATION_FAILED and
    *     google.rpc.BadRequest names it.
    *   UNAUTHENTICATED: reason INVALID_REFRESH_TOKEN: the token is unknown,
@@ -3633,11 +3714,18 @@ export const AuthServiceService = {
   },
   /**
    * Lists the caller's live sessions (not revoked, not expired), most
-   * recently used first, with the calling session marked `current`.
-   * Authenticated: `authorization: Bearer <access token>` metadata.
+   * recently used first (last_used_at descending, then id descending), with
+   * the calling session marked `current`, one page at a time. A session
+   * refreshed while the caller pages moves to the front, so it appears on
+   * no later page. Authenticated: `authorization: Bearer <access token>`
+   * metadata.
    *
    * Status codes:
-   *   OK: the response holds the sessions.
+   *   OK: the response holds one page of sessions (possibly empty).
+   *   INVALID_ARGUMENT: page_size is negative (reason VALIDATION_FAILED,
+   *     google.rpc.BadRequest names it); or page_token is malformed, was
+   *     tampered with, or was issued for another user's list (reason
+   *     INVALID_PAGE_TOKEN, google.rpc.BadRequest names page_token).
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
@@ -3858,14 +3946,19 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * Exchanges a refresh token for a new access token and a new refresh
    * token of the same session (rotation). Not authenticated: the refresh
    * token is the credential. Each refresh token is single use: presenting
-   * one that was already used (outside a short server-configured grace
-   * period for concurrent retries) is treated as token theft and revokes the
-   * whole session. Refreshing moves the session's idle expiry forward, never
-   * past its absolute expiry.
+   * one that was already used is treated as token theft and revokes the
+   * whole session, unless it is a repeat within a short server-configured
+   * grace period (REFRESH_REUSE_GRACE_SEC) after its first use while its
+   * successor has not been used yet. Every refresh of one token within that
+   * period, concurrent calls and retries after a lost response alike,
+   * returns the same new refresh token (and a valid, possibly different,
+   * access token), so a client may keep any of the answers. Refreshing
+   * moves the session's idle expiry forward, never past its absolute expiry,
+   * and records the caller's address and user agent on the session.
    *
    * Status codes:
    *   OK: the response holds the rotated tokens; the presented refresh token
-   *     can no longer be used.
+   *     can no longer be used once the grace period has passed.
    *   INVALID_ARGUMENT: refresh_token is empty; reason VALIDATION_FAILED and
    *     google.rpc.BadRequest names it.
    *   UNAUTHENTICATED: reason INVALID_REFRESH_TOKEN: the token is unknown,
@@ -3967,11 +4060,18 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   changePassword: handleUnaryCall<ChangePasswordRequest, ChangePasswordResponse>;
   /**
    * Lists the caller's live sessions (not revoked, not expired), most
-   * recently used first, with the calling session marked `current`.
-   * Authenticated: `authorization: Bearer <access token>` metadata.
+   * recently used first (last_used_at descending, then id descending), with
+   * the calling session marked `current`, one page at a time. A session
+   * refreshed while the caller pages moves to the front, so it appears on
+   * no later page. Authenticated: `authorization: Bearer <access token>`
+   * metadata.
    *
    * Status codes:
-   *   OK: the response holds the sessions.
+   *   OK: the response holds one page of sessions (possibly empty).
+   *   INVALID_ARGUMENT: page_size is negative (reason VALIDATION_FAILED,
+   *     google.rpc.BadRequest names it); or page_token is malformed, was
+   *     tampered with, or was issued for another user's list (reason
+   *     INVALID_PAGE_TOKEN, google.rpc.BadRequest names page_token).
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
@@ -4153,14 +4253,19 @@ export interface AuthServiceClient extends Client {
    * Exchanges a refresh token for a new access token and a new refresh
    * token of the same session (rotation). Not authenticated: the refresh
    * token is the credential. Each refresh token is single use: presenting
-   * one that was already used (outside a short server-configured grace
-   * period for concurrent retries) is treated as token theft and revokes the
-   * whole session. Refreshing moves the session's idle expiry forward, never
-   * past its absolute expiry.
+   * one that was already used is treated as token theft and revokes the
+   * whole session, unless it is a repeat within a short server-configured
+   * grace period (REFRESH_REUSE_GRACE_SEC) after its first use while its
+   * successor has not been used yet. Every refresh of one token within that
+   * period, concurrent calls and retries after a lost response alike,
+   * returns the same new refresh token (and a valid, possibly different,
+   * access token), so a client may keep any of the answers. Refreshing
+   * moves the session's idle expiry forward, never past its absolute expiry,
+   * and records the caller's address and user agent on the session.
    *
    * Status codes:
    *   OK: the response holds the rotated tokens; the presented refresh token
-   *     can no longer be used.
+   *     can no longer be used once the grace period has passed.
    *   INVALID_ARGUMENT: refresh_token is empty; reason VALIDATION_FAILED and
    *     google.rpc.BadRequest names it.
    *   UNAUTHENTICATED: reason INVALID_REFRESH_TOKEN: the token is unknown,
@@ -4346,11 +4451,18 @@ export interface AuthServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Lists the caller's live sessions (not revoked, not expired), most
-   * recently used first, with the calling session marked `current`.
-   * Authenticated: `authorization: Bearer <access token>` metadata.
+   * recently used first (last_used_at descending, then id descending), with
+   * the calling session marked `current`, one page at a time. A session
+   * refreshed while the caller pages moves to the front, so it appears on
+   * no later page. Authenticated: `authorization: Bearer <access token>`
+   * metadata.
    *
    * Status codes:
-   *   OK: the response holds the sessions.
+   *   OK: the response holds one page of sessions (possibly empty).
+   *   INVALID_ARGUMENT: page_size is negative (reason VALIDATION_FAILED,
+   *     google.rpc.BadRequest names it); or page_token is malformed, was
+   *     tampered with, or was issued for another user's list (reason
+   *     INVALID_PAGE_TOKEN, google.rpc.BadRequest names page_token).
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
