@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import {
+  AuditAction,
   AuditOutcome,
   UserAdminServiceService,
 } from '../src/gen/gatehouse/admin/v1/user_admin_service.ts';
@@ -621,6 +622,7 @@ describe('UserAdminService authorization and audit', () => {
     );
     for (const e of events) {
       assert.equal(e.action, 'user_unlock');
+      assert.equal(e.actionCode, AuditAction.AUDIT_ACTION_USER_UNLOCK);
       assert.equal(e.outcome, AuditOutcome.AUDIT_OUTCOME_SUCCESS);
       assert.equal(e.actorUserId, admin.user.id);
       assert.equal(e.subjectUserId, subject.user.id);
@@ -669,5 +671,46 @@ describe('UserAdminService authorization and audit', () => {
       status.INVALID_ARGUMENT,
       'VALIDATION_FAILED',
     );
+  });
+
+  it("speaks the contract's action vocabulary, old rows included", async () => {
+    const admin = await makeAdmin(gh);
+    const token = admin.tokens.accessToken;
+    const subject = await registerUser(gh);
+    const bad = await expectRpcError(
+      call(
+        gh.admin,
+        'listAuditEvents',
+        { pageSize: 10, pageToken: '', userId: '', action: 'refresh_token_reuse' },
+        { token },
+      ),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    assert.deepEqual(
+      bad.fieldViolations?.map((v) => v.field),
+      ['action'],
+    );
+    // A row as v0.1 wrote it: listed under the contract's name.
+    await gh.db.query(
+      `INSERT INTO audit_events (subject_user_id, action, outcome) VALUES ($1, 'refresh_token_reuse', 'success')`,
+      [subject.user.id],
+    );
+    const listed = await call(
+      gh.admin,
+      'listAuditEvents',
+      { pageSize: 10, pageToken: '', userId: subject.user.id, action: 'refresh_reuse_detected' },
+      { token },
+    );
+    assert.deepEqual(
+      listed.events.map((e) => [e.action, e.actionCode]),
+      [['refresh_reuse_detected', AuditAction.AUDIT_ACTION_REFRESH_REUSE_DETECTED]],
+    );
+    // Every action recorded by the whole run so far is one the contract names.
+    const actions = await gh.db.query<{ action: string }>(
+      `SELECT DISTINCT action FROM audit_events WHERE action <> 'refresh_token_reuse'`,
+    );
+    const names = Object.keys(AuditAction).map((k) => k.replace('AUDIT_ACTION_', '').toLowerCase());
+    for (const { action } of actions) assert.ok(names.includes(action), action);
   });
 });

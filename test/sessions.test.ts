@@ -99,7 +99,7 @@ describe('refresh rotation', () => {
       [user.id, 'refresh%'],
     );
     assert.equal(audit.filter((a) => a.action === 'refresh').length, 21, 'every answer audited');
-    assert.equal(audit.filter((a) => a.action === 'refresh_token_reuse').length, 1);
+    assert.equal(audit.filter((a) => a.action === 'refresh_reuse_detected').length, 1);
   });
 
   it('gives sessions random first tokens and unrelated successors', async () => {
@@ -197,7 +197,7 @@ describe('refresh reuse after the grace window', () => {
     assert.equal(session?.revoked_reason, 'refresh_token_reuse');
     const audit = await gh.db.query(
       'SELECT 1 FROM audit_events WHERE subject_user_id = $1 AND action = $2',
-      [user.id, 'refresh_token_reuse'],
+      [user.id, 'refresh_reuse_detected'],
     );
     assert.equal(audit.length, 1);
   });

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
 import { classifyError } from '../errors/classifyError.ts';
 import type { Logger } from '../log.ts';
-import { type AuditEventInput, insertAuditEvent } from '../storage/audit.ts';
+import { type AuditActionName, type AuditEventInput, insertAuditEvent } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { requireAdmin } from './requireAdmin.ts';
 
@@ -59,7 +59,10 @@ export function createAdminCallRunner(
   pool: DatabasePool,
   admitSource: (clientIp: string) => Promise<void>,
 ) {
-  return function adminCall<Req, Res>(action: string, operation: AdminOperation<Req, Res>) {
+  return function adminCall<Req, Res>(
+    action: AuditActionName,
+    operation: AdminOperation<Req, Res>,
+  ) {
     return async (req: Req, ctx: AdminRequestContext): Promise<Res> => {
       const info: RequestInfo = {
         clientIp: ctx.clientIp,

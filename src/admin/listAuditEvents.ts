@@ -1,11 +1,10 @@
 import { isUuid, isViolation } from '../auth/normalize.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { isAuditActionName } from '../storage/audit.ts';
 import { type AuditEventRow, findAuditEventsPage } from '../storage/auditEvents.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { invalidPageToken } from './createPageTokens.ts';
 import { pageSize } from './pageSize.ts';
-
-const ACTION = /^[a-z0-9_.:-]{1,64}$/;
 
 export interface ListAuditEventsInput {
   pageSize: number;
@@ -31,8 +30,13 @@ export async function listAuditEvents(
   if (userId !== '' && !isUuid(userId)) {
     violations.push({ field: 'user_id', description: 'must be a user id (UUID)' });
   }
-  if (input.action !== '' && !ACTION.test(input.action)) {
-    violations.push({ field: 'action', description: 'not a valid action name' });
+  const action = input.action.trim();
+  if (action !== '' && !isAuditActionName(action)) {
+    violations.push({
+      field: 'action',
+      description:
+        'not an audit action; use a name of the AuditAction enum in lower case without its prefix, e.g. "login" or "user_update"',
+    });
   }
   const validTime = (d: Date | undefined) => d === undefined || Number.isFinite(d.getTime());
   if (!validTime(input.since)) violations.push({ field: 'since', description: 'invalid time' });
@@ -44,7 +48,7 @@ export async function listAuditEvents(
 
   const filter = {
     userId: userId === '' ? null : userId,
-    action: input.action === '' ? null : input.action,
+    action: action !== '' && isAuditActionName(action) ? action : null,
     since: input.since ?? null,
     until: input.until ?? null,
   };

@@ -71,7 +71,7 @@ export async function refresh(
           'refresh_token_reuse',
         );
         await insertAuditEvent(tx, {
-          action: 'refresh_token_reuse',
+          action: 'refresh_reuse_detected',
           outcome: 'denied',
           subjectUserId: session.user_id,
           ...info,

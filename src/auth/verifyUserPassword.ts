@@ -1,4 +1,4 @@
-import { insertAuditEvent } from '../storage/audit.ts';
+import { type AuditActionName, insertAuditEvent } from '../storage/audit.ts';
 import {
   beginPasswordAttempt,
   type Db,
@@ -43,7 +43,7 @@ export async function recordPasswordFailure(
   deps: AuthDeps,
   user: UserRow | null,
   check: Extract<PasswordCheck, { ok: false }>,
-  action: string,
+  action: AuditActionName,
   info: RequestInfo,
 ): Promise<void> {
   await insertAuditEvent(tx, {

@@ -1,7 +1,6 @@
 import type { AdminCall } from '../admin/createAdminCallRunner.ts';
 import type { AdminService } from '../admin/createAdminService.ts';
 import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
-import { AppError } from '../errors/AppError.ts';
 import {
   type AuditEvent,
   AuditOutcome,
@@ -9,6 +8,7 @@ import {
   type UserAdminServiceServer,
   UserAdminServiceService,
 } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { type AuditActionName, auditActionCode, currentAuditActionName } from '../storage/audit.ts';
 import type { AuditEventRow } from '../storage/auditEvents.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { UnaryHandler, UnaryHandlers } from './bindService.ts';
@@ -20,7 +20,7 @@ type Handler<K extends Method> = NonNullable<UnaryHandlers<UserAdminServiceServe
 /** Every RPC with its audit action and operation: a new RPC without one fails to compile. */
 type Operations = {
   [K in Method]-?: {
-    action: string;
+    action: AuditActionName;
     run: (req: Parameters<Handler<K>>[0], call: AdminCall) => ReturnType<Handler<K>>;
   };
 };
@@ -50,7 +50,8 @@ function auditEventToProto(e: AuditEventRow): AuditEvent {
     occurredAt: e.occurred_at,
     actorUserId: e.actor_user_id ?? '',
     subjectUserId: e.subject_user_id ?? '',
-    action: e.action,
+    action: currentAuditActionName(e.action),
+    actionCode: auditActionCode(e.action),
     outcome: OUTCOME[e.outcome],
     ipAddress: e.ip_address,
     userAgent: e.user_agent,
@@ -181,15 +182,8 @@ export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdmi
   const handlers: Record<string, UnaryHandler<never, unknown>> = {};
   for (const name of Object.keys(UserAdminServiceService)) {
     const op = (operations as Record<string, Operations[Method] | undefined>)[name];
-    const run =
-      op?.run ??
-      (async () => {
-        throw new AppError('NOT_IMPLEMENTED', `${name} is not implemented yet`);
-      });
-    handlers[name] = admin.adminCall(op?.action ?? `admin_${name}`, run as never) as UnaryHandler<
-      never,
-      unknown
-    >;
+    if (op === undefined) throw new Error(`UserAdminService.${name} has no operation`);
+    handlers[name] = admin.adminCall(op.action, op.run as never) as UnaryHandler<never, unknown>;
   }
   return handlers as UnaryHandlers<UserAdminServiceServer>;
 }

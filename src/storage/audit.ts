@@ -1,8 +1,44 @@
+import { AuditAction } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import { sql } from './sql.ts';
 import type { Db } from './users.ts';
 
+type NameOf<K> = K extends `AUDIT_ACTION_${infer R}` ? Lowercase<R> : never;
+
+/** The audit vocabulary, from the contract's AuditAction enum: "user_get", "login", ... */
+export type AuditActionName = NameOf<Exclude<keyof typeof AuditAction, 'AUDIT_ACTION_UNSPECIFIED'>>;
+
+const CODES = new Map<string, AuditAction>(
+  Object.entries(AuditAction)
+    .filter(([key]) => key !== 'AUDIT_ACTION_UNSPECIFIED')
+    .map(([key, code]) => [key.slice('AUDIT_ACTION_'.length).toLowerCase(), code]),
+);
+// Rows written before the vocabulary was fixed in the contract (v0.1 recorded reuse so).
+const LEGACY_NAMES: ReadonlyMap<string, AuditActionName> = new Map([
+  ['refresh_token_reuse', 'refresh_reuse_detected'],
+]);
+
+/** Whether `name` is an action of the vocabulary. */
+export function isAuditActionName(name: string): name is AuditActionName {
+  return CODES.has(name);
+}
+
+/** The contract's name for a stored action (legacy names mapped to their current one). */
+export function currentAuditActionName(stored: string): string {
+  return LEGACY_NAMES.get(stored) ?? stored;
+}
+
+/** The enum value of a stored action name; UNSPECIFIED for a name the contract lacks. */
+export function auditActionCode(stored: string): AuditAction {
+  return CODES.get(currentAuditActionName(stored)) ?? AuditAction.AUDIT_ACTION_UNSPECIFIED;
+}
+
+/** The stored names that mean `name` (itself and any legacy spelling), for filtering. */
+export function storedAuditActionNames(name: AuditActionName): string[] {
+  return [name, ...[...LEGACY_NAMES].filter(([, current]) => current === name).map(([old]) => old)];
+}
+
 export interface AuditEventInput {
-  action: string;
+  action: AuditActionName;
   outcome: 'success' | 'failure' | 'denied';
   actorUserId?: string | null;
   subjectUserId?: string | null;

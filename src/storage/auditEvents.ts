@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type AuditActionName, storedAuditActionNames } from './audit.ts';
 import { sql } from './sql.ts';
 import type { Db } from './users.ts';
 
@@ -20,7 +21,7 @@ export type AuditEventRow = z.infer<typeof auditEventRow>;
 export interface AuditEventFilter {
   /** Events whose actor or subject is this user. */
   userId: string | null;
-  action: string | null;
+  action: AuditActionName | null;
   /** Inclusive lower bound of occurred_at. */
   since: Date | null;
   /** Exclusive upper bound of occurred_at. */
@@ -40,7 +41,10 @@ export async function findAuditEventsPage(
       sql.fragment`(actor_user_id = ${filter.userId} OR subject_user_id = ${filter.userId})`,
     );
   }
-  if (filter.action !== null) conditions.push(sql.fragment`action = ${filter.action}`);
+  if (filter.action !== null) {
+    const names = storedAuditActionNames(filter.action);
+    conditions.push(sql.fragment`action = ANY(${sql.array(names, 'text')})`);
+  }
   if (filter.since !== null) {
     conditions.push(sql.fragment`occurred_at >= ${sql.timestamp(filter.since)}`);
   }

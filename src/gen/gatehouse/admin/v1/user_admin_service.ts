@@ -57,6 +57,258 @@ export const protobufFileName = "gatehouse/admin/v1/user_admin_service.proto";
  * Every mutating RPC is recorded in the audit log with the caller as actor.
  */
 
+/**
+ * What an audit event records: the vocabulary of AuditEvent.action. The
+ * action string is the value's name without the AUDIT_ACTION_ prefix, in
+ * lower case (AUDIT_ACTION_USER_GET is "user_get"). New values may be added;
+ * clients must accept values they do not know.
+ */
+export const AuditAction = {
+  /** AUDIT_ACTION_UNSPECIFIED - Not set; an action this contract does not (yet) name. */
+  AUDIT_ACTION_UNSPECIFIED: 0,
+  /** AUDIT_ACTION_REGISTER - Register created an account. */
+  AUDIT_ACTION_REGISTER: 1,
+  /** AUDIT_ACTION_LOGIN - A Login attempt (outcome success or failure). */
+  AUDIT_ACTION_LOGIN: 2,
+  /** AUDIT_ACTION_REFRESH - A Refresh rotated (or, within the grace window, repeated) a refresh token. */
+  AUDIT_ACTION_REFRESH: 3,
+  /**
+   * AUDIT_ACTION_REFRESH_REUSE_DETECTED - A rotated refresh token was presented again after the grace
+   * window: the session was revoked.
+   */
+  AUDIT_ACTION_REFRESH_REUSE_DETECTED: 4,
+  /** AUDIT_ACTION_LOGOUT - Logout ended a session. */
+  AUDIT_ACTION_LOGOUT: 5,
+  /** AUDIT_ACTION_SESSION_REVOKE - A user revoked one of their own sessions (RevokeSession). */
+  AUDIT_ACTION_SESSION_REVOKE: 6,
+  /** AUDIT_ACTION_SESSION_REVOKE_OTHERS - A user revoked all their other sessions (RevokeOtherSessions). */
+  AUDIT_ACTION_SESSION_REVOKE_OTHERS: 7,
+  /** AUDIT_ACTION_PASSWORD_CHANGE - A ChangePassword attempt. */
+  AUDIT_ACTION_PASSWORD_CHANGE: 8,
+  /** AUDIT_ACTION_PASSWORD_RESET_REQUEST - RequestPasswordReset queued (or pretended to queue) a reset mail. */
+  AUDIT_ACTION_PASSWORD_RESET_REQUEST: 9,
+  /** AUDIT_ACTION_PASSWORD_RESET - ResetPassword set a new password with a reset token. */
+  AUDIT_ACTION_PASSWORD_RESET: 10,
+  /** AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST - RequestEmailVerification queued a verification mail. */
+  AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST: 11,
+  /** AUDIT_ACTION_EMAIL_VERIFY - VerifyEmail confirmed an address. */
+  AUDIT_ACTION_EMAIL_VERIFY: 12,
+  /** AUDIT_ACTION_ACCOUNT_LOCK - Repeated failures locked an account. */
+  AUDIT_ACTION_ACCOUNT_LOCK: 13,
+  /** AUDIT_ACTION_ADMIN_BOOTSTRAP - The admin CLI or embedded first start created or promoted an admin. */
+  AUDIT_ACTION_ADMIN_BOOTSTRAP: 14,
+  /** AUDIT_ACTION_USER_CREATE - UserAdminService.CreateUser. */
+  AUDIT_ACTION_USER_CREATE: 15,
+  /** AUDIT_ACTION_USER_GET - UserAdminService.GetUser. */
+  AUDIT_ACTION_USER_GET: 16,
+  /** AUDIT_ACTION_USER_LIST - UserAdminService.ListUsers. */
+  AUDIT_ACTION_USER_LIST: 17,
+  /** AUDIT_ACTION_USER_UPDATE - UserAdminService.UpdateUser. */
+  AUDIT_ACTION_USER_UPDATE: 18,
+  /** AUDIT_ACTION_USER_DELETE - UserAdminService.DeleteUser. */
+  AUDIT_ACTION_USER_DELETE: 19,
+  /** AUDIT_ACTION_USER_DISABLE - UserAdminService.DisableUser. */
+  AUDIT_ACTION_USER_DISABLE: 20,
+  /** AUDIT_ACTION_USER_ENABLE - UserAdminService.EnableUser. */
+  AUDIT_ACTION_USER_ENABLE: 21,
+  /** AUDIT_ACTION_USER_UNLOCK - UserAdminService.UnlockUser. */
+  AUDIT_ACTION_USER_UNLOCK: 22,
+  /** AUDIT_ACTION_USER_SESSIONS_LIST - UserAdminService.ListUserSessions. */
+  AUDIT_ACTION_USER_SESSIONS_LIST: 23,
+  /** AUDIT_ACTION_USER_SESSIONS_REVOKE - UserAdminService.RevokeUserSessions. */
+  AUDIT_ACTION_USER_SESSIONS_REVOKE: 24,
+  /** AUDIT_ACTION_AUDIT_EVENTS_LIST - UserAdminService.ListAuditEvents. */
+  AUDIT_ACTION_AUDIT_EVENTS_LIST: 25,
+  /** AUDIT_ACTION_USER_IMPORT - UserAdminService.ImportUsers. */
+  AUDIT_ACTION_USER_IMPORT: 26,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type AuditAction = typeof AuditAction[keyof typeof AuditAction];
+
+export namespace AuditAction {
+  export type AUDIT_ACTION_UNSPECIFIED = typeof AuditAction.AUDIT_ACTION_UNSPECIFIED;
+  export type AUDIT_ACTION_REGISTER = typeof AuditAction.AUDIT_ACTION_REGISTER;
+  export type AUDIT_ACTION_LOGIN = typeof AuditAction.AUDIT_ACTION_LOGIN;
+  export type AUDIT_ACTION_REFRESH = typeof AuditAction.AUDIT_ACTION_REFRESH;
+  export type AUDIT_ACTION_REFRESH_REUSE_DETECTED = typeof AuditAction.AUDIT_ACTION_REFRESH_REUSE_DETECTED;
+  export type AUDIT_ACTION_LOGOUT = typeof AuditAction.AUDIT_ACTION_LOGOUT;
+  export type AUDIT_ACTION_SESSION_REVOKE = typeof AuditAction.AUDIT_ACTION_SESSION_REVOKE;
+  export type AUDIT_ACTION_SESSION_REVOKE_OTHERS = typeof AuditAction.AUDIT_ACTION_SESSION_REVOKE_OTHERS;
+  export type AUDIT_ACTION_PASSWORD_CHANGE = typeof AuditAction.AUDIT_ACTION_PASSWORD_CHANGE;
+  export type AUDIT_ACTION_PASSWORD_RESET_REQUEST = typeof AuditAction.AUDIT_ACTION_PASSWORD_RESET_REQUEST;
+  export type AUDIT_ACTION_PASSWORD_RESET = typeof AuditAction.AUDIT_ACTION_PASSWORD_RESET;
+  export type AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST = typeof AuditAction.AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST;
+  export type AUDIT_ACTION_EMAIL_VERIFY = typeof AuditAction.AUDIT_ACTION_EMAIL_VERIFY;
+  export type AUDIT_ACTION_ACCOUNT_LOCK = typeof AuditAction.AUDIT_ACTION_ACCOUNT_LOCK;
+  export type AUDIT_ACTION_ADMIN_BOOTSTRAP = typeof AuditAction.AUDIT_ACTION_ADMIN_BOOTSTRAP;
+  export type AUDIT_ACTION_USER_CREATE = typeof AuditAction.AUDIT_ACTION_USER_CREATE;
+  export type AUDIT_ACTION_USER_GET = typeof AuditAction.AUDIT_ACTION_USER_GET;
+  export type AUDIT_ACTION_USER_LIST = typeof AuditAction.AUDIT_ACTION_USER_LIST;
+  export type AUDIT_ACTION_USER_UPDATE = typeof AuditAction.AUDIT_ACTION_USER_UPDATE;
+  export type AUDIT_ACTION_USER_DELETE = typeof AuditAction.AUDIT_ACTION_USER_DELETE;
+  export type AUDIT_ACTION_USER_DISABLE = typeof AuditAction.AUDIT_ACTION_USER_DISABLE;
+  export type AUDIT_ACTION_USER_ENABLE = typeof AuditAction.AUDIT_ACTION_USER_ENABLE;
+  export type AUDIT_ACTION_USER_UNLOCK = typeof AuditAction.AUDIT_ACTION_USER_UNLOCK;
+  export type AUDIT_ACTION_USER_SESSIONS_LIST = typeof AuditAction.AUDIT_ACTION_USER_SESSIONS_LIST;
+  export type AUDIT_ACTION_USER_SESSIONS_REVOKE = typeof AuditAction.AUDIT_ACTION_USER_SESSIONS_REVOKE;
+  export type AUDIT_ACTION_AUDIT_EVENTS_LIST = typeof AuditAction.AUDIT_ACTION_AUDIT_EVENTS_LIST;
+  export type AUDIT_ACTION_USER_IMPORT = typeof AuditAction.AUDIT_ACTION_USER_IMPORT;
+  export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
+}
+
+export function auditActionFromJSON(object: any): AuditAction {
+  switch (object) {
+    case 0:
+    case "AUDIT_ACTION_UNSPECIFIED":
+      return AuditAction.AUDIT_ACTION_UNSPECIFIED;
+    case 1:
+    case "AUDIT_ACTION_REGISTER":
+      return AuditAction.AUDIT_ACTION_REGISTER;
+    case 2:
+    case "AUDIT_ACTION_LOGIN":
+      return AuditAction.AUDIT_ACTION_LOGIN;
+    case 3:
+    case "AUDIT_ACTION_REFRESH":
+      return AuditAction.AUDIT_ACTION_REFRESH;
+    case 4:
+    case "AUDIT_ACTION_REFRESH_REUSE_DETECTED":
+      return AuditAction.AUDIT_ACTION_REFRESH_REUSE_DETECTED;
+    case 5:
+    case "AUDIT_ACTION_LOGOUT":
+      return AuditAction.AUDIT_ACTION_LOGOUT;
+    case 6:
+    case "AUDIT_ACTION_SESSION_REVOKE":
+      return AuditAction.AUDIT_ACTION_SESSION_REVOKE;
+    case 7:
+    case "AUDIT_ACTION_SESSION_REVOKE_OTHERS":
+      return AuditAction.AUDIT_ACTION_SESSION_REVOKE_OTHERS;
+    case 8:
+    case "AUDIT_ACTION_PASSWORD_CHANGE":
+      return AuditAction.AUDIT_ACTION_PASSWORD_CHANGE;
+    case 9:
+    case "AUDIT_ACTION_PASSWORD_RESET_REQUEST":
+      return AuditAction.AUDIT_ACTION_PASSWORD_RESET_REQUEST;
+    case 10:
+    case "AUDIT_ACTION_PASSWORD_RESET":
+      return AuditAction.AUDIT_ACTION_PASSWORD_RESET;
+    case 11:
+    case "AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST":
+      return AuditAction.AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST;
+    case 12:
+    case "AUDIT_ACTION_EMAIL_VERIFY":
+      return AuditAction.AUDIT_ACTION_EMAIL_VERIFY;
+    case 13:
+    case "AUDIT_ACTION_ACCOUNT_LOCK":
+      return AuditAction.AUDIT_ACTION_ACCOUNT_LOCK;
+    case 14:
+    case "AUDIT_ACTION_ADMIN_BOOTSTRAP":
+      return AuditAction.AUDIT_ACTION_ADMIN_BOOTSTRAP;
+    case 15:
+    case "AUDIT_ACTION_USER_CREATE":
+      return AuditAction.AUDIT_ACTION_USER_CREATE;
+    case 16:
+    case "AUDIT_ACTION_USER_GET":
+      return AuditAction.AUDIT_ACTION_USER_GET;
+    case 17:
+    case "AUDIT_ACTION_USER_LIST":
+      return AuditAction.AUDIT_ACTION_USER_LIST;
+    case 18:
+    case "AUDIT_ACTION_USER_UPDATE":
+      return AuditAction.AUDIT_ACTION_USER_UPDATE;
+    case 19:
+    case "AUDIT_ACTION_USER_DELETE":
+      return AuditAction.AUDIT_ACTION_USER_DELETE;
+    case 20:
+    case "AUDIT_ACTION_USER_DISABLE":
+      return AuditAction.AUDIT_ACTION_USER_DISABLE;
+    case 21:
+    case "AUDIT_ACTION_USER_ENABLE":
+      return AuditAction.AUDIT_ACTION_USER_ENABLE;
+    case 22:
+    case "AUDIT_ACTION_USER_UNLOCK":
+      return AuditAction.AUDIT_ACTION_USER_UNLOCK;
+    case 23:
+    case "AUDIT_ACTION_USER_SESSIONS_LIST":
+      return AuditAction.AUDIT_ACTION_USER_SESSIONS_LIST;
+    case 24:
+    case "AUDIT_ACTION_USER_SESSIONS_REVOKE":
+      return AuditAction.AUDIT_ACTION_USER_SESSIONS_REVOKE;
+    case 25:
+    case "AUDIT_ACTION_AUDIT_EVENTS_LIST":
+      return AuditAction.AUDIT_ACTION_AUDIT_EVENTS_LIST;
+    case 26:
+    case "AUDIT_ACTION_USER_IMPORT":
+      return AuditAction.AUDIT_ACTION_USER_IMPORT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AuditAction.UNRECOGNIZED;
+  }
+}
+
+export function auditActionToJSON(object: AuditAction): string {
+  switch (object) {
+    case AuditAction.AUDIT_ACTION_UNSPECIFIED:
+      return "AUDIT_ACTION_UNSPECIFIED";
+    case AuditAction.AUDIT_ACTION_REGISTER:
+      return "AUDIT_ACTION_REGISTER";
+    case AuditAction.AUDIT_ACTION_LOGIN:
+      return "AUDIT_ACTION_LOGIN";
+    case AuditAction.AUDIT_ACTION_REFRESH:
+      return "AUDIT_ACTION_REFRESH";
+    case AuditAction.AUDIT_ACTION_REFRESH_REUSE_DETECTED:
+      return "AUDIT_ACTION_REFRESH_REUSE_DETECTED";
+    case AuditAction.AUDIT_ACTION_LOGOUT:
+      return "AUDIT_ACTION_LOGOUT";
+    case AuditAction.AUDIT_ACTION_SESSION_REVOKE:
+      return "AUDIT_ACTION_SESSION_REVOKE";
+    case AuditAction.AUDIT_ACTION_SESSION_REVOKE_OTHERS:
+      return "AUDIT_ACTION_SESSION_REVOKE_OTHERS";
+    case AuditAction.AUDIT_ACTION_PASSWORD_CHANGE:
+      return "AUDIT_ACTION_PASSWORD_CHANGE";
+    case AuditAction.AUDIT_ACTION_PASSWORD_RESET_REQUEST:
+      return "AUDIT_ACTION_PASSWORD_RESET_REQUEST";
+    case AuditAction.AUDIT_ACTION_PASSWORD_RESET:
+      return "AUDIT_ACTION_PASSWORD_RESET";
+    case AuditAction.AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST:
+      return "AUDIT_ACTION_EMAIL_VERIFICATION_REQUEST";
+    case AuditAction.AUDIT_ACTION_EMAIL_VERIFY:
+      return "AUDIT_ACTION_EMAIL_VERIFY";
+    case AuditAction.AUDIT_ACTION_ACCOUNT_LOCK:
+      return "AUDIT_ACTION_ACCOUNT_LOCK";
+    case AuditAction.AUDIT_ACTION_ADMIN_BOOTSTRAP:
+      return "AUDIT_ACTION_ADMIN_BOOTSTRAP";
+    case AuditAction.AUDIT_ACTION_USER_CREATE:
+      return "AUDIT_ACTION_USER_CREATE";
+    case AuditAction.AUDIT_ACTION_USER_GET:
+      return "AUDIT_ACTION_USER_GET";
+    case AuditAction.AUDIT_ACTION_USER_LIST:
+      return "AUDIT_ACTION_USER_LIST";
+    case AuditAction.AUDIT_ACTION_USER_UPDATE:
+      return "AUDIT_ACTION_USER_UPDATE";
+    case AuditAction.AUDIT_ACTION_USER_DELETE:
+      return "AUDIT_ACTION_USER_DELETE";
+    case AuditAction.AUDIT_ACTION_USER_DISABLE:
+      return "AUDIT_ACTION_USER_DISABLE";
+    case AuditAction.AUDIT_ACTION_USER_ENABLE:
+      return "AUDIT_ACTION_USER_ENABLE";
+    case AuditAction.AUDIT_ACTION_USER_UNLOCK:
+      return "AUDIT_ACTION_USER_UNLOCK";
+    case AuditAction.AUDIT_ACTION_USER_SESSIONS_LIST:
+      return "AUDIT_ACTION_USER_SESSIONS_LIST";
+    case AuditAction.AUDIT_ACTION_USER_SESSIONS_REVOKE:
+      return "AUDIT_ACTION_USER_SESSIONS_REVOKE";
+    case AuditAction.AUDIT_ACTION_AUDIT_EVENTS_LIST:
+      return "AUDIT_ACTION_AUDIT_EVENTS_LIST";
+    case AuditAction.AUDIT_ACTION_USER_IMPORT:
+      return "AUDIT_ACTION_USER_IMPORT";
+    case AuditAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Result of an audited action. */
 export const AuditOutcome = {
   /** AUDIT_OUTCOME_UNSPECIFIED - Not set. Never stored; not a filter value. */
@@ -175,9 +427,9 @@ export interface AuditEvent {
    */
   subjectUserId: string;
   /**
-   * Machine-readable lower_snake_case action name, e.g. "login", "logout",
-   * "register", "refresh_reuse_detected", "password_change",
-   * "password_reset", "user_create", "user_update", "user_disable".
+   * Machine-readable lower_snake_case action name: an AuditAction value's
+   * name without its prefix, e.g. "login", "refresh_reuse_detected",
+   * "user_update" (see AuditAction for the whole list).
    */
   action: string;
   /** Result of the action. */
@@ -196,6 +448,11 @@ export interface AuditEvent {
    * "INVALID_CREDENTIALS"} or the changed field names; "{}" when none.
    */
   detailsJson: string;
+  /**
+   * The same action as an enum value (AUDIT_ACTION_UNSPECIFIED for a name
+   * this contract does not list).
+   */
+  actionCode: AuditAction;
 }
 
 /** A user to import: an account from another system with its password hash. */
@@ -457,7 +714,11 @@ export interface ListAuditEventsRequest {
   pageToken: string;
   /** Only events whose actor or subject is this user; empty matches all. */
   userId: string;
-  /** Only events with exactly this action name; empty matches all. */
+  /**
+   * Only events with this action name (an AuditAction name in lower case
+   * without its prefix, e.g. "login"); empty matches all. Any other name is
+   * INVALID_ARGUMENT (reason VALIDATION_FAILED, field "action").
+   */
   action: string;
   /**
    * Only events that occurred at or after this time (inclusive); unset for
@@ -685,6 +946,7 @@ function createBaseAuditEvent(): AuditEvent {
     userAgent: "",
     requestId: "",
     detailsJson: "",
+    actionCode: 0,
   };
 }
 
@@ -719,6 +981,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     }
     if (message.detailsJson !== "") {
       writer.uint32(82).string(message.detailsJson);
+    }
+    if (message.actionCode !== 0) {
+      writer.uint32(88).int32(message.actionCode);
     }
     return writer;
   },
@@ -816,6 +1081,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.detailsJson = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.actionCode = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -868,6 +1141,11 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         : isSet(object.details_json)
         ? globalThis.String(object.details_json)
         : "",
+      actionCode: isSet(object.actionCode)
+        ? auditActionFromJSON(object.actionCode)
+        : isSet(object.action_code)
+        ? auditActionFromJSON(object.action_code)
+        : 0,
     };
   },
 
@@ -903,6 +1181,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.detailsJson !== "") {
       obj.detailsJson = message.detailsJson;
     }
+    if (message.actionCode !== 0) {
+      obj.actionCode = auditActionToJSON(message.actionCode);
+    }
     return obj;
   },
 
@@ -921,6 +1202,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.userAgent = object.userAgent ?? "";
     message.requestId = object.requestId ?? "";
     message.detailsJson = object.detailsJson ?? "";
+    message.actionCode = object.actionCode ?? 0;
     return message;
   },
 };
