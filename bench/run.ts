@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: starts a Gatehouse (its own process) on a fresh PostgreSQL database and Redis
+ * `scripts/run bench`: starts a Gatehouse (its own process) on a fresh PostgreSQL database and Redis
  * key prefix, a bare grpc-js server for the transport baseline, and a load generator (its own
  * process); seeds data; measures each scenario right after its baseline with the same
  * concurrency and window; prints a table and writes bench/results.json. Cleans everything up

@@ -471,6 +471,72 @@ describe('outbox delivery: a killed sender', () => {
   });
 });
 
+describe('development mail without SMTP (the log transport)', () => {
+  let db: TestDatabase;
+  let child: SpawnedGatehouse | undefined;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    child?.process.kill('SIGKILL');
+    await child?.exited;
+    await db.drop();
+  });
+
+  it('logs one line per message with the token, which works from a terminal', async () => {
+    child = await spawnGatehouse({
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: db.url,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: `ghtest:${randomBytes(4).toString('hex')}:`,
+      MAIL_POLL_INTERVAL_MS: '100',
+    });
+    const logs = child.logs;
+    const auth = new AuthServiceClient(`127.0.0.1:${child.grpcPort}`, credentials.createInsecure());
+    try {
+      const email = uniqueEmail('devmail');
+      await call(auth, 'register', { email, password: 'violet-harbour-anchors-9' });
+      const linesAbout = (to: string) => logs.filter((l) => JSON.stringify(l).includes(to));
+      await call(auth, 'requestPasswordReset', { email });
+      const [line] = await eventually(
+        async () => logs.filter((l) => String(l.msg).includes(`to ${email}`)),
+        (found) => found.length > 0,
+      );
+      const msg = String(line?.msg);
+      assert.match(msg, /^mail not sent \(MAIL_TRANSPORT=log\): "Reset your Gatehouse password"/);
+      const token =
+        /token (ghpr_[A-Za-z0-9_-]{43}) \(call AuthService\/ResetPassword with it\)$/.exec(
+          msg,
+        )?.[1];
+      assert.ok(token, `the token is in the line itself: ${msg}`);
+      await eventually(
+        () => db.query<{ status: string }>(`SELECT status FROM outbox_messages`),
+        (rows) => rows.length === 1 && rows[0]?.status === 'sent',
+      );
+      // A barrier: the sender handles this second message only after it finished the first
+      // (one round after another), so a "mail sent" line for the first would be logged by now.
+      const other = uniqueEmail('devmail2');
+      await call(auth, 'register', { email: other, password: 'violet-harbour-anchors-9' });
+      await call(auth, 'requestPasswordReset', { email: other });
+      await eventually(
+        async () => logs.filter((l) => String(l.msg).includes(`to ${other}`)),
+        (found) => found.length > 0,
+      );
+      assert.equal(linesAbout(email).length, 1, 'one line per message, nothing else about it');
+      assert.deepEqual(
+        logs.filter((l) => l.msg === 'mail sent'),
+        [],
+        'no "mail sent" after "mail not sent"',
+      );
+      await call(auth, 'resetPassword', { token, newPassword: 'quartz-lantern-meadow-42' });
+      await call(auth, 'login', { identifier: email, password: 'quartz-lantern-meadow-42' });
+    } finally {
+      auth.close();
+    }
+  });
+});
+
 describe('mail configuration', () => {
   const base = { DATABASE_URL: 'postgres://x@127.0.0.1/x', REDIS_URL: 'redis://127.0.0.1:6379' };
 
@@ -491,6 +557,8 @@ describe('mail configuration', () => {
       NODE_ENV: 'production',
       SMTP_URL: 'smtps://user:p%40ss@relay.example',
       SMTP_FROM: 'Acme <no-reply@acme.example>',
+      PASSWORD_RESET_URL: 'https://app.acme.example/reset-password',
+      EMAIL_VERIFICATION_URL: 'https://app.acme.example/verify-email',
     });
     assert.equal(prod.mail.transport, 'smtp');
     assert.equal(prod.mail.logLinks, false);

@@ -40,7 +40,7 @@ export interface Options {
   keepDatabase: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [options]
+export const USAGE = `usage: scripts/run bench [options]
 
   --smoke               CI smoke run: 1 s per measurement, no warm-up, concurrency 4, small
                         seeds; checks the harness works, its numbers mean nothing

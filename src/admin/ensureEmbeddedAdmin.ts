@@ -19,7 +19,7 @@ export async function ensureEmbeddedAdmin(
   if ((await countActiveAdmins(deps.pool, null)) > 0) return;
   if ((await findUserByIdentifier(deps.pool, EMBEDDED_ADMIN_EMAIL)) !== null) {
     log.warn(
-      `there is no active admin: create one with \`npm run admin -- create --email <address>\``,
+      `there is no active admin: create one with \`scripts/run admin create --email <address>\``,
     );
     return;
   }

@@ -8,7 +8,7 @@ import { AppError } from '../errors/AppError.ts';
 import { createDatabase } from '../storage/createDatabase.ts';
 import { resolveDatabaseUrl } from './resolveDatabaseUrl.ts';
 
-const USAGE = `usage: npm run admin -- create --email <address> [--role <name>]... [--password-stdin]
+const USAGE = `usage: scripts/run admin create --email <address> [--role <name>]... [--password-stdin]
   create   Creates an account holding the roles (default: admin) against the configured
            database (DATABASE_URL, or the embedded development database), or adds the roles to
            the live account with this email (enabling it if it was disabled; its password is

@@ -5,7 +5,7 @@ import { createDatabase } from '../storage/createDatabase.ts';
 import { findPublishedSigningKeys, rotateSigningKey } from '../storage/signingKeys.ts';
 import { resolveDatabaseUrl } from './resolveDatabaseUrl.ts';
 
-const USAGE = `usage: npm run keys -- <command>
+const USAGE = `usage: scripts/run keys <command>
   list                       published keys (kid, algorithm, state)
   rotate [--algorithm ALG]   new signing key (RS256 | ES256 | EdDSA; default JWT_ALGORITHM);
                              the old key stays in the JWKS until its last token expires.

@@ -4,7 +4,10 @@ import type { ErrorReason } from '../errors/AppError.ts';
 /** ErrorInfo.domain of every Gatehouse error. */
 export const ERROR_DOMAIN = 'gatehouse';
 
-/** The single table from error reason to gRPC status code (see SECURITY.md for semantics). */
+/**
+ * The single table from error reason to gRPC status code. Every reason and its code is listed
+ * for clients at the top of proto/gatehouse/auth/v1/auth_service.proto.
+ */
 export const errorCatalog: Record<ErrorReason, status> = {
   VALIDATION_FAILED: status.INVALID_ARGUMENT,
   INVALID_CURRENT_PASSWORD: status.INVALID_ARGUMENT,

@@ -18,7 +18,7 @@ const LOADER_OPTIONS: protoLoader.Options = {
 /**
  * Builds the package definition the reflection service serves: our API plus grpc.health.v1.
  * proto-loader drops each file's `dependency` list and merges files of one package, which
- * leaves buf curl / grpcurl unable to resolve anything (see STACK.md); so every definition gets
+ * leaves buf curl / grpcurl unable to resolve anything; so every definition gets
  * the complete set of original descriptors from the buf images instead.
  */
 export function loadPackageDefinition(): protoLoader.PackageDefinition {

@@ -82,7 +82,7 @@ const SUBJECT = /^[0-9a-f-]{36}$/;
 const VERIFIED_CACHE_SIZE = 50_000;
 
 /**
- * Signing keys shared through PostgreSQL: every instance polls the table, so `npm run keys --
+ * Signing keys shared through PostgreSQL: every instance polls the table, so `scripts/run keys
  * rotate` reaches all of them without a restart, and retired keys stay published until the last
  * token they signed has expired. Verification never fetches anything: unknown kids are invalid.
  */

@@ -136,6 +136,8 @@ export function createOutboxSender(options: OutboxSenderOptions): OutboxSender {
         attempt: message.attempts,
       });
       if (recorded) {
+        // The log transport has already written the message's one line ("mail not sent").
+        if (transport.name === 'log') return;
         log.info(
           {
             outboxId: message.id,

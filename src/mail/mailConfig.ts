@@ -9,21 +9,28 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-const linkBase = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .refine(
-      (v) => {
-        try {
-          const u = new URL(v);
-          return (u.protocol === 'https:' || u.protocol === 'http:') && u.hash === '';
-        } catch {
-          return false;
-        }
-      },
-      { message: 'an absolute http(s) URL without a #fragment' },
-    );
+const linkBase = optionalString.refine(
+  (v) => {
+    if (v === undefined) return true;
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && u.hash === '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'an absolute http(s) URL without a #fragment' },
+);
+
+/**
+ * Link bases used outside production when PASSWORD_RESET_URL / EMAIL_VERIFICATION_URL are unset.
+ * `.invalid` can never resolve (RFC 2606): such a link visibly leads nowhere instead of
+ * pretending a page is there. The token in it still works with ResetPassword / VerifyEmail.
+ */
+export const PLACEHOLDER_LINK_BASES = {
+  PASSWORD_RESET_URL: 'http://set-password-reset-url.invalid/',
+  EMAIL_VERIFICATION_URL: 'http://set-email-verification-url.invalid/',
+} as const;
 
 /**
  * Account mail and recovery: SMTP_*, MAIL_*, link bases, token lifetimes and
@@ -59,8 +66,10 @@ export const mailEnvShape = {
     .max(100)
     .refine((v) => !/\p{Cc}/u.test(v), { message: 'no control characters' })
     .default('Gatehouse'),
-  PASSWORD_RESET_URL: linkBase('http://localhost:3000/reset-password'),
-  EMAIL_VERIFICATION_URL: linkBase('http://localhost:3000/verify-email'),
+  /** The page of your front end that calls ResetPassword; required in production with SMTP. */
+  PASSWORD_RESET_URL: linkBase,
+  /** The page of your front end that calls VerifyEmail; required in production with SMTP. */
+  EMAIL_VERIFICATION_URL: linkBase,
   // Lower bounds of 1 s only keep tests fast; anything under a few minutes is unusable.
   PASSWORD_RESET_TTL_SEC: int(1800, 1, 86_400),
   EMAIL_VERIFICATION_TTL_SEC: int(86_400, 1, 30 * 86_400),
@@ -98,8 +107,10 @@ export interface MailConfig {
   smtp: SmtpSettings | undefined;
   /** The From header (SMTP_FROM). */
   from: string;
-  /** Whether the log transport may print links (they carry tokens): never in production. */
+  /** Whether the log transport may print tokens and links: never in production. */
   logLinks: boolean;
+  /** Link-base variables left unset, so their links use PLACEHOLDER_LINK_BASES (development). */
+  placeholderLinks: (keyof typeof PLACEHOLDER_LINK_BASES)[];
   productName: string;
   passwordResetUrl: string;
   emailVerificationUrl: string;
@@ -112,7 +123,8 @@ export interface MailConfig {
 
 /**
  * Problems no single variable shows, one line each: production must either deliver mail
- * (SMTP_URL, SMTP_FROM) or say explicitly that it does not (MAIL_TRANSPORT=log).
+ * (SMTP_URL, SMTP_FROM, and the pages its links lead to) or say explicitly that it does not
+ * (MAIL_TRANSPORT=log).
  */
 export function mailEnvProblems(e: MailEnv): string[] {
   const problems: string[] = [];
@@ -128,6 +140,21 @@ export function mailEnvProblems(e: MailEnv): string[] {
       '  SMTP_URL: required when NODE_ENV=production (password reset and email verification ' +
         'send mail); set MAIL_TRANSPORT=log to run without delivery on purpose',
     );
+  }
+  if (e.NODE_ENV === 'production' && transport === 'smtp') {
+    // A link to nowhere would make every reset mail useless, and nobody would notice.
+    const pages = [
+      ['PASSWORD_RESET_URL', 'ResetPassword', 'https://app.example.com/reset-password'],
+      ['EMAIL_VERIFICATION_URL', 'VerifyEmail', 'https://app.example.com/verify-email'],
+    ] as const;
+    for (const [name, rpc, example] of pages) {
+      if (e[name] === undefined) {
+        problems.push(
+          `  ${name}: required when NODE_ENV=production and mail is sent: the page of your ` +
+            `front end that reads ?token= and calls ${rpc}, e.g. ${example}`,
+        );
+      }
+    }
   }
   if (e.MAIL_RETRY_BASE_MS > e.MAIL_RETRY_MAX_MS) {
     problems.push('  MAIL_RETRY_BASE_MS: must not exceed MAIL_RETRY_MAX_MS');
@@ -151,9 +178,12 @@ export function toMailConfig(e: MailEnv): MailConfig {
         : undefined,
     from,
     logLinks: e.NODE_ENV !== 'production',
+    placeholderLinks: (['PASSWORD_RESET_URL', 'EMAIL_VERIFICATION_URL'] as const).filter(
+      (name) => e[name] === undefined,
+    ),
     productName: e.MAIL_PRODUCT_NAME,
-    passwordResetUrl: e.PASSWORD_RESET_URL,
-    emailVerificationUrl: e.EMAIL_VERIFICATION_URL,
+    passwordResetUrl: e.PASSWORD_RESET_URL ?? PLACEHOLDER_LINK_BASES.PASSWORD_RESET_URL,
+    emailVerificationUrl: e.EMAIL_VERIFICATION_URL ?? PLACEHOLDER_LINK_BASES.EMAIL_VERIFICATION_URL,
     passwordResetTtlSec: e.PASSWORD_RESET_TTL_SEC,
     emailVerificationTtlSec: e.EMAIL_VERIFICATION_TTL_SEC,
     requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,

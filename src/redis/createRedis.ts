@@ -5,7 +5,7 @@ export type { Redis };
 
 /**
  * An ioredis client for request paths: no offline queue and one retry, so a command to a down
- * Redis fails in milliseconds instead of hanging (~73 s with defaults, see STACK.md); commands
+ * Redis fails in milliseconds instead of hanging (~73 s with ioredis' defaults); commands
  * time out after `commandTimeoutMs`. Reconnects by itself in the background.
  */
 export function createRedis(url: string, commandTimeoutMs: number, log: Logger): Redis {

@@ -10,7 +10,7 @@ export type { DatabasePool };
 
 /**
  * Validates every row against the zod schema given to `sql.type(...)`: slonik only uses the
- * schema for TypeScript types unless an interceptor runs it (see STACK.md).
+ * schema for TypeScript types unless an interceptor runs it.
  */
 const validateRows: Interceptor = {
   name: 'gatehouse-validate-rows',

@@ -205,8 +205,9 @@ export interface User {
 export interface Tokens {
   /**
    * Signed JWT to send as `authorization: Bearer <access_token>`; short
-   * lived. Claims include sub (user id), sid (session id), jti, roles, iss,
-   * aud, iat and exp. Verifiable with the keys from GetJwks.
+   * lived. Claims include sub (user id), sid (session id), jti, roles (as
+   * of issue; ValidateToken answers the current ones), iss, aud, iat and
+   * exp. Verifiable with the keys from GetJwks.
    */
   accessToken: string;
   /** When access_token expires (its `exp` claim). */
@@ -372,7 +373,11 @@ export interface ValidateTokenResponse {
   userId: string;
   /** Session the token belongs to (the `sid` claim). */
   sessionId: string;
-  /** Roles carried by the token (the user's roles when it was issued). */
+  /**
+   * The user's current roles, read from the session state: a role change
+   * shows here at once. May differ from the token's `roles` claim, which
+   * holds the roles the user had when the token was issued.
+   */
   roles: string[];
   /** When the token expires (the `exp` claim). */
   expiresAt?:
@@ -3611,9 +3616,13 @@ export const AuthServiceService = {
    * issuer, audience, expiry and that its session is still live. Not
    * authenticated (`authorization` metadata is ignored). An invalid,
    * expired or revoked token is NOT an error: the answer is OK with
-   * active = false and every other field empty/unset. Resource servers can
-   * instead verify access tokens offline with the keys from GetJwks, but
-   * offline verification does not see revocation.
+   * active = false and every other field empty/unset. `roles` are the
+   * user's CURRENT roles, read from the session state (role changes,
+   * through UserAdminService or the admin CLI, apply at once), not the
+   * token's `roles` claim, which stays as it was when the token was issued.
+   * Resource servers can instead verify access tokens offline with the keys
+   * from GetJwks, but offline verification sees neither revocation nor role
+   * changes until the token expires.
    *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
@@ -3994,9 +4003,13 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * issuer, audience, expiry and that its session is still live. Not
    * authenticated (`authorization` metadata is ignored). An invalid,
    * expired or revoked token is NOT an error: the answer is OK with
-   * active = false and every other field empty/unset. Resource servers can
-   * instead verify access tokens offline with the keys from GetJwks, but
-   * offline verification does not see revocation.
+   * active = false and every other field empty/unset. `roles` are the
+   * user's CURRENT roles, read from the session state (role changes,
+   * through UserAdminService or the admin CLI, apply at once), not the
+   * token's `roles` claim, which stays as it was when the token was issued.
+   * Resource servers can instead verify access tokens offline with the keys
+   * from GetJwks, but offline verification sees neither revocation nor role
+   * changes until the token expires.
    *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
@@ -4329,9 +4342,13 @@ export interface AuthServiceClient extends Client {
    * issuer, audience, expiry and that its session is still live. Not
    * authenticated (`authorization` metadata is ignored). An invalid,
    * expired or revoked token is NOT an error: the answer is OK with
-   * active = false and every other field empty/unset. Resource servers can
-   * instead verify access tokens offline with the keys from GetJwks, but
-   * offline verification does not see revocation.
+   * active = false and every other field empty/unset. `roles` are the
+   * user's CURRENT roles, read from the session state (role changes,
+   * through UserAdminService or the admin CLI, apply at once), not the
+   * token's `roles` claim, which stays as it was when the token was issued.
+   * Resource servers can instead verify access tokens offline with the keys
+   * from GetJwks, but offline verification sees neither revocation nor role
+   * changes until the token expires.
    *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
