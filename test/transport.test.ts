@@ -178,3 +178,35 @@ describe('PostgreSQL outage', () => {
     assert.ok(recovered, 'the pool reconnects without a restart');
   });
 });
+
+describe('database timeouts', () => {
+  let gh: Gatehouse;
+  before(async () => {
+    gh = await startGatehouse({ DATABASE_STATEMENT_TIMEOUT_MS: '300' });
+  });
+  after(() => gh.stop());
+
+  it('answers UNAVAILABLE DATABASE_TIMEOUT with RetryInfo while the user row is locked elsewhere', async () => {
+    const { user, email, password } = await registerUser(gh);
+    // Login counts the attempt with an UPDATE of the user's row before checking the password
+    // (beginPasswordAttempt), so a row lock held by another transaction makes it wait.
+    const holder = await gh.db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      const locked = await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [user.id]);
+      assert.equal(locked.rowCount, 1);
+      const s = await expectRpcError(
+        call(gh.auth, 'login', { identifier: email, password }),
+        status.UNAVAILABLE,
+        'DATABASE_TIMEOUT',
+      );
+      assert.ok((s.retryDelayMs ?? 0) > 0, 'RetryInfo says when to retry');
+      assert.doesNotMatch(s.message, /statement|SQL|postgres/i, 'no internals in the message');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    const ok = await call(gh.auth, 'login', { identifier: email, password });
+    assert.ok(ok.tokens?.accessToken, 'the same login succeeds once the lock is gone');
+  });
+});

@@ -4,7 +4,7 @@ import type { ErrorReason } from '../errors/AppError.ts';
 /** ErrorInfo.domain of every Gatehouse error. */
 export const ERROR_DOMAIN = 'gatehouse';
 
-/** The single table from error reason to gRPC status code (see SECURITY.md for semantics). */
+/** The single table from error reason to gRPC status code. */
 export const errorCatalog: Record<ErrorReason, status> = {
   VALIDATION_FAILED: status.INVALID_ARGUMENT,
   INVALID_CURRENT_PASSWORD: status.INVALID_ARGUMENT,
@@ -23,6 +23,7 @@ export const errorCatalog: Record<ErrorReason, status> = {
   LAST_ACTIVE_ADMIN: status.FAILED_PRECONDITION,
   RATE_LIMITED: status.RESOURCE_EXHAUSTED,
   DEPENDENCY_UNAVAILABLE: status.UNAVAILABLE,
+  DATABASE_TIMEOUT: status.UNAVAILABLE,
   SHUTTING_DOWN: status.UNAVAILABLE,
   TRANSACTION_CONFLICT: status.ABORTED,
   DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
