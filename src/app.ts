@@ -15,6 +15,8 @@ import { createAdminHandlers } from './grpc/adminHandlers.ts';
 import { createAuthHandlers } from './grpc/authHandlers.ts';
 import { type BindDeps, bindService } from './grpc/bindService.ts';
 import { createClientAddressResolver } from './grpc/clientAddress.ts';
+import { createMetadataLimitInterceptor } from './grpc/createMetadataLimitInterceptor.ts';
+import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from './grpc/enforcePingPolicy.ts';
 import { loadPackageDefinition } from './grpc/loadPackageDefinition.ts';
 import { createHealthMonitor, type DependencyProbe } from './health/createHealthMonitor.ts';
 import { createHttpServer } from './http/createHttpServer.ts';
@@ -69,6 +71,8 @@ const UNLIMITED_METHODS = new Set(
 
 /** Admin calls spend the per-source budget in their call runner, which audits refusals too. */
 const ADMIN_SERVICE_PREFIX = '/gatehouse.admin.v1.UserAdminService/';
+/** `Login` of `/gatehouse.auth.v1.AuthService/Login` (the metrics label). */
+const methodName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 const SERVICE_NAMES = ['gatehouse.auth.v1.AuthService', 'gatehouse.admin.v1.UserAdminService'];
 
@@ -216,23 +220,28 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
             ? Promise.resolve()
             : limits.admitSource(CREDENTIAL_METHODS.has(method) ? 'credential' : 'read', clientIp),
         onCallEnd(method, code, durationMs) {
-          const name = method.slice(method.lastIndexOf('/') + 1);
+          const name = methodName(method);
           metrics.rpcTotal.inc({ method: name, code: String(code) });
           metrics.rpcDuration.observe({ method: name }, durationMs / 1000);
         },
       },
     };
 
+    // Only options the grpc-js server implements: it ignores `grpc.max_metadata_size` and has no
+    // client-ping policy, so the metadata limit is the first interceptor and pings are policed
+    // by enforcePingPolicy once the port is bound.
     const server = new Server({
       'grpc.max_receive_message_length': config.grpc.maxMessageBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
-      'grpc.max_metadata_size': config.grpc.maxMetadataBytes,
       'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreams,
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_timeout_ms': 20_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
       'grpc.max_connection_idle_ms': 10 * 60_000,
+      interceptors: [
+        createMetadataLimitInterceptor(config.grpc.maxMetadataBytes, log, (method, code) =>
+          metrics.rpcTotal.inc({ method: methodName(method), code: String(code) }),
+        ),
+      ],
     });
     server.addService(
       AuthServiceService,
@@ -263,6 +272,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       );
     });
     cleanups.push(() => server.forceShutdown());
+    enforcePingPolicy(
+      server,
+      { minIntervalMs: config.grpc.minPingIntervalMs, maxStrikes: DEFAULT_MAX_PING_STRIKES },
+      log,
+    );
 
     const http: HttpServer = createHttpServer({
       jwks: () => keys.jwks(),

@@ -59,6 +59,7 @@ const envSchema = z.object({
   GRPC_MAX_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
   GRPC_MAX_METADATA_BYTES: int(16 * 1024, 1024, 1024 * 1024),
   GRPC_MAX_CONCURRENT_STREAMS: int(1000, 1),
+  GRPC_MIN_PING_INTERVAL_MS: int(5 * 60_000, 10),
   TLS_CERT_FILE: optionalString,
   TLS_KEY_FILE: optionalString,
   TLS_CLIENT_CA_FILE: optionalString,
@@ -125,6 +126,8 @@ export interface Config {
     maxMessageBytes: number;
     maxMetadataBytes: number;
     maxConcurrentStreams: number;
+    /** Clients pinging more often than this are sent GOAWAY ENHANCE_YOUR_CALM. */
+    minPingIntervalMs: number;
     tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
   };
   http: { host: string; port: number };
@@ -219,6 +222,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
       maxMetadataBytes: e.GRPC_MAX_METADATA_BYTES,
       maxConcurrentStreams: e.GRPC_MAX_CONCURRENT_STREAMS,
+      minPingIntervalMs: e.GRPC_MIN_PING_INTERVAL_MS,
       tls:
         e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
           ? {

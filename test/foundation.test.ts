@@ -1,35 +1,21 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { createFileRegistry, fromBinary, toJson } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { BUF, bufCurl } from './helpers/bufCurl.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 
 const run = promisify(execFile);
-const BUF = new URL('../node_modules/.bin/buf', import.meta.url).pathname;
-
-/** buf curl: an independent client that knows nothing but what reflection tells it. */
-async function bufCurl(
-  target: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      BUF,
-      ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args, target],
-      {
-        timeout: 30_000,
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('foundation', () => {
   let gh: Gatehouse;
@@ -94,6 +80,96 @@ describe('foundation', () => {
     );
     const fields = (s.fieldViolations ?? []).map((v) => v.field).sort();
     assert.deepEqual(fields, ['email', 'password']);
+    // The status message alone tells a person what to fix, field by field.
+    assert.equal(s.message, 'email: not a valid email address. password: at least 8 characters');
+  });
+
+  it('sends error details a client can decode from what reflection serves (buf curl)', async () => {
+    const r = await bufCurl(`http://${gh.target}/gatehouse.auth.v1.AuthService/Register`, [
+      '-d',
+      JSON.stringify({ email: 'ada@example.com', password: 'password123' }),
+    ]);
+    assert.equal(r.code, status.INVALID_ARGUMENT * 8, r.stderr);
+    const error = JSON.parse(r.stderr) as {
+      code: string;
+      message: string;
+      details: { type: string; value: string }[];
+    };
+    assert.equal(error.code, 'invalid_argument');
+    assert.equal(error.message, 'password: this password is too common; choose another');
+
+    // buf curl prints details it has no compiled-in type for as base64; a client that resolves
+    // them through reflection (grpcurl, or this) gets each type's descriptor from the server.
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reflection-'));
+    try {
+      const image = join(dir, 'reflection.binpb');
+      const proto = fileURLToPath(
+        new URL('../node_modules/@grpc/reflection/build/proto', import.meta.url),
+      );
+      await run(BUF, [
+        'build',
+        proto,
+        '--path',
+        join(proto, 'grpc/reflection/v1/reflection.proto'),
+        '-o',
+        image,
+      ]);
+      // A reflection client: the file declaring a symbol, then its imports by file name.
+      const reflect = async (request: Record<string, string>) => {
+        const r = await bufCurl(
+          `http://${gh.target}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`,
+          ['--schema', image, '-d', JSON.stringify(request)],
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const answer = JSON.parse(r.stdout) as {
+          fileDescriptorResponse?: { fileDescriptorProto: string[] };
+          errorResponse?: { errorMessage: string };
+        };
+        assert.ok(
+          answer.fileDescriptorResponse,
+          `reflection answers ${JSON.stringify(request)}: ${answer.errorResponse?.errorMessage}`,
+        );
+        return answer.fileDescriptorResponse.fileDescriptorProto.map((b64) =>
+          fromBinary(FileDescriptorProtoSchema, Buffer.from(b64, 'base64')),
+        );
+      };
+      const decoded: Record<string, unknown> = {};
+      for (const detail of error.details) {
+        const [declaring, ...rest] = await reflect({ fileContainingSymbol: detail.type });
+        assert.ok(declaring, `reflection has a file declaring ${detail.type}`);
+        const files = new Map(rest.map((f) => [f.name, f]));
+        for (let missing = [...declaring.dependency]; missing.length > 0; ) {
+          const name = missing.pop() ?? '';
+          if (files.has(name)) continue;
+          for (const f of await reflect({ fileByFilename: name })) {
+            files.set(f.name, f);
+            missing.push(...f.dependency);
+          }
+        }
+        const registry = createFileRegistry(declaring, (name) => files.get(name));
+        const schema = registry.getMessage(detail.type);
+        assert.ok(schema, `${detail.type} is in the served files`);
+        decoded[detail.type] = toJson(
+          schema,
+          fromBinary(schema, Buffer.from(detail.value, 'base64')),
+        );
+      }
+      assert.deepEqual(decoded['google.rpc.ErrorInfo'], {
+        reason: 'VALIDATION_FAILED',
+        domain: 'gatehouse',
+      });
+      assert.deepEqual(decoded['google.rpc.BadRequest'], {
+        fieldViolations: [
+          {
+            field: 'password',
+            description: 'this password is too common; choose another',
+            reason: 'COMMON_PASSWORD',
+          },
+        ],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers UNIMPLEMENTED for a method the server does not have', async () => {

@@ -20,6 +20,8 @@ export type ErrorReason =
   | 'LAST_ACTIVE_ADMIN'
   | 'RATE_LIMITED'
   | 'DEPENDENCY_UNAVAILABLE'
+  | 'DATABASE_TIMEOUT'
+  | 'METADATA_TOO_LARGE'
   | 'SHUTTING_DOWN'
   | 'TRANSACTION_CONFLICT'
   | 'DEADLINE_EXCEEDED'
@@ -60,10 +62,14 @@ export class AppError extends Error {
   }
 }
 
-/** Shorthand for INVALID_ARGUMENT (VALIDATION_FAILED) with field violations. */
+/**
+ * Shorthand for INVALID_ARGUMENT (VALIDATION_FAILED) with field violations. The message says
+ * what is wrong with each field ("password: this password is too common; choose another"), so
+ * a person reading only the status message (a terminal, a log line) knows what to fix. Fields
+ * are joined with ". " because descriptions may themselves contain ";".
+ */
 export function invalidArgument(violations: FieldViolation[]): AppError {
-  const fields = [...new Set(violations.map((v) => v.field))].join(', ');
-  return new AppError('VALIDATION_FAILED', `invalid request: ${fields}`, {
-    fieldViolations: violations,
-  });
+  const message =
+    violations.map((v) => `${v.field}: ${v.description}`).join('. ') || 'invalid request';
+  return new AppError('VALIDATION_FAILED', message, { fieldViolations: violations });
 }

@@ -11,6 +11,7 @@ import {
 import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
 import type { Logger } from '../log.ts';
+import { MAX_ACCESS_TOKEN_LENGTH, parseBearer } from './bearerToken.ts';
 import type { ClientAddressResolver } from './clientAddress.ts';
 import { toServiceError } from './toServiceError.ts';
 
@@ -26,7 +27,7 @@ export interface CallContext {
   log: Logger;
   /** Aborted when the client cancels or the deadline passes. */
   signal: AbortSignal;
-  /** The access token from `authorization: Bearer ...`, if any. */
+  /** The access token from `authorization: Bearer ...`, if any (never longer than 8 KiB). */
   bearerToken: string | undefined;
   /** Verifies the bearer token and its session; throws UNAUTHENTICATED otherwise. */
   authenticate(): Promise<Principal>;
@@ -68,12 +69,11 @@ function firstString(md: Metadata, key: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Reads `authorization: Bearer <token>`; an absent or malformed header yields undefined. */
-function parseBearer(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const m = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)$/i.exec(header.trim());
-  return m?.[1];
-}
+const BEARER_PROBLEMS = {
+  absent: 'this call needs an access token in `authorization: Bearer <token>` metadata',
+  malformed: 'the `authorization` metadata must be `Bearer <access token>`',
+  too_long: `the access token is longer than ${MAX_ACCESS_TOKEN_LENGTH} characters`,
+} as const;
 
 /**
  * Wraps handlers as a grpc-js service implementation: request id, client address, deadline
@@ -129,7 +129,8 @@ async function runCall(
       Math.max(0, deadlineMs - Date.now()),
     );
   }
-  const bearerToken = parseBearer(firstString(md, 'authorization'));
+  const bearer = parseBearer(firstString(md, 'authorization'));
+  const bearerToken = bearer.kind === 'token' ? bearer.token : undefined;
   let principal: Promise<Principal> | undefined;
   const ctx: CallContext = {
     requestId,
@@ -143,13 +144,10 @@ async function runCall(
     bearerToken,
     authenticate() {
       principal ??= (async () => {
-        if (bearerToken === undefined) {
-          throw new AppError(
-            'INVALID_ACCESS_TOKEN',
-            'this call needs an access token in `authorization: Bearer <token>` metadata',
-          );
+        if (bearer.kind !== 'token') {
+          throw new AppError('INVALID_ACCESS_TOKEN', BEARER_PROBLEMS[bearer.kind]);
         }
-        const p = await deps.verifyBearer(bearerToken);
+        const p = await deps.verifyBearer(bearer.token);
         if (p === null) {
           throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
         }

@@ -1,9 +1,16 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { AppError } from '../errors/AppError.ts';
+import { AppError, type ErrorReason } from '../errors/AppError.ts';
 import { classifyError } from '../errors/classifyError.ts';
 import type { Logger } from '../log.ts';
 import { ERROR_DOMAIN, errorCatalog } from './errorCatalog.ts';
 import { encodeRpcStatus } from './rpcStatus.ts';
+
+/** Expected failures an operator wants to see in the log (with their cause). */
+const LOGGED_REASONS = new Set<ErrorReason>([
+  'DEPENDENCY_UNAVAILABLE',
+  'DATABASE_TIMEOUT',
+  'TRANSACTION_CONFLICT',
+]);
 
 /**
  * The one place an error becomes a gRPC status: known errors keep their reason and details;
@@ -14,10 +21,7 @@ export function toServiceError(error: unknown, log: Logger): ServiceError {
   if (appError === undefined) {
     log.error({ err: error }, 'unexpected error');
     appError = new AppError('INTERNAL', 'internal error');
-  } else if (
-    appError.reason === 'DEPENDENCY_UNAVAILABLE' ||
-    appError.reason === 'TRANSACTION_CONFLICT'
-  ) {
+  } else if (LOGGED_REASONS.has(appError.reason)) {
     log.warn({ err: appError.cause ?? appError }, appError.message);
   }
   const code = errorCatalog[appError.reason];

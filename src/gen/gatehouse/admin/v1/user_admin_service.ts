@@ -40,7 +40,8 @@ export const protobufFileName = "gatehouse/admin/v1/user_admin_service.proto";
  *   * a google.rpc.BadRequest listing every offending field when the code is
  *     INVALID_ARGUMENT because of field values;
  *   * a google.rpc.RetryInfo (retry_delay) for RESOURCE_EXHAUSTED (rate
- *     limited) and UNAVAILABLE (a dependency is down).
+ *     limited), UNAVAILABLE (a dependency is down or the database timed out)
+ *     and ABORTED (a transaction conflict).
  * Besides the codes listed on each RPC, any RPC may return INTERNAL,
  * DEADLINE_EXCEEDED and CANCELLED.
  *

@@ -38,7 +38,13 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  *   * a google.rpc.BadRequest listing every offending field (field path plus
  *     description) when the code is INVALID_ARGUMENT because of field values;
  *   * a google.rpc.RetryInfo (retry_delay) for RESOURCE_EXHAUSTED (rate
- *     limited) and UNAVAILABLE (a dependency is down).
+ *     limited), UNAVAILABLE (a dependency is down or the database timed
+ *     out) and ABORTED (a transaction conflict).
+ * The status message is a sentence for a person; for VALIDATION_FAILED it
+ * names each field and what is wrong with it ("password: this password is
+ * too common; choose another"). Reflection serves google/rpc/status.proto and
+ * google/rpc/error_details.proto, so reflection-based clients can decode the
+ * details.
  *
  * Reasons used across the API (ErrorInfo.reason, by code):
  *   INVALID_ARGUMENT:    VALIDATION_FAILED (with BadRequest),
@@ -51,9 +57,13 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  *   NOT_FOUND:           USER_NOT_FOUND, SESSION_NOT_FOUND
  *   ALREADY_EXISTS:      EMAIL_TAKEN, USERNAME_TAKEN
  *   FAILED_PRECONDITION: EMAIL_ALREADY_VERIFIED, LAST_ACTIVE_ADMIN
- *   RESOURCE_EXHAUSTED:  RATE_LIMITED (with RetryInfo)
- *   UNAVAILABLE:         DEPENDENCY_UNAVAILABLE, SHUTTING_DOWN (with RetryInfo)
- *   ABORTED:             TRANSACTION_CONFLICT (retry the call)
+ *   RESOURCE_EXHAUSTED:  RATE_LIMITED (with RetryInfo), METADATA_TOO_LARGE
+ *                        (request metadata over the server's limit; ErrorInfo
+ *                        metadata `limit_bytes`, `size_bytes`)
+ *   UNAVAILABLE:         DEPENDENCY_UNAVAILABLE, DATABASE_TIMEOUT (a statement
+ *                        or lock wait timed out, e.g. the row is busy),
+ *                        SHUTTING_DOWN (all with RetryInfo)
+ *   ABORTED:             TRANSACTION_CONFLICT (retry the call; with RetryInfo)
  *   DEADLINE_EXCEEDED:   DEADLINE_EXCEEDED
  *   UNIMPLEMENTED:       NOT_IMPLEMENTED (the RPC is not available yet)
  *   INTERNAL:            INTERNAL
@@ -65,7 +75,8 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  * RPCs documented as "Authenticated" read the `authorization` metadata entry,
  * whose value is `Bearer <access token>` (an access token from Tokens). A
  * missing, malformed, badly signed or expired token, or one whose session has
- * been revoked or has expired, yields UNAUTHENTICATED (INVALID_ACCESS_TOKEN).
+ * been revoked or has expired, yields UNAUTHENTICATED (INVALID_ACCESS_TOKEN),
+ * and so does a token longer than 8192 characters (refused before decoding).
  * Other RPCs ignore `authorization` unless documented otherwise.
  *
  * Clients may send an `x-request-id` metadata entry; it is recorded in audit
