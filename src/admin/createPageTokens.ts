@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isUuid } from '../auth/normalize.ts';
 import { AppError } from '../errors/AppError.ts';
 
 /**
@@ -52,4 +53,53 @@ export function createPageTokens(secret: () => Promise<Buffer>): PageTokens {
       }
     },
   };
+}
+
+// A keyset position on (timestamptz, id), the time as PostgreSQL prints it to the microsecond.
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+/**
+ * The (time, UUID) cursor of a keyset list from a client's page token; null for the first page
+ * (an empty token). INVALID_PAGE_TOKEN for anything this list did not issue.
+ */
+export async function readTimeIdCursor(
+  tokens: PageTokens,
+  kind: string,
+  filter: unknown,
+  token: string,
+): Promise<{ time: string; id: string } | null> {
+  if (token === '') return null;
+  const cursor = await tokens.read(kind, filter, token);
+  if (
+    !Array.isArray(cursor) ||
+    cursor.length !== 2 ||
+    typeof cursor[0] !== 'string' ||
+    !CURSOR_TIME.test(cursor[0]) ||
+    typeof cursor[1] !== 'string' ||
+    !isUuid(cursor[1])
+  ) {
+    throw invalidPageToken();
+  }
+  return { time: cursor[0], id: cursor[1] };
+}
+
+/**
+ * Cuts rows fetched with `limit + 1` to one page, and signs the token of the next page (empty
+ * when this is the last) from the cursor of the page's last row.
+ */
+export async function keysetPage<R>(
+  tokens: PageTokens,
+  kind: string,
+  filter: unknown,
+  rows: readonly R[],
+  limit: number,
+  cursorOf: (row: R) => unknown,
+): Promise<{ page: R[]; nextPageToken: string }> {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const nextPageToken =
+    rows.length > limit && last !== undefined
+      ? await tokens.issue(kind, filter, cursorOf(last))
+      : '';
+  return { page, nextPageToken };
 }

@@ -3,7 +3,7 @@ import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { isAuditActionName } from '../storage/audit.ts';
 import { type AuditEventRow, findAuditEventsPage } from '../storage/auditEvents.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import { invalidPageToken } from './createPageTokens.ts';
+import { invalidPageToken, keysetPage } from './createPageTokens.ts';
 import { pageSize } from './pageSize.ts';
 
 export interface ListAuditEventsInput {
@@ -67,11 +67,13 @@ export async function listAuditEvents(
     beforeId = cursor;
   }
   const rows = await findAuditEventsPage(deps.pool, filter, beforeId, limit + 1);
-  const events = rows.slice(0, limit);
-  const last = events.at(-1);
-  const nextPageToken =
-    rows.length > limit && last
-      ? await deps.pageTokens.issue('audit_events', tokenFilter, last.id)
-      : '';
-  return { events, nextPageToken };
+  const { page, nextPageToken } = await keysetPage(
+    deps.pageTokens,
+    'audit_events',
+    tokenFilter,
+    rows,
+    limit,
+    (last) => last.id,
+  );
+  return { events: page, nextPageToken };
 }

@@ -1,14 +1,13 @@
-import { isUuid, isViolation, normalizeIdentifier } from '../auth/normalize.ts';
+import { isViolation, normalizeIdentifier } from '../auth/normalize.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { findUsersPage, type UserListFilter, type UserPageRow } from '../storage/adminUsers.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import { invalidPageToken } from './createPageTokens.ts';
+import { keysetPage, readTimeIdCursor } from './createPageTokens.ts';
 import { isRoleName } from './normalizeRoles.ts';
 import { pageSize } from './pageSize.ts';
 
 const STATUSES: readonly string[] = ['active', 'disabled', 'deleted'];
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 
 export interface ListUsersInput {
@@ -64,27 +63,16 @@ export async function listUsers(
 ): Promise<{ users: readonly UserPageRow[]; nextPageToken: string }> {
   const { filter, limit } = parseFilter(input);
   const tokenFilter = [filter.status, filter.role, filter.prefix];
-  let after = null;
-  if (input.pageToken !== '') {
-    const cursor = await deps.pageTokens.read('users', tokenFilter, input.pageToken);
-    if (
-      !Array.isArray(cursor) ||
-      cursor.length !== 2 ||
-      typeof cursor[0] !== 'string' ||
-      !CURSOR_TIME.test(cursor[0]) ||
-      typeof cursor[1] !== 'string' ||
-      !isUuid(cursor[1])
-    ) {
-      throw invalidPageToken();
-    }
-    after = { createdAt: cursor[0], id: cursor[1] };
-  }
+  const cursor = await readTimeIdCursor(deps.pageTokens, 'users', tokenFilter, input.pageToken);
+  const after = cursor && { createdAt: cursor.time, id: cursor.id };
   const rows = await findUsersPage(deps.pool, filter, after, limit + 1);
-  const users = rows.slice(0, limit);
-  const last = users.at(-1);
-  const nextPageToken =
-    rows.length > limit && last
-      ? await deps.pageTokens.issue('users', tokenFilter, [last.cursor_created_at, last.id])
-      : '';
-  return { users, nextPageToken };
+  const { page, nextPageToken } = await keysetPage(
+    deps.pageTokens,
+    'users',
+    tokenFilter,
+    rows,
+    limit,
+    (last) => [last.cursor_created_at, last.id],
+  );
+  return { users: page, nextPageToken };
 }

@@ -1,4 +1,4 @@
-import { invalidPageToken } from '../admin/createPageTokens.ts';
+import { keysetPage, readTimeIdCursor } from '../admin/createPageTokens.ts';
 import { pageSize } from '../admin/pageSize.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
@@ -14,8 +14,6 @@ import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { publishRevocations } from './issueSession.ts';
 import { isUuid, isViolation } from './normalize.ts';
 import type { Principal } from './Principal.ts';
-
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
 
 /** page_size and page_token of a session list (AIP-158). */
 export interface SessionPageRequest {
@@ -42,29 +40,14 @@ export async function listLiveSessions(
   const limit = pageSize(page.pageSize);
   if (isViolation(limit)) throw invalidArgument([limit]);
   const filter = [userId];
-  let after: SessionCursor | null = null;
-  if (page.pageToken !== '') {
-    const cursor = await deps.pageTokens.read('sessions', filter, page.pageToken);
-    if (
-      !Array.isArray(cursor) ||
-      cursor.length !== 2 ||
-      typeof cursor[0] !== 'string' ||
-      !CURSOR_TIME.test(cursor[0]) ||
-      typeof cursor[1] !== 'string' ||
-      !isUuid(cursor[1])
-    ) {
-      throw invalidPageToken();
-    }
-    after = { lastUsedAt: cursor[0], id: cursor[1] };
-  }
+  const cursor = await readTimeIdCursor(deps.pageTokens, 'sessions', filter, page.pageToken);
+  const after: SessionCursor | null = cursor && { lastUsedAt: cursor.time, id: cursor.id };
   const rows = await findLiveSessionsPage(deps.pool, userId, after, limit + 1);
-  const sessions = rows.slice(0, limit);
-  const last = sessions.at(-1);
-  const nextPageToken =
-    rows.length > limit && last
-      ? await deps.pageTokens.issue('sessions', filter, [last.cursor_last_used_at, last.id])
-      : '';
-  return { sessions, nextPageToken };
+  const next = await keysetPage(deps.pageTokens, 'sessions', filter, rows, limit, (last) => [
+    last.cursor_last_used_at,
+    last.id,
+  ]);
+  return { sessions: next.page, nextPageToken: next.nextPageToken };
 }
 
 /** The caller's usable sessions, most recently used first, one page at a time. */
