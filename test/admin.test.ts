@@ -272,14 +272,13 @@ describe('UserAdminService authorization and audit', () => {
     );
   });
 
-  it('takes a demoted admin off the admin API within a second', async () => {
+  it('takes a demoted admin off the admin API and ValidateToken at once', async () => {
     const a = await makeAdmin(gh);
     const b = await makeAdmin(gh);
     await call(gh.admin, 'getUser', { userId: a.user.id }, { token: b.tokens.accessToken });
     const v = await call(gh.auth, 'validateToken', { accessToken: b.tokens.accessToken });
     assert.deepEqual(v.roles, ['admin'], 'cached as an admin session');
 
-    const started = Date.now();
     await call(
       gh.admin,
       'updateUser',
@@ -291,13 +290,9 @@ describe('UserAdminService authorization and audit', () => {
       status.PERMISSION_DENIED,
       'ADMIN_ROLE_REQUIRED',
     );
-    let roles = (await call(gh.auth, 'validateToken', { accessToken: b.tokens.accessToken })).roles;
-    while (roles.includes('admin') && Date.now() - started < 1000) {
-      await sleep(20);
-      roles = (await call(gh.auth, 'validateToken', { accessToken: b.tokens.accessToken })).roles;
-    }
-    assert.deepEqual(roles, [], 'ValidateToken reports the current roles');
-    assert.ok(Date.now() - started < 1000);
+    // The instance that made the change dropped its cached state before answering.
+    const { roles } = await call(gh.auth, 'validateToken', { accessToken: b.tokens.accessToken });
+    assert.deepEqual(roles, [], 'ValidateToken reports the current roles at once');
   });
 
   it('never removes the last active admin (demote, disable, delete), even when racing', async () => {

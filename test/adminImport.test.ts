@@ -193,10 +193,8 @@ describe('ImportUsers', () => {
     const batch = Array.from({ length: 1000 }, (_, i) =>
       entry({ email: `bulk${i}.${randomUUID().slice(0, 8)}@import.test`, passwordHash: hash }),
     );
-    const started = Date.now();
     const res = await importUsers(batch);
     assert.equal(res.importedCount, 1000);
-    assert.ok(Date.now() - started < 30_000);
     const [row] = await gh.db.query<{ count: number }>(
       `SELECT count(*)::int AS count FROM users WHERE email_normalized LIKE 'bulk%@import.test'`,
     );
