@@ -131,7 +131,7 @@ describe('access tokens', () => {
     await run(process.execPath, ['src/cli/keys.ts', 'rotate'], {
       env: { ...process.env, DATABASE_URL: gh.db.url, LOG_LEVEL: 'silent' },
     });
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     let after = await registerUser(gh);
     while (decodeProtectedHeader(after.tokens.accessToken).kid === kid && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
