@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDataDir } from './helpers/dataDir.ts';
 import { HealthClient } from './helpers/healthClient.ts';
 import { freePort } from './helpers/redisServer.ts';
 import {
   type FinishedGatehouse,
+  REPO_ROOT,
   runGatehouseToExit,
   spawnGatehouse,
 } from './helpers/spawnGatehouse.ts';
@@ -246,5 +249,48 @@ describe('start-up failures name their cause', () => {
     } finally {
       await dataDir.remove();
     }
+  });
+});
+
+describe('the test suite without PostgreSQL', () => {
+  it('npm test stops at once with one message and a non-zero exit', {
+    // The probe itself runs `npm test`: a broken check must not recurse into this test again.
+    skip: process.env.GATEHOUSE_SUITE_PROBE === '1' && 'inside the probe',
+  }, async () => {
+    const port = await freePort();
+    const npm = join(dirname(process.execPath), 'npm');
+    // Without NODE_TEST_CONTEXT, which would make the inner runner refuse to run files.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const child = spawn(existsSync(npm) ? npm : 'npm', ['test'], {
+      cwd: REPO_ROOT,
+      env: {
+        ...env,
+        GATEHOUSE_SUITE_PROBE: '1',
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so the whole tree can be stopped below
+    });
+    let output = '';
+    child.stdout?.on('data', (d) => {
+      output += String(d);
+    });
+    child.stderr?.on('data', (d) => {
+      output += String(d);
+    });
+    // Bounded only so that a broken check cannot keep the suite busy with a whole inner run.
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(timer);
+    assert.notEqual(code, 0, output);
+    const mentions = output.split('\n').filter((l) => l.includes(`127.0.0.1:${port}`));
+    assert.equal(mentions.length, 1, output);
+    assert.match(
+      mentions[0] ?? '',
+      /^cannot run the tests: PostgreSQL at .*connection refused.*start PostgreSQL/,
+    );
+    assert.doesNotMatch(output, /^# tests|^ℹ tests|▶/m, 'the test runner did not start');
   });
 });
