@@ -19,7 +19,7 @@ export async function ensureEmbeddedAdmin(
   if ((await countActiveAdmins(deps.pool, null)) > 0) return;
   if ((await findUserByIdentifier(deps.pool, EMBEDDED_ADMIN_EMAIL)) !== null) {
     log.warn(
-      `there is no active admin: create one with \`npm run admin -- create --email <address>\``,
+      `there is no active admin: create one with \`scripts/run admin create --email <address>\``,
     );
     return;
   }
@@ -34,6 +34,7 @@ export async function ensureEmbeddedAdmin(
       `First start: created the admin account ${EMBEDDED_ADMIN_EMAIL} with the password`,
       `  ${generatedPassword}`,
       'It is shown only this once; store it now (change it with AuthService/ChangePassword).',
+      `Lost it? While Gatehouse runs: scripts/run admin reset-password --email ${EMBEDDED_ADMIN_EMAIL}`,
       '',
     ].join('\n'),
   );

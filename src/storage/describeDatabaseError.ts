@@ -7,6 +7,8 @@ export interface DatabaseTarget {
   /** What the operator set: 'DATABASE_URL', or a description such as 'the embedded PostgreSQL'. */
   setting: string;
   connectTimeoutMs: number;
+  /** What to do when the connection is refused, if not "start PostgreSQL" (embedded: start Gatehouse). */
+  whenRefused?: string;
 }
 
 /** host:port (or the socket directory) the URL points at, as people write it. */
@@ -51,7 +53,7 @@ export function describeDatabaseError(error: unknown, target: DatabaseTarget): s
     case 'ECONNREFUSED':
       return line(
         'connection refused (nothing listens there)',
-        `start PostgreSQL, or ${fixUrl} to point at a running server`,
+        target.whenRefused ?? `start PostgreSQL, or ${fixUrl} to point at a running server`,
       );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
