@@ -1,4 +1,4 @@
-import { createApp } from './app.ts';
+import { type App, createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { StartupError } from './startup/StartupError.ts';
@@ -26,8 +26,55 @@ function addresses(host: string, port: number): { bound: string; local: string }
   return { bound: wrap(host), local: wrap(host) };
 }
 
+// Installed before anything starts: a SIGTERM during start-up, or right after 'gatehouse is
+// listening', must drain and stop the embedded PostgreSQL, not kill the process by default.
+let app: App | undefined;
+let signals = 0;
+const shutDown = (running: App) => {
+  running.close().then(
+    () => {
+      log.info('shutdown complete');
+      process.exit(0);
+    },
+    (err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+const stop = (signal: NodeJS.Signals) => {
+  signals += 1;
+  if (signals > 1) {
+    log.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  log.info({ signal }, 'shutting down: draining in-flight calls');
+  if (app !== undefined) shutDown(app);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
 try {
-  const app = await createApp(config, log);
+  app = await createApp(config, log);
+  if (signals > 0) {
+    shutDown(app); // signalled while starting
+  } else {
+    announce(app);
+  }
+} catch (error) {
+  if (error instanceof StartupError) {
+    // Causes the operator can fix: one line each, no stack.
+    for (const problem of error.problems) process.stderr.write(`gatehouse: ${problem}\n`);
+  } else {
+    // Not foreseen: the stack goes to the log for the bug report.
+    process.stderr.write(`gatehouse: failed to start: ${(error as Error).message}\n`);
+    log.fatal({ err: error }, 'gatehouse failed to start');
+  }
+  process.exit(1);
+}
+
+/** The banner (development) and the 'gatehouse is listening' log line. */
+function announce(app: App): void {
   const grpc = addresses(config.grpc.host, app.grpcPort);
   const http = addresses(config.http.host, app.httpPort);
   const target = grpc.local;
@@ -55,35 +102,4 @@ try {
     },
     'gatehouse is listening',
   );
-  let signals = 0;
-  const stop = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    log.info({ signal }, 'shutting down: draining in-flight calls');
-    app.close().then(
-      () => {
-        log.info('shutdown complete');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-} catch (error) {
-  if (error instanceof StartupError) {
-    // Causes the operator can fix: one line each, no stack.
-    for (const problem of error.problems) process.stderr.write(`gatehouse: ${problem}\n`);
-  } else {
-    // Not foreseen: the stack goes to the log for the bug report.
-    process.stderr.write(`gatehouse: failed to start: ${(error as Error).message}\n`);
-    log.fatal({ err: error }, 'gatehouse failed to start');
-  }
-  process.exit(1);
 }

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
@@ -104,6 +107,48 @@ describe('process lifecycle', () => {
       );
       gh.process.kill('SIGTERM');
       assert.equal(await gh.exited, 0);
+    } finally {
+      await dataDir.remove();
+    }
+  });
+
+  it('a SIGTERM during start-up stops it cleanly, the embedded PostgreSQL included', async () => {
+    const dataDir = await createDataDir();
+    try {
+      const child = spawn(process.execPath, ['src/main.ts'], {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          DATA_DIR: dataDir.path,
+          EMBEDDED_POSTGRES_PORT: String(await freePort()),
+          GRPC_HOST: '127.0.0.1',
+          GRPC_PORT: '0',
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: '0',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const messages: string[] = [];
+      let postmasterPid = 0;
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        if (!line.startsWith('{')) return;
+        const entry = JSON.parse(line) as { msg: string; databaseDir?: string };
+        messages.push(entry.msg);
+        // PostgreSQL is up; migrations, keys and listeners are still to come.
+        if (entry.msg.startsWith('DATABASE_URL is not set') && entry.databaseDir) {
+          postmasterPid = Number(
+            readFileSync(join(entry.databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+          );
+          child.kill('SIGTERM');
+        }
+      });
+      assert.equal(await exited, 0, messages.join('\n'));
+      assert.ok(messages.includes('shutdown complete'), messages.join('\n'));
+      assert.ok(!messages.includes('gatehouse is listening'), 'it did not announce itself');
+      assert.ok(postmasterPid > 0);
+      assert.throws(() => process.kill(postmasterPid, 0), /ESRCH/, 'no PostgreSQL left running');
     } finally {
       await dataDir.remove();
     }

@@ -521,9 +521,22 @@ export async function startEmbeddedPostgres(
     await stopPostmaster(postmaster);
     throw error;
   }
+  // PostgreSQL runs in its own process group, so it would outlive an exit that skips stop()
+  // (a second Ctrl-C, a crash): then it is told to shut down by itself.
+  const onExit = () => {
+    if (postmaster.exitCode === null && postmaster.signalCode === null) postmaster.kill('SIGINT');
+  };
+  process.once('exit', onExit);
   log.warn(
     { port, databaseDir: clusterDir },
     'DATABASE_URL is not set: using an embedded PostgreSQL for development (not for production)',
   );
-  return { url, databaseDir: clusterDir, stop: () => stopPostmaster(postmaster) };
+  return {
+    url,
+    databaseDir: clusterDir,
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      await stopPostmaster(postmaster);
+    },
+  };
 }
