@@ -45,7 +45,8 @@ function withDatabase(
   return u.toString();
 }
 
-describe('start-up failures name their cause', () => {
+// The cases are independent processes on their own ports and directories: run them side by side.
+describe('start-up failures name their cause', { concurrency: true }, () => {
   let db: TestDatabase;
   before(async () => {
     db = await createTestDatabase();
