@@ -47,18 +47,22 @@ function postgresUrlProblem(value: string): string | null {
   return null;
 }
 
-/** Why `value` is not a usable Redis URL (or unix socket path), or null when it is. */
+/**
+ * Why `value` is not a usable Redis address, or null when it is. Accepts what ioredis accepts:
+ * redis:// and rediss:// URLs, a unix socket path, and the scheme-less host:port.
+ */
 function redisUrlProblem(value: string): string | null {
-  if (value.startsWith('/')) return null;
-  const expected = 'expected redis://[user:password@]host:6379[/db] or rediss://… (TLS)';
+  if (value.startsWith('/') && !value.startsWith('//')) return null;
+  const expected = 'expected redis://[user:password@]host:6379[/db], rediss://… (TLS) or host:port';
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss') {
+    return `the URL must start with redis:// or rediss://; ${expected}`;
+  }
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(scheme !== undefined ? value : `redis://${value.replace(/^\/\//, '')}`);
   } catch {
     return `not a URL; ${expected}`;
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    return `the URL must start with redis:// or rediss://; ${expected}`;
   }
   if (url.hostname === '') return `no host in the URL; ${expected}`;
   return null;
