@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Proves the newcomer's `scripts/run start` works from a checkout in a private directory: clones
 # this repository (its HEAD) into a fresh `mktemp -d` directory (mode 0700, like a clone in
-# /root), reuses the installed node_modules (copied, no second npm ci), starts it in embedded
-# mode (no DATABASE_URL, no REDIS_URL) on free ports, waits until /readyz answers 200, then
-# SIGTERMs it and requires a clean exit. Run from the repository: bash scripts/check-start-anywhere.sh
+# root's home directory), reuses the installed node_modules (copied, no second npm ci), starts
+# it in embedded mode (no DATABASE_URL, no REDIS_URL) on free ports, waits until /readyz answers
+# 200, then SIGTERMs it and requires a clean exit. Run from the repository: bash
+# scripts/check-start-anywhere.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

