@@ -30,8 +30,12 @@ import { createNearSessionCache } from './sessions/createNearSessionCache.ts';
 import { createMemorySessionCache } from './sessions/MemorySessionCache.ts';
 import { createRedisSessionCache } from './sessions/RedisSessionCache.ts';
 import { startSessionChangeFeed } from './sessions/startSessionChangeFeed.ts';
+import { describeListenError, type ListenTarget } from './startup/describeListenError.ts';
+import { findStartupProblems } from './startup/findStartupProblems.ts';
+import { StartupError } from './startup/StartupError.ts';
 import { startupNotices } from './startupNotices.ts';
 import { createDatabase } from './storage/createDatabase.ts';
+import { checkDatabaseConnection } from './storage/describeDatabaseError.ts';
 import { migrate } from './storage/migrate.ts';
 import { sql } from './storage/sql.ts';
 import { startEmbeddedPostgres } from './storage/startEmbeddedPostgres.ts';
@@ -47,6 +51,12 @@ export interface App {
 /** host:port, with brackets around IPv6 hosts. */
 const hostPort = (host: string, port: number) =>
   host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+
+/** A failed bind as a StartupError naming the setting (the original error when unknown). */
+function listenFailure(error: unknown, target: ListenTarget): Error {
+  const line = describeListenError(error, target);
+  return line === null ? (error as Error) : new StartupError(line, { cause: error });
+}
 
 /** Calls that check or create credentials get the stricter per-source limit. */
 const CREDENTIAL_METHODS = new Set(
@@ -87,6 +97,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     }
   };
   try {
+    // Everything that would stop this start is reported at once, before anything starts.
+    const problems = await findStartupProblems(config);
+    if (problems.length > 0) throw new StartupError(problems);
+
     const notices = startupNotices(config);
     for (const warning of notices.warnings) log.warn(warning);
     for (const note of notices.notes) log.info(note);
@@ -100,6 +114,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       cleanups.push(() => embedded.stop());
       databaseUrl = embedded.url;
     }
+    await checkDatabaseConnection({
+      url: databaseUrl,
+      setting: config.database.url === undefined ? 'the embedded PostgreSQL' : 'DATABASE_URL',
+      connectTimeoutMs: config.database.connectTimeoutMs,
+    });
     if (config.database.migrateOnStart) {
       await migrate(databaseUrl, (m) => log.info(m));
     }
@@ -189,6 +208,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     if (redis) {
       const client = redis;
       probes.push({ name: 'redis', check: () => client.ping().then(() => {}) });
+    } else {
+      // Without REDIS_URL the in-process stores stand in for Redis; they are always there, so
+      // gatehouse.redis answers SERVING instead of NOT_FOUND.
+      probes.push({ name: 'redis', check: () => Promise.resolve() });
     }
     const monitor = createHealthMonitor(SERVICE_NAMES, probes, log);
     await monitor.start();
@@ -266,9 +289,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           config.grpc.tls.clientCaFile !== undefined,
         )
       : ServerCredentials.createInsecure();
+    const grpcTarget: ListenTarget = {
+      portSetting: 'GRPC_PORT',
+      hostSetting: 'GRPC_HOST',
+      host: config.grpc.host,
+      port: config.grpc.port,
+    };
     const grpcPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(hostPort(config.grpc.host, config.grpc.port), credentials, (err, port) =>
-        err ? reject(err) : resolve(port),
+        err ? reject(listenFailure(err, grpcTarget)) : resolve(port),
       );
     });
     cleanups.push(() => server.forceShutdown());
@@ -284,8 +313,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       metrics: metrics.registry,
       jwksMaxAgeSec: 300,
     });
+    const httpTarget: ListenTarget = {
+      portSetting: 'HTTP_PORT',
+      hostSetting: 'HTTP_HOST',
+      host: config.http.host,
+      port: config.http.port,
+    };
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
+      http.once('error', (err) => reject(listenFailure(err, httpTarget)));
       http.listen(config.http.port, config.http.host, () => resolve());
     });
     cleanups.push(() => new Promise<void>((resolve) => http.close(() => resolve())));

@@ -2,14 +2,25 @@ import { z } from 'zod';
 import type { RateLimitSettings } from './abuse/createRateLimits.ts';
 import { type CleanupConfig, cleanupEnvShape, toCleanupConfig } from './cleanup/cleanupConfig.ts';
 import { type MailConfig, mailEnvProblems, mailEnvShape, toMailConfig } from './mail/mailConfig.ts';
+import { maskUrlPassword } from './startup/maskUrlPassword.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+  z.coerce
+    .number({ error: 'expected a whole number' })
+    .int({ error: 'expected a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` })
+    .default(def);
 const optionalInt = (min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).optional();
+  z.coerce
+    .number({ error: 'expected a whole number' })
+    .int({ error: 'expected a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` })
+    .optional();
 const optionalString = z
   .string()
   .optional()
@@ -34,20 +45,68 @@ export const RATE_LIMIT_DEFAULTS = {
   development: { ipRead: 100_000, ipCredential: 10_000, account: 1000, accountIp: 1000 },
 } as const;
 
+/** Why `value` is not a usable PostgreSQL connection URL, or null when it is. */
+function postgresUrlProblem(value: string): string | null {
+  const expected =
+    'expected postgres://user:password@host:5432/database (percent-encode @ : / # ? in the password)';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `not a URL; ${expected}`;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    return `the URL must start with postgres:// or postgresql://; ${expected}`;
+  }
+  if (url.hostname === '' && !url.searchParams.has('host')) {
+    return `no host in the URL; ${expected}`;
+  }
+  return null;
+}
+
+/**
+ * Why `value` is not a usable Redis address, or null when it is. Accepts what ioredis accepts:
+ * redis:// and rediss:// URLs, a unix socket path, and the scheme-less host:port.
+ */
+function redisUrlProblem(value: string): string | null {
+  if (value.startsWith('/') && !value.startsWith('//')) return null;
+  const expected = 'expected redis://[user:password@]host:6379[/db], rediss://… (TLS) or host:port';
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss') {
+    return `the URL must start with redis:// or rediss://; ${expected}`;
+  }
+  let url: URL;
+  try {
+    url = new URL(scheme !== undefined ? value : `redis://${value.replace(/^\/\//, '')}`);
+  } catch {
+    return `not a URL; ${expected}`;
+  }
+  if (url.hostname === '') return `no host in the URL; ${expected}`;
+  return null;
+}
+
+/** An optional URL checked by `problem` (null = fine). */
+const checkedUrl = (problem: (value: string) => string | null) =>
+  optionalString.superRefine((value, ctx) => {
+    const message = value === undefined ? null : problem(value);
+    if (message !== null) ctx.addIssue({ code: 'custom', message });
+  });
+
 /** Every environment variable Gatehouse reads, with its default. Nothing else reads process.env. */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   DATA_DIR: z.string().default('./.data'),
   EMBEDDED_POSTGRES_PORT: int(54329, 1, 65535),
 
-  DATABASE_URL: optionalString,
+  DATABASE_URL: checkedUrl(postgresUrlProblem),
   DATABASE_POOL_MAX: int(10, 1, 500),
   DATABASE_STATEMENT_TIMEOUT_MS: int(5000, 100),
   DATABASE_CONNECT_TIMEOUT_MS: int(3000, 100),
   MIGRATE_ON_START: bool.default(true),
 
-  REDIS_URL: optionalString,
+  REDIS_URL: checkedUrl(redisUrlProblem),
   REDIS_KEY_PREFIX: z.string().default('gh:'),
   REDIS_COMMAND_TIMEOUT_MS: int(500, 10),
   SESSION_CACHE_LOCAL_TTL_MS: int(500, 0, 60_000),
@@ -108,6 +167,8 @@ export type Env = z.infer<typeof envSchema>;
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
+  /** json (default) or pretty (human-readable lines, for development). */
+  logFormat: Env['LOG_FORMAT'];
   dataDir: string;
   database: {
     url: string | undefined;
@@ -158,49 +219,95 @@ export interface Config {
   mail: MailConfig;
 }
 
-/** Thrown when the environment is invalid; the message names every offending variable. */
-export class ConfigError extends Error {}
-
-/** Parses and validates the environment once; fails fast naming the variable. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+/**
+ * Thrown when the environment is invalid. `problems` holds one self-contained line per invalid
+ * setting (variable name first), all of them at once; the message joins them.
+ */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.problems = problems;
   }
-  const e = parsed.data;
-  if (e.NODE_ENV === 'production') {
-    const missing = (['DATABASE_URL', 'REDIS_URL'] as const).filter((k) => e[k] === undefined);
-    if (missing.length > 0) {
-      throw new ConfigError(
-        `invalid configuration:\n${missing.map((k) => `  ${k}: required when NODE_ENV=production (the embedded default is for development only)`).join('\n')}`,
-      );
+}
+
+/** Who reads the configuration: the server needs everything, the CLIs only the database. */
+export type ConfigPurpose = 'server' | 'cli';
+
+/** Variables whose values are never echoed in a problem line (URLs are shown masked). */
+const SECRET_VALUES = /SECRET/;
+
+/** How a rejected value is quoted in a problem line: URLs with the password masked. */
+function quoteValue(name: string, value: string): string {
+  if (SECRET_VALUES.test(name)) return '';
+  const shown = name.endsWith('_URL') ? maskUrlPassword(value) : value;
+  return `="${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}"`;
+}
+
+/**
+ * Parses and validates the environment once. Every problem is collected (each variable on its
+ * own, then production requirements, mail, TLS pairing and cross-field rules, each rule only when
+ * the variables it compares are valid) and reported together in one ConfigError.
+ */
+export function loadConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  options: { purpose?: ConfigPurpose } = {},
+): Config {
+  const purpose = options.purpose ?? 'server';
+  const problems: string[] = [];
+  const failed = new Set<string>();
+  const values: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(envSchema.shape)) {
+    const raw = source[name];
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (parsed.success) {
+      values[name] = parsed.data;
+      continue;
+    }
+    failed.add(name);
+    const shown = typeof raw === 'string' ? quoteValue(name, raw) : '';
+    for (const issue of parsed.error.issues) problems.push(`${name}${shown}: ${issue.message}`);
+  }
+  const valid = (...names: string[]) => names.every((n) => !failed.has(n));
+  const e = values as Env;
+
+  if (valid('NODE_ENV') && e.NODE_ENV === 'production') {
+    // The CLIs send no mail and keep no session state: only the database is theirs to need.
+    const required =
+      purpose === 'server' ? (['DATABASE_URL', 'REDIS_URL'] as const) : ['DATABASE_URL' as const];
+    for (const name of required) {
+      if (valid(name) && e[name] === undefined) {
+        problems.push(
+          `${name}: required when NODE_ENV=production (the embedded default is for development only)`,
+        );
+      }
     }
   }
-  const mailProblems = mailEnvProblems(e);
-  if (mailProblems.length > 0) {
-    throw new ConfigError(`invalid configuration:\n${mailProblems.join('\n')}`);
+  if (purpose === 'server' && valid('NODE_ENV', ...Object.keys(mailEnvShape))) {
+    problems.push(...mailEnvProblems(e).map((p) => p.trim()));
   }
-  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
-    throw new ConfigError(
-      'invalid configuration:\n  TLS_CERT_FILE, TLS_KEY_FILE: set both or neither',
-    );
+  if (valid('TLS_CERT_FILE', 'TLS_KEY_FILE')) {
+    if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+      problems.push('TLS_CERT_FILE, TLS_KEY_FILE: set both or neither');
+    }
   }
-  if (e.SESSION_IDLE_TIMEOUT_SEC > e.SESSION_ABSOLUTE_LIFETIME_SEC) {
-    throw new ConfigError(
-      'invalid configuration:\n  SESSION_IDLE_TIMEOUT_SEC: must not exceed SESSION_ABSOLUTE_LIFETIME_SEC',
-    );
+  if (valid('SESSION_IDLE_TIMEOUT_SEC', 'SESSION_ABSOLUTE_LIFETIME_SEC')) {
+    if (e.SESSION_IDLE_TIMEOUT_SEC > e.SESSION_ABSOLUTE_LIFETIME_SEC) {
+      problems.push('SESSION_IDLE_TIMEOUT_SEC: must not exceed SESSION_ABSOLUTE_LIFETIME_SEC');
+    }
   }
-  if (e.PASSWORD_MIN_LENGTH > e.PASSWORD_MAX_LENGTH) {
-    throw new ConfigError(
-      'invalid configuration:\n  PASSWORD_MIN_LENGTH: must not exceed PASSWORD_MAX_LENGTH',
-    );
+  if (valid('PASSWORD_MIN_LENGTH', 'PASSWORD_MAX_LENGTH')) {
+    if (e.PASSWORD_MIN_LENGTH > e.PASSWORD_MAX_LENGTH) {
+      problems.push('PASSWORD_MIN_LENGTH: must not exceed PASSWORD_MAX_LENGTH');
+    }
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   const budgets =
     e.NODE_ENV === 'development' ? RATE_LIMIT_DEFAULTS.development : RATE_LIMIT_DEFAULTS.production;
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     dataDir: e.DATA_DIR,
     database: {
       url: e.DATABASE_URL,

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import pretty from 'pino-pretty';
 
 export type Logger = pino.Logger;
 
@@ -24,12 +25,39 @@ const REDACT = [
   '*.privateJwk',
 ];
 
-/** Structured JSON logger with secrets redacted by field name. */
-export function createLogger(level: string): Logger {
-  return pino({
+/** json: one JSON object per line (production, log pipelines); pretty: for people reading along. */
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * Structured logger with secrets redacted by field name (in both formats: redaction happens
+ * before formatting). `pretty` renders lines like `12:00:01.123 INFO: gatehouse is listening`
+ * with the fields below them, coloured on a terminal; written synchronously like the JSON.
+ */
+export function createLogger(
+  level: string,
+  format: LogFormat = 'json',
+  /** Where lines go; stdout by default (tests pass a stream to read them). */
+  destination?: NodeJS.WritableStream,
+): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'gatehouse' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  if (format === 'pretty') {
+    return pino(
+      options,
+      pretty({
+        destination: destination ?? 1,
+        sync: true,
+        colorize: destination === undefined && Boolean(process.stdout.isTTY),
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname,service',
+      }),
+    );
+  }
+  return destination === undefined
+    ? pino(options)
+    : pino(options, destination as pino.DestinationStream);
 }

@@ -10,6 +10,7 @@ import { credentials, status } from '@grpc/grpc-js';
 import pg from 'pg';
 import { UserAdminServiceClient } from '../src/gen/gatehouse/admin/v1/user_admin_service.ts';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { relocatedClusterBase } from '../src/storage/startEmbeddedPostgres.ts';
 import { eventually } from './helpers/eventually.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
@@ -301,6 +302,8 @@ describe('first admin', () => {
       assert.doesNotMatch(restarted.stdout, /admin@gatehouse\.local/, 'printed only once');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
+      // As root the cluster of a 0700 DATA_DIR lives outside it.
+      await rm(relocatedClusterBase(dataDir), { recursive: true, force: true });
     }
   });
 });

@@ -43,4 +43,18 @@ describe('metrics', () => {
     assert.equal(value(text, 'gatehouse_rate_limit_mode{mode="redis"}'), 1);
     assert.ok((value(text, 'gatehouse_rpc_total{method="Login",code="16"}') ?? 0) >= 2);
   });
+
+  it('serves the process and Node.js metrics under their standard names, once', async () => {
+    const text = await scrape();
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      assert.ok(value(text, name) !== undefined, `${name} is served`);
+    }
+    assert.doesNotMatch(text, /gatehouse_process_/, 'no doubled prefix');
+  });
 });

@@ -57,8 +57,12 @@ describe('outbox delivery: retries and give-ups', () => {
     });
   });
   after(async () => {
-    await gh.stop();
-    await smtp.stop();
+    // The receiver is stopped even when start-up failed: an open server keeps the file running.
+    try {
+      await gh?.stop();
+    } finally {
+      await smtp?.stop();
+    }
   });
   const row = (messageId: string) =>
     gh.db
@@ -158,9 +162,12 @@ describe('outbox delivery: several senders', () => {
     });
   });
   after(async () => {
-    await pool.end();
-    await db.drop();
-    await smtp.stop();
+    try {
+      await pool?.end();
+      await db?.drop();
+    } finally {
+      await smtp?.stop();
+    }
   });
 
   it('share the outbox without sending any message twice (FOR UPDATE SKIP LOCKED)', async () => {
@@ -318,10 +325,13 @@ describe('outbox delivery: a killed sender', () => {
     child?.process.kill('SIGKILL');
     await child?.exited;
     child = undefined;
-    await gh?.stop({ keepDatabase: true });
-    gh = undefined;
-    await db.drop();
-    await smtp.stop();
+    try {
+      await gh?.stop({ keepDatabase: true });
+      gh = undefined;
+      await db?.drop();
+    } finally {
+      await smtp?.stop();
+    }
   });
 
   const env = () => ({

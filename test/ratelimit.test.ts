@@ -214,6 +214,9 @@ describe('shared budget and Redis failure', () => {
       RATE_LIMIT_IP_CREDENTIAL_POINTS: '3',
       RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC: '60',
       REDIS_COMMAND_TIMEOUT_MS: '200',
+    }).catch(async (error: unknown) => {
+      await redis.stop(); // a live redis-server child would keep the file running
+      throw error;
     });
     const health = new HealthClient(gh.target);
     const metrics = async () => (await fetch(`http://127.0.0.1:${gh.app.httpPort}/metrics`)).text();

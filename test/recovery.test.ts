@@ -68,8 +68,11 @@ describe('password reset', () => {
     gh = await startGatehouse(mailEnv(smtp, { LOCKOUT_THRESHOLD: '3' }));
   });
   after(async () => {
-    await gh.stop();
-    await smtp.stop();
+    try {
+      await gh?.stop();
+    } finally {
+      await smtp?.stop(); // even when start-up failed: an open server keeps the file running
+    }
   });
   const requestReset = (email: string) => call(gh.auth, 'requestPasswordReset', { email });
   const reset = (token: string, newPassword = NEW_PASSWORD) =>
@@ -370,8 +373,11 @@ describe('password reset limits and expiry', () => {
     );
   });
   after(async () => {
-    await gh.stop();
-    await smtp.stop();
+    try {
+      await gh?.stop();
+    } finally {
+      await smtp?.stop(); // even when start-up failed: an open server keeps the file running
+    }
   });
 
   it('is rate limited per address, whether or not it exists, with RetryInfo', async () => {
@@ -419,8 +425,11 @@ describe('email verification', () => {
     gh = await startGatehouse(mailEnv(smtp, { REQUIRE_VERIFIED_EMAIL: 'true' }));
   });
   after(async () => {
-    await gh.stop();
-    await smtp.stop();
+    try {
+      await gh?.stop();
+    } finally {
+      await smtp?.stop(); // even when start-up failed: an open server keeps the file running
+    }
   });
   const requestVerification = (token?: string) =>
     call(gh.auth, 'requestEmailVerification', {}, token === undefined ? {} : { token });

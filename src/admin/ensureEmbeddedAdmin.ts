@@ -34,6 +34,7 @@ export async function ensureEmbeddedAdmin(
       `First start: created the admin account ${EMBEDDED_ADMIN_EMAIL} with the password`,
       `  ${generatedPassword}`,
       'It is shown only this once; store it now (change it with AuthService/ChangePassword).',
+      `Lost it? While Gatehouse runs: scripts/run admin reset-password --email ${EMBEDDED_ADMIN_EMAIL}`,
       '',
     ].join('\n'),
   );

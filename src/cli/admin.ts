@@ -1,24 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createOrPromoteAdmin } from '../admin/createOrPromoteAdmin.ts';
+import { resetPasswordByOperator } from '../admin/resetPasswordByOperator.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
-import { ConfigError, loadConfig } from '../config.ts';
 import { AppError } from '../errors/AppError.ts';
 import { createDatabase } from '../storage/createDatabase.ts';
-import { resolveDatabaseUrl } from './resolveDatabaseUrl.ts';
+import { cliDatabaseUrl, failCli, loadCliConfig } from './cliSetup.ts';
 
 const USAGE = `usage: scripts/run admin create --email <address> [--role <name>]... [--password-stdin]
-  create   Creates an account holding the roles (default: admin) against the configured
-           database (DATABASE_URL, or the embedded development database), or adds the roles to
-           the live account with this email (enabling it if it was disabled; its password is
-           left alone). A new account gets the password read from stdin (--password-stdin,
-           one line) or a generated one, printed once. Never prompts.`;
+       scripts/run admin reset-password --email <address> [--password-stdin]
+  create          Creates an account holding the roles (default: admin) against the configured
+                  database (DATABASE_URL, or the embedded development database of a running
+                  \`scripts/run start\`), or adds the roles to the live account with this email
+                  (enabling it if it was disabled; its password is left alone). A new account
+                  gets the password read from stdin (--password-stdin, one line) or a generated
+                  one, printed once.
+  reset-password  Sets a new password on the live account with this email (from stdin, or
+                  generated and printed once), clears its lockout and ends all its sessions:
+                  the way back in when a password (e.g. the first-start admin's) is lost.
+  Never prompts. Needs only the database (also with NODE_ENV=production).`;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 function fail(message: string, code: number): never {
-  process.stderr.write(`gatehouse admin: ${message}\n`);
-  process.exit(code);
+  return failCli('admin', message, code);
 }
 
 let args: ReturnType<typeof parse>;
@@ -43,7 +48,13 @@ if (values.help) {
   out(USAGE);
   process.exit(0);
 }
-if (positionals[0] !== 'create' || positionals.length !== 1 || values.email === undefined) {
+const command = positionals[0];
+if (
+  (command !== 'create' && command !== 'reset-password') ||
+  positionals.length !== 1 ||
+  values.email === undefined ||
+  (command === 'reset-password' && values.role !== undefined)
+) {
   fail(USAGE, 64);
 }
 
@@ -56,15 +67,57 @@ async function readPassword(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) fail(error.message, 78);
-  throw error;
-}
+const config = loadCliConfig('admin');
 const password = values['password-stdin'] ? await readPassword() : undefined;
-const pool = await createDatabase({ ...config.database, url: resolveDatabaseUrl(config) });
+const pool = await createDatabase({
+  ...config.database,
+  url: await cliDatabaseUrl('admin', config),
+});
+const info = { clientIp: '', userAgent: 'gatehouse-cli', requestId: randomUUID() };
+
+/** Exits 65 with the field problems of a refused input, 1 on anything else. */
+function failWith(error: unknown): never {
+  if (error instanceof AppError) {
+    const details = error.fieldViolations.map((v) => `\n  ${v.field}: ${v.description}`).join('');
+    fail(`${error.message}${details}`, 65);
+  }
+  fail(`${(error as Error).message}`, 1);
+}
+
+/**
+ * `reset-password`: a new password, lockout cleared, sessions ended. Running instances learn of
+ * the ended sessions from PostgreSQL's change notifications; this process needs no Redis.
+ */
+async function resetPasswordCommand(): Promise<void> {
+  const result = await resetPasswordByOperator(
+    {
+      pool,
+      hasher: await createPasswordHasher(config.passwords.argon2),
+      policy: createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength),
+    },
+    { email: values.email ?? '', password, source: 'cli' },
+    info,
+  );
+  out(`new password set for ${result.user.email} (id ${result.user.id})`);
+  if (result.generatedPassword !== null) {
+    out('generated password (shown only this once; store it now):');
+    out(`password: ${result.generatedPassword}`);
+  }
+  out(`lockout cleared; ${result.revokedSessionIds.length} session(s) ended`);
+  if (result.user.status === 'disabled') out('note: the account is disabled; enable it to log in');
+}
+
+if (command === 'reset-password') {
+  try {
+    await resetPasswordCommand();
+  } catch (error) {
+    failWith(error);
+  } finally {
+    await pool.end();
+  }
+  process.exit(0);
+}
+
 try {
   const result = await createOrPromoteAdmin(
     {
@@ -73,7 +126,7 @@ try {
       policy: createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength),
     },
     { email: values.email ?? '', roles: values.role ?? ['admin'], password, source: 'cli' },
-    { clientIp: '', userAgent: 'gatehouse-cli', requestId: randomUUID() },
+    info,
   );
   const { user } = result;
   if (result.created) {
@@ -87,11 +140,7 @@ try {
     if (result.enabled) out('the account was disabled and is enabled again');
   }
 } catch (error) {
-  if (error instanceof AppError) {
-    const details = error.fieldViolations.map((v) => `\n  ${v.field}: ${v.description}`).join('');
-    fail(`${error.message}${details}`, 65);
-  }
-  fail(`${(error as Error).message}`, 1);
+  failWith(error);
 } finally {
   await pool.end();
 }

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.ts';
 import { generateSigningKey, type SigningAlgorithm } from '../keys/generateSigningKey.ts';
 import { createDatabase } from '../storage/createDatabase.ts';
 import { findPublishedSigningKeys, rotateSigningKey } from '../storage/signingKeys.ts';
-import { resolveDatabaseUrl } from './resolveDatabaseUrl.ts';
+import { cliDatabaseUrl, failCli, loadCliConfig } from './cliSetup.ts';
 
 const USAGE = `usage: scripts/run keys <command>
   list                       published keys (kid, algorithm, state)
@@ -21,13 +20,17 @@ if (values.help || (command !== 'list' && command !== 'rotate')) {
   process.exit(values.help ? 0 : 64);
 }
 
-const config = loadConfig();
-const pool = await createDatabase({ ...config.database, url: resolveDatabaseUrl(config) });
+const config = loadCliConfig('keys');
+const algorithm = (values.algorithm ?? config.tokens.algorithm) as SigningAlgorithm;
+if (!['RS256', 'ES256', 'EdDSA'].includes(algorithm)) {
+  failCli('keys', `unsupported algorithm ${algorithm}: use RS256, ES256 or EdDSA`, 64);
+}
+const pool = await createDatabase({
+  ...config.database,
+  url: await cliDatabaseUrl('keys', config),
+});
 try {
   if (command === 'rotate') {
-    const algorithm = (values.algorithm ?? config.tokens.algorithm) as SigningAlgorithm;
-    if (!['RS256', 'ES256', 'EdDSA'].includes(algorithm))
-      throw new Error(`unsupported algorithm ${algorithm}`);
     const key = await generateSigningKey(algorithm);
     await rotateSigningKey(
       pool,

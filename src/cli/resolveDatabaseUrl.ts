@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 
 /**
- * DATABASE_URL, or the embedded development database of `scripts/run start` (its password
+ * DATABASE_URL, or the embedded development database of a running `scripts/run start` (its password
  * is kept in DATA_DIR/embedded-postgres.json). Throws with a hint when there is neither.
  */
 export function resolveDatabaseUrl(config: Config): string {
@@ -14,6 +14,6 @@ export function resolveDatabaseUrl(config: Config): string {
     return `postgres://gatehouse:${encodeURIComponent(password)}@127.0.0.1:${config.database.embeddedPort}/gatehouse`;
   }
   throw new Error(
-    'DATABASE_URL is not set and there is no embedded development database (run `scripts/run start` once)',
+    `DATABASE_URL is not set and DATA_DIR=${config.dataDir} holds no embedded development database: start Gatehouse once (\`scripts/run start\`), or set DATABASE_URL`,
   );
 }

@@ -123,6 +123,18 @@ export function createKeyStore(
               };
       }
     }
+    if (active !== undefined && nextActive?.kid !== active.kid) {
+      // A rotation (keys CLI, another instance, JWT_PRIVATE_KEY_FILE) reaches this instance.
+      log.info(
+        { kid: nextActive?.kid, algorithm: nextActive?.algorithm, previousKid: active.kid },
+        nextActive
+          ? 'signing key rotated: new access tokens are signed with the new key'
+          : 'no active signing key any more',
+      );
+    }
+    for (const kid of published.keys()) {
+      if (!next.has(kid)) log.info({ kid }, 'retired signing key no longer published in the JWKS');
+    }
     published = next;
     active = nextActive;
     const keys = [...next.values()].map((k) => k.publicJwk);

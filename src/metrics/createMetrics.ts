@@ -28,7 +28,9 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_process_' });
+  // prom-client's process_* and nodejs_* metrics under their standard names (no prefix): the
+  // names Node.js dashboards and alerts expect; the job/instance labels say whose they are.
+  collectDefaultMetrics({ register: registry });
   let live: LiveState | undefined;
 
   new Gauge({
