@@ -8,6 +8,7 @@ import { UserAdminServiceClient } from '../src/gen/gatehouse/admin/v1/user_admin
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { createDataDir } from './helpers/dataDir.ts';
+import { eventually } from './helpers/eventually.ts';
 import { freePort } from './helpers/redisServer.ts';
 import { REPO_ROOT, spawnGatehouse } from './helpers/spawnGatehouse.ts';
 import { call } from './helpers/startGatehouse.ts';
@@ -69,6 +70,8 @@ describe('admin CLI: recovering the first-start admin password', () => {
       );
       const identifier = 'admin@gatehouse.local';
       const before = await call(auth, 'login', { identifier, password: firstPassword });
+      const oldAccess = { accessToken: before.tokens?.accessToken ?? '' };
+      assert.equal((await call(auth, 'validateToken', oldAccess)).active, true, 'cached as live');
       // The password is "lost": wrong guesses lock the account.
       for (let i = 0; i < 2; i++) {
         await assert.rejects(call(auth, 'login', { identifier, password: 'not-the-password-1' }));
@@ -84,6 +87,13 @@ describe('admin CLI: recovering the first-start admin password', () => {
       const newPassword = /^password: (\S+)$/m.exec(run.stdout)?.[1] ?? '';
       assert.ok(newPassword.length >= 20, run.stdout);
       assert.match(run.stdout, /lockout cleared; 1 session\(s\) ended/);
+      // The CLI is another process: the server's in-process cache learns of it from PostgreSQL
+      // (its live entries last a minute, far beyond this wait).
+      await eventually(
+        async () => (await call(auth, 'validateToken', oldAccess)).active,
+        (active) => !active,
+        { what: 'the ended session refused by ValidateToken' },
+      );
 
       await assert.rejects(
         call(auth, 'login', { identifier, password: firstPassword }),
