@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import type { RateLimitSettings } from './abuse/createRateLimits.ts';
 import { type CleanupConfig, cleanupEnvShape, toCleanupConfig } from './cleanup/cleanupConfig.ts';
+import { envBool } from './envBool.ts';
 import { type MailConfig, mailEnvProblems, mailEnvShape, toMailConfig } from './mail/mailConfig.ts';
 import { maskUrlPassword } from './startup/maskUrlPassword.ts';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = envBool;
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
     .number({ error: 'expected a whole number' })

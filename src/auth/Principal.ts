@@ -3,6 +3,4 @@ export interface Principal {
   userId: string;
   sessionId: string;
   roles: string[];
-  tokenId: string;
-  expiresAt: Date;
 }

@@ -110,15 +110,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     deps,
     async authenticate(token) {
       const v = await validateAccessToken(deps, token);
-      return v === null
-        ? null
-        : {
-            userId: v.userId,
-            sessionId: v.sessionId,
-            roles: v.roles,
-            tokenId: v.tokenId,
-            expiresAt: v.expiresAt,
-          };
+      return v === null ? null : { userId: v.userId, sessionId: v.sessionId, roles: v.roles };
     },
     validate: (token) => validateAccessToken(deps, token),
     register: (input, info) => register(deps, input, info),

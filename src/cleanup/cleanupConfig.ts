@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { envBool } from '../envBool.ts';
 
 /** An optional whole number: unset or blank = undefined (keep the value in cleanup_settings). */
 const optionalInt = (min: number, max: number) =>
@@ -6,9 +7,7 @@ const optionalInt = (min: number, max: number) =>
     (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
     z.coerce.number().int().min(min).max(max).optional(),
   );
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = envBool;
 
 /**
  * The CLEANUP_* environment variables, spread into the one schema of src/config.ts (which stays

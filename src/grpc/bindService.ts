@@ -20,8 +20,6 @@ export type { Principal };
 /** What a handler knows about its call besides the request message. */
 export interface CallContext {
   requestId: string;
-  /** Full method path, e.g. /gatehouse.auth.v1.AuthService/Login. */
-  method: string;
   clientIp: string;
   userAgent: string;
   log: Logger;
@@ -134,7 +132,6 @@ async function runCall(
   let principal: Promise<Principal> | undefined;
   const ctx: CallContext = {
     requestId,
-    method: path,
     clientIp,
     userAgent,
     get log() {

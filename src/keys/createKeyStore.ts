@@ -55,8 +55,6 @@ export interface KeyStore {
   verify(token: string): Promise<VerifiedAccessToken | null>;
   /** The published JWKS (public members only) as JSON, and its ETag. */
   jwks(): { json: string; etag: string };
-  /** Re-reads keys from PostgreSQL now (also runs every JWT_KEY_REFRESH_SEC). */
-  reload(): Promise<void>;
 }
 
 export interface KeyStoreOptions {
@@ -235,7 +233,6 @@ export function createKeyStore(
       if (timer) clearInterval(timer);
       await polling;
     },
-    reload,
     async sign(input) {
       if (!active) throw new Error('no active signing key');
       const tokenId = randomUUID();

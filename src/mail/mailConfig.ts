@@ -1,8 +1,7 @@
 import { z } from 'zod';
+import { envBool } from '../envBool.ts';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = envBool;
 const int = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
 const optionalString = z

@@ -59,7 +59,6 @@ export interface SlidingWindowRateLimiterOptions extends SlidingWindowLimiterOpt
 /** Whether the Redis path works, from the client state and the outcome of the last calls. */
 export interface StoreHealth {
   healthy: boolean;
-  lastOkAt: number | null;
   lastErrorAt: number | null;
   lastError: string | null;
 }
@@ -209,7 +208,6 @@ export class SlidingWindowRateLimiter extends SlidingWindowLimiterBase {
   readonly #now: (() => number) | undefined;
   readonly #onFallback: ((error: unknown) => void) | undefined;
   readonly #onRecover: (() => void) | undefined;
-  #lastOkAt: number | null = null;
   #lastErrorAt: number | null = null;
   #lastError: string | null = null;
   /** The most recent Redis call failed: the insurance limiter is answering. */
@@ -241,7 +239,6 @@ export class SlidingWindowRateLimiter extends SlidingWindowLimiterBase {
   storeHealth(): StoreHealth {
     return {
       healthy: this.#client.status === 'ready' && !this.#failing,
-      lastOkAt: this.#lastOkAt,
       lastErrorAt: this.#lastErrorAt,
       lastError: this.#lastError,
     };
@@ -288,7 +285,6 @@ export class SlidingWindowRateLimiter extends SlidingWindowLimiterBase {
   }
 
   #recordOk(): void {
-    this.#lastOkAt = Date.now();
     if (this.#failing) {
       this.#failing = false;
       this.#onRecover?.();
