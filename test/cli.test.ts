@@ -42,15 +42,6 @@ function cli(tool: string, args: string[], env: Record<string, string>, input?: 
   );
 }
 
-/** Resolves once `predicate` holds (checked every 20 ms), or fails after `timeoutMs`. */
-async function until(predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`not seen within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('admin CLI: recovering the first-start admin password', () => {
   it('reset-password against the running embedded instance sets a new password, clears the lockout and ends sessions', async () => {
     const dataDir = await createDataDir();
@@ -217,9 +208,11 @@ describe('key rotation reaches running instances', () => {
       assert.equal(rotated.code, 0, rotated.stderr);
       const kid = /new signing key (\S+) \(ES256\) is active/.exec(rotated.stdout)?.[1];
       assert.ok(kid, rotated.stdout);
-      await until(
-        () => gh.logs.some((l) => String(l.msg).startsWith('signing key rotated') && l.kid === kid),
-        'the rotation in the server log',
+      await eventually(
+        async () =>
+          gh.logs.some((l) => String(l.msg).startsWith('signing key rotated') && l.kid === kid),
+        (seen) => seen,
+        { what: 'the rotation in the server log', timeoutMs: 30_000 },
       );
       const entry = gh.logs.find((l) => l.kid === kid);
       assert.equal(entry?.algorithm, 'ES256');

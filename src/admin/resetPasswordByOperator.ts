@@ -1,10 +1,9 @@
 import type { RequestInfo } from '../auth/AuthDeps.ts';
 import { isViolation, normalizeEmail } from '../auth/normalize.ts';
+import { replacePassword } from '../auth/replacePassword.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
-import { revokeSessions } from '../storage/sessions.ts';
-import { findUserByIdentifier, type UserRow, updateUserPassword } from '../storage/users.ts';
+import { findUserByIdentifier, type UserRow } from '../storage/users.ts';
 import { type BootstrapDeps, generatePassword } from './createOrPromoteAdmin.ts';
 
 export interface OperatorResetResult {
@@ -46,9 +45,7 @@ export async function resetPasswordByOperator(
   const passwordHash = await deps.hasher.hash(input.password ?? generatedPassword ?? '');
 
   return deps.pool.transaction(async (tx) => {
-    const user = await updateUserPassword(tx, found.id, passwordHash);
-    await revokeOneTimeTokens(tx, found.id, 'password_reset');
-    const revokedSessionIds = await revokeSessions(tx, { userId: found.id }, 'password_reset');
+    const { user, revokedSessionIds } = await replacePassword(tx, found.id, passwordHash);
     await insertAuditEvent(tx, {
       action: 'password_reset',
       outcome: 'success',

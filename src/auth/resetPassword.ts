@@ -4,13 +4,11 @@ import {
   consumeOneTimeToken,
   findUsableOneTimeToken,
   markEmailVerified,
-  revokeOneTimeTokens,
 } from '../storage/oneTimeTokens.ts';
-import { revokeSessions } from '../storage/sessions.ts';
-import { updateUserPassword } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { publishRevocations } from './issueSession.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
+import { replacePassword } from './replacePassword.ts';
 
 /** The one answer for an unknown, malformed, expired, used, superseded or re-addressed token. */
 export function invalidResetToken(): AppError {
@@ -60,10 +58,8 @@ export async function resetPassword(
   const revoked = await deps.pool.transaction(async (tx) => {
     const token = await consumeOneTimeToken(tx, 'password_reset', tokenHash);
     if (token === null || token.user_id !== found.user_id) throw invalidResetToken();
-    await updateUserPassword(tx, token.user_id, passwordHash);
+    const { revokedSessionIds: sessions } = await replacePassword(tx, token.user_id, passwordHash);
     await markEmailVerified(tx, token.user_id, token.email_normalized);
-    await revokeOneTimeTokens(tx, token.user_id, 'password_reset');
-    const sessions = await revokeSessions(tx, { userId: token.user_id }, 'password_reset');
     await insertAuditEvent(tx, {
       action: 'password_reset',
       outcome: 'success',

@@ -4,6 +4,19 @@ import { createInterface } from 'node:readline';
 /** The checkout these tests belong to. */
 export const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 
+/** A clean environment for `node src/main.ts`: free ports on loopback unless `env` says otherwise. */
+function processEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    GRPC_PORT: '0',
+    HTTP_PORT: '0',
+    GRPC_HOST: '127.0.0.1',
+    HTTP_HOST: '127.0.0.1',
+    ...env,
+  };
+}
+
 export interface SpawnedGatehouse {
   process: ChildProcess;
   grpcPort: number;
@@ -32,15 +45,7 @@ export function runGatehouseToExit(
 ): Promise<FinishedGatehouse> {
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      GRPC_PORT: '0',
-      HTTP_PORT: '0',
-      GRPC_HOST: '127.0.0.1',
-      HTTP_HOST: '127.0.0.1',
-      ...env,
-    },
+    env: processEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -71,15 +76,7 @@ export async function spawnGatehouse(
 ): Promise<SpawnedGatehouse> {
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      GRPC_PORT: '0',
-      HTTP_PORT: '0',
-      GRPC_HOST: '127.0.0.1',
-      HTTP_HOST: '127.0.0.1',
-      ...env,
-    },
+    env: processEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
