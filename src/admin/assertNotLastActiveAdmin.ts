@@ -1,6 +1,6 @@
 import { AppError } from '../errors/AppError.ts';
-import { countActiveAdmins } from '../storage/adminUsers.ts';
-import type { Db, UserRow } from '../storage/users.ts';
+import type { Db } from '../storage/Db.ts';
+import { countActiveAdmins, type UserRow } from '../storage/users.ts';
 
 /**
  * FAILED_PRECONDITION (LAST_ACTIVE_ADMIN) when `user` is an active admin and no other active

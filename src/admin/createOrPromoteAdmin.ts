@@ -4,10 +4,16 @@ import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
 import { isViolation, normalizeEmail } from '../auth/normalize.ts';
 import type { PasswordPolicy } from '../auth/passwordPolicy.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { lockAdminMembership, updateUserProfile, updateUserStatus } from '../storage/adminUsers.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
-import { findUserByIdentifier, insertUser, type UserRow } from '../storage/users.ts';
+import {
+  findUserByIdentifier,
+  insertUser,
+  lockAdminMembership,
+  type UserRow,
+  updateUserProfile,
+  updateUserStatus,
+} from '../storage/users.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
 export interface BootstrapDeps {

@@ -1,7 +1,7 @@
 import { publishRevocations } from '../auth/issueSession.ts';
-import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/adminUsers.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { revokeSessions } from '../storage/sessions.ts';
+import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';

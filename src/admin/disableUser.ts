@@ -1,7 +1,11 @@
 import { publishRevocations } from '../auth/issueSession.ts';
-import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/adminUsers.ts';
 import { revokeSessions } from '../storage/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+import {
+  getUserById,
+  lockAdminMembership,
+  type UserRow,
+  updateUserStatus,
+} from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';

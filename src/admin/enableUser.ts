@@ -1,6 +1,5 @@
-import { getUserById, updateUserStatus } from '../storage/adminUsers.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+import { getUserById, type UserRow, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
 import { forgetCachedSessions } from './forgetCachedSessions.ts';

@@ -1,5 +1,4 @@
-import { getUserById } from '../storage/adminUsers.ts';
-import type { UserRow } from '../storage/users.ts';
+import { getUserById, type UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { requireUserId } from './requireUserId.ts';
 

@@ -5,11 +5,7 @@ import {
   normalizeUsername,
 } from '../auth/normalize.ts';
 import { invalidArgument } from '../errors/AppError.ts';
-import {
-  findUserConflict,
-  type ImportedUserRow,
-  insertImportedUser,
-} from '../storage/adminUsers.ts';
+import { findUserConflict, type ImportedUserRow, insertImportedUser } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { checkImportedHash } from './checkImportedHash.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';

@@ -1,7 +1,6 @@
 import { isUuid, isViolation } from '../auth/normalize.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { isAuditActionName } from '../storage/audit.ts';
-import { type AuditEventRow, findAuditEventsPage } from '../storage/auditEvents.ts';
+import { type AuditEventRow, findAuditEventsPage, isAuditActionName } from '../storage/audit.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { invalidPageToken, keysetPage } from './createPageTokens.ts';
 import { pageSize } from './pageSize.ts';

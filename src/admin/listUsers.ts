@@ -1,7 +1,11 @@
 import { isViolation, normalizeIdentifier } from '../auth/normalize.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { findUsersPage, type UserListFilter, type UserPageRow } from '../storage/adminUsers.ts';
-import type { UserRow } from '../storage/users.ts';
+import {
+  findUsersPage,
+  type UserListFilter,
+  type UserPageRow,
+  type UserRow,
+} from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { keysetPage, readTimeIdCursor } from './createPageTokens.ts';
 import { isRoleName } from './normalizeRoles.ts';

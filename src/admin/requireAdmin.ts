@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
-import type { Db } from '../storage/users.ts';
+import type { Db } from '../storage/Db.ts';
 import { findUserById } from '../storage/users.ts';
 
 /**

@@ -1,5 +1,4 @@
-import { getUserById, updateUserUnlocked } from '../storage/adminUsers.ts';
-import type { UserRow } from '../storage/users.ts';
+import { getUserById, type UserRow, updateUserUnlocked } from '../storage/users.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
 import { requireUserId } from './requireUserId.ts';
 

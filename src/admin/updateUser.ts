@@ -6,15 +6,15 @@ import {
   normalizeUsername,
 } from '../auth/normalize.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
+import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import {
   getUserById,
   lockAdminMembership,
   type UserChanges,
+  type UserRow,
   updateUserProfile,
-} from '../storage/adminUsers.ts';
-import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
-import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+} from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';

@@ -1,7 +1,7 @@
 import { publishRevocations } from '../auth/issueSession.ts';
 import { listLiveSessions, type SessionPage, type SessionPageRequest } from '../auth/sessions.ts';
-import { getUserById } from '../storage/adminUsers.ts';
 import { revokeSessions } from '../storage/sessions.ts';
+import { getUserById } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
 import { requireUserId } from './requireUserId.ts';

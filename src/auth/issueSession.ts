@@ -1,7 +1,8 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../storage/Db.ts';
 import { insertRefreshToken } from '../storage/refreshTokens.ts';
 import { insertSession, type SessionRow } from '../storage/sessions.ts';
-import type { Db, UserRow } from '../storage/users.ts';
+import type { UserRow } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 
 /** What the client gets back: an access token and the refresh token of its session. */

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ComposedMail } from '../mail/createAccountMail.ts';
+import type { Db } from '../storage/Db.ts';
 import {
   insertOneTimeToken,
   type OneTimePurpose,
   revokeOneTimeTokens,
-  type TokenRecipient,
 } from '../storage/oneTimeTokens.ts';
 import { insertOutboxMessage } from '../storage/outbox.ts';
-import type { Db } from '../storage/users.ts';
+import type { TokenRecipient } from '../storage/users.ts';
 import type { AuthDeps } from './AuthDeps.ts';
 
 /**

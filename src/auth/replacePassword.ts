@@ -1,6 +1,7 @@
+import type { Db } from '../storage/Db.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { revokeSessions } from '../storage/sessions.ts';
-import { type Db, type UserRow, updateUserPassword } from '../storage/users.ts';
+import { type UserRow, updateUserPassword } from '../storage/users.ts';
 
 /**
  * What a password reset does to an account, inside the caller's transaction: the new hash

@@ -1,6 +1,6 @@
 import { AppError } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import { lockTokenRecipient } from '../storage/oneTimeTokens.ts';
+import { lockTokenRecipient } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
 import type { Principal } from './Principal.ts';

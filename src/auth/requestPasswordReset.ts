@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import { lockTokenRecipient } from '../storage/oneTimeTokens.ts';
+import { lockTokenRecipient } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { isViolation, normalizeEmail } from './normalize.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';

@@ -1,10 +1,7 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import {
-  consumeOneTimeToken,
-  findUsableOneTimeToken,
-  markEmailVerified,
-} from '../storage/oneTimeTokens.ts';
+import { consumeOneTimeToken, findUsableOneTimeToken } from '../storage/oneTimeTokens.ts';
+import { markEmailVerified } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { publishRevocations } from './issueSession.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';

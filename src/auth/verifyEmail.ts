@@ -1,11 +1,7 @@
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
-import {
-  consumeOneTimeToken,
-  markEmailVerified,
-  revokeOneTimeTokens,
-} from '../storage/oneTimeTokens.ts';
-import type { UserRow } from '../storage/users.ts';
+import { consumeOneTimeToken, revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
+import { markEmailVerified, type UserRow } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
 

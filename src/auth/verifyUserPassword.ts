@@ -1,7 +1,7 @@
 import { type AuditActionName, insertAuditEvent } from '../storage/audit.ts';
+import type { Db } from '../storage/Db.ts';
 import {
   beginPasswordAttempt,
-  type Db,
   lockUserIfThresholdReached,
   type UserRow,
 } from '../storage/users.ts';

@@ -8,8 +8,12 @@ import {
   type UserAdminServiceServer,
   UserAdminServiceService,
 } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
-import { type AuditActionName, auditActionCode, currentAuditActionName } from '../storage/audit.ts';
-import type { AuditEventRow } from '../storage/auditEvents.ts';
+import {
+  type AuditActionName,
+  type AuditEventRow,
+  auditActionCode,
+  currentAuditActionName,
+} from '../storage/audit.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { UnaryHandler, UnaryHandlers } from './bindService.ts';
 import { sessionToProto, userToProto } from './toProto.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import { type Db, USER_COLUMNS, type UserRow, userRow } from './users.ts';
+import type { TokenRecipient } from './users.ts';
 
 /**
  * Password-reset and email-verification tokens (table one_time_tokens): only their SHA-256 is
@@ -11,33 +12,6 @@ import { type Db, USER_COLUMNS, type UserRow, userRow } from './users.ts';
  * null: RequestPasswordReset does the same database work whether or not the address exists.
  */
 export type OneTimePurpose = 'password_reset' | 'email_verification';
-
-const recipientRow = z.object({
-  id: z.string(),
-  email: z.string(),
-  email_normalized: z.string(),
-  username: z.string().nullable(),
-  email_verified: z.boolean(),
-});
-export type TokenRecipient = z.infer<typeof recipientRow>;
-
-/**
- * The active user a token would be sent to, row-locked until the end of the transaction, so
- * concurrent requests for one account queue up and the newest token is the only live one.
- */
-export async function lockTokenRecipient(
-  db: Db,
-  by: { emailNormalized: string } | { userId: string },
-): Promise<TokenRecipient | null> {
-  const where =
-    'userId' in by
-      ? sql.fragment`id = ${by.userId}`
-      : sql.fragment`email_normalized = ${by.emailNormalized}`;
-  return db.maybeOne(sql.type(recipientRow)`
-    SELECT id, email, email_normalized, username, email_verified FROM users
-    WHERE ${where} AND status = 'active'
-    FOR UPDATE`);
-}
 
 /**
  * Revokes the user's unused tokens of `purpose`, or of every purpose when it is omitted (email
@@ -122,21 +96,4 @@ export async function consumeOneTimeToken(
   await db.query(sql.typeAlias('void')`
     UPDATE one_time_tokens SET used_at = now() WHERE id = ${token.id}`);
   return token;
-}
-
-/**
- * Marks the user's address verified, if it is still `emailNormalized` (a consumed token proved
- * control of that address, not of another one the account may have meanwhile).
- */
-export async function markEmailVerified(
-  db: Db,
-  userId: string,
-  emailNormalized: string,
-): Promise<UserRow | null> {
-  return db.maybeOne(sql.type(userRow)`
-    UPDATE users
-    SET email_verified = true,
-        updated_at = CASE WHEN email_verified THEN updated_at ELSE now() END
-    WHERE id = ${userId} AND email_normalized = ${emailNormalized}
-    RETURNING ${USER_COLUMNS}`);
 }

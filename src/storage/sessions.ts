@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { Db } from './users.ts';
 
 export const sessionRow = z.object({
   id: z.string(),
