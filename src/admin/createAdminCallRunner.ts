@@ -2,10 +2,11 @@ import type { DatabaseTransactionConnection } from 'slonik';
 import type { RequestInfo } from '../auth/AuthDeps.ts';
 import { isUuid } from '../auth/normalize.ts';
 import type { Principal } from '../auth/Principal.ts';
+import type { AuditActionName } from '../domain/AuditEvent.ts';
 import { AppError } from '../errors/AppError.ts';
 import { classifyError } from '../errors/classifyError.ts';
 import type { Logger } from '../log.ts';
-import { type AuditActionName, type AuditEventInput, insertAuditEvent } from '../storage/audit.ts';
+import { type AuditEventInput, insertAuditEvent } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { requireAdmin } from './requireAdmin.ts';
 

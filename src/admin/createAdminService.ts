@@ -1,6 +1,6 @@
 import type { AuthDeps } from '../auth/AuthDeps.ts';
 import type { SessionPageRequest } from '../auth/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+import type { ManagedUser } from '../domain/User.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { type AdminCall, createAdminCallRunner } from './createAdminCallRunner.ts';
 import { type CreateUserInput, createUser } from './createUser.ts';
@@ -20,14 +20,14 @@ export interface AdminService {
   deps: AdminDeps;
   /** Wraps an operation with admin authorization and its one audit event (see createAdminCallRunner). */
   adminCall: ReturnType<typeof createAdminCallRunner>;
-  createUser(call: AdminCall, input: CreateUserInput): Promise<UserRow>;
-  getUser(userId: string): Promise<UserRow>;
+  createUser(call: AdminCall, input: CreateUserInput): Promise<ManagedUser>;
+  getUser(userId: string): Promise<ManagedUser>;
   listUsers: (input: ListUsersInput) => ReturnType<typeof listUsers>;
-  updateUser(call: AdminCall, input: UpdateUserInput): Promise<UserRow>;
+  updateUser(call: AdminCall, input: UpdateUserInput): Promise<ManagedUser>;
   deleteUser(call: AdminCall, userId: string): Promise<void>;
-  disableUser(call: AdminCall, userId: string): Promise<UserRow>;
-  enableUser(call: AdminCall, userId: string): Promise<UserRow>;
-  unlockUser(call: AdminCall, userId: string): Promise<UserRow>;
+  disableUser(call: AdminCall, userId: string): Promise<ManagedUser>;
+  enableUser(call: AdminCall, userId: string): Promise<ManagedUser>;
+  unlockUser(call: AdminCall, userId: string): Promise<ManagedUser>;
   listUserSessions: (
     userId: string,
     page: SessionPageRequest,
@@ -52,7 +52,7 @@ export function createAdminService(auth: AuthDeps): AdminService {
     deleteUser: (call, userId) => deleteUser(deps, call, userId),
     disableUser: (call, userId) => disableUser(deps, call, userId),
     enableUser: (call, userId) => enableUser(deps, call, userId),
-    unlockUser: (call, userId) => unlockUser(call, userId),
+    unlockUser: (call, userId) => unlockUser(deps, call, userId),
     listUserSessions: (userId, page) => listUserSessions(deps, userId, page),
     revokeUserSessions: (call, userId) => revokeUserSessions(deps, call, userId),
     listAuditEvents: (input) => listAuditEvents(deps, input),

@@ -18,11 +18,13 @@ export async function deleteUser(deps: AdminDeps, call: AdminCall, userId: strin
   const revoked = await call.transaction(async (tx) => {
     await lockAdminMembership(tx);
     const before = await getUserById(tx, id, { forUpdate: true });
-    await assertNotLastActiveAdmin(tx, before);
+    await assertNotLastActiveAdmin(tx, before.user);
     await updateUserStatus(tx, id, 'deleted');
     const revoked = await revokeSessions(tx, { userId: id }, 'admin_delete');
     await revokeOneTimeTokens(tx, id);
-    call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
+    call.note({
+      details: { previous_status: before.user.status, revoked_sessions: revoked.length },
+    });
     return revoked;
   });
   await publishRevocations(deps, revoked, 'admin_delete');

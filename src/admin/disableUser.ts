@@ -1,11 +1,7 @@
 import { publishRevocations } from '../auth/issueSession.ts';
+import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { revokeSessions } from '../storage/sessions.ts';
-import {
-  getUserById,
-  lockAdminMembership,
-  type UserRow,
-  updateUserStatus,
-} from '../storage/users.ts';
+import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
@@ -19,17 +15,20 @@ export async function disableUser(
   deps: AdminDeps,
   call: AdminCall,
   userId: string,
-): Promise<UserRow> {
+): Promise<ManagedUser> {
   const id = requireUserId(userId);
-  const { user, revoked } = await call.transaction(async (tx) => {
+  const { account, revoked } = await call.transaction(async (tx) => {
     await lockAdminMembership(tx);
     const before = await getUserById(tx, id, { forUpdate: true });
-    await assertNotLastActiveAdmin(tx, before);
-    const user = before.status === 'disabled' ? before : await updateUserStatus(tx, id, 'disabled');
+    await assertNotLastActiveAdmin(tx, before.user);
+    const account =
+      before.user.status === 'disabled' ? before : await updateUserStatus(tx, id, 'disabled');
     const revoked = await revokeSessions(tx, { userId: id }, 'admin_disable');
-    call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
-    return { user, revoked };
+    call.note({
+      details: { previous_status: before.user.status, revoked_sessions: revoked.length },
+    });
+    return { account, revoked };
   });
   await publishRevocations(deps, revoked, 'admin_disable');
-  return user;
+  return toManagedUser(account, deps.hasher);
 }

@@ -1,5 +1,6 @@
+import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
-import { getUserById, type UserRow, updateUserStatus } from '../storage/users.ts';
+import { getUserById, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
 import { forgetCachedSessions } from './forgetCachedSessions.ts';
@@ -14,17 +15,17 @@ export async function enableUser(
   deps: AdminDeps,
   call: AdminCall,
   userId: string,
-): Promise<UserRow> {
+): Promise<ManagedUser> {
   const id = requireUserId(userId);
-  const { user, liveSessionIds } = await call.transaction(async (tx) => {
+  const { account, liveSessionIds } = await call.transaction(async (tx) => {
     const before = await getUserById(tx, id, { forUpdate: true });
-    call.note({ details: { previous_status: before.status } });
-    if (before.status === 'active') return { user: before, liveSessionIds: [] };
+    call.note({ details: { previous_status: before.user.status } });
+    if (before.user.status === 'active') return { account: before, liveSessionIds: [] };
     return {
-      user: await updateUserStatus(tx, id, 'active'),
+      account: await updateUserStatus(tx, id, 'active'),
       liveSessionIds: await findLiveSessionIdsByUser(tx, id),
     };
   });
   await forgetCachedSessions(deps, liveSessionIds);
-  return user;
+  return toManagedUser(account, deps.hasher);
 }

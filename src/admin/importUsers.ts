@@ -4,8 +4,9 @@ import {
   normalizeEmail,
   normalizeUsername,
 } from '../auth/normalize.ts';
+import type { NewUser } from '../domain/User.ts';
 import { invalidArgument } from '../errors/AppError.ts';
-import { findUserConflict, type ImportedUserRow, insertImportedUser } from '../storage/users.ts';
+import { findUserConflict, insertImportedUser } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { checkImportedHash } from './checkImportedHash.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
@@ -38,7 +39,7 @@ export interface ImportResult {
   errorMessage: string;
 }
 
-type Checked = { row: ImportedUserRow } | { reason: string; message: string };
+type Checked = { user: NewUser } | { reason: string; message: string };
 
 function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
   const email = normalizeEmail(e.email);
@@ -72,11 +73,9 @@ function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
     return { reason: 'VALIDATION_FAILED', message: 'created_at: must not be in the future' };
   }
   return {
-    row: {
-      email: email.display,
-      emailNormalized: email.normalized,
-      username: username?.display ?? null,
-      usernameNormalized: username?.normalized ?? null,
+    user: {
+      email,
+      username,
       displayName,
       passwordHash: hash === '' ? null : hash,
       roles,
@@ -120,15 +119,15 @@ export async function importUsers(
         results.push({ ...result, errorReason: entry.reason, errorMessage: entry.message });
         continue;
       }
-      const id = await insertImportedUser(tx, entry.row);
+      const id = await insertImportedUser(tx, entry.user);
       if (id !== null) {
         results.push({ ...result, ok: true, userId: id, errorReason: '', errorMessage: '' });
         continue;
       }
       const taken = await findUserConflict(
         tx,
-        entry.row.emailNormalized,
-        entry.row.usernameNormalized,
+        entry.user.email.normalized,
+        entry.user.username?.normalized ?? null,
       );
       results.push({
         ...result,

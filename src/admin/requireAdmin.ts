@@ -10,8 +10,8 @@ import { findUserById } from '../storage/users.ts';
  * that takes effect on the very next call, with no cache to go stale.
  */
 export async function requireAdmin(db: Db, principal: Principal): Promise<void> {
-  const user = await findUserById(db, principal.userId);
-  if (user === null || user.status !== 'active') {
+  const user = (await findUserById(db, principal.userId))?.user;
+  if (user === undefined || user.status !== 'active') {
     throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
   }
   if (!user.roles.includes('admin')) {

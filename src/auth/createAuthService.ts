@@ -1,6 +1,7 @@
 import type { RateLimits } from '../abuse/createRateLimits.ts';
 import { createPageTokens } from '../admin/createPageTokens.ts';
 import type { Config } from '../config.ts';
+import type { User } from '../domain/User.ts';
 import { AppError } from '../errors/AppError.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
@@ -8,7 +9,7 @@ import { createAccountMail } from '../mail/createAccountMail.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
-import { findUserById, type UserRow } from '../storage/users.ts';
+import { findUserById } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type AuthEvents, noAuthEvents } from './AuthEvents.ts';
 import { changePassword } from './changePassword.ts';
@@ -40,7 +41,7 @@ export interface AuthService {
   login: (input: Parameters<typeof login>[1], info: RequestInfo) => ReturnType<typeof login>;
   refresh: (token: string, info: RequestInfo) => ReturnType<typeof refresh>;
   logout: (input: Parameters<typeof logout>[1], info: RequestInfo) => Promise<void>;
-  currentUser(principal: Principal): Promise<UserRow>;
+  currentUser(principal: Principal): Promise<User>;
   listSessions: (
     principal: Principal,
     page: Parameters<typeof listSessions>[2],
@@ -55,7 +56,7 @@ export interface AuthService {
   requestPasswordReset: (email: string, info: RequestInfo) => Promise<void>;
   resetPassword: (input: Parameters<typeof resetPassword>[1], info: RequestInfo) => Promise<void>;
   requestEmailVerification: (principal: Principal, info: RequestInfo) => Promise<void>;
-  verifyEmail: (token: string, info: RequestInfo) => Promise<UserRow>;
+  verifyEmail: (token: string, info: RequestInfo) => Promise<User>;
 }
 
 export interface AuthServiceDeps {
@@ -118,10 +119,10 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     refresh: (token, info) => refresh(deps, token, info),
     logout: (input, info) => logout(deps, input, info),
     async currentUser(principal) {
-      const user = await findUserById(deps.pool, principal.userId);
-      if (!user)
+      const account = await findUserById(deps.pool, principal.userId);
+      if (!account)
         throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
-      return user;
+      return account.user;
     },
     listSessions: (principal, page) => listSessions(deps, principal, page),
     revokeSession: (principal, sessionId, info) => revokeSession(deps, principal, sessionId, info),

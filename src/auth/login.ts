@@ -1,6 +1,7 @@
+import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import { findUserByIdentifier, type UserRow, updateUserLoginSucceeded } from '../storage/users.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
 import { normalizeIdentifier } from './normalize.ts';
@@ -24,7 +25,7 @@ export async function login(
   deps: AuthDeps,
   input: LoginInput,
   info: RequestInfo,
-): Promise<{ user: UserRow; tokens: IssuedTokens }> {
+): Promise<{ user: User; tokens: IssuedTokens }> {
   const identifier = normalizeIdentifier(input.identifier);
   const violations = [];
   if (identifier === '' || identifier.length > 320) {
@@ -39,11 +40,12 @@ export async function login(
   if (violations.length > 0) throw invalidArgument(violations);
   await deps.limits.admitAccount('login', identifier, info.clientIp);
 
-  const user = await findUserByIdentifier(deps.pool, identifier);
+  const account = await findUserByIdentifier(deps.pool, identifier);
+  const user = account?.user ?? null;
   // REQUIRE_VERIFIED_EMAIL: an unverified account is not active. Its password is not checked
   // (the same argon2 work is burnt), so guessing it reveals nothing and counts no failure.
-  const unverified = deps.requireVerifiedEmail && user !== null && !user.email_verified;
-  const check = await verifyUserPassword(deps, unverified ? null : user, input.password);
+  const unverified = deps.requireVerifiedEmail && user !== null && !user.emailVerified;
+  const check = await verifyUserPassword(deps, unverified ? null : account, input.password);
   if (!check.ok || user?.status !== 'active') {
     await deps.pool.transaction((tx) =>
       recordPasswordFailure(
@@ -63,12 +65,9 @@ export async function login(
   const result = await deps.pool.transaction(async (tx) => {
     const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);
     const { session, tokens } = await issueSession(tx, deps, updated, info);
-    await insertAuditEvent(tx, {
-      action: 'login',
-      outcome: 'success',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'login', {
+      actor: user.id,
+      request: info,
       details: { session_id: session.id, password_rehashed: upgradedHash !== null },
     });
     return { user: updated, tokens };

@@ -1,5 +1,5 @@
 import { AppError } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
+import { recordAudit } from '../storage/audit.ts';
 import { lockTokenRecipient } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
@@ -22,16 +22,13 @@ export async function requestEmailVerification(
     if (user === null) {
       throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
     }
-    if (user.email_verified) {
+    if (user.emailVerified) {
       throw new AppError('EMAIL_ALREADY_VERIFIED', 'the email address is already verified');
     }
     const { revoked } = await queueTokenMail(tx, user, prepared);
-    await insertAuditEvent(tx, {
-      action: 'email_verification_request',
-      outcome: 'success',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'email_verification_request', {
+      actor: user.id,
+      request: info,
       details: { revoked_tokens: revoked },
     });
   });

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
+import { recordAudit } from '../storage/audit.ts';
 import { lockTokenRecipient } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { isViolation, normalizeEmail } from './normalize.ts';
@@ -26,11 +26,10 @@ export async function requestPasswordReset(
   const queued = await deps.pool.transaction(async (tx) => {
     const user = await lockTokenRecipient(tx, { emailNormalized: email.normalized });
     const { revoked, queued } = await queueTokenMail(tx, user, prepared);
-    await insertAuditEvent(tx, {
-      action: 'password_reset_request',
+    await recordAudit(tx, 'password_reset_request', {
+      subject: user?.id ?? null,
       outcome: user ? 'success' : 'failure',
-      subjectUserId: user?.id ?? null,
-      ...info,
+      request: info,
       details: user ? { revoked_tokens: revoked } : { reason: 'no_active_account' },
     });
     return queued;

@@ -1,22 +1,12 @@
 import type { AdminCall } from '../admin/createAdminCallRunner.ts';
 import type { AdminService } from '../admin/createAdminService.ts';
-import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
+import type { AuditActionName } from '../domain/AuditEvent.ts';
 import {
-  type AuditEvent,
-  AuditOutcome,
-  type ManagedUser,
   type UserAdminServiceServer,
   UserAdminServiceService,
 } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
-import {
-  type AuditActionName,
-  type AuditEventRow,
-  auditActionCode,
-  currentAuditActionName,
-} from '../storage/audit.ts';
-import type { UserRow } from '../storage/users.ts';
 import type { UnaryHandler, UnaryHandlers } from './bindService.ts';
-import { sessionToProto, userToProto } from './toProto.ts';
+import { auditEventToProto, managedUserToProto as managed, sessionToProto } from './toProto.ts';
 
 type Method = keyof UnaryHandlers<UserAdminServiceServer>;
 type Handler<K extends Method> = NonNullable<UnaryHandlers<UserAdminServiceServer>[K]>;
@@ -28,41 +18,6 @@ type Operations = {
     run: (req: Parameters<Handler<K>>[0], call: AdminCall) => ReturnType<Handler<K>>;
   };
 };
-
-/** The admin view of a user: lockout state and the hash ALGORITHM, never the hash. */
-function managedUserToProto(u: UserRow, hasher: PasswordHasher): ManagedUser {
-  const locked = u.locked_until !== null && u.locked_until.getTime() > Date.now();
-  return {
-    user: userToProto(u),
-    failedLoginCount: u.failed_login_count,
-    ...(locked && u.locked_until ? { lockedUntil: u.locked_until } : {}),
-    lockoutCount: u.lockout_count,
-    hasPassword: u.password_hash !== null,
-    passwordAlgorithm: u.password_hash === null ? '' : hasher.algorithmOf(u.password_hash),
-  };
-}
-
-const OUTCOME = {
-  success: AuditOutcome.AUDIT_OUTCOME_SUCCESS,
-  failure: AuditOutcome.AUDIT_OUTCOME_FAILURE,
-  denied: AuditOutcome.AUDIT_OUTCOME_DENIED,
-} as const;
-
-function auditEventToProto(e: AuditEventRow): AuditEvent {
-  return {
-    id: String(e.id),
-    occurredAt: e.occurred_at,
-    actorUserId: e.actor_user_id ?? '',
-    subjectUserId: e.subject_user_id ?? '',
-    action: currentAuditActionName(e.action),
-    actionCode: auditActionCode(e.action),
-    outcome: OUTCOME[e.outcome],
-    ipAddress: e.ip_address,
-    userAgent: e.user_agent,
-    requestId: e.request_id,
-    detailsJson: JSON.stringify(e.details),
-  };
-}
 
 // UserStatus -> ListUsers status filter; UNSPECIFIED (0) means "all but deleted".
 const STATUS_FILTER: Record<number, string | null> = {
@@ -79,8 +34,6 @@ const STATUS_FILTER: Record<number, string | null> = {
  * to admins.
  */
 export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdminServiceServer> {
-  const hasher = admin.deps.hasher;
-  const managed = (u: UserRow) => managedUserToProto(u, hasher);
   const operations: Operations = {
     createUser: {
       action: 'user_create',

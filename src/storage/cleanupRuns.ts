@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
 
-export const cleanupRunRow = z.object({
+const cleanupRunRow = z.object({
   id: z.number(),
   trigger: z.enum(['pg_cron', 'in_process', 'manual']),
   started_at: z.date(),

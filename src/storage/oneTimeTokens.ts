@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import type { OneTimePurpose, UsableOneTimeToken } from '../domain/OneTimeToken.ts';
+import type { User } from '../domain/User.ts';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { TokenRecipient } from './users.ts';
 
-/**
+/*
  * Password-reset and email-verification tokens (table one_time_tokens): only their SHA-256 is
  * stored, with the address they were sent to. A token is usable while it is unused, unrevoked,
  * unexpired, its user is active and still has that address.
@@ -11,7 +12,6 @@ import type { TokenRecipient } from './users.ts';
  * Functions that take a nullable user run the same statement either way and change nothing for
  * null: RequestPasswordReset does the same database work whether or not the address exists.
  */
-export type OneTimePurpose = 'password_reset' | 'email_verification';
 
 /**
  * Revokes the user's unused tokens of `purpose`, or of every purpose when it is omitted (email
@@ -35,7 +35,7 @@ export async function revokeOneTimeTokens(
 export async function insertOneTimeToken(
   db: Db,
   token: {
-    user: Pick<TokenRecipient, 'id' | 'email_normalized'> | null;
+    user: Pick<User, 'id' | 'emailNormalized'> | null;
     purpose: OneTimePurpose;
     tokenHash: Buffer;
     ttlSec: number;
@@ -46,7 +46,7 @@ export async function insertOneTimeToken(
     SELECT v.user_id, ${token.purpose}, ${sql.binary(token.tokenHash)}, v.email_normalized,
            now() + make_interval(secs => ${token.ttlSec})
     FROM (SELECT ${token.user?.id ?? null}::uuid AS user_id,
-                 ${token.user?.email_normalized ?? null}::text AS email_normalized) v
+                 ${token.user?.emailNormalized ?? null}::text AS email_normalized) v
     WHERE v.user_id IS NOT NULL
     RETURNING expires_at`);
   return row?.expires_at ?? null;
@@ -58,7 +58,10 @@ const usableRow = z.object({
   email_normalized: z.string(),
   username: z.string().nullable(),
 });
-export type UsableToken = z.infer<typeof usableRow>;
+
+function toUsableToken(r: z.infer<typeof usableRow>): UsableOneTimeToken {
+  return { id: r.id, userId: r.user_id, emailNormalized: r.email_normalized, username: r.username };
+}
 
 const usable = (purpose: OneTimePurpose, tokenHash: Buffer) => sql.fragment`
   t.token_hash = ${sql.binary(tokenHash)} AND t.purpose = ${purpose}
@@ -70,11 +73,12 @@ export async function findUsableOneTimeToken(
   db: Db,
   purpose: OneTimePurpose,
   tokenHash: Buffer,
-): Promise<UsableToken | null> {
-  return db.maybeOne(sql.type(usableRow)`
+): Promise<UsableOneTimeToken | null> {
+  const row = await db.maybeOne(sql.type(usableRow)`
     SELECT t.id, t.user_id, t.email_normalized, u.username
     FROM one_time_tokens t JOIN users u ON u.id = t.user_id
     WHERE ${usable(purpose, tokenHash)}`);
+  return row && toUsableToken(row);
 }
 
 /**
@@ -86,7 +90,7 @@ export async function consumeOneTimeToken(
   db: Db,
   purpose: OneTimePurpose,
   tokenHash: Buffer,
-): Promise<UsableToken | null> {
+): Promise<UsableOneTimeToken | null> {
   const token = await db.maybeOne(sql.type(usableRow)`
     SELECT t.id, t.user_id, t.email_normalized, u.username
     FROM one_time_tokens t JOIN users u ON u.id = t.user_id
@@ -95,5 +99,5 @@ export async function consumeOneTimeToken(
   if (token === null) return null;
   await db.query(sql.typeAlias('void')`
     UPDATE one_time_tokens SET used_at = now() WHERE id = ${token.id}`);
-  return token;
+  return toUsableToken(token);
 }

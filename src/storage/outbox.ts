@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
 
-export const outboxMessageRow = z.object({
+const outboxMessageRow = z.object({
   id: z.number(),
   kind: z.string(),
   recipient: z.string(),
