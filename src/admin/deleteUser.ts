@@ -1,11 +1,6 @@
-import { publishRevocations } from '../auth/issueSession.ts';
-import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
-import { revokeSessions } from '../storage/sessions.ts';
-import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
+import { changeUserStatus } from './changeUserStatus.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
-import { requireUserId } from './requireUserId.ts';
 
 /**
  * Soft-deletes a user: status 'deleted' and deleted_at are set, every session and unused
@@ -14,18 +9,5 @@ import { requireUserId } from './requireUserId.ts';
  * yet, see docs/admin.md). From then on the user is NOT_FOUND. Never the last active admin.
  */
 export async function deleteUser(deps: AdminDeps, call: AdminCall, userId: string): Promise<void> {
-  const id = requireUserId(userId);
-  const revoked = await call.transaction(async (tx) => {
-    await lockAdminMembership(tx);
-    const before = await getUserById(tx, id, { forUpdate: true });
-    await assertNotLastActiveAdmin(tx, before.user);
-    await updateUserStatus(tx, id, 'deleted');
-    const revoked = await revokeSessions(tx, { userId: id }, 'admin_delete');
-    await revokeOneTimeTokens(tx, id);
-    call.note({
-      details: { previous_status: before.user.status, revoked_sessions: revoked.length },
-    });
-    return revoked;
-  });
-  await publishRevocations(deps, revoked, 'admin_delete');
+  await changeUserStatus(deps, call, userId, 'deleted');
 }

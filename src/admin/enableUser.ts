@@ -1,10 +1,7 @@
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
-import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
-import { getUserById, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import { changeUserStatus } from './changeUserStatus.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
-import { forgetCachedSessions } from './forgetCachedSessions.ts';
-import { requireUserId } from './requireUserId.ts';
 
 /**
  * Re-enables a disabled user; idempotent; a lockout stays (see unlockUser). DisableUser revoked
@@ -16,16 +13,5 @@ export async function enableUser(
   call: AdminCall,
   userId: string,
 ): Promise<ManagedUser> {
-  const id = requireUserId(userId);
-  const { account, liveSessionIds } = await call.transaction(async (tx) => {
-    const before = await getUserById(tx, id, { forUpdate: true });
-    call.note({ details: { previous_status: before.user.status } });
-    if (before.user.status === 'active') return { account: before, liveSessionIds: [] };
-    return {
-      account: await updateUserStatus(tx, id, 'active'),
-      liveSessionIds: await findLiveSessionIdsByUser(tx, id),
-    };
-  });
-  await forgetCachedSessions(deps, liveSessionIds);
-  return toManagedUser(account, deps.hasher);
+  return toManagedUser(await changeUserStatus(deps, call, userId, 'active'), deps.hasher);
 }

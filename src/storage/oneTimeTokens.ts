@@ -63,10 +63,13 @@ function toUsableToken(r: z.infer<typeof usableRow>): UsableOneTimeToken {
   return { id: r.id, userId: r.user_id, emailNormalized: r.email_normalized, username: r.username };
 }
 
-const usable = (purpose: OneTimePurpose, tokenHash: Buffer) => sql.fragment`
-  t.token_hash = ${sql.binary(tokenHash)} AND t.purpose = ${purpose}
-  AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
-  AND u.status = 'active' AND u.email_normalized = t.email_normalized`;
+/** The usable token with this hash and its user (see the top of this file). */
+const selectUsable = (purpose: OneTimePurpose, tokenHash: Buffer) => sql.fragment`
+  SELECT t.id, t.user_id, t.email_normalized, u.username
+  FROM one_time_tokens t JOIN users u ON u.id = t.user_id
+  WHERE t.token_hash = ${sql.binary(tokenHash)} AND t.purpose = ${purpose}
+    AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
+    AND u.status = 'active' AND u.email_normalized = t.email_normalized`;
 
 /** The usable token with this hash and its user, without locking (a pre-check); or null. */
 export async function findUsableOneTimeToken(
@@ -74,10 +77,7 @@ export async function findUsableOneTimeToken(
   purpose: OneTimePurpose,
   tokenHash: Buffer,
 ): Promise<UsableOneTimeToken | null> {
-  const row = await db.maybeOne(sql.type(usableRow)`
-    SELECT t.id, t.user_id, t.email_normalized, u.username
-    FROM one_time_tokens t JOIN users u ON u.id = t.user_id
-    WHERE ${usable(purpose, tokenHash)}`);
+  const row = await db.maybeOne(sql.type(usableRow)`${selectUsable(purpose, tokenHash)}`);
   return row && toUsableToken(row);
 }
 
@@ -92,9 +92,7 @@ export async function consumeOneTimeToken(
   tokenHash: Buffer,
 ): Promise<UsableOneTimeToken | null> {
   const token = await db.maybeOne(sql.type(usableRow)`
-    SELECT t.id, t.user_id, t.email_normalized, u.username
-    FROM one_time_tokens t JOIN users u ON u.id = t.user_id
-    WHERE ${usable(purpose, tokenHash)}
+    ${selectUsable(purpose, tokenHash)}
     FOR UPDATE OF t, u`);
   if (token === null) return null;
   await db.query(sql.typeAlias('void')`
