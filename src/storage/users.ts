@@ -73,7 +73,7 @@ function insertUserStatement(u: NewUser) {
 }
 
 /** Maps a unique violation on users to EMAIL_TAKEN / USERNAME_TAKEN; rethrows anything else. */
-export function rethrowUniqueViolation(error: unknown): never {
+function rethrowUniqueViolation(error: unknown): never {
   if (error instanceof UniqueIntegrityConstraintViolationError) {
     if (error.constraint === 'users_email_normalized_key') {
       throw new AppError('EMAIL_TAKEN', 'an account with this email address already exists');
