@@ -93,19 +93,20 @@ export async function createOrPromoteAdmin(
     let enabled = false;
     if (current === null) {
       if (passwordHash === null) throw new Error('the account disappeared; run the command again');
-      ({ user } = await insertUser(tx, {
+      const created = await insertUser(tx, {
         email,
         username: null,
         displayName: '',
         passwordHash,
         roles,
         emailVerified: false,
-      }));
+      });
+      user = created.user;
     } else {
       const merged = [...new Set([...current.roles, ...roles])].sort();
-      ({ user } = await updateUserProfile(tx, current.id, { roles: merged }));
+      user = (await updateUserProfile(tx, current.id, { roles: merged })).user;
       if (user.status === 'disabled') {
-        ({ user } = await updateUserStatus(tx, current.id, 'active'));
+        user = (await updateUserStatus(tx, current.id, 'active')).user;
         enabled = true;
       }
     }
