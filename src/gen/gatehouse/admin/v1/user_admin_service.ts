@@ -35,8 +35,9 @@ export const protobufFileName = "gatehouse/admin/v1/user_admin_service.proto";
  * Every non-OK status carries a google.rpc.Status, serialized in the
  * `grpc-status-details-bin` trailer, whose `details` hold:
  *   * exactly one google.rpc.ErrorInfo with domain "gatehouse" and an
- *     UPPER_SNAKE_CASE `reason` (the reasons are listed in
- *     gatehouse/auth/v1/auth_service.proto);
+ *     UPPER_SNAKE_CASE `reason`, the name of a gatehouse.errors.v1.ErrorReason
+ *     value (gatehouse/errors/v1/error_reason.proto says what each means and
+ *     which status code it comes with);
  *   * a google.rpc.BadRequest listing every offending field when the code is
  *     INVALID_ARGUMENT because of field values;
  *   * a google.rpc.RetryInfo (retry_delay) for RESOURCE_EXHAUSTED (rate
