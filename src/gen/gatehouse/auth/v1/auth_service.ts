@@ -388,8 +388,12 @@ export interface ValidateTokenResponse {
   /** Intended audiences (the `aud` claim). */
   audience: string[];
   /**
-   * Space-separated scopes (the `scope` claim); empty when the token has
-   * none.
+   * Deprecated: always empty; will be removed. Gatehouse access tokens
+   * carry no `scope` claim (what a caller may do is in `roles`). Kept, not
+   * reserved, so that removing it is a deliberate breaking change of its
+   * own rather than a side effect of a refactor.
+   *
+   * @deprecated
    */
   scope: string;
 }
