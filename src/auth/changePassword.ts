@@ -1,4 +1,5 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { findUserById, updateUserPassword } from '../storage/users.ts';
@@ -23,7 +24,7 @@ export async function changePassword(
   }
   const user = await findUserById(deps.pool, principal.userId);
   if (user?.status !== 'active') {
-    throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+    throw invalidAccessToken();
   }
   violations.push(
     ...deps.policy.check(

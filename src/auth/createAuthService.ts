@@ -1,7 +1,7 @@
 import type { RateLimits } from '../abuse/createRateLimits.ts';
 import { createPageTokens } from '../admin/createPageTokens.ts';
 import type { Config } from '../config.ts';
-import { AppError } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
@@ -119,8 +119,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     logout: (input, info) => logout(deps, input, info),
     async currentUser(principal) {
       const user = await findUserById(deps.pool, principal.userId);
-      if (!user)
-        throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+      if (!user) throw invalidAccessToken();
       return user;
     },
     listSessions: (principal, page) => listSessions(deps, principal, page),
