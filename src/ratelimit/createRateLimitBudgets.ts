@@ -7,7 +7,7 @@ import {
   type RateLimiter,
   type RateLimiterStatus,
   rateLimiterStatus,
-} from '../ratelimit/createRateLimiter.ts';
+} from './createRateLimiter.ts';
 import { sourceKey } from './sourceKey.ts';
 
 /** A limit: `points` calls per sliding window of `windowSec`. */
@@ -29,7 +29,7 @@ export interface RateLimitSettings {
 
 export type CallClass = 'read' | 'credential';
 
-export interface RateLimits {
+export interface RateLimitBudgets {
   /** Per-source limit for every call; throws RATE_LIMITED with the retry delay. */
   admitSource(callClass: CallClass, clientIp: string): Promise<void>;
   /** Per-account and per-(account, source) limits of a credential action. */
@@ -51,13 +51,13 @@ const accountKey = (action: string, account: string) =>
  * in-process without Redis. When Redis fails, every limit falls back to an in-process limiter
  * within milliseconds (never unlimited), which is logged and reported by status().
  */
-export function createRateLimits(
+export function createRateLimitBudgets(
   redis: Redis | null,
   keyPrefix: string,
   settings: RateLimitSettings,
   log: Logger,
   hooks: RateLimitHooks = {},
-): RateLimits {
+): RateLimitBudgets {
   const make = (name: string, s: LimitSetting): RateLimiter =>
     createRateLimiter(redis, {
       keyPrefix: `${keyPrefix}rl:${name}`,
