@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { RateLimitSettings } from './abuse/createRateLimits.ts';
 import { type CleanupConfig, cleanupEnvShape, toCleanupConfig } from './cleanup/cleanupConfig.ts';
 import { envBool } from './envBool.ts';
 import { type MailConfig, mailEnvProblems, mailEnvShape, toMailConfig } from './mail/mailConfig.ts';
+import type { RateLimitSettings } from './ratelimit/createRateLimitBudgets.ts';
 import { maskUrlPassword } from './startup/maskUrlPassword.ts';
 
 const bool = envBool;

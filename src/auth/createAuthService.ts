@@ -1,10 +1,10 @@
-import type { RateLimits } from '../abuse/createRateLimits.ts';
 import { createPageTokens } from '../admin/createPageTokens.ts';
 import type { Config } from '../config.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
+import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
@@ -62,7 +62,7 @@ export interface AuthServiceDeps {
   pool: DatabasePool;
   keys: KeyStore;
   sessionCache: SessionCache;
-  limits: RateLimits;
+  limits: RateLimitBudgets;
   /** Observability callbacks (metrics); defaults to none. */
   events?: AuthEvents;
   config: Config;
