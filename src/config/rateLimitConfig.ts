@@ -39,23 +39,23 @@ export interface LockoutConfig {
 export function toRateLimitSettings(e: RateLimitEnv): RateLimitSettings {
   const budgets =
     e.NODE_ENV === 'development' ? RATE_LIMIT_DEFAULTS.development : RATE_LIMIT_DEFAULTS.production;
+  const limit = (points: number | undefined, budget: number, windowSec: number) => ({
+    points: points ?? budget,
+    windowSec,
+  });
   return {
-    ipRead: {
-      points: e.RATE_LIMIT_IP_READ_POINTS ?? budgets.ipRead,
-      windowSec: e.RATE_LIMIT_IP_READ_WINDOW_SEC,
-    },
-    ipCredential: {
-      points: e.RATE_LIMIT_IP_CREDENTIAL_POINTS ?? budgets.ipCredential,
-      windowSec: e.RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC,
-    },
-    account: {
-      points: e.RATE_LIMIT_ACCOUNT_POINTS ?? budgets.account,
-      windowSec: e.RATE_LIMIT_ACCOUNT_WINDOW_SEC,
-    },
-    accountIp: {
-      points: e.RATE_LIMIT_ACCOUNT_IP_POINTS ?? budgets.accountIp,
-      windowSec: e.RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC,
-    },
+    ipRead: limit(e.RATE_LIMIT_IP_READ_POINTS, budgets.ipRead, e.RATE_LIMIT_IP_READ_WINDOW_SEC),
+    ipCredential: limit(
+      e.RATE_LIMIT_IP_CREDENTIAL_POINTS,
+      budgets.ipCredential,
+      e.RATE_LIMIT_IP_CREDENTIAL_WINDOW_SEC,
+    ),
+    account: limit(e.RATE_LIMIT_ACCOUNT_POINTS, budgets.account, e.RATE_LIMIT_ACCOUNT_WINDOW_SEC),
+    accountIp: limit(
+      e.RATE_LIMIT_ACCOUNT_IP_POINTS,
+      budgets.accountIp,
+      e.RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC,
+    ),
   };
 }
 
