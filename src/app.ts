@@ -3,7 +3,6 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { createRateLimits } from './abuse/createRateLimits.ts';
 import { createAdminService } from './admin/createAdminService.ts';
 import { ensureEmbeddedAdmin } from './admin/ensureEmbeddedAdmin.ts';
 import { createAuthService } from './auth/createAuthService.ts';
@@ -25,6 +24,7 @@ import type { Logger } from './log.ts';
 import { createMailTransport } from './mail/createMailTransport.ts';
 import { createOutboxSender } from './mail/createOutboxSender.ts';
 import { createMetrics } from './metrics/createMetrics.ts';
+import { createRateLimitBudgets } from './ratelimit/createRateLimitBudgets.ts';
 import { createRedis, type Redis } from './redis/createRedis.ts';
 import { createNearSessionCache } from './sessions/createNearSessionCache.ts';
 import { createMemorySessionCache } from './sessions/MemorySessionCache.ts';
@@ -172,7 +172,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     cleanups.push(() => keys.stop());
 
     const metrics = createMetrics();
-    const limits = createRateLimits(redis, config.redis.keyPrefix, config.rateLimits, log, {
+    const limits = createRateLimitBudgets(redis, config.redis.keyPrefix, config.rateLimits, log, {
       onRejected: (limit) => metrics.rateLimited.inc({ limit }),
     });
     // Account mail: every instance drains the outbox (docs/mail.md); stopped before the pool ends.

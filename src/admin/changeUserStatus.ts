@@ -1,12 +1,11 @@
-import { publishRevocations } from '../auth/issueSession.ts';
 import type { UserAccount, UserStatus } from '../domain/User.ts';
+import { forgetCachedSessions, markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { findLiveSessionIdsByUser, revokeSessions } from '../storage/sessions.ts';
 import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
-import { forgetCachedSessions } from './forgetCachedSessions.ts';
 import { requireUserId } from './requireUserId.ts';
 
 // Why a status change ends sessions, as recorded on them and in the revocation metric.
@@ -47,7 +46,7 @@ export async function changeUserStatus(
       target === 'active' && changed ? await findLiveSessionIdsByUser(tx, id) : [];
     return { account, revoked, liveSessionIds };
   });
-  if (reason !== null) await publishRevocations(deps, revoked, reason);
+  if (reason !== null) await markSessionsRevoked(deps, revoked, reason);
   await forgetCachedSessions(deps, liveSessionIds);
   return account;
 }

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { Db } from '../storage/Db.ts';
 import { findUserById } from '../storage/users.ts';
 
@@ -12,7 +13,7 @@ import { findUserById } from '../storage/users.ts';
 export async function requireAdmin(db: Db, principal: Principal): Promise<void> {
   const user = (await findUserById(db, principal.userId))?.user;
   if (user === undefined || user.status !== 'active') {
-    throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+    throw invalidAccessToken();
   }
   if (!user.roles.includes('admin')) {
     throw new AppError('ADMIN_ROLE_REQUIRED', 'this call needs the admin role');

@@ -7,6 +7,7 @@ import {
 } from '../auth/normalize.ts';
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { forgetCachedSessions } from '../sessions/updateSessionCache.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import {
@@ -18,7 +19,6 @@ import {
 import type { AdminDeps } from './AdminDeps.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import type { AdminCall } from './createAdminCallRunner.ts';
-import { forgetCachedSessions } from './forgetCachedSessions.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 import { requireUserId } from './requireUserId.ts';
 

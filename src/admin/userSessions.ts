@@ -1,5 +1,5 @@
-import { publishRevocations } from '../auth/issueSession.ts';
 import { listLiveSessions, type SessionPage, type SessionPageRequest } from '../auth/sessions.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { getUserById } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
@@ -30,6 +30,6 @@ export async function revokeUserSessions(
     call.note({ details: { revoked_count: revoked.length } });
     return revoked;
   });
-  await publishRevocations(deps, revoked, 'admin_revoke');
+  await markSessionsRevoked(deps, revoked, 'admin_revoke');
   return revoked.length;
 }

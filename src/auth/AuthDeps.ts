@@ -1,8 +1,8 @@
-import type { RateLimits } from '../abuse/createRateLimits.ts';
 import type { PageTokens } from '../admin/createPageTokens.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { AccountMail } from '../mail/createAccountMail.ts';
+import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import type { AuthEvents } from './AuthEvents.ts';
@@ -28,7 +28,7 @@ export interface AuthDeps {
   passwordMaxLength: number;
   /** Consecutive failures before a lock, and its duration (doubling per lockout, capped). */
   lockout: { threshold: number; baseSec: number; maxSec: number };
-  limits: RateLimits;
+  limits: RateLimitBudgets;
   events: AuthEvents;
   log: Logger;
   /** Password-reset and verification mail: lifetimes, templates, the outbox sender's nudge. */

@@ -1,11 +1,11 @@
-import type { RateLimits } from '../abuse/createRateLimits.ts';
 import { createPageTokens } from '../admin/createPageTokens.ts';
 import type { Config } from '../config.ts';
 import type { User } from '../domain/User.ts';
-import { AppError } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
+import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
@@ -63,7 +63,7 @@ export interface AuthServiceDeps {
   pool: DatabasePool;
   keys: KeyStore;
   sessionCache: SessionCache;
-  limits: RateLimits;
+  limits: RateLimitBudgets;
   /** Observability callbacks (metrics); defaults to none. */
   events?: AuthEvents;
   config: Config;
@@ -120,8 +120,7 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     logout: (input, info) => logout(deps, input, info),
     async currentUser(principal) {
       const account = await findUserById(deps.pool, principal.userId);
-      if (!account)
-        throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+      if (!account) throw invalidAccessToken();
       return account.user;
     },
     listSessions: (principal, page) => listSessions(deps, principal, page),

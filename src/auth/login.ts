@@ -3,9 +3,12 @@ import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import {
+  checkPasswordAndRecordAttempt,
+  recordPasswordFailure,
+} from './checkPasswordAndRecordAttempt.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
 import { normalizeIdentifier } from './normalize.ts';
-import { recordPasswordFailure, verifyUserPassword } from './verifyUserPassword.ts';
 
 export interface LoginInput {
   identifier: string;
@@ -45,7 +48,11 @@ export async function login(
   // REQUIRE_VERIFIED_EMAIL: an unverified account is not active. Its password is not checked
   // (the same argon2 work is burnt), so guessing it reveals nothing and counts no failure.
   const unverified = deps.requireVerifiedEmail && user !== null && !user.emailVerified;
-  const check = await verifyUserPassword(deps, unverified ? null : account, input.password);
+  const check = await checkPasswordAndRecordAttempt(
+    deps,
+    unverified ? null : account,
+    input.password,
+  );
   if (!check.ok || user?.status !== 'active') {
     await deps.pool.transaction((tx) =>
       recordPasswordFailure(

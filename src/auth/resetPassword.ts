@@ -1,9 +1,9 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { consumeOneTimeToken, findUsableOneTimeToken } from '../storage/oneTimeTokens.ts';
 import { markEmailVerified } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
-import { publishRevocations } from './issueSession.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
 import { replacePassword } from './replacePassword.ts';
 
@@ -64,5 +64,5 @@ export async function resetPassword(
     });
     return sessions;
   });
-  await publishRevocations(deps, revoked, 'password_reset');
+  await markSessionsRevoked(deps, revoked, 'password_reset');
 }

@@ -10,6 +10,7 @@ import {
 } from '@grpc/grpc-js';
 import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { Logger } from '../log.ts';
 import { MAX_ACCESS_TOKEN_LENGTH, parseBearer } from './bearerToken.ts';
 import type { ClientAddressResolver } from './clientAddress.ts';
@@ -146,7 +147,7 @@ async function runCall(
         }
         const p = await deps.verifyBearer(bearer.token);
         if (p === null) {
-          throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+          throw invalidAccessToken();
         }
         return p;
       })();
