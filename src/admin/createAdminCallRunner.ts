@@ -5,9 +5,9 @@ import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
 import { classifyError } from '../errors/classifyError.ts';
 import type { Logger } from '../log.ts';
+import { requireRole } from '../policy/requireRole.ts';
 import { type AuditActionName, type AuditEventInput, insertAuditEvent } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
-import { requireAdmin } from './requireAdmin.ts';
 
 /** What the runner needs to know about the call (a subset of the gRPC CallContext). */
 export interface AdminRequestContext {
@@ -87,7 +87,7 @@ export function createAdminCallRunner(
         await admitSource(info.clientIp);
         const principal = await ctx.authenticate();
         actorUserId = principal.userId;
-        await requireAdmin(pool, principal);
+        await requireRole(pool, principal, 'admin');
         const call: AdminCall = {
           principal,
           info,

@@ -110,7 +110,9 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     deps,
     async authenticate(token) {
       const v = await validateAccessToken(deps, token);
-      return v === null ? null : { userId: v.userId, sessionId: v.sessionId, roles: v.roles };
+      return v === null
+        ? null
+        : { kind: 'user', userId: v.userId, sessionId: v.sessionId, roles: v.roles };
     },
     validate: (token) => validateAccessToken(deps, token),
     register: (input, info) => register(deps, input, info),
