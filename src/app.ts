@@ -5,8 +5,12 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { createRateLimits } from './abuse/createRateLimits.ts';
 import { createAdminService } from './admin/createAdminService.ts';
+import { createPageTokens } from './admin/createPageTokens.ts';
 import { ensureEmbeddedAdmin } from './admin/ensureEmbeddedAdmin.ts';
+import type { AuthDeps } from './auth/AuthDeps.ts';
 import { createAuthService } from './auth/createAuthService.ts';
+import { createPasswordHasher } from './auth/createPasswordHasher.ts';
+import { createPasswordPolicy } from './auth/passwordPolicy.ts';
 import { startCleanup } from './cleanup/createCleanupRunner.ts';
 import type { Config } from './config.ts';
 import { UserAdminServiceService } from './gen/gatehouse/admin/v1/user_admin_service.ts';
@@ -22,9 +26,11 @@ import { createHealthMonitor, type DependencyProbe } from './health/createHealth
 import { createHttpServer } from './http/createHttpServer.ts';
 import { createKeyStore } from './keys/createKeyStore.ts';
 import type { Logger } from './log.ts';
+import { createAccountMail } from './mail/createAccountMail.ts';
 import { createMailTransport } from './mail/createMailTransport.ts';
 import { createOutboxSender } from './mail/createOutboxSender.ts';
 import { createMetrics } from './metrics/createMetrics.ts';
+import { loadMethodPolicies, readPolicyImage } from './policy/loadMethodPolicies.ts';
 import { createRedis, type Redis } from './redis/createRedis.ts';
 import { createNearSessionCache } from './sessions/createNearSessionCache.ts';
 import { createMemorySessionCache } from './sessions/MemorySessionCache.ts';
@@ -34,6 +40,7 @@ import { describeListenError, type ListenTarget } from './startup/describeListen
 import { findStartupProblems } from './startup/findStartupProblems.ts';
 import { StartupError } from './startup/StartupError.ts';
 import { startupNotices } from './startupNotices.ts';
+import { createAppSecretLoader } from './storage/appSecrets.ts';
 import { createDatabase } from './storage/createDatabase.ts';
 import { checkDatabaseConnection } from './storage/describeDatabaseError.ts';
 import { migrate } from './storage/migrate.ts';
@@ -58,29 +65,6 @@ function listenFailure(error: unknown, target: ListenTarget): Error {
   return line === null ? (error as Error) : new StartupError(line, { cause: error });
 }
 
-/** Calls that check or create credentials get the stricter per-source limit. */
-const CREDENTIAL_METHODS = new Set(
-  [
-    'Register',
-    'Login',
-    'Refresh',
-    'ChangePassword',
-    'RequestPasswordReset',
-    'ResetPassword',
-    'VerifyEmail',
-  ].map((m) => `/gatehouse.auth.v1.AuthService/${m}`),
-);
-
-/**
- * Calls resource servers make on every request of theirs: limiting them per source would throttle
- * a busy backend, and they reveal nothing a guess could use (a token is checked by its signature).
- */
-const UNLIMITED_METHODS = new Set(
-  ['ValidateToken', 'GetJwks'].map((m) => `/gatehouse.auth.v1.AuthService/${m}`),
-);
-
-/** Admin calls spend the per-source budget in their call runner, which audits refusals too. */
-const ADMIN_SERVICE_PREFIX = '/gatehouse.admin.v1.UserAdminService/';
 /** `Login` of `/gatehouse.auth.v1.AuthService/Login` (the metrics label). */
 const methodName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
@@ -186,20 +170,45 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     });
     outbox.start();
     cleanups.push(() => outbox.stop());
-    const auth = await createAuthService({
+    const hasher = await createPasswordHasher(
+      config.passwords.argon2,
+      metrics.authEvents.passwordHash,
+    );
+    const passwordPolicy = createPasswordPolicy(
+      config.passwords.minLength,
+      config.passwords.maxLength,
+    );
+    const configuredPageKey = config.pageTokenSecret;
+    const storedPageKey = createAppSecretLoader(pool, 'page_token');
+    const deps: AuthDeps = {
       pool,
       keys,
       sessionCache,
-      limits,
+      hasher,
+      policy: passwordPolicy,
+      tokens: {
+        accessTtlSec: config.tokens.accessTtlSec,
+        clockSkewSec: config.tokens.clockSkewSec,
+        sessionIdleSec: config.tokens.sessionIdleSec,
+        sessionAbsoluteSec: config.tokens.sessionAbsoluteSec,
+        reuseGraceSec: config.tokens.reuseGraceSec,
+      },
+      passwordMaxLength: config.passwords.maxLength,
+      lockout: config.lockout,
       events: metrics.authEvents,
-      config,
       log,
-      mailQueued: () => outbox.wake(),
-    });
-    const admin = createAdminService(auth.deps);
+      mail: createAccountMail(config.mail, () => outbox.wake()),
+      requireVerifiedEmail: config.mail.requireVerifiedEmail,
+      pageTokens: createPageTokens(async () =>
+        configuredPageKey === undefined ? storedPageKey() : Buffer.from(configuredPageKey, 'utf8'),
+      ),
+      refreshSuccessorKey: createAppSecretLoader(pool, 'refresh_successor'),
+    };
+    const auth = createAuthService(deps);
+    const admin = createAdminService(deps);
     if (config.database.url === undefined) {
       // Embedded dev mode: the first start creates an admin and prints its password once.
-      await ensureEmbeddedAdmin(auth.deps, log, (text) => process.stdout.write(text));
+      await ensureEmbeddedAdmin(deps, log, (text) => process.stdout.write(text));
     }
 
     const probes: DependencyProbe[] = [
@@ -235,18 +244,17 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const bindDeps: BindDeps = {
       log,
       clientAddress: createClientAddressResolver(config.trustedProxies),
-      verifyBearer: (token) => auth.authenticate(token),
-      hooks: {
+      policies: loadMethodPolicies(readPolicyImage()),
+      chain: {
         accepting: () => accepting,
-        admit: (method, clientIp) =>
-          UNLIMITED_METHODS.has(method) || method.startsWith(ADMIN_SERVICE_PREFIX)
-            ? Promise.resolve()
-            : limits.admitSource(CREDENTIAL_METHODS.has(method) ? 'credential' : 'read', clientIp),
-        onCallEnd(method, code, durationMs) {
-          const name = methodName(method);
-          metrics.rpcTotal.inc({ method: name, code: String(code) });
-          metrics.rpcDuration.observe({ method: name }, durationMs / 1000);
-        },
+        limits,
+        verifyBearer: (token) => auth.authenticate(token),
+        pool,
+      },
+      onCallEnd(method, code, durationMs) {
+        const name = methodName(method);
+        metrics.rpcTotal.inc({ method: name, code: String(code) });
+        metrics.rpcDuration.observe({ method: name }, durationMs / 1000);
       },
     };
 
@@ -272,7 +280,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     );
     server.addService(
       UserAdminServiceService,
-      bindService(UserAdminServiceService, createAdminHandlers(admin), bindDeps),
+      bindService(UserAdminServiceService, createAdminHandlers(admin, hasher), bindDeps),
     );
     monitor.health.addToServer(server);
     new ReflectionService(loadPackageDefinition()).addToServer(server);

@@ -2,7 +2,7 @@ import { AppError, type FieldViolation, invalidArgument } from '../errors/AppErr
 import { insertAuditEvent } from '../storage/audit.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { findUserById, updateUserPassword } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type IssuedTokens, issueSession, publishRevocations } from './issueSession.ts';
 import type { Principal } from './Principal.ts';
 import { recordPasswordFailure, verifyUserPassword } from './verifyUserPassword.ts';
@@ -16,6 +16,7 @@ export async function changePassword(
   principal: Principal,
   input: { currentPassword: string; newPassword: string },
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<IssuedTokens> {
   const violations: FieldViolation[] = [];
   if (input.currentPassword === '' || input.currentPassword.length > deps.passwordMaxLength * 4) {
@@ -34,7 +35,7 @@ export async function changePassword(
   );
   if (violations.length > 0) throw invalidArgument(violations);
 
-  await deps.limits.admitAccount('password_change', user.id, info.clientIp);
+  await admitAccount(user.id);
   const check = await verifyUserPassword(deps, user, input.currentPassword);
   if (!check.ok) {
     await deps.pool.transaction((tx) =>

@@ -2,6 +2,8 @@ import type { Principal } from '../auth/Principal.ts';
 import { AppError, type ErrorReason } from '../errors/AppError.ts';
 import type { Db } from '../storage/users.ts';
 import { findUserById } from '../storage/users.ts';
+import type { MethodPolicy } from './MethodPolicy.ts';
+import type { Step } from './Step.ts';
 
 /** The roles a call policy may require, each with the refusal a caller without it gets. */
 export const ROLE_REFUSALS: Readonly<Record<string, { reason: ErrorReason; message: string }>> = {
@@ -23,4 +25,15 @@ export async function requireRole(db: Db, principal: Principal, role: string): P
     throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
   }
   if (!user.roles.includes(role)) throw new AppError(refusal.reason, refusal.message);
+}
+
+/** `required_role`: the role check, after authentication and before the handler. */
+export function requireRoleStep(policy: MethodPolicy, db: Db): Step | null {
+  const role = policy.requiredRole;
+  if (role === null) return null;
+  return async (call, next) => {
+    if (call.principal === undefined) throw new Error(`${call.path}: a role needs a principal`);
+    await requireRole(db, call.principal, role);
+    return next();
+  };
 }
