@@ -20,8 +20,8 @@ import { isAuditActionName } from '../storage/audit.ts';
 import type { CallAuditPolicy, CallerPolicy, MethodPolicy } from './MethodPolicy.ts';
 import { ROLE_REFUSALS } from './requireRole.ts';
 
-/** The services whose every RPC must carry a call policy. */
-export const POLICY_SERVICES = [
+/** The API services Gatehouse serves; every RPC of each must carry a call policy. */
+export const API_SERVICES = [
   'gatehouse.auth.v1.AuthService',
   'gatehouse.admin.v1.UserAdminService',
 ] as const;
@@ -69,7 +69,7 @@ const where = (m: DescMethod) =>
  */
 export function loadMethodPolicies(
   image: Uint8Array,
-  services: readonly string[] = POLICY_SERVICES,
+  services: readonly string[] = API_SERVICES,
 ): ReadonlyMap<string, MethodPolicy> {
   const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, image));
   const extension = registry.getExtension(EXTENSION);
