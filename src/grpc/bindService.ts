@@ -19,8 +19,6 @@ import { toServiceError } from './toServiceError.ts';
 
 export type { CallContext };
 
-export type UnaryHandler<Req = never, Res = unknown> = (req: Req, ctx: CallContext) => Promise<Res>;
-
 /** Typed handlers for a ts-proto `XxxServer` interface, one per RPC (a missing one fails to compile). */
 export type UnaryHandlers<S> = {
   [K in keyof S as string extends K ? never : K]-?: S[K] extends handleUnaryCall<
@@ -67,16 +65,12 @@ export function bindService(
       throw new Error(`${method.path} has no call policy (is src/gen out of date?)`);
     }
     const chain = createCallChain(policy, deps.chain);
-    const handler = (handlers as Record<string, UnaryHandler | undefined>)[name];
+    const handler: ChainHandler =
+      (handlers as Record<string, ChainHandler | undefined>)[name] ??
+      (() =>
+        Promise.reject(new AppError('NOT_IMPLEMENTED', `${method.path} is not implemented yet`)));
     impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      const run: ChainHandler =
-        handler === undefined
-          ? () =>
-              Promise.reject(
-                new AppError('NOT_IMPLEMENTED', `${method.path} is not implemented yet`),
-              )
-          : (ctx) => handler(call.request as never, ctx);
-      void runCall(method.path, call, callback, deps, (incoming) => chain(incoming, run));
+      void runCall(method.path, call, callback, deps, (incoming) => chain(incoming, handler));
     };
   }
   return impl;

@@ -21,7 +21,7 @@ export interface ChainDeps {
 }
 
 /** The handler at the end of the chain. */
-export type ChainHandler = (ctx: CallContext) => Promise<unknown>;
+export type ChainHandler = (request: unknown, ctx: CallContext) => Promise<unknown>;
 
 /** A method's chain: runs a call through its policy's steps into `handler`. */
 export type CallChain = (call: IncomingCall, handler: ChainHandler) => Promise<unknown>;
@@ -77,7 +77,7 @@ export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChai
     };
     const run = (i: number): Promise<unknown> => {
       const step = steps[i];
-      return step === undefined ? handler(ctx) : step(call, () => run(i + 1));
+      return step === undefined ? handler(call.request, ctx) : step(call, () => run(i + 1));
     };
     return run(0);
   };
