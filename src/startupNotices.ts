@@ -1,4 +1,5 @@
-import { type Config, RATE_LIMIT_DEFAULTS } from './config.ts';
+import { RATE_LIMIT_DEFAULTS } from './config/rateLimitConfig.ts';
+import type { Config } from './config.ts';
 
 /** What an operator should hear about at start: settings that are legal but likely wrong. */
 export interface StartupNotices {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
-import { sourceKey } from '../src/abuse/sourceKey.ts';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { sourceKey } from '../src/ratelimit/sourceKey.ts';
 import { HealthClient } from './helpers/healthClient.ts';
 import { RedisServer } from './helpers/redisServer.ts';
 import { expectRpcError } from './helpers/rpcError.ts';

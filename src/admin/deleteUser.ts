@@ -1,4 +1,4 @@
-import { publishRevocations } from '../auth/issueSession.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/adminUsers.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { revokeSessions } from '../storage/sessions.ts';
@@ -29,5 +29,5 @@ export async function deleteUser(
     audit.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
     return revoked;
   });
-  await publishRevocations(deps, revoked, 'admin_delete');
+  await markSessionsRevoked(deps, revoked, 'admin_delete');
 }

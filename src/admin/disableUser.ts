@@ -1,4 +1,4 @@
-import { publishRevocations } from '../auth/issueSession.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/adminUsers.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/users.ts';
@@ -26,6 +26,6 @@ export async function disableUser(
     audit.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
     return { user, revoked };
   });
-  await publishRevocations(deps, revoked, 'admin_disable');
+  await markSessionsRevoked(deps, revoked, 'admin_disable');
   return user;
 }

@@ -1,9 +1,9 @@
+import { forgetCachedSessions } from '../sessions/updateSessionCache.ts';
 import { getUserById, updateUserStatus } from '../storage/adminUsers.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
-import { forgetCachedSessions } from './forgetCachedSessions.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /**

@@ -6,6 +6,11 @@ import {
 } from '../auth/normalize.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import {
+  type ImportErrorReason,
+  type ImportFailure,
+  importErrorReason,
+} from '../errors/importErrorReason.ts';
+import {
   findUserConflict,
   type ImportedUserRow,
   insertImportedUser,
@@ -37,43 +42,46 @@ export interface ImportResult {
   email: string;
   ok: boolean;
   userId: string;
-  /** ALREADY_EXISTS, INVALID_EMAIL, INVALID_USERNAME, INVALID_HASH, INVALID_ROLE, VALIDATION_FAILED. */
-  errorReason: string;
+  /** Empty when ok; else the wire value of the failure (importErrorReason). */
+  errorReason: ImportErrorReason | '';
   errorMessage: string;
 }
 
-type Checked = { row: ImportedUserRow } | { reason: string; message: string };
+type Checked = { row: ImportedUserRow } | { failure: ImportFailure; message: string };
+
+/** An entry refused before the transaction: VALIDATION_FAILED on `field`. */
+const invalid = (field: string, message: string): Checked => ({
+  failure: { reason: 'VALIDATION_FAILED', field },
+  message,
+});
 
 function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
   const email = normalizeEmail(e.email);
-  if (isViolation(email)) return { reason: 'INVALID_EMAIL', message: email.description };
+  if (isViolation(email)) return invalid('email', email.description);
   const username =
     e.username === undefined || e.username.trim() === '' ? null : normalizeUsername(e.username);
-  if (isViolation(username)) return { reason: 'INVALID_USERNAME', message: username.description };
+  if (isViolation(username)) return invalid('username', username.description);
   const roles = normalizeRoles(e.roles);
-  if (isViolation(roles)) return { reason: 'INVALID_ROLE', message: roles.description };
+  if (isViolation(roles)) return invalid('roles', roles.description);
   const hash = e.passwordHash.trim();
   if (hash !== '') {
     const problem = checkImportedHash(deps.hasher, hash);
-    if (problem !== null) return { reason: 'INVALID_HASH', message: problem };
+    if (problem !== null) return invalid('password_hash', problem);
   }
   const displayName = normalizeDisplayName(e.displayName ?? '');
   if (isViolation(displayName)) {
-    return { reason: 'VALIDATION_FAILED', message: `display_name: ${displayName.description}` };
+    return invalid('display_name', `display_name: ${displayName.description}`);
   }
   const externalId = e.externalId?.trim() || null;
   if (externalId !== null && (externalId.length > 255 || CONTROL.test(externalId))) {
-    return {
-      reason: 'VALIDATION_FAILED',
-      message: 'external_id: at most 255 characters, no control characters',
-    };
+    return invalid('external_id', 'external_id: at most 255 characters, no control characters');
   }
   const createdAt = e.createdAt ?? null;
   if (
     createdAt !== null &&
     (!Number.isFinite(createdAt.getTime()) || createdAt.getTime() > now + FUTURE_SLACK_MS)
   ) {
-    return { reason: 'VALIDATION_FAILED', message: 'created_at: must not be in the future' };
+    return invalid('created_at', 'created_at: must not be in the future');
   }
   return {
     row: {
@@ -120,8 +128,9 @@ export async function importUsers(
     const results: ImportResult[] = [];
     for (const [index, entry] of checked.entries()) {
       const result = { index, email: entries[index]?.email ?? '', ok: false, userId: '' };
-      if ('reason' in entry) {
-        results.push({ ...result, errorReason: entry.reason, errorMessage: entry.message });
+      if ('failure' in entry) {
+        const errorReason = importErrorReason(entry.failure);
+        results.push({ ...result, errorReason, errorMessage: entry.message });
         continue;
       }
       const id = await insertImportedUser(tx, entry.row);
@@ -136,7 +145,9 @@ export async function importUsers(
       );
       results.push({
         ...result,
-        errorReason: 'ALREADY_EXISTS',
+        errorReason: importErrorReason({
+          reason: taken === 'username' ? 'USERNAME_TAKEN' : 'EMAIL_TAKEN',
+        }),
         errorMessage:
           taken === 'username'
             ? 'the username belongs to another account'

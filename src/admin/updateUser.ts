@@ -6,6 +6,7 @@ import {
   normalizeUsername,
 } from '../auth/normalize.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { forgetCachedSessions } from '../sessions/updateSessionCache.ts';
 import {
   getUserById,
   lockAdminMembership,
@@ -18,7 +19,6 @@ import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
-import { forgetCachedSessions } from './forgetCachedSessions.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 import { requireUserId } from './requireUserId.ts';
 

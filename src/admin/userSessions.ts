@@ -1,5 +1,5 @@
-import { publishRevocations } from '../auth/issueSession.ts';
 import { listLiveSessions, type SessionPage, type SessionPageRequest } from '../auth/sessions.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { getUserById } from '../storage/adminUsers.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import type { AdminDeps } from './AdminDeps.ts';
@@ -30,6 +30,6 @@ export async function revokeUserSessions(
     audit.note({ details: { revoked_count: revoked.length } });
     return revoked;
   });
-  await publishRevocations(deps, revoked, 'admin_revoke');
+  await markSessionsRevoked(deps, revoked, 'admin_revoke');
   return revoked.length;
 }

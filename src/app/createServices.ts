@@ -1,4 +1,3 @@
-import { createRateLimits, type RateLimits } from '../abuse/createRateLimits.ts';
 import { type AdminService, createAdminService } from '../admin/createAdminService.ts';
 import { createPageTokens } from '../admin/createPageTokens.ts';
 import { ensureEmbeddedAdmin } from '../admin/ensureEmbeddedAdmin.ts';
@@ -12,6 +11,10 @@ import { createAccountMail } from '../mail/createAccountMail.ts';
 import { createMailTransport } from '../mail/createMailTransport.ts';
 import { createOutboxSender } from '../mail/createOutboxSender.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
+import {
+  createRateLimitBudgets,
+  type RateLimitBudgets,
+} from '../ratelimit/createRateLimitBudgets.ts';
 import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { Closers } from './createClosers.ts';
 import type { Stores } from './startStores.ts';
@@ -20,7 +23,7 @@ import type { Stores } from './startStores.ts';
 export interface Services {
   auth: AuthService;
   admin: AdminService;
-  limits: RateLimits;
+  limits: RateLimitBudgets;
   hasher: PasswordHasher;
 }
 
@@ -39,9 +42,15 @@ export async function createServices(
   closers: Closers,
 ): Promise<Services> {
   const { pool } = stores;
-  const limits = createRateLimits(stores.redis, config.redis.keyPrefix, config.rateLimits, log, {
-    onRejected: (limit) => metrics.rateLimited.inc({ limit }),
-  });
+  const limits = createRateLimitBudgets(
+    stores.redis,
+    config.redis.keyPrefix,
+    config.rateLimits,
+    log,
+    {
+      onRejected: (limit) => metrics.rateLimited.inc({ limit }),
+    },
+  );
   // Account mail: every instance drains the outbox (docs/mail.md); stopped before the pool ends.
   const outbox = createOutboxSender({
     pool,

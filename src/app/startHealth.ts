@@ -1,4 +1,3 @@
-import type { RateLimits } from '../abuse/createRateLimits.ts';
 import {
   createHealthMonitor,
   type DependencyProbe,
@@ -7,6 +6,7 @@ import {
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
 import { API_SERVICES } from '../policy/loadMethodPolicies.ts';
+import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import { sql } from '../storage/sql.ts';
 import type { Closers } from './createClosers.ts';
 import type { Stores } from './startStores.ts';
@@ -17,7 +17,7 @@ import type { Stores } from './startStores.ts';
  */
 export async function startHealth(
   stores: Stores,
-  limits: Pick<RateLimits, 'status'>,
+  limits: Pick<RateLimitBudgets, 'status'>,
   metrics: Metrics,
   log: Logger,
   closers: Closers,

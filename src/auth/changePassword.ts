@@ -1,11 +1,16 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { findUserById, updateUserPassword } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
-import { type IssuedTokens, issueSession, publishRevocations } from './issueSession.ts';
+import {
+  checkPasswordAndRecordAttempt,
+  recordPasswordFailure,
+} from './checkPasswordAndRecordAttempt.ts';
+import { type IssuedTokens, issueSession } from './issueSession.ts';
 import type { Principal } from './Principal.ts';
-import { recordPasswordFailure, verifyUserPassword } from './verifyUserPassword.ts';
 
 /**
  * Changes the caller's password after re-checking the current one, ends every session of the
@@ -24,7 +29,7 @@ export async function changePassword(
   }
   const user = await findUserById(deps.pool, principal.userId);
   if (user?.status !== 'active') {
-    throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+    throw invalidAccessToken();
   }
   violations.push(
     ...deps.policy.check(
@@ -36,7 +41,7 @@ export async function changePassword(
   if (violations.length > 0) throw invalidArgument(violations);
 
   await admitAccount(user.id);
-  const check = await verifyUserPassword(deps, user, input.currentPassword);
+  const check = await checkPasswordAndRecordAttempt(deps, user, input.currentPassword);
   if (!check.ok) {
     await deps.pool.transaction((tx) =>
       recordPasswordFailure(tx, deps, user, check, 'password_change', info),
@@ -62,6 +67,6 @@ export async function changePassword(
     });
     return { tokens: issued.tokens, revoked };
   });
-  await publishRevocations(deps, revoked, 'password_change');
+  await markSessionsRevoked(deps, revoked, 'password_change');
   return tokens;
 }

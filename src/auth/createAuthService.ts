@@ -1,4 +1,4 @@
-import { AppError } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { findUserById, type UserRow } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { changePassword } from './changePassword.ts';
@@ -83,8 +83,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
     logout: (input, info) => logout(deps, input, info),
     async currentUser(principal) {
       const user = await findUserById(deps.pool, principal.userId);
-      if (!user)
-        throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+      if (!user) throw invalidAccessToken();
       return user;
     },
     listSessions: (principal, page) => listSessions(deps, principal, page),

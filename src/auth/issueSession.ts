@@ -75,45 +75,28 @@ export async function issueSession(
     parentId: null,
     expiresAt,
   });
-  const access = await deps.keys.sign({
-    userId: user.id,
-    sessionId: session.id,
-    roles: user.roles,
-  });
   return {
     session,
-    tokens: {
-      accessToken: access.token,
-      accessTokenExpiresAt: access.expiresAt,
-      refreshToken: refresh.token,
-      refreshTokenExpiresAt: expiresAt,
-      sessionId: session.id,
-    },
+    tokens: await issueTokens(deps, user, session.id, { token: refresh.token, expiresAt }),
   };
 }
 
 /**
- * Tells every instance (through the session cache) that sessions are revoked. Runs after the
- * PostgreSQL commit; if the cache is down the revocation still holds, because lookups then read
- * PostgreSQL.
+ * What a client gets for a session, at login and at every refresh: a new access token with the
+ * user's current roles, beside the session's refresh token.
  */
-export async function publishRevocations(
-  deps: AuthDeps,
-  sessionIds: readonly string[],
-  reason = 'other',
-): Promise<void> {
-  if (sessionIds.length === 0) return;
-  deps.events.sessionsRevoked(sessionIds.length, reason);
-  const ttlMs = (deps.tokens.accessTtlSec + deps.tokens.clockSkewSec) * 1000;
-  try {
-    await deps.sessionCache.markRevoked(sessionIds, ttlMs);
-  } catch (err) {
-    // PostgreSQL holds the revocation; the cache may still say "live" (and may come back with
-    // that after an outage), so its live entries are checked against PostgreSQL again.
-    deps.sessionCache.distrustLive();
-    deps.log.warn(
-      { err, count: sessionIds.length },
-      'could not publish session revocations to the cache; live entries are re-checked',
-    );
-  }
+export async function issueTokens(
+  deps: Pick<AuthDeps, 'keys'>,
+  user: { id: string; roles: readonly string[] },
+  sessionId: string,
+  refresh: { token: string; expiresAt: Date },
+): Promise<IssuedTokens> {
+  const access = await deps.keys.sign({ userId: user.id, sessionId, roles: user.roles });
+  return {
+    accessToken: access.token,
+    accessTokenExpiresAt: access.expiresAt,
+    refreshToken: refresh.token,
+    refreshTokenExpiresAt: refresh.expiresAt,
+    sessionId,
+  };
 }

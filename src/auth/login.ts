@@ -2,9 +2,12 @@ import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { findUserByIdentifier, type UserRow, updateUserLoginSucceeded } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
+import {
+  checkPasswordAndRecordAttempt,
+  recordPasswordFailure,
+} from './checkPasswordAndRecordAttempt.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
 import { normalizeIdentifier } from './normalize.ts';
-import { recordPasswordFailure, verifyUserPassword } from './verifyUserPassword.ts';
 
 export interface LoginInput {
   identifier: string;
@@ -44,7 +47,7 @@ export async function login(
   // REQUIRE_VERIFIED_EMAIL: an unverified account is not active. Its password is not checked
   // (the same argon2 work is burnt), so guessing it reveals nothing and counts no failure.
   const unverified = deps.requireVerifiedEmail && user !== null && !user.email_verified;
-  const check = await verifyUserPassword(deps, unverified ? null : user, input.password);
+  const check = await checkPasswordAndRecordAttempt(deps, unverified ? null : user, input.password);
   if (!check.ok || user?.status !== 'active') {
     await deps.pool.transaction((tx) =>
       recordPasswordFailure(

@@ -1,4 +1,5 @@
 import { AppError, invalidArgument } from '../errors/AppError.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import {
   findRefreshTokenByHash,
@@ -15,7 +16,7 @@ import {
   deriveSuccessorRefreshToken,
   hashRefreshToken,
   type IssuedTokens,
-  publishRevocations,
+  issueTokens,
   refreshExpiry,
 } from './issueSession.ts';
 
@@ -125,27 +126,16 @@ export async function refresh(
       ...info,
       details: { session_id: session.id, grace_retry: repeated !== null },
     });
-    const access = await deps.keys.sign({
-      userId: user.id,
-      sessionId: session.id,
-      roles: user.roles,
-    });
     return {
       kind: 'ok',
-      tokens: {
-        accessToken: access.token,
-        accessTokenExpiresAt: access.expiresAt,
-        refreshToken: next.token,
-        refreshTokenExpiresAt: expiresAt,
-        sessionId: session.id,
-      },
+      tokens: await issueTokens(deps, user, session.id, { token: next.token, expiresAt }),
     };
   });
   if (outcome.kind === 'ok') return outcome.tokens;
   if (outcome.kind === 'reuse') {
     deps.log.warn({ sessionIds: outcome.revoked }, 'refresh token reuse detected: session revoked');
     deps.events.refreshReuse();
-    await publishRevocations(deps, outcome.revoked, 'refresh_token_reuse');
+    await markSessionsRevoked(deps, outcome.revoked, 'refresh_token_reuse');
   }
   if (outcome.kind === 'stale_successor') {
     deps.log.warn(

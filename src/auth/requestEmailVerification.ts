@@ -1,4 +1,5 @@
 import { AppError } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { lockTokenRecipient } from '../storage/oneTimeTokens.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
@@ -21,7 +22,7 @@ export async function requestEmailVerification(
   await deps.pool.transaction(async (tx) => {
     const user = await lockTokenRecipient(tx, { userId: principal.userId });
     if (user === null) {
-      throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
+      throw invalidAccessToken();
     }
     if (user.email_verified) {
       throw new AppError('EMAIL_ALREADY_VERIFIED', 'the email address is already verified');

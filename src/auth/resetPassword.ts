@@ -1,4 +1,5 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import {
   consumeOneTimeToken,
@@ -6,7 +7,6 @@ import {
   markEmailVerified,
 } from '../storage/oneTimeTokens.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
-import { publishRevocations } from './issueSession.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
 import { replacePassword } from './replacePassword.ts';
 
@@ -70,5 +70,5 @@ export async function resetPassword(
     });
     return sessions;
   });
-  await publishRevocations(deps, revoked, 'password_reset');
+  await markSessionsRevoked(deps, revoked, 'password_reset');
 }

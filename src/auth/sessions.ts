@@ -1,6 +1,7 @@
 import { keysetPage, readTimeIdCursor } from '../admin/createPageTokens.ts';
 import { pageSize } from '../admin/pageSize.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
+import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import {
   findLiveSessionsPage,
@@ -11,7 +12,6 @@ import {
   type SessionRow,
 } from '../storage/sessions.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
-import { publishRevocations } from './issueSession.ts';
 import { isUuid, isViolation } from './normalize.ts';
 import type { Principal } from './Principal.ts';
 
@@ -88,7 +88,7 @@ export async function endSession(
     }
     return ids;
   });
-  await publishRevocations(deps, revoked, action);
+  await markSessionsRevoked(deps, revoked, action);
 }
 
 /** Revokes one of the caller's own sessions; any other id (someone else's, unknown) is NOT_FOUND. */
@@ -130,6 +130,6 @@ export async function revokeOtherSessions(
     });
     return ids;
   });
-  await publishRevocations(deps, revoked, 'user_revoke');
+  await markSessionsRevoked(deps, revoked, 'user_revoke');
   return revoked.length;
 }

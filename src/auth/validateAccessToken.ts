@@ -1,4 +1,4 @@
-import type { VerifiedAccessToken } from '../keys/createKeyStore.ts';
+import type { VerifiedAccessToken } from '../keys/createAccessTokens.ts';
 import type { CachedSession } from '../sessions/SessionCache.ts';
 import { findSessionLiveness } from '../storage/sessions.ts';
 import type { AuthDeps } from './AuthDeps.ts';

@@ -1,32 +1,14 @@
+import type { ErrorReason as ErrorReasonEnum } from '../gen/gatehouse/errors/v1/error_reason.ts';
+
 /**
- * The one error vocabulary of Gatehouse. Each reason is the stable, machine-readable
- * google.rpc.ErrorInfo.reason clients see; src/grpc/errorCatalog.ts maps it to a gRPC status.
+ * The one error vocabulary of Gatehouse: the value names of the proto enum
+ * gatehouse.errors.v1.ErrorReason, which are the stable google.rpc.ErrorInfo.reason strings
+ * clients see. src/grpc/errorCatalog.ts maps each to its gRPC status.
  */
-export type ErrorReason =
-  | 'VALIDATION_FAILED'
-  | 'INVALID_CURRENT_PASSWORD'
-  | 'INVALID_RESET_TOKEN'
-  | 'INVALID_VERIFICATION_TOKEN'
-  | 'INVALID_PAGE_TOKEN'
-  | 'INVALID_ACCESS_TOKEN'
-  | 'INVALID_CREDENTIALS'
-  | 'INVALID_REFRESH_TOKEN'
-  | 'ADMIN_ROLE_REQUIRED'
-  | 'USER_NOT_FOUND'
-  | 'SESSION_NOT_FOUND'
-  | 'EMAIL_TAKEN'
-  | 'USERNAME_TAKEN'
-  | 'EMAIL_ALREADY_VERIFIED'
-  | 'LAST_ACTIVE_ADMIN'
-  | 'RATE_LIMITED'
-  | 'DEPENDENCY_UNAVAILABLE'
-  | 'DATABASE_TIMEOUT'
-  | 'METADATA_TOO_LARGE'
-  | 'SHUTTING_DOWN'
-  | 'TRANSACTION_CONFLICT'
-  | 'DEADLINE_EXCEEDED'
-  | 'NOT_IMPLEMENTED'
-  | 'INTERNAL';
+export type ErrorReason = Exclude<
+  keyof typeof ErrorReasonEnum,
+  'ERROR_REASON_UNSPECIFIED' | 'UNRECOGNIZED'
+>;
 
 /** One invalid request field, reported as a google.rpc.BadRequest.FieldViolation. */
 export interface FieldViolation {

@@ -5,8 +5,10 @@ import type { ErrorReason } from '../errors/AppError.ts';
 export const ERROR_DOMAIN = 'gatehouse';
 
 /**
- * The single table from error reason to gRPC status code. Every reason and its code is listed
- * for clients at the top of proto/gatehouse/auth/v1/auth_service.proto.
+ * The single table from error reason to gRPC status code, keyed by the values of
+ * gatehouse.errors.v1.ErrorReason; each value's comment in
+ * proto/gatehouse/errors/v1/error_reason.proto names the same code for clients
+ * (errorCatalog.test.ts keeps the two in step).
  */
 export const errorCatalog: Record<ErrorReason, status> = {
   VALIDATION_FAILED: status.INVALID_ARGUMENT,

@@ -1,5 +1,5 @@
-import type { CallClass } from '../abuse/createRateLimits.ts';
 import type { PrincipalKind } from '../auth/Principal.ts';
+import type { CallClass } from '../ratelimit/createRateLimitBudgets.ts';
 import type { AuditActionName } from '../storage/audit.ts';
 
 /** Who may call an RPC (gatehouse.policy.v1.Caller). */

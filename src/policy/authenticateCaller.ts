@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { MAX_ACCESS_TOKEN_LENGTH } from '../grpc/bearerToken.ts';
 import type { MethodPolicy } from './MethodPolicy.ts';
 import type { Step } from './Step.ts';
@@ -27,9 +28,7 @@ export function authenticateCaller(policy: MethodPolicy, verifyBearer: VerifyBea
       throw new AppError('INVALID_ACCESS_TOKEN', BEARER_PROBLEMS[bearer.kind]);
     }
     const principal = await verifyBearer(bearer.token);
-    if (principal === null) {
-      throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
-    }
+    if (principal === null) throw invalidAccessToken();
     if (!kinds.includes(principal.kind)) {
       throw new AppError('INVALID_ACCESS_TOKEN', 'this call does not accept this kind of caller');
     }

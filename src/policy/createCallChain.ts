@@ -1,5 +1,5 @@
-import type { RateLimits } from '../abuse/createRateLimits.ts';
 import type { AdmitAccount } from '../auth/AuthDeps.ts';
+import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { auditCall } from './auditCall.ts';
 import { authenticateCaller, type VerifyBearer } from './authenticateCaller.ts';
@@ -14,7 +14,7 @@ import { spendSourceBudget } from './spendSourceBudget.ts';
 export interface ChainDeps {
   /** False while the server drains. */
   accepting(): boolean;
-  limits: Pick<RateLimits, 'admitSource' | 'admitAccount'>;
+  limits: Pick<RateLimitBudgets, 'admitSource' | 'admitAccount'>;
   verifyBearer: VerifyBearer;
   /** Role checks and audit events. */
   pool: DatabasePool;

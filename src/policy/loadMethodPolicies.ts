@@ -13,8 +13,8 @@ import {
 } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { z } from 'zod';
-import type { CallClass } from '../abuse/createRateLimits.ts';
 import type { PrincipalKind } from '../auth/Principal.ts';
+import type { CallClass } from '../ratelimit/createRateLimitBudgets.ts';
 import { StartupError } from '../startup/StartupError.ts';
 import { isAuditActionName } from '../storage/audit.ts';
 import type { CallAuditPolicy, CallerPolicy, MethodPolicy } from './MethodPolicy.ts';

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/Principal.ts';
 import { AppError, type ErrorReason } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { Db } from '../storage/users.ts';
 import { findUserById } from '../storage/users.ts';
 import type { MethodPolicy } from './MethodPolicy.ts';
@@ -21,9 +22,7 @@ export async function requireRole(db: Db, principal: Principal, role: string): P
   const refusal = ROLE_REFUSALS[role];
   if (refusal === undefined) throw new Error(`no refusal is defined for the role ${role}`);
   const user = await findUserById(db, principal.userId);
-  if (user === null || user.status !== 'active') {
-    throw new AppError('INVALID_ACCESS_TOKEN', 'the access token is invalid or expired');
-  }
+  if (user === null || user.status !== 'active') throw invalidAccessToken();
   if (!user.roles.includes(role)) throw new AppError(refusal.reason, refusal.message);
 }
 

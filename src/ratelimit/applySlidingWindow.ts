@@ -1,7 +1,7 @@
 /**
- * The sliding-window counter shared by both limiters: the in-process one runs this function,
+ * The sliding-window counter shared by both stores: the in-process one runs this function,
  * the Redis one runs SLIDING_WINDOW_LUA, which mirrors it line by line (same operations in the
- * same order, so both produce identical numbers; SlidingWindowRateLimiter.test.ts replays a
+ * same order, so both produce identical numbers; createRedisSlidingWindowStore.test.ts replays a
  * random sequence against both and compares every reply).
  *
  * Model (two-bucket weighted counter): time is cut into windows aligned on multiples of
@@ -19,26 +19,13 @@ export interface WindowCounts {
   expiresAt: number;
 }
 
-/** A count pinned by block()/set(); while it lives it answers instead of the window. */
-export interface FixedCount {
-  points: number;
-  expiresAt: number;
-}
-
-/** Everything stored for one key. */
-export interface SlidingWindowState {
-  window?: WindowCounts;
-  fixed?: FixedCount;
-}
-
 /**
  * consume: count the points only if they fit (a rejected consume is not counted);
- * add: count unconditionally (penalty, or reward with negative points);
- * get: read only; set: pin `points` for `windowMs` (block()/set()) and drop the window.
+ * add: count unconditionally (negative points give back, e.g. a refund); get: read only.
  */
-export type SlidingWindowOperation = 'consume' | 'add' | 'get' | 'set';
+export type SlidingWindowOperation = 'consume' | 'add' | 'get';
 
-/** One operation on one key. `windowMs` is the window length, or the pin lifetime for set. */
+/** One operation on one key: `limit` points per window of `windowMs`. */
 export interface SlidingWindowRequest {
   operation: SlidingWindowOperation;
   points: number;
@@ -98,37 +85,18 @@ function msUntilAtMost(
   return Math.max(Math.ceil(at - now), 1);
 }
 
-/** Applies one operation at time `now` (ms); returns the state to store and the reply (null: nothing stored for get). */
+/** Applies one operation at time `now` (ms) to the stored counts (undefined: none); returns the counts to store (undefined: delete) and the reply (null: get found nothing). */
 export function applySlidingWindow(
-  state: SlidingWindowState,
+  state: WindowCounts | undefined,
   request: SlidingWindowRequest,
   now: number,
-): { state: SlidingWindowState; reply: SlidingWindowReply | null } {
+): { state: WindowCounts | undefined; reply: SlidingWindowReply | null } {
   const { points, windowMs, limit } = request;
-  // A negative consume is a reward; counting it conditionally would make no sense.
+  // A negative consume is a refund; counting it conditionally would make no sense.
   const operation = request.operation === 'consume' && points < 0 ? 'add' : request.operation;
 
-  if (operation === 'set') {
-    return {
-      state: { fixed: { points, expiresAt: now + windowMs } },
-      reply: { consumed: points, msBeforeNext: windowMs },
-    };
-  }
-
-  const fixed = state.fixed !== undefined && state.fixed.expiresAt > now ? state.fixed : undefined;
-  if (fixed !== undefined) {
-    const ttl = fixed.expiresAt - now;
-    if (operation === 'get') return { state, reply: { consumed: fixed.points, msBeforeNext: ttl } };
-    if (operation === 'consume' && fixed.points + points > limit) {
-      return { state, reply: { consumed: fixed.points + points, msBeforeNext: ttl } };
-    }
-    const next = { points: fixed.points + points, expiresAt: fixed.expiresAt };
-    return { state: { fixed: next }, reply: { consumed: next.points, msBeforeNext: ttl } };
-  }
-
-  const stored =
-    state.window !== undefined && state.window.expiresAt > now ? state.window : undefined;
-  if (operation === 'get' && stored === undefined) return { state: {}, reply: null };
+  const stored = state !== undefined && state.expiresAt > now ? state : undefined;
+  if (operation === 'get' && stored === undefined) return { state: undefined, reply: null };
 
   const current = now - (now % windowMs);
   let counts: WindowCounts;
@@ -147,7 +115,7 @@ export function applySlidingWindow(
 
   if (operation === 'consume' && used + points > limit + EPSILON) {
     return {
-      state: { window: stored },
+      state: stored,
       reply: {
         consumed: wholePoints(used + points),
         msBeforeNext: msUntilAtMost(counts, weight, limit - points, windowMs, now),
@@ -158,7 +126,7 @@ export function applySlidingWindow(
   if (operation === 'consume' || (operation === 'add' && points >= 0)) {
     counts.curr = counts.curr + points;
   } else if (operation === 'add') {
-    // Reward: give back from the current window first, then from the still-counted part of the
+    // Refund: give back from the current window first, then from the still-counted part of the
     // previous one, so the counted total drops by exactly `-points` (never below zero).
     const take = Math.min(counts.curr, -points);
     counts.curr = counts.curr - take;
@@ -173,13 +141,13 @@ export function applySlidingWindow(
       ? msUntilAtMost(counts, weight, limit - 1, windowMs, now)
       : msUntilEmpty(counts, weight, windowMs, now);
 
-  if (operation === 'get') return { state: { window: stored }, reply: { consumed, msBeforeNext } };
+  if (operation === 'get') return { state: stored, reply: { consumed, msBeforeNext } };
 
   // The current window's points still count during the next window, the previous window's only
   // until this one ends; past that the key is worthless, so it expires.
   if (counts.curr <= 0 && counts.prev * weight <= 0) {
-    return { state: {}, reply: { consumed, msBeforeNext } };
+    return { state: undefined, reply: { consumed, msBeforeNext } };
   }
   counts.expiresAt = counts.curr > 0 ? counts.start + 2 * windowMs : counts.start + windowMs;
-  return { state: { window: counts }, reply: { consumed, msBeforeNext } };
+  return { state: counts, reply: { consumed, msBeforeNext } };
 }

@@ -1,16 +1,19 @@
 /**
- * Behaviour every sliding-window limiter must show, run against each backend by its test file
- * (MemorySlidingWindowRateLimiter.test.ts, SlidingWindowRateLimiter.test.ts). A fake clock makes
- * the expected numbers exact; windows are aligned on multiples of the window length.
+ * Behaviour every sliding-window store must show, run against each backend by its test file
+ * (createMemorySlidingWindowStore.test.ts, createRedisSlidingWindowStore.test.ts) through the
+ * limiter the budgets use. A fake clock makes the expected numbers exact; windows are aligned
+ * on multiples of the window length.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { RateLimiterRes } from 'rate-limiter-flexible';
-import type {
-  SlidingWindowLimiterBase,
-  SlidingWindowLimiterOptions,
-} from './SlidingWindowLimiterBase.ts';
+import type { SlidingWindowOperation, SlidingWindowReply } from './applySlidingWindow.ts';
+import {
+  createSlidingWindowLimiter,
+  type SlidingWindowLimit,
+  type SlidingWindowLimiter,
+} from './createSlidingWindowLimiter.ts';
+import type { SlidingWindowStore } from './SlidingWindowStore.ts';
 
 /** A start of window for every window length the tests use (1 s, 2 s, 5 s). */
 export const WINDOW_START = 1_700_000_000_000;
@@ -32,70 +35,62 @@ export function fakeClock(start = WINDOW_START): FakeClock {
   };
 }
 
-/** What a caller observes from one limiter call. */
-export interface Outcome {
-  allowed: boolean;
-  consumed: number;
-  remaining: number;
-  msBeforeNext: number;
-}
-
-/** Settles a limiter call into an Outcome; a rejection with anything but RateLimiterRes rethrows. */
-export async function outcome(call: Promise<RateLimiterRes>): Promise<Outcome> {
-  const settle = (allowed: boolean, res: RateLimiterRes): Outcome => ({
-    allowed,
-    consumed: res.consumedPoints,
-    remaining: res.remainingPoints,
-    msBeforeNext: res.msBeforeNext,
-  });
-  try {
-    return settle(true, await call);
-  } catch (error) {
-    if (error instanceof RateLimiterRes) return settle(false, error);
-    throw error;
-  }
-}
-
-/** Consumes one point at a time until the first rejection; returns how many were allowed (max `limit`). */
+/** Consumes one point at a time until the first refusal; returns how many were allowed (max `limit`). */
 export async function consumeUntilRejected(
-  limiter: SlidingWindowLimiterBase,
+  limiter: SlidingWindowLimiter,
   key: string,
   limit = 100,
 ): Promise<number> {
   for (let allowed = 0; allowed < limit; allowed++) {
-    if (!(await outcome(limiter.consume(key))).allowed) return allowed;
+    if (!(await limiter.consume(key)).allowed) return allowed;
   }
   return limit;
 }
 
-/** Builds the limiter under test with these options and this clock. */
-export type MakeLimiter = (
-  options: SlidingWindowLimiterOptions & { keyPrefix: string },
-  now: () => number,
-) => SlidingWindowLimiterBase;
+/** One raw store operation under `limit` (for multi-point steps and reads the limiter does not offer). */
+export function storeOp(
+  store: SlidingWindowStore,
+  limit: SlidingWindowLimit,
+  key: string,
+  operation: SlidingWindowOperation,
+  points = 0,
+): Promise<SlidingWindowReply | null> {
+  return store.apply(key, {
+    operation,
+    points,
+    windowMs: limit.durationSec * 1000,
+    limit: limit.points,
+  });
+}
+
+/** Builds the store under test with keys under `keyPrefix` and this clock. */
+export type MakeStore = (keyPrefix: string, now: () => number) => SlidingWindowStore;
 
 /** Registers the contract's tests (call inside a describe). */
-export function slidingWindowContract(make: MakeLimiter): void {
-  const setup = (options: Omit<SlidingWindowLimiterOptions, 'keyPrefix'>) => {
+export function slidingWindowContract(make: MakeStore): void {
+  const setup = (limit: SlidingWindowLimit) => {
     const clock = fakeClock();
-    const limiter = make({ ...options, keyPrefix: `swtest-${randomUUID()}` }, clock.now);
-    return { clock, limiter };
+    const store = make(`swtest-${randomUUID()}`, clock.now);
+    const limiter = createSlidingWindowLimiter(store, limit);
+    const op = (key: string, operation: SlidingWindowOperation, points = 0) =>
+      storeOp(store, limit, key, operation, points);
+    return { clock, store, limiter, op };
   };
 
   it('allows `points`, then rejects with msBeforeNext within the window, and a retry then succeeds', async () => {
-    const { clock, limiter } = setup({ points: 5, duration: 1 });
+    const { clock, limiter } = setup({ points: 5, durationSec: 1 });
     clock.set(WINDOW_START + 500);
-    const first = await outcome(limiter.consume('k'));
+    const first = await limiter.consume('k');
     // Nothing left to wait for while points remain: msBeforeNext is when the window is empty,
     // i.e. when this window's points stop counting at the end of the next one.
     assert.deepEqual(first, { allowed: true, consumed: 1, remaining: 4, msBeforeNext: 1500 });
     for (let i = 2; i <= 5; i++) {
-      const res = await outcome(limiter.consume('k'));
+      const res = await limiter.consume('k');
       assert.equal(res.allowed, true);
       assert.equal(res.consumed, i);
       assert.equal(res.remaining, 5 - i);
     }
-    const rejected = await outcome(limiter.consume('k'));
+    const rejected = await limiter.consume('k');
     assert.equal(rejected.allowed, false);
     assert.equal(rejected.consumed, 6);
     assert.equal(rejected.remaining, 0);
@@ -104,24 +99,23 @@ export function slidingWindowContract(make: MakeLimiter): void {
     assert.equal(rejected.msBeforeNext, 700);
 
     clock.set(WINDOW_START + 500 + 699);
-    assert.equal((await outcome(limiter.consume('k'))).allowed, false);
+    assert.equal((await limiter.consume('k')).allowed, false);
     clock.set(WINDOW_START + 500 + 700);
-    const retry = await outcome(limiter.consume('k'));
+    const retry = await limiter.consume('k');
     assert.equal(retry.allowed, true);
     assert.equal(retry.consumed, 5);
   });
 
   it('does not count rejected consumes', async () => {
-    const { clock, limiter } = setup({ points: 2, duration: 1 });
+    const { clock, limiter, op } = setup({ points: 2, durationSec: 1 });
     clock.set(WINDOW_START + 500);
     assert.equal(await consumeUntilRejected(limiter, 'k'), 2);
-    for (let i = 0; i < 20; i++) await outcome(limiter.consume('k'));
-    const res = await limiter.get('k');
-    assert.equal(res?.consumedPoints, 2);
+    for (let i = 0; i < 20; i++) assert.equal((await limiter.consume('k')).consumed, 3);
+    assert.equal((await op('k', 'get'))?.consumed, 2);
   });
 
   it('has no double burst at the window edge: only what aged out is free', async () => {
-    const { clock, limiter } = setup({ points: 10, duration: 1 });
+    const { clock, limiter } = setup({ points: 10, durationSec: 1 });
     clock.set(WINDOW_START + 900);
     assert.equal(await consumeUntilRejected(limiter, 'k'), 10);
     clock.set(WINDOW_START + 1000);
@@ -135,89 +129,61 @@ export function slidingWindowContract(make: MakeLimiter): void {
   });
 
   it('forgets a key two windows after its last point', async () => {
-    const { clock, limiter } = setup({ points: 3, duration: 1 });
+    const { clock, limiter, op } = setup({ points: 3, durationSec: 1 });
     clock.set(WINDOW_START + 10);
     await limiter.consume('k');
     clock.set(WINDOW_START + 1999);
-    assert.equal((await limiter.get('k'))?.consumedPoints, 1);
+    assert.equal((await op('k', 'get'))?.consumed, 1);
     clock.set(WINDOW_START + 2000);
-    assert.equal(await limiter.get('k'), null);
+    assert.equal(await op('k', 'get'), null);
   });
 
-  it('penalty counts past the limit, reward gives back, get reads, delete forgets', async () => {
-    const { clock, limiter } = setup({ points: 5, duration: 1 });
+  it('add counts past the limit, refund gives back, get reads', async () => {
+    const { clock, limiter, op } = setup({ points: 5, durationSec: 1 });
     clock.set(WINDOW_START + 500);
-    assert.equal((await outcome(limiter.consume('k', 2))).consumed, 2);
-    const penalty = await outcome(limiter.penalty('k', 4));
+    assert.equal((await op('k', 'consume', 2))?.consumed, 2);
     // Over the limit, msBeforeNext is when one point fits again: 6 decaying to 4 in the next window.
-    assert.deepEqual(penalty, { allowed: true, consumed: 6, remaining: 0, msBeforeNext: 834 });
-    const read = await limiter.get('k');
-    assert.equal(read?.consumedPoints, 6);
-    assert.equal(read?.remainingPoints, 0);
-    assert.equal((await outcome(limiter.consume('k'))).allowed, false);
-    const reward = await outcome(limiter.reward('k', 3));
-    assert.equal(reward.consumed, 3);
-    assert.equal(reward.remaining, 2);
+    assert.deepEqual(await op('k', 'add', 4), { consumed: 6, msBeforeNext: 834 });
+    assert.equal((await op('k', 'get'))?.consumed, 6);
+    assert.equal((await limiter.consume('k')).allowed, false);
+    for (let i = 0; i < 3; i++) await limiter.refund('k');
+    assert.equal((await op('k', 'get'))?.consumed, 3);
     assert.equal(await consumeUntilRejected(limiter, 'k'), 2);
-    assert.equal(await limiter.delete('k'), true);
-    assert.equal(await limiter.get('k'), null);
-    assert.equal(await limiter.delete('k'), false);
-    assert.equal(await consumeUntilRejected(limiter, 'k'), 5);
   });
 
-  it('reward after the boundary also gives back points still counted from the last window', async () => {
-    const { clock, limiter } = setup({ points: 5, duration: 1 });
+  it('refund gives back exactly the point a refused call paid for, and never goes below zero', async () => {
+    const { clock, limiter } = setup({ points: 1, durationSec: 1 });
+    clock.set(WINDOW_START + 200);
+    await limiter.refund('unknown');
+    assert.equal(await consumeUntilRejected(limiter, 'unknown'), 1, 'a refund is no credit');
+    assert.equal((await limiter.consume('k')).allowed, true);
+    assert.equal((await limiter.consume('k')).allowed, false);
+    await limiter.refund('k');
+    assert.deepEqual(await limiter.consume('k'), {
+      allowed: true,
+      consumed: 1,
+      remaining: 0,
+      msBeforeNext: 1800,
+    });
+  });
+
+  it('refund after the boundary also gives back points still counted from the last window', async () => {
+    const { clock, limiter, op } = setup({ points: 5, durationSec: 1 });
     clock.set(WINDOW_START + 900);
-    await limiter.consume('k', 5);
+    await op('k', 'consume', 5);
     clock.set(WINDOW_START + 1500);
-    assert.equal((await limiter.get('k'))?.consumedPoints, 3, '5 * 0.5 rounds up');
-    assert.equal((await outcome(limiter.reward('k', 1))).consumed, 2, '2.5 - 1 rounds up');
-    assert.equal((await outcome(limiter.reward('k', 10))).consumed, 0, 'never below zero');
+    assert.equal((await op('k', 'get'))?.consumed, 3, '5 * 0.5 rounds up');
+    await limiter.refund('k');
+    assert.equal((await op('k', 'get'))?.consumed, 2, '2.5 - 1 rounds up');
+    assert.equal((await op('k', 'add', -10))?.consumed, 0, 'never below zero');
     assert.equal(await consumeUntilRejected(limiter, 'k'), 5);
   });
 
-  it('block() rejects until it expires, then counting starts afresh', async () => {
-    const { clock, limiter } = setup({ points: 3, duration: 1 });
-    clock.set(WINDOW_START + 100);
-    await limiter.consume('k', 2);
-    const blocked = await outcome(limiter.block('k', 2));
-    assert.deepEqual(blocked, { allowed: true, consumed: 4, remaining: 0, msBeforeNext: 2000 });
-    const rejected = await outcome(limiter.consume('k'));
-    assert.deepEqual(rejected, { allowed: false, consumed: 5, remaining: 0, msBeforeNext: 2000 });
-    assert.equal((await limiter.get('k'))?.consumedPoints, 4);
-    clock.set(WINDOW_START + 100 + 1999);
-    assert.equal((await outcome(limiter.consume('k'))).msBeforeNext, 1);
-    clock.set(WINDOW_START + 100 + 2000);
-    assert.equal(await consumeUntilRejected(limiter, 'k'), 3);
-  });
-
-  it('blockDuration blocks on the consume that exceeds the limit', async () => {
-    const { clock, limiter } = setup({ points: 2, duration: 1, blockDuration: 5 });
-    clock.set(WINDOW_START + 100);
-    assert.equal(await consumeUntilRejected(limiter, 'k'), 2);
-    clock.set(WINDOW_START + 100 + 3000);
-    const stillBlocked = await outcome(limiter.consume('k'));
-    assert.equal(stillBlocked.allowed, false, 'the window alone would have freed points by now');
-    assert.equal(stillBlocked.msBeforeNext, 2000);
-    clock.set(WINDOW_START + 100 + 5000);
-    assert.equal(await consumeUntilRejected(limiter, 'k'), 2);
-  });
-
-  it('set() pins a count for a duration', async () => {
-    const { clock, limiter } = setup({ points: 3, duration: 1 });
-    clock.set(WINDOW_START + 100);
-    const set = await outcome(limiter.set('k', 1, 10));
-    assert.equal(set.msBeforeNext, 10_000);
-    assert.equal(await consumeUntilRejected(limiter, 'k'), 2);
-    clock.set(WINDOW_START + 100 + 4000);
-    const rejected = await outcome(limiter.consume('k'));
-    assert.equal(rejected.allowed, false);
-    assert.equal(rejected.msBeforeNext, 6000);
-  });
-
-  it('refuses state that would never expire', async () => {
-    const { limiter } = setup({ points: 3, duration: 1 });
-    await assert.rejects(limiter.block('k', 0), RangeError);
-    assert.throws(() => make({ keyPrefix: 'x', points: 3, duration: 0 }, Date.now), RangeError);
+  it('refuses a window that would never expire', () => {
+    const store = make(`swtest-${randomUUID()}`, Date.now);
+    assert.throws(
+      () => createSlidingWindowLimiter(store, { points: 3, durationSec: 0 }),
+      RangeError,
+    );
   });
 }

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import {
   type CachedSession,
   createTrustClock,
@@ -9,32 +10,22 @@ type Entry = CachedSession | { state: 'forgotten'; at: number };
 
 /**
  * In-process SessionCache for the embedded single-instance mode (no REDIS_URL). Same semantics
- * as the Redis one, including expiry; entries are swept lazily on access and periodically.
+ * as the Redis one, including expiry; at most `maxEntries` entries, the least recently used
+ * evicted first (a miss only costs a PostgreSQL read).
  */
 export function createMemorySessionCache(maxEntries = 100_000): SessionCache {
-  const entries = new Map<string, { value: Entry; expiresAt: number }>();
+  // lru-cache times each entry's ttl on its own monotonic clock (performance.now); the epoch-ms
+  // instants this cache compares (readAt, a forget's `at`, liveTrustedSince) are kept inside
+  // the values, on Date.now(), exactly as before.
+  const entries = new LRUCache<string, Entry>({ max: maxEntries });
   const trust = createTrustClock();
   const put = (sid: string, value: Entry, ttlMs: number) => {
-    if (entries.size >= maxEntries) {
-      const now = Date.now();
-      for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k);
-      // Still full: drop the oldest insertions; a miss only costs a PostgreSQL read.
-      for (const k of entries.keys()) {
-        if (entries.size < maxEntries) break;
-        entries.delete(k);
-      }
-    }
-    entries.set(sid, { value, expiresAt: Date.now() + ttlMs });
+    // lru-cache reads a ttl of 0 as "never expires" and keeps ttls as integers; an entry whose
+    // ttl is already over is as good as gone.
+    if (ttlMs > 0) entries.set(sid, value, { ttl: Math.ceil(ttlMs) });
+    else entries.delete(sid);
   };
-  const current = (sid: string) => {
-    const e = entries.get(sid);
-    if (!e) return null;
-    if (e.expiresAt <= Date.now()) {
-      entries.delete(sid);
-      return null;
-    }
-    return e.value;
-  };
+  const current = (sid: string) => entries.get(sid) ?? null;
   return {
     async get(sessionId) {
       const value = current(sessionId);

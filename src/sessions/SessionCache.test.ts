@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { eventually } from '../../test/helpers/eventually.ts';
 import { createNearSessionCache } from './createNearSessionCache.ts';
 import { createMemorySessionCache } from './MemorySessionCache.ts';
 import { createRedisSessionCache } from './RedisSessionCache.ts';
@@ -81,6 +82,35 @@ function sessionCacheContract(name: string, make: () => SessionCache) {
     });
   });
 }
+
+describe('in-process SessionCache (embedded mode): bounds and expiry', () => {
+  it('keeps at most maxEntries entries, evicting the least recently used', async () => {
+    const cache = createMemorySessionCache(2);
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    await cache.fill(a, live(1), TTL, 1);
+    await cache.fill(b, live(1), TTL, 1);
+    assert.ok(await cache.get(a), 'a is now more recently used than b');
+    await cache.fill(c, live(1), TTL, 1);
+    assert.ok(await cache.get(a));
+    assert.equal(await cache.get(b), null, 'b was evicted');
+    assert.ok(await cache.get(c));
+  });
+
+  it('drops an entry once its ttl is over; one whose ttl is already over is not kept', async () => {
+    const cache = createMemorySessionCache();
+    const sid = randomUUID();
+    await cache.fill(sid, live(1), 1, 1);
+    await eventually(
+      () => cache.get(sid),
+      (value) => value === null,
+      { what: 'the entry expired' },
+    );
+    const other = randomUUID();
+    await cache.fill(other, live(1), TTL, 1);
+    await cache.markRevoked([other], 0);
+    assert.equal(await cache.get(other), null, 'a mark for 0 ms leaves a miss behind');
+  });
+});
 
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
 const prefix = () => `ghtest:cache:${randomBytes(4).toString('hex')}:`;

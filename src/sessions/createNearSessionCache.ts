@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { CachedSession, SessionCache } from './SessionCache.ts';
 
 /**
@@ -5,7 +6,8 @@ import type { CachedSession, SessionCache } from './SessionCache.ts';
  * validations of one session skip the network round trip. Revocations and role changes reach
  * it at once on the instance that made them, and within milliseconds on every other instance
  * through PostgreSQL change notifications (listenForSessionChanges); `ttlMs` only bounds how
- * long a missed notification could keep an entry (0 disables this layer).
+ * long a missed notification could keep an entry (0 disables this layer). At most `maxEntries`
+ * entries, the least recently used evicted first.
  */
 export function createNearSessionCache(
   inner: SessionCache,
@@ -13,24 +15,18 @@ export function createNearSessionCache(
   maxEntries = 50_000,
 ): SessionCache {
   if (ttlMs <= 0) return inner;
-  const near = new Map<string, { value: CachedSession; until: number }>();
+  // Entries expire `ttlMs` after they were remembered (lru-cache's own monotonic clock); reads
+  // do not extend them.
+  const near = new LRUCache<string, CachedSession>({ max: maxEntries, ttl: Math.ceil(ttlMs) });
   // Bumped by every invalidation: a lookup in flight across one must not keep what it read.
   let generation = 0;
-  const remember = (sid: string, value: CachedSession) => {
-    if (near.size >= maxEntries) {
-      const oldest = near.keys().next().value;
-      if (oldest !== undefined) near.delete(oldest);
-    }
-    near.set(sid, { value, until: Date.now() + ttlMs });
-  };
   return {
     async get(sessionId) {
-      const e = near.get(sessionId);
-      if (e && e.until > Date.now()) return e.value;
-      if (e) near.delete(sessionId);
+      const hit = near.get(sessionId);
+      if (hit !== undefined) return hit;
       const before = generation;
       const value = await inner.get(sessionId);
-      if (value !== null && generation === before) remember(sessionId, value);
+      if (value !== null && generation === before) near.set(sessionId, value);
       return value;
     },
     async fill(sessionId, value, ttl, readAt) {
@@ -43,7 +39,7 @@ export function createNearSessionCache(
     },
     async markRevoked(sessionIds, ttl) {
       generation += 1;
-      for (const sid of sessionIds) remember(sid, { state: 'revoked' });
+      for (const sid of sessionIds) near.set(sid, { state: 'revoked' });
       await inner.markRevoked(sessionIds, ttl);
     },
     async forget(sessionIds) {

@@ -35,8 +35,9 @@ export const protobufFileName = "gatehouse/admin/v1/user_admin_service.proto";
  * Every non-OK status carries a google.rpc.Status, serialized in the
  * `grpc-status-details-bin` trailer, whose `details` hold:
  *   * exactly one google.rpc.ErrorInfo with domain "gatehouse" and an
- *     UPPER_SNAKE_CASE `reason` (the reasons are listed in
- *     gatehouse/auth/v1/auth_service.proto);
+ *     UPPER_SNAKE_CASE `reason`, the name of a gatehouse.errors.v1.ErrorReason
+ *     value (gatehouse/errors/v1/error_reason.proto says what each means and
+ *     which status code it comes with);
  *   * a google.rpc.BadRequest listing every offending field when the code is
  *     INVALID_ARGUMENT because of field values;
  *   * a google.rpc.RetryInfo (retry_delay) for RESOURCE_EXHAUSTED (rate
@@ -510,10 +511,16 @@ export interface ImportUserResult {
   /** Id of the created user; empty when ok is false. */
   userId: string;
   /**
-   * Why the entry failed, UPPER_SNAKE_CASE: ALREADY_EXISTS (email or
-   * username taken, including by an earlier entry), INVALID_EMAIL,
-   * INVALID_USERNAME, INVALID_HASH, INVALID_ROLE or VALIDATION_FAILED
-   * (another field is invalid); empty when ok is true.
+   * Why the entry failed, UPPER_SNAKE_CASE; empty when ok is true. Each
+   * value is a gatehouse.errors.v1.ErrorReason narrowed to the entry field
+   * at fault (these names predate the enum and are kept as they are):
+   *   ALREADY_EXISTS:   EMAIL_TAKEN or USERNAME_TAKEN (by a live account or
+   *                     an earlier entry of the same request);
+   *   INVALID_EMAIL:    VALIDATION_FAILED on email;
+   *   INVALID_USERNAME: VALIDATION_FAILED on username;
+   *   INVALID_ROLE:     VALIDATION_FAILED on roles;
+   *   INVALID_HASH:     VALIDATION_FAILED on password_hash;
+   *   VALIDATION_FAILED: VALIDATION_FAILED on another field.
    */
   errorReason: string;
   /** Human-readable explanation of the failure; empty when ok is true. */

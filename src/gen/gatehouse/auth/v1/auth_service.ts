@@ -33,8 +33,9 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  * Every non-OK status carries a google.rpc.Status, serialized in the
  * `grpc-status-details-bin` trailer, whose `details` hold:
  *   * exactly one google.rpc.ErrorInfo with domain "gatehouse" and an
- *     UPPER_SNAKE_CASE `reason` (the stable, machine-readable error; the
- *     status message is for humans and may change);
+ *     UPPER_SNAKE_CASE `reason`, the name of a gatehouse.errors.v1.ErrorReason
+ *     value (the stable, machine-readable error; the status message is for
+ *     humans and may change);
  *   * a google.rpc.BadRequest listing every offending field (field path plus
  *     description) when the code is INVALID_ARGUMENT because of field values;
  *   * a google.rpc.RetryInfo (retry_delay) for RESOURCE_EXHAUSTED (rate
@@ -46,27 +47,9 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  * google/rpc/error_details.proto, so reflection-based clients can decode the
  * details.
  *
- * Reasons used across the API (ErrorInfo.reason, by code):
- *   INVALID_ARGUMENT:    VALIDATION_FAILED (with BadRequest),
- *                        INVALID_CURRENT_PASSWORD, INVALID_RESET_TOKEN,
- *                        INVALID_VERIFICATION_TOKEN, INVALID_PAGE_TOKEN
- *   UNAUTHENTICATED:     INVALID_ACCESS_TOKEN (bearer token missing, malformed,
- *                        badly signed, expired, or its session has ended),
- *                        INVALID_CREDENTIALS, INVALID_REFRESH_TOKEN
- *   PERMISSION_DENIED:   ADMIN_ROLE_REQUIRED
- *   NOT_FOUND:           USER_NOT_FOUND, SESSION_NOT_FOUND
- *   ALREADY_EXISTS:      EMAIL_TAKEN, USERNAME_TAKEN
- *   FAILED_PRECONDITION: EMAIL_ALREADY_VERIFIED, LAST_ACTIVE_ADMIN
- *   RESOURCE_EXHAUSTED:  RATE_LIMITED (with RetryInfo), METADATA_TOO_LARGE
- *                        (request metadata over the server's limit; ErrorInfo
- *                        metadata `limit_bytes`, `size_bytes`)
- *   UNAVAILABLE:         DEPENDENCY_UNAVAILABLE, DATABASE_TIMEOUT (a statement
- *                        or lock wait timed out, e.g. the row is busy),
- *                        SHUTTING_DOWN (all with RetryInfo)
- *   ABORTED:             TRANSACTION_CONFLICT (retry the call; with RetryInfo)
- *   DEADLINE_EXCEEDED:   DEADLINE_EXCEEDED
- *   UNIMPLEMENTED:       NOT_IMPLEMENTED (the RPC is not available yet)
- *   INTERNAL:            INTERNAL
+ * The reasons (ErrorInfo.reason) are the value names of
+ * gatehouse.errors.v1.ErrorReason (gatehouse/errors/v1/error_reason.proto),
+ * which says what each means and which status code it comes with.
  * Besides the codes listed on each RPC, any RPC may return INTERNAL (a bug;
  * the message never leaks internals), DEADLINE_EXCEEDED and CANCELLED.
  *
@@ -413,8 +396,12 @@ export interface ValidateTokenResponse {
   /** Intended audiences (the `aud` claim). */
   audience: string[];
   /**
-   * Space-separated scopes (the `scope` claim); empty when the token has
-   * none.
+   * Deprecated: always empty; will be removed. Gatehouse access tokens
+   * carry no `scope` claim (what a caller may do is in `roles`). Kept, not
+   * reserved, so that removing it is a deliberate breaking change of its
+   * own rather than a side effect of a refactor.
+   *
+   * @deprecated
    */
   scope: string;
 }

@@ -3,11 +3,15 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../errors/AppError.ts';
 import type { Logger } from '../log.ts';
 import {
-  createRateLimiter,
-  type RateLimiter,
-  type RateLimiterStatus,
-  rateLimiterStatus,
-} from '../ratelimit/createRateLimiter.ts';
+  createFallbackSlidingWindowStore,
+  type FallbackSlidingWindowStore,
+} from './createFallbackSlidingWindowStore.ts';
+import { createMemorySlidingWindowStore } from './createMemorySlidingWindowStore.ts';
+import { createRedisSlidingWindowStore } from './createRedisSlidingWindowStore.ts';
+import {
+  createSlidingWindowLimiter,
+  type SlidingWindowLimiter,
+} from './createSlidingWindowLimiter.ts';
 import { sourceKey } from './sourceKey.ts';
 
 /** A limit: `points` calls per sliding window of `windowSec`. */
@@ -29,13 +33,20 @@ export interface RateLimitSettings {
 
 export type CallClass = 'read' | 'credential';
 
-export interface RateLimits {
+/**
+ * redis: shared sliding windows in Redis. in-process: no Redis configured (embedded single
+ * instance). degraded: Redis is configured but failing, so the in-process insurance answers
+ * and each instance enforces the limits on its own.
+ */
+export type RateLimitMode = 'redis' | 'in-process' | 'degraded';
+
+export interface RateLimitBudgets {
   /** Per-source limit for every call; throws RATE_LIMITED with the retry delay. */
   admitSource(callClass: CallClass, clientIp: string): Promise<void>;
   /** Per-account and per-(account, source) limits of a credential action. */
   admitAccount(action: string, account: string, clientIp: string): Promise<void>;
   /** Where limits are enforced right now (redis / in-process / degraded). */
-  status(): RateLimiterStatus['mode'];
+  status(): RateLimitMode;
 }
 
 export interface RateLimitHooks {
@@ -51,25 +62,33 @@ const accountKey = (action: string, account: string) =>
  * in-process without Redis. When Redis fails, every limit falls back to an in-process limiter
  * within milliseconds (never unlimited), which is logged and reported by status().
  */
-export function createRateLimits(
+export function createRateLimitBudgets(
   redis: Redis | null,
   keyPrefix: string,
   settings: RateLimitSettings,
   log: Logger,
   hooks: RateLimitHooks = {},
-): RateLimits {
-  const make = (name: string, s: LimitSetting): RateLimiter =>
-    createRateLimiter(redis, {
-      keyPrefix: `${keyPrefix}rl:${name}`,
-      points: s.points,
-      durationSec: s.windowSec,
-      onFallback: ({ error }) =>
-        log.error(
-          { limit: name, err: error instanceof Error ? error.message : String(error) },
-          'rate limits fell back to in-process enforcement (Redis unavailable)',
-        ),
-      onRecover: () => log.info({ limit: name }, 'rate limits are enforced in Redis again'),
-    });
+): RateLimitBudgets {
+  const fallbacks: FallbackSlidingWindowStore[] = [];
+  const make = (name: string, s: LimitSetting): SlidingWindowLimiter => {
+    const limit = { points: s.points, durationSec: s.windowSec };
+    const local = createMemorySlidingWindowStore();
+    if (redis === null) return createSlidingWindowLimiter(local, limit);
+    const store = createFallbackSlidingWindowStore(
+      createRedisSlidingWindowStore(redis, { keyPrefix: `${keyPrefix}rl:${name}` }),
+      local,
+      {
+        onFallback: (error) =>
+          log.error(
+            { limit: name, err: error instanceof Error ? error.message : String(error) },
+            'rate limits fell back to in-process enforcement (Redis unavailable)',
+          ),
+        onRecover: () => log.info({ limit: name }, 'rate limits are enforced in Redis again'),
+      },
+    );
+    fallbacks.push(store);
+    return createSlidingWindowLimiter(store, limit);
+  };
   const limiters = {
     ipRead: make('ip_read', settings.ipRead),
     ipCredential: make('ip_credential', settings.ipCredential),
@@ -82,23 +101,20 @@ export function createRateLimits(
    * given back: a refused call costs nothing, so RetryInfo's delay is exact and one exhausted
    * limit (say, one account from one source) does not drain a wider one.
    */
-  const consumeAll = async (entries: [string, RateLimiter, string][]) => {
-    const results = await Promise.allSettled(entries.map(([, l, key]) => l.consume(key)));
-    let retryAfterMs = 0;
-    let rejected: string | undefined;
-    results.forEach((r, i) => {
-      if (r.status === 'fulfilled') return;
-      const res = r.reason as { msBeforeNext?: unknown };
-      if (typeof res?.msBeforeNext !== 'number') throw r.reason;
-      rejected ??= entries[i]?.[0];
-      retryAfterMs = Math.max(retryAfterMs, res.msBeforeNext);
-    });
-    if (rejected === undefined) return;
-    await Promise.all(
-      entries.map(([, limiter, key], i) =>
-        results[i]?.status === 'fulfilled' ? limiter.reward(key, 1) : undefined,
-      ),
+  const consumeAll = async (entries: [string, SlidingWindowLimiter, string][]) => {
+    const spent = await Promise.all(
+      entries.map(async ([name, limiter, key]) => ({
+        name,
+        limiter,
+        key,
+        ...(await limiter.consume(key)),
+      })),
     );
+    const refused = spent.filter((s) => !s.allowed);
+    const rejected = refused[0]?.name;
+    if (rejected === undefined) return;
+    await Promise.all(spent.filter((s) => s.allowed).map((s) => s.limiter.refund(s.key)));
+    const retryAfterMs = Math.max(...refused.map((s) => s.msBeforeNext));
     hooks.onRejected?.(rejected);
     throw new AppError('RATE_LIMITED', 'too many requests; retry after the delay in RetryInfo', {
       retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)),
@@ -124,8 +140,8 @@ export function createRateLimits(
       ]);
     },
     status() {
-      const modes = Object.values(limiters).map((l) => rateLimiterStatus(l).mode);
-      return modes.includes('degraded') ? 'degraded' : (modes[0] ?? 'in-process');
+      if (redis === null) return 'in-process';
+      return fallbacks.some((store) => store.status().mode === 'degraded') ? 'degraded' : 'redis';
     },
   };
 }

@@ -16,10 +16,12 @@ export type PasswordCheck =
 
 /**
  * Checks a password for `user` (or burns the same argon2 time when there is no such user or
- * password). The attempt is counted atomically before the check, so N parallel wrong guesses
- * never get more than `lockout.threshold` argon2 checks; locked accounts are refused without one.
+ * password), and writes the attempt to PostgreSQL first: it is counted atomically before the
+ * check, so N parallel wrong guesses never get more than `lockout.threshold` argon2 checks;
+ * locked accounts are refused without one. A correct password under outdated parameters comes
+ * back with its new hash, for the caller to store with the successful login.
  */
-export async function verifyUserPassword(
+export async function checkPasswordAndRecordAttempt(
   deps: AuthDeps,
   user: UserRow | null,
   password: string,

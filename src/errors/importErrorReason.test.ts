@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type ImportFailure, importErrorReason } from './importErrorReason.ts';
+
+describe('importErrorReason', () => {
+  it('maps each failure to the ImportUserResult.error_reason the admin proto documents', () => {
+    const cases: [ImportFailure, string][] = [
+      [{ reason: 'EMAIL_TAKEN' }, 'ALREADY_EXISTS'],
+      [{ reason: 'USERNAME_TAKEN' }, 'ALREADY_EXISTS'],
+      [{ reason: 'VALIDATION_FAILED', field: 'email' }, 'INVALID_EMAIL'],
+      [{ reason: 'VALIDATION_FAILED', field: 'username' }, 'INVALID_USERNAME'],
+      [{ reason: 'VALIDATION_FAILED', field: 'roles' }, 'INVALID_ROLE'],
+      [{ reason: 'VALIDATION_FAILED', field: 'password_hash' }, 'INVALID_HASH'],
+      [{ reason: 'VALIDATION_FAILED', field: 'display_name' }, 'VALIDATION_FAILED'],
+      [{ reason: 'VALIDATION_FAILED', field: 'external_id' }, 'VALIDATION_FAILED'],
+      [{ reason: 'VALIDATION_FAILED', field: 'created_at' }, 'VALIDATION_FAILED'],
+    ];
+    for (const [failure, wire] of cases) {
+      assert.equal(importErrorReason(failure), wire, JSON.stringify(failure));
+    }
+  });
+});

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { fastFailingClient, whenReady } from '../../test/helpers/fastFailingRedis.ts';
+import { AppError } from '../errors/AppError.ts';
+import { createRateLimitBudgets, type RateLimitSettings } from './createRateLimitBudgets.ts';
+
+const log = pino({ level: 'silent' });
+const settings = (points: Partial<Record<keyof RateLimitSettings, number>>): RateLimitSettings => ({
+  ipRead: { points: points.ipRead ?? 100, windowSec: 60 },
+  ipCredential: { points: points.ipCredential ?? 100, windowSec: 60 },
+  account: { points: points.account ?? 100, windowSec: 60 },
+  accountIp: { points: points.accountIp ?? 100, windowSec: 60 },
+});
+
+/** The limit named by a RATE_LIMITED refusal, or 'admitted'. */
+async function admission(call: Promise<void>): Promise<string> {
+  try {
+    await call;
+    return 'admitted';
+  } catch (error) {
+    assert.ok(error instanceof AppError && error.reason === 'RATE_LIMITED', String(error));
+    assert.ok(error.retryAfterMs !== undefined && error.retryAfterMs >= 1);
+    return error.metadata.limit ?? '';
+  }
+}
+
+describe('createRateLimitBudgets', () => {
+  it('without Redis enforces every budget in-process, per source', async () => {
+    const limits = createRateLimitBudgets(null, 'gh:', settings({ ipRead: 3 }), log);
+    for (let i = 0; i < 3; i++)
+      assert.equal(await admission(limits.admitSource('read', 'ip-1')), 'admitted');
+    assert.equal(await admission(limits.admitSource('read', 'ip-1')), 'ip_read');
+    assert.equal(
+      await admission(limits.admitSource('read', 'ip-2')),
+      'admitted',
+      'keys are independent',
+    );
+    assert.equal(limits.status(), 'in-process');
+  });
+
+  it('a refused call costs nothing: the budgets it did fit are refunded', async () => {
+    const rejected: string[] = [];
+    const limits = createRateLimitBudgets(
+      null,
+      'gh:',
+      settings({ ipRead: 3, ipCredential: 1 }),
+      log,
+      {
+        onRejected: (limit) => rejected.push(limit),
+      },
+    );
+    assert.equal(await admission(limits.admitSource('credential', 'ip')), 'admitted');
+    assert.equal(await admission(limits.admitSource('credential', 'ip')), 'ip_credential');
+    // One read point spent by the admitted call; the refused one gave its read point back.
+    assert.equal(await admission(limits.admitSource('read', 'ip')), 'admitted');
+    assert.equal(await admission(limits.admitSource('read', 'ip')), 'admitted');
+    assert.equal(await admission(limits.admitSource('read', 'ip')), 'ip_read');
+    assert.deepEqual(rejected, ['ip_credential', 'ip_read']);
+
+    const accounts = createRateLimitBudgets(
+      null,
+      'gh:',
+      settings({ account: 2, accountIp: 1 }),
+      log,
+    );
+    assert.equal(
+      await admission(accounts.admitAccount('login', 'a@example.com', 'ip')),
+      'admitted',
+    );
+    assert.equal(
+      await admission(accounts.admitAccount('login', 'a@example.com', 'ip')),
+      'account_ip',
+    );
+    assert.equal(
+      await admission(accounts.admitAccount('login', 'a@example.com', 'ip-2')),
+      'admitted',
+      'the per-(account, source) refusal did not spend the account budget',
+    );
+    assert.equal(
+      await admission(accounts.admitAccount('login', 'a@example.com', 'ip-3')),
+      'account',
+    );
+  });
+
+  describe('on Redis', () => {
+    let redis: Redis;
+    const prefix = `swtest-${randomUUID()}:`;
+    before(async () => {
+      redis = fastFailingClient(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+      await whenReady(redis);
+    });
+    after(async () => {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    });
+
+    it('keeps its keys under `<prefix>rl:<limit>:{<key>}:w`, accounts hashed', async () => {
+      const limits = createRateLimitBudgets(redis, prefix, settings({}), log);
+      await limits.admitSource('credential', '203.0.113.7');
+      await limits.admitAccount('login', 'someone@example.com', '2001:db8:1:2::9');
+      const keys = (await redis.keys(`${prefix}*`)).toSorted();
+      assert.equal(keys.length, 4);
+      assert.deepEqual(keys.slice(2), [
+        `${prefix}rl:ip_credential:{203.0.113.7}:w`,
+        `${prefix}rl:ip_read:{203.0.113.7}:w`,
+      ]);
+      assert.match(keys[0] ?? '', /^swtest-[^:]+:rl:account:\{login:[\w-]{22}\}:w$/);
+      assert.match(
+        keys[1] ?? '',
+        /^swtest-[^:]+:rl:account_ip:\{login:[\w-]{22}:2001:db8:1:2::\/64\}:w$/,
+      );
+      assert.ok(
+        keys.every((key) => !key.includes('someone')),
+        'no address in clear',
+      );
+      assert.equal(limits.status(), 'redis');
+    });
+  });
+});

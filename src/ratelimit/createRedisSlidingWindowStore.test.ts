@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { fastFailingClient, whenReady } from '../../test/helpers/fastFailingRedis.ts';
+import type { SlidingWindowOperation } from './applySlidingWindow.ts';
+import { createMemorySlidingWindowStore } from './createMemorySlidingWindowStore.ts';
+import { createRedisSlidingWindowStore } from './createRedisSlidingWindowStore.ts';
+import { createSlidingWindowLimiter } from './createSlidingWindowLimiter.ts';
+import {
+  consumeUntilRejected,
+  fakeClock,
+  slidingWindowContract,
+  storeOp,
+  WINDOW_START,
+} from './slidingWindowContract.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** The hash tag Redis Cluster hashes: from the first `{` to the next `}`, if not empty. */
+function hashTagOf(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open === -1) return null;
+  const close = key.indexOf('}', open + 1);
+  if (close === -1 || close === open + 1) return null;
+  return key.slice(open + 1, close);
+}
+
+/** Deterministic PRNG (mulberry32), so a failing sequence can be replayed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('createRedisSlidingWindowStore', () => {
+  let redis: Redis;
+  const prefixes: string[] = [];
+
+  const uniquePrefix = (): string => {
+    const prefix = `swtest-${randomUUID()}`;
+    prefixes.push(prefix);
+    return prefix;
+  };
+
+  const keysOf = async (prefix: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    return keys;
+  };
+
+  before(async () => {
+    redis = fastFailingClient(REDIS_URL);
+    await whenReady(redis);
+  });
+
+  afterEach(async () => {
+    for (const prefix of prefixes.splice(0)) {
+      const keys = await keysOf(prefix);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  });
+
+  after(async () => {
+    await redis.quit();
+  });
+
+  describe('contract (clock passed to the script)', () => {
+    slidingWindowContract((keyPrefix, now) => {
+      prefixes.push(keyPrefix);
+      return createRedisSlidingWindowStore(redis, { keyPrefix, now });
+    });
+  });
+
+  it('computes exactly what the in-process store computes (the Lua mirrors the TS)', async () => {
+    const clock = fakeClock(WINDOW_START);
+    const limit = { points: 5, durationSec: 1 };
+    const inRedis = createRedisSlidingWindowStore(redis, {
+      keyPrefix: uniquePrefix(),
+      now: clock.now,
+    });
+    const inProcess = createMemorySlidingWindowStore({ now: clock.now });
+    const next = random(20261101);
+    const pick = (n: number) => Math.floor(next() * n);
+    const kinds: [SlidingWindowOperation, sign: number][] = [
+      ['consume', 1],
+      ['consume', 1],
+      ['consume', 1],
+      ['add', 1],
+      ['add', -1],
+      ['get', 0],
+    ];
+    const steps = Array.from({ length: 500 }, () => {
+      const [operation, sign] = kinds[pick(kinds.length)] ?? ['get', 0];
+      return {
+        // Steps of 50 ms keep every live key at least 50 ms (real time) away from its Redis TTL,
+        // so only the fake clock decides what has expired.
+        advance: 50 * pick(12),
+        key: `k${pick(3)}`,
+        operation,
+        points: sign * (1 + pick(4)),
+      };
+    });
+    const seen = new Set<string>();
+    for (const [index, step] of steps.entries()) {
+      clock.set(clock.now() + step.advance);
+      const fromRedis = await storeOp(inRedis, limit, step.key, step.operation, step.points);
+      const fromProcess = await storeOp(inProcess, limit, step.key, step.operation, step.points);
+      assert.deepEqual(fromRedis, fromProcess, `step ${index}: ${JSON.stringify(step)}`);
+      const sign = step.points < 0 ? '-' : '+';
+      seen.add(
+        `${step.operation}${step.operation === 'add' ? sign : ''}:${
+          fromRedis === null ? 'null' : fromRedis.consumed <= limit.points
+        }`,
+      );
+    }
+    // The sequence really went through rejections, nulls and every operation.
+    for (const expected of [
+      'consume:true',
+      'consume:false',
+      'get:null',
+      'get:true',
+      'add+:false',
+      'add-:true',
+    ]) {
+      assert.ok(seen.has(expected), `sequence never produced ${expected}`);
+    }
+  });
+
+  it('sets a TTL on every key and keeps each limiter key under its own hash tag', async () => {
+    const keyPrefix = uniquePrefix();
+    const store = createRedisSlidingWindowStore(redis, { keyPrefix });
+    const limit = { points: 3, durationSec: 1 };
+    const limiter = createSlidingWindowLimiter(store, limit);
+    const clientKeys = ['plain', 'a}b{c', '}', '%7D', 'user@example.com'];
+    for (const key of clientKeys) {
+      await limiter.consume(key);
+      await storeOp(store, limit, key, 'add', 1);
+    }
+
+    const stored = await keysOf(keyPrefix);
+    assert.deepEqual(stored.toSorted(), clientKeys.map((key) => store.keyOf(key)).toSorted());
+    for (const key of stored) {
+      const ttl = await redis.pttl(key);
+      assert.ok(ttl > 0 && ttl <= 2000, `${key} has PTTL ${ttl}`);
+    }
+    const tags = new Set<string>();
+    for (const key of clientKeys) {
+      const window = store.keyOf(key);
+      const tag = hashTagOf(window);
+      assert.ok(window.startsWith(`${keyPrefix}:{`), `${window} starts with the store prefix`);
+      assert.ok(window.endsWith(':w'), `${window} is the window key`);
+      assert.ok(tag !== null && tag !== '', `${window} has a hash tag`);
+      tags.add(tag ?? '');
+    }
+    assert.equal(tags.size, clientKeys.length, "distinct keys never share a tag ('}' vs '%7D')");
+  });
+
+  it('uses Redis TIME by default: no double burst across a real window edge', async () => {
+    const limiter = createSlidingWindowLimiter(
+      createRedisSlidingWindowStore(redis, { keyPrefix: uniquePrefix() }),
+      { points: 10, durationSec: 1 },
+    );
+    const redisNow = async () => {
+      const [seconds, micros] = await redis.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    // Spend everything in the last 150 ms of a window...
+    let now = await redisNow();
+    await sleep((850 - (now % 1000) + 1000) % 1000);
+    assert.equal(await consumeUntilRejected(limiter, 'k'), 10);
+    // ...then early in the next window only the part of the old window that has aged out is free
+    // (10 * elapsed / 1000 points), never a second full burst. Bounds come from Redis TIME
+    // measured around the burst, so a slow machine widens them instead of failing the test.
+    now = await redisNow();
+    await sleep(1000 - (now % 1000) + 150);
+    const before = (await redisNow()) % 1000;
+    const allowed = await consumeUntilRejected(limiter, 'k');
+    const after = (await redisNow()) % 1000;
+    assert.ok(after >= before, 'still in the same window (the burst took under a second)');
+    assert.ok(allowed >= Math.floor((10 * before) / 1000), `allowed ${allowed} at ${before} ms`);
+    assert.ok(allowed <= Math.ceil((10 * after) / 1000), `allowed ${allowed} at ${after} ms`);
+    assert.ok(allowed < 10, 'no double burst at the edge');
+    const rejected = await limiter.consume('k');
+    assert.equal(rejected.allowed, false);
+    assert.ok(rejected.msBeforeNext > 0 && rejected.msBeforeNext <= 1000);
+  });
+});
