@@ -15,7 +15,7 @@ const DENIED = new Set<string>([
 ]);
 
 /** The user id at `path` of the request (`user_id`, `user.id`), if it is one, normalised. */
-function subjectOf(request: unknown, path: readonly string[]): string | null {
+function subjectAt(request: unknown, path: readonly string[]): string | null {
   if (path.length === 0) return null;
   let value: unknown = request;
   for (const key of path) value = (value as Record<string, unknown> | null | undefined)?.[key];
@@ -36,7 +36,7 @@ export function auditCall(policy: MethodPolicy, pool: DatabasePool): Step | null
   if (policy.audit === null) return null;
   const { action, subjectPath } = policy.audit;
   return async (call, next) => {
-    let subjectUserId = subjectOf(call.request, subjectPath);
+    let subjectUserId = subjectAt(call.request, subjectPath);
     let details: AuditDetails = {};
     let recorded = false;
     const event = (outcome: AuditEventInput['outcome'], extra: AuditDetails = {}) => ({
