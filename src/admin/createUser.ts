@@ -3,7 +3,7 @@ import { isViolation } from '../auth/normalize.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import { insertUser, type UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
 export interface CreateUserInput {
@@ -19,7 +19,7 @@ export interface CreateUserInput {
 /** Creates an account (no session); EMAIL_TAKEN / USERNAME_TAKEN come from the unique indexes. */
 export async function createUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   input: CreateUserInput,
 ): Promise<UserRow> {
   const { account, violations } = checkNewAccount(deps.policy, {
@@ -33,7 +33,7 @@ export async function createUser(
   const { email, username, displayName } = account;
   const passwordHash =
     input.initialPassword === undefined ? null : await deps.hasher.hash(input.initialPassword);
-  return call.transaction(async (tx) => {
+  return audit.transaction(async (tx) => {
     const user = await insertUser(tx, {
       email: email.display,
       emailNormalized: email.normalized,
@@ -44,7 +44,7 @@ export async function createUser(
       roles,
       emailVerified: input.emailVerified,
     });
-    call.note({
+    audit.note({
       subjectUserId: user.id,
       details: {
         roles: roles.join(','),

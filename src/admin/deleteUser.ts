@@ -3,8 +3,8 @@ import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/a
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /**
@@ -13,16 +13,20 @@ import { requireUserId } from './requireUserId.ts';
  * new account. The row itself stays (audit events keep pointing at it; nothing is scrubbed
  * yet, see docs/admin.md). From then on the user is NOT_FOUND. Never the last active admin.
  */
-export async function deleteUser(deps: AdminDeps, call: AdminCall, userId: string): Promise<void> {
+export async function deleteUser(
+  deps: AdminDeps,
+  audit: AuditScope,
+  userId: string,
+): Promise<void> {
   const id = requireUserId(userId);
-  const revoked = await call.transaction(async (tx) => {
+  const revoked = await audit.transaction(async (tx) => {
     await lockAdminMembership(tx);
     const before = await getUserById(tx, id, { forUpdate: true });
     await assertNotLastActiveAdmin(tx, before);
     await updateUserStatus(tx, id, 'deleted');
     const revoked = await revokeSessions(tx, { userId: id }, 'admin_delete');
     await revokeOneTimeTokens(tx, id);
-    call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
+    audit.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
     return revoked;
   });
   await markSessionsRevoked(deps, revoked, 'admin_delete');

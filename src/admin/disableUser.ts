@@ -3,8 +3,8 @@ import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/a
 import { revokeSessions } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /**
@@ -13,17 +13,17 @@ import { requireUserId } from './requireUserId.ts';
  */
 export async function disableUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   userId: string,
 ): Promise<UserRow> {
   const id = requireUserId(userId);
-  const { user, revoked } = await call.transaction(async (tx) => {
+  const { user, revoked } = await audit.transaction(async (tx) => {
     await lockAdminMembership(tx);
     const before = await getUserById(tx, id, { forUpdate: true });
     await assertNotLastActiveAdmin(tx, before);
     const user = before.status === 'disabled' ? before : await updateUserStatus(tx, id, 'disabled');
     const revoked = await revokeSessions(tx, { userId: id }, 'admin_disable');
-    call.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
+    audit.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
     return { user, revoked };
   });
   await markSessionsRevoked(deps, revoked, 'admin_disable');

@@ -3,7 +3,7 @@ import { getUserById, updateUserStatus } from '../storage/adminUsers.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /**
@@ -13,13 +13,13 @@ import { requireUserId } from './requireUserId.ts';
  */
 export async function enableUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   userId: string,
 ): Promise<UserRow> {
   const id = requireUserId(userId);
-  const { user, liveSessionIds } = await call.transaction(async (tx) => {
+  const { user, liveSessionIds } = await audit.transaction(async (tx) => {
     const before = await getUserById(tx, id, { forUpdate: true });
-    call.note({ details: { previous_status: before.status } });
+    audit.note({ details: { previous_status: before.status } });
     if (before.status === 'active') return { user: before, liveSessionIds: [] };
     return {
       user: await updateUserStatus(tx, id, 'active'),

@@ -16,8 +16,8 @@ import {
   insertImportedUser,
 } from '../storage/adminUsers.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { checkImportedHash } from './checkImportedHash.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
 export const MAX_IMPORT_BATCH = 1000;
@@ -109,7 +109,7 @@ function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
  */
 export async function importUsers(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   entries: readonly ImportEntry[],
 ): Promise<ImportResult[]> {
   if (entries.length === 0 || entries.length > MAX_IMPORT_BATCH) {
@@ -124,7 +124,7 @@ export async function importUsers(
   const now = Date.now();
   const checked = entries.map((e) => checkEntry(deps, e, now));
   // Built inside the transaction: a retried transaction (deadlock) starts from scratch.
-  return call.transaction(async (tx) => {
+  return audit.transaction(async (tx) => {
     const results: ImportResult[] = [];
     for (const [index, entry] of checked.entries()) {
       const result = { index, email: entries[index]?.email ?? '', ok: false, userId: '' };
@@ -155,7 +155,7 @@ export async function importUsers(
       });
     }
     const imported = results.filter((r) => r.ok).length;
-    call.note({
+    audit.note({
       details: { requested: entries.length, imported, failed: entries.length - imported },
     });
     return results;

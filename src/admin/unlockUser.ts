@@ -1,14 +1,14 @@
 import { getUserById, updateUserUnlocked } from '../storage/adminUsers.ts';
 import type { UserRow } from '../storage/users.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** Clears a lockout and the failure counters; idempotent. */
-export async function unlockUser(call: AdminCall, userId: string): Promise<UserRow> {
+export async function unlockUser(audit: AuditScope, userId: string): Promise<UserRow> {
   const id = requireUserId(userId);
-  return call.transaction(async (tx) => {
+  return audit.transaction(async (tx) => {
     const before = await getUserById(tx, id, { forUpdate: true });
-    call.note({
+    audit.note({
       details: {
         failed_login_count: before.failed_login_count,
         lockout_count: before.lockout_count,

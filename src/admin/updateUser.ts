@@ -17,8 +17,8 @@ import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 import { requireUserId } from './requireUserId.ts';
 
@@ -133,11 +133,11 @@ function parseUpdate(input: UpdateUserInput): {
  */
 export async function updateUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   input: UpdateUserInput,
 ): Promise<UserRow> {
   const { id, paths, changes } = parseUpdate(input);
-  const { user, liveSessionIds } = await call.transaction(async (tx) => {
+  const { user, liveSessionIds } = await audit.transaction(async (tx) => {
     const demotes = changes.roles !== undefined && !changes.roles.includes('admin');
     if (demotes) await lockAdminMembership(tx);
     const before = await getUserById(tx, id, { forUpdate: true });
@@ -157,7 +157,7 @@ export async function updateUser(
     }
     const user = await updateUserProfile(tx, id, write);
     const rolesChanged = before.roles.join(',') !== user.roles.join(',');
-    call.note({
+    audit.note({
       details: {
         fields: [...paths].sort().join(','),
         ...(rolesChanged

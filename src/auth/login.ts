@@ -1,7 +1,7 @@
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { findUserByIdentifier, type UserRow, updateUserLoginSucceeded } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkPasswordAndRecordAttempt,
   recordPasswordFailure,
@@ -27,6 +27,7 @@ export async function login(
   deps: AuthDeps,
   input: LoginInput,
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<{ user: UserRow; tokens: IssuedTokens }> {
   const identifier = normalizeIdentifier(input.identifier);
   const violations = [];
@@ -40,7 +41,7 @@ export async function login(
     violations.push({ field: 'password', description: 'a password is required' });
   }
   if (violations.length > 0) throw invalidArgument(violations);
-  await deps.limits.admitAccount('login', identifier, info.clientIp);
+  await admitAccount(identifier);
 
   const user = await findUserByIdentifier(deps.pool, identifier);
   // REQUIRE_VERIFIED_EMAIL: an unverified account is not active. Its password is not checked

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors/AppError.ts';
 import { insertAuditEvent } from '../storage/audit.ts';
 import { insertUser, type UserRow } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { checkNewAccount } from './checkNewAccount.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
 
@@ -17,11 +17,12 @@ export async function register(
   deps: AuthDeps,
   input: RegisterInput,
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<{ user: UserRow; tokens: IssuedTokens }> {
   const { account, violations } = checkNewAccount(deps.policy, input);
   if (account === null) throw invalidArgument(violations);
   const { email, username, displayName } = account;
-  await deps.limits.admitAccount('register', email.normalized, info.clientIp);
+  await admitAccount(email.normalized);
   const passwordHash = await deps.hasher.hash(input.password);
   return deps.pool.transaction(async (tx) => {
     const user = await insertUser(tx, {
