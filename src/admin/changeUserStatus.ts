@@ -4,8 +4,8 @@ import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { findLiveSessionIdsByUser, revokeSessions } from '../storage/sessions.ts';
 import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 import { requireUserId } from './requireUserId.ts';
 
 // Why a status change ends sessions, as recorded on them and in the revocation metric.
@@ -22,13 +22,13 @@ const REVOKE_REASON = { disabled: 'admin_disable', deleted: 'admin_delete' } as 
  */
 export async function changeUserStatus(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   userId: string,
   target: UserStatus,
 ): Promise<UserAccount> {
   const id = requireUserId(userId);
   const reason = target === 'active' ? null : REVOKE_REASON[target];
-  const { account, revoked, liveSessionIds } = await call.transaction(async (tx) => {
+  const { account, revoked, liveSessionIds } = await audit.transaction(async (tx) => {
     if (reason !== null) await lockAdminMembership(tx);
     const before = await getUserById(tx, id, { forUpdate: true });
     if (reason !== null) await assertNotLastActiveAdmin(tx, before.user);
@@ -36,7 +36,7 @@ export async function changeUserStatus(
     const account = changed ? await updateUserStatus(tx, id, target) : before;
     const revoked = reason === null ? [] : await revokeSessions(tx, { userId: id }, reason);
     if (target === 'deleted') await revokeOneTimeTokens(tx, id);
-    call.note({
+    audit.note({
       details: {
         previous_status: before.user.status,
         ...(reason === null ? {} : { revoked_sessions: revoked.length }),

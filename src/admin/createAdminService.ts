@@ -1,8 +1,7 @@
-import type { AuthDeps } from '../auth/AuthDeps.ts';
 import type { SessionPageRequest } from '../auth/sessions.ts';
 import type { ManagedUser } from '../domain/User.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import { type AdminCall, createAdminCallRunner } from './createAdminCallRunner.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { type CreateUserInput, createUser } from './createUser.ts';
 import { deleteUser } from './deleteUser.ts';
 import { disableUser } from './disableUser.ts';
@@ -15,47 +14,43 @@ import { unlockUser } from './unlockUser.ts';
 import { type UpdateUserInput, updateUser } from './updateUser.ts';
 import { listUserSessions, revokeUserSessions } from './userSessions.ts';
 
-/** The UserAdminService use cases bound to their dependencies, plus the call wrapper. */
+/**
+ * The UserAdminService use cases bound to their dependencies. Authorization and the call's one
+ * audit event are the request path's (each RPC's call policy); state changes take its
+ * AuditScope, so the change and its audit row commit together.
+ */
 export interface AdminService {
-  deps: AdminDeps;
-  /** Wraps an operation with admin authorization and its one audit event (see createAdminCallRunner). */
-  adminCall: ReturnType<typeof createAdminCallRunner>;
-  createUser(call: AdminCall, input: CreateUserInput): Promise<ManagedUser>;
+  createUser(audit: AuditScope, input: CreateUserInput): Promise<ManagedUser>;
   getUser(userId: string): Promise<ManagedUser>;
   listUsers: (input: ListUsersInput) => ReturnType<typeof listUsers>;
-  updateUser(call: AdminCall, input: UpdateUserInput): Promise<ManagedUser>;
-  deleteUser(call: AdminCall, userId: string): Promise<void>;
-  disableUser(call: AdminCall, userId: string): Promise<ManagedUser>;
-  enableUser(call: AdminCall, userId: string): Promise<ManagedUser>;
-  unlockUser(call: AdminCall, userId: string): Promise<ManagedUser>;
+  updateUser(audit: AuditScope, input: UpdateUserInput): Promise<ManagedUser>;
+  deleteUser(audit: AuditScope, userId: string): Promise<void>;
+  disableUser(audit: AuditScope, userId: string): Promise<ManagedUser>;
+  enableUser(audit: AuditScope, userId: string): Promise<ManagedUser>;
+  unlockUser(audit: AuditScope, userId: string): Promise<ManagedUser>;
   listUserSessions: (
     userId: string,
     page: SessionPageRequest,
   ) => ReturnType<typeof listUserSessions>;
-  revokeUserSessions(call: AdminCall, userId: string): Promise<number>;
+  revokeUserSessions(audit: AuditScope, userId: string): Promise<number>;
   listAuditEvents: (input: ListAuditEventsInput) => ReturnType<typeof listAuditEvents>;
-  importUsers(call: AdminCall, entries: readonly ImportEntry[]): Promise<ImportResult[]>;
+  importUsers(audit: AuditScope, entries: readonly ImportEntry[]): Promise<ImportResult[]>;
 }
 
-/** Binds the admin use cases to the auth dependencies (which carry the page-token codec). */
-export function createAdminService(auth: AuthDeps): AdminService {
-  const deps: AdminDeps = auth;
+/** Binds the admin use cases to their dependencies (the page-token codec among them). */
+export function createAdminService(deps: AdminDeps): AdminService {
   return {
-    deps,
-    adminCall: createAdminCallRunner(deps.pool, (clientIp) =>
-      deps.limits.admitSource('read', clientIp),
-    ),
-    createUser: (call, input) => createUser(deps, call, input),
+    createUser: (audit, input) => createUser(deps, audit, input),
     getUser: (userId) => getUser(deps, userId),
     listUsers: (input) => listUsers(deps, input),
-    updateUser: (call, input) => updateUser(deps, call, input),
-    deleteUser: (call, userId) => deleteUser(deps, call, userId),
-    disableUser: (call, userId) => disableUser(deps, call, userId),
-    enableUser: (call, userId) => enableUser(deps, call, userId),
-    unlockUser: (call, userId) => unlockUser(deps, call, userId),
+    updateUser: (audit, input) => updateUser(deps, audit, input),
+    deleteUser: (audit, userId) => deleteUser(deps, audit, userId),
+    disableUser: (audit, userId) => disableUser(deps, audit, userId),
+    enableUser: (audit, userId) => enableUser(deps, audit, userId),
+    unlockUser: (audit, userId) => unlockUser(deps, audit, userId),
     listUserSessions: (userId, page) => listUserSessions(deps, userId, page),
-    revokeUserSessions: (call, userId) => revokeUserSessions(deps, call, userId),
+    revokeUserSessions: (audit, userId) => revokeUserSessions(deps, audit, userId),
     listAuditEvents: (input) => listAuditEvents(deps, input),
-    importUsers: (call, entries) => importUsers(deps, call, entries),
+    importUsers: (audit, entries) => importUsers(deps, audit, entries),
   };
 }

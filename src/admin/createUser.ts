@@ -4,7 +4,7 @@ import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import { insertUser } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
 export interface CreateUserInput {
@@ -20,7 +20,7 @@ export interface CreateUserInput {
 /** Creates an account (no session); EMAIL_TAKEN / USERNAME_TAKEN come from the unique indexes. */
 export async function createUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   input: CreateUserInput,
 ): Promise<ManagedUser> {
   const { account, violations } = checkNewAccount(deps.policy, {
@@ -33,14 +33,14 @@ export async function createUser(
   if (account === null || isViolation(roles)) throw invalidArgument(violations);
   const passwordHash =
     input.initialPassword === undefined ? null : await deps.hasher.hash(input.initialPassword);
-  const created = await call.transaction(async (tx) => {
+  const created = await audit.transaction(async (tx) => {
     const created = await insertUser(tx, {
       ...account,
       passwordHash,
       roles,
       emailVerified: input.emailVerified,
     });
-    call.note({
+    audit.note({
       subjectUserId: created.user.id,
       details: {
         roles: roles.join(','),

@@ -1,6 +1,6 @@
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { changeUserStatus } from './changeUserStatus.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 
 /**
  * Soft-deletes a user: status 'deleted' and deleted_at are set, every session and unused
@@ -8,6 +8,10 @@ import type { AdminCall } from './createAdminCallRunner.ts';
  * new account. The row itself stays (audit events keep pointing at it; nothing is scrubbed
  * yet, see docs/admin.md). From then on the user is NOT_FOUND. Never the last active admin.
  */
-export async function deleteUser(deps: AdminDeps, call: AdminCall, userId: string): Promise<void> {
-  await changeUserStatus(deps, call, userId, 'deleted');
+export async function deleteUser(
+  deps: AdminDeps,
+  audit: AuditScope,
+  userId: string,
+): Promise<void> {
+  await changeUserStatus(deps, audit, userId, 'deleted');
 }

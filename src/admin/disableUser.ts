@@ -1,7 +1,7 @@
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { changeUserStatus } from './changeUserStatus.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 
 /**
  * Disables a user and revokes every session at once (its access tokens stop validating, its
@@ -9,8 +9,8 @@ import type { AdminCall } from './createAdminCallRunner.ts';
  */
 export async function disableUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   userId: string,
 ): Promise<ManagedUser> {
-  return toManagedUser(await changeUserStatus(deps, call, userId, 'disabled'), deps.hasher);
+  return toManagedUser(await changeUserStatus(deps, audit, userId, 'disabled'), deps.hasher);
 }

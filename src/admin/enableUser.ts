@@ -1,7 +1,7 @@
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { changeUserStatus } from './changeUserStatus.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 
 /**
  * Re-enables a disabled user; idempotent; a lockout stays (see unlockUser). DisableUser revoked
@@ -10,8 +10,8 @@ import type { AdminCall } from './createAdminCallRunner.ts';
  */
 export async function enableUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   userId: string,
 ): Promise<ManagedUser> {
-  return toManagedUser(await changeUserStatus(deps, call, userId, 'active'), deps.hasher);
+  return toManagedUser(await changeUserStatus(deps, audit, userId, 'active'), deps.hasher);
 }

@@ -13,8 +13,8 @@ import {
 } from '../errors/importErrorReason.ts';
 import { findUserConflict, insertImportedUser } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { checkImportedHash } from './checkImportedHash.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
 export const MAX_IMPORT_BATCH = 1000;
@@ -104,7 +104,7 @@ function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
  */
 export async function importUsers(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   entries: readonly ImportEntry[],
 ): Promise<ImportResult[]> {
   if (entries.length === 0 || entries.length > MAX_IMPORT_BATCH) {
@@ -119,7 +119,7 @@ export async function importUsers(
   const now = Date.now();
   const checked = entries.map((e) => checkEntry(deps, e, now));
   // Built inside the transaction: a retried transaction (deadlock) starts from scratch.
-  return call.transaction(async (tx) => {
+  return audit.transaction(async (tx) => {
     const results: ImportResult[] = [];
     for (const [index, entry] of checked.entries()) {
       const result = { index, email: entries[index]?.email ?? '', ok: false, userId: '' };
@@ -150,7 +150,7 @@ export async function importUsers(
       });
     }
     const imported = results.filter((r) => r.ok).length;
-    call.note({
+    audit.note({
       details: { requested: entries.length, imported, failed: entries.length - imported },
     });
     return results;

@@ -1,19 +1,19 @@
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { getUserById, updateUserUnlocked } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** Clears a lockout and the failure counters; idempotent. */
 export async function unlockUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   userId: string,
 ): Promise<ManagedUser> {
   const id = requireUserId(userId);
-  const unlocked = await call.transaction(async (tx) => {
+  const unlocked = await audit.transaction(async (tx) => {
     const before = await getUserById(tx, id, { forUpdate: true });
-    call.note({
+    audit.note({
       details: {
         failed_login_count: before.failedLoginCount,
         lockout_count: before.lockoutCount,

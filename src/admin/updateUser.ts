@@ -17,8 +17,8 @@ import {
   updateUserProfile,
 } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 import { requireUserId } from './requireUserId.ts';
 
@@ -133,11 +133,11 @@ function parseUpdate(input: UpdateUserInput): {
  */
 export async function updateUser(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   input: UpdateUserInput,
 ): Promise<ManagedUser> {
   const { id, paths, changes } = parseUpdate(input);
-  const { updated, liveSessionIds } = await call.transaction(async (tx) => {
+  const { updated, liveSessionIds } = await audit.transaction(async (tx) => {
     const demotes = changes.roles !== undefined && !changes.roles.includes('admin');
     if (demotes) await lockAdminMembership(tx);
     const { user: before } = await getUserById(tx, id, { forUpdate: true });
@@ -158,7 +158,7 @@ export async function updateUser(
     const updated = await updateUserProfile(tx, id, write);
     const { user } = updated;
     const rolesChanged = before.roles.join(',') !== user.roles.join(',');
-    call.note({
+    audit.note({
       details: {
         fields: [...paths].sort().join(','),
         ...(rolesChanged

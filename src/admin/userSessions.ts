@@ -3,7 +3,7 @@ import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { getUserById } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import type { AdminCall } from './createAdminCallRunner.ts';
+import type { AuditScope } from './AuditScope.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** One page of a live user's live sessions, most recently used first. */
@@ -20,14 +20,14 @@ export async function listUserSessions(
 /** Revokes every live session of a user (the caller's own too, if it targets itself). */
 export async function revokeUserSessions(
   deps: AdminDeps,
-  call: AdminCall,
+  audit: AuditScope,
   userId: string,
 ): Promise<number> {
   const id = requireUserId(userId);
-  const revoked = await call.transaction(async (tx) => {
+  const revoked = await audit.transaction(async (tx) => {
     await getUserById(tx, id);
     const revoked = await revokeSessions(tx, { userId: id }, 'admin_revoke');
-    call.note({ details: { revoked_count: revoked.length } });
+    audit.note({ details: { revoked_count: revoked.length } });
     return revoked;
   });
   await markSessionsRevoked(deps, revoked, 'admin_revoke');

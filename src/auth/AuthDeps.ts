@@ -2,7 +2,6 @@ import type { PageTokens } from '../admin/createPageTokens.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { AccountMail } from '../mail/createAccountMail.ts';
-import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import type { AuthEvents } from './AuthEvents.ts';
@@ -28,7 +27,6 @@ export interface AuthDeps {
   passwordMaxLength: number;
   /** Consecutive failures before a lock, and its duration (doubling per lockout, capped). */
   lockout: { threshold: number; baseSec: number; maxSec: number };
-  limits: RateLimitBudgets;
   events: AuthEvents;
   log: Logger;
   /** Password-reset and verification mail: lifetimes, templates, the outbox sender's nudge. */
@@ -47,3 +45,10 @@ export interface RequestInfo {
   userAgent: string;
   requestId: string;
 }
+
+/**
+ * Spends the per-account budget the call's policy names (`account_budget`: 'login', ...) for
+ * `account`, or throws RATE_LIMITED. Bound by the request path, so the budget's name lives only
+ * in the contract and the use case says only which account the call is about.
+ */
+export type AdmitAccount = (account: string) => Promise<void>;

@@ -4,7 +4,7 @@ import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { findUserById, updateUserPassword } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkPasswordAndRecordAttempt,
   recordPasswordFailure,
@@ -21,6 +21,7 @@ export async function changePassword(
   principal: Principal,
   input: { currentPassword: string; newPassword: string },
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<IssuedTokens> {
   const violations: FieldViolation[] = [];
   if (input.currentPassword === '' || input.currentPassword.length > deps.passwordMaxLength * 4) {
@@ -40,7 +41,7 @@ export async function changePassword(
   );
   if (violations.length > 0) throw invalidArgument(violations);
 
-  await deps.limits.admitAccount('password_change', user.id, info.clientIp);
+  await admitAccount(user.id);
   const check = await checkPasswordAndRecordAttempt(deps, account, input.currentPassword);
   if (!check.ok) {
     await deps.pool.transaction((tx) =>

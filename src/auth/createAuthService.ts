@@ -1,23 +1,11 @@
-import { createPageTokens } from '../admin/createPageTokens.ts';
-import type { Config } from '../config.ts';
 import type { User } from '../domain/User.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
-import type { KeyStore } from '../keys/createKeyStore.ts';
-import type { Logger } from '../log.ts';
-import { createAccountMail } from '../mail/createAccountMail.ts';
-import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
-import type { SessionCache } from '../sessions/SessionCache.ts';
-import { createAppSecretLoader } from '../storage/appSecrets.ts';
-import type { DatabasePool } from '../storage/createDatabase.ts';
 import { findUserById } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
-import { type AuthEvents, noAuthEvents } from './AuthEvents.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { changePassword } from './changePassword.ts';
-import { createPasswordHasher } from './createPasswordHasher.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
 import type { Principal } from './Principal.ts';
-import { createPasswordPolicy } from './passwordPolicy.ts';
 import { refresh } from './refresh.ts';
 import { register } from './register.ts';
 import { requestEmailVerification } from './requestEmailVerification.ts';
@@ -31,15 +19,26 @@ export type { RequestInfo };
 
 /** The AuthService use cases bound to their dependencies. */
 export interface AuthService {
-  deps: AuthDeps;
+  /** The principal of a bearer token whose session is live, or null (the request path's). */
   authenticate(token: string): Promise<Principal | null>;
   validate: (token: string) => ReturnType<typeof validateAccessToken>;
+  /** The public JSON Web Key Set (JSON text) access tokens verify against. */
+  jwks(): string;
   register: (
     input: Parameters<typeof register>[1],
     info: RequestInfo,
+    admitAccount: AdmitAccount,
   ) => ReturnType<typeof register>;
-  login: (input: Parameters<typeof login>[1], info: RequestInfo) => ReturnType<typeof login>;
-  refresh: (token: string, info: RequestInfo) => ReturnType<typeof refresh>;
+  login: (
+    input: Parameters<typeof login>[1],
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof login>;
+  refresh: (
+    token: string,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof refresh>;
   logout: (input: Parameters<typeof logout>[1], info: RequestInfo) => Promise<void>;
   currentUser(principal: Principal): Promise<User>;
   listSessions: (
@@ -52,71 +51,36 @@ export interface AuthService {
     principal: Principal,
     input: Parameters<typeof changePassword>[2],
     info: RequestInfo,
+    admitAccount: AdmitAccount,
   ) => ReturnType<typeof changePassword>;
-  requestPasswordReset: (email: string, info: RequestInfo) => Promise<void>;
+  requestPasswordReset: (
+    email: string,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => Promise<void>;
   resetPassword: (input: Parameters<typeof resetPassword>[1], info: RequestInfo) => Promise<void>;
-  requestEmailVerification: (principal: Principal, info: RequestInfo) => Promise<void>;
+  requestEmailVerification: (
+    principal: Principal,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => Promise<void>;
   verifyEmail: (token: string, info: RequestInfo) => Promise<User>;
 }
 
-export interface AuthServiceDeps {
-  pool: DatabasePool;
-  keys: KeyStore;
-  sessionCache: SessionCache;
-  limits: RateLimitBudgets;
-  /** Observability callbacks (metrics); defaults to none. */
-  events?: AuthEvents;
-  config: Config;
-  log: Logger;
-  /** Called after a message is committed to the outbox (wakes the local sender). */
-  mailQueued?: () => void;
-}
-
-/**
- * Builds the password hasher (precomputing its dummy hash) and binds every use case. Page tokens
- * are signed with PAGE_TOKEN_SECRET, or else with a random secret kept in app_secrets (created by
- * the first instance that needs it), so every instance of one database accepts every other's
- * tokens; successor refresh tokens are derived under another such secret.
- */
-export async function createAuthService(d: AuthServiceDeps): Promise<AuthService> {
-  const events = d.events ?? noAuthEvents;
-  const configuredPageKey = d.config.pageTokenSecret;
-  const storedPageKey = createAppSecretLoader(d.pool, 'page_token');
-  const pageKey = async () =>
-    configuredPageKey === undefined ? storedPageKey() : Buffer.from(configuredPageKey, 'utf8');
-  const deps: AuthDeps = {
-    pool: d.pool,
-    keys: d.keys,
-    sessionCache: d.sessionCache,
-    hasher: await createPasswordHasher(d.config.passwords.argon2, events.passwordHash),
-    policy: createPasswordPolicy(d.config.passwords.minLength, d.config.passwords.maxLength),
-    tokens: {
-      accessTtlSec: d.config.tokens.accessTtlSec,
-      clockSkewSec: d.config.tokens.clockSkewSec,
-      sessionIdleSec: d.config.tokens.sessionIdleSec,
-      sessionAbsoluteSec: d.config.tokens.sessionAbsoluteSec,
-      reuseGraceSec: d.config.tokens.reuseGraceSec,
-    },
-    passwordMaxLength: d.config.passwords.maxLength,
-    lockout: d.config.lockout,
-    limits: d.limits,
-    events,
-    log: d.log,
-    mail: createAccountMail(d.config.mail, d.mailQueued),
-    requireVerifiedEmail: d.config.mail.requireVerifiedEmail,
-    pageTokens: createPageTokens(pageKey),
-    refreshSuccessorKey: createAppSecretLoader(d.pool, 'refresh_successor'),
-  };
+/** Binds every AuthService use case to the dependencies the composition root built. */
+export function createAuthService(deps: AuthDeps): AuthService {
   return {
-    deps,
     async authenticate(token) {
       const v = await validateAccessToken(deps, token);
-      return v === null ? null : { userId: v.userId, sessionId: v.sessionId, roles: v.roles };
+      return v === null
+        ? null
+        : { kind: 'user', userId: v.userId, sessionId: v.sessionId, roles: v.roles };
     },
     validate: (token) => validateAccessToken(deps, token),
-    register: (input, info) => register(deps, input, info),
-    login: (input, info) => login(deps, input, info),
-    refresh: (token, info) => refresh(deps, token, info),
+    jwks: () => deps.keys.jwks().json,
+    register: (input, info, admitAccount) => register(deps, input, info, admitAccount),
+    login: (input, info, admitAccount) => login(deps, input, info, admitAccount),
+    refresh: (token, info, admitAccount) => refresh(deps, token, info, admitAccount),
     logout: (input, info) => logout(deps, input, info),
     async currentUser(principal) {
       const account = await findUserById(deps.pool, principal.userId);
@@ -126,10 +90,13 @@ export async function createAuthService(d: AuthServiceDeps): Promise<AuthService
     listSessions: (principal, page) => listSessions(deps, principal, page),
     revokeSession: (principal, sessionId, info) => revokeSession(deps, principal, sessionId, info),
     revokeOtherSessions: (principal, info) => revokeOtherSessions(deps, principal, info),
-    changePassword: (principal, input, info) => changePassword(deps, principal, input, info),
-    requestPasswordReset: (email, info) => requestPasswordReset(deps, { email }, info),
+    changePassword: (principal, input, info, admitAccount) =>
+      changePassword(deps, principal, input, info, admitAccount),
+    requestPasswordReset: (email, info, admitAccount) =>
+      requestPasswordReset(deps, { email }, info, admitAccount),
     resetPassword: (input, info) => resetPassword(deps, input, info),
-    requestEmailVerification: (principal, info) => requestEmailVerification(deps, principal, info),
+    requestEmailVerification: (principal, info, admitAccount) =>
+      requestEmailVerification(deps, principal, info, admitAccount),
     verifyEmail: (token, info) => verifyEmail(deps, { token }, info),
   };
 }

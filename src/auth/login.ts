@@ -2,7 +2,7 @@ import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkPasswordAndRecordAttempt,
   recordPasswordFailure,
@@ -28,6 +28,7 @@ export async function login(
   deps: AuthDeps,
   input: LoginInput,
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<{ user: User; tokens: IssuedTokens }> {
   const identifier = normalizeIdentifier(input.identifier);
   const violations = [];
@@ -41,7 +42,7 @@ export async function login(
     violations.push({ field: 'password', description: 'a password is required' });
   }
   if (violations.length > 0) throw invalidArgument(violations);
-  await deps.limits.admitAccount('login', identifier, info.clientIp);
+  await admitAccount(identifier);
 
   const account = await findUserByIdentifier(deps.pool, identifier);
   const user = account?.user ?? null;

@@ -11,7 +11,7 @@ import {
 } from '../storage/refreshTokens.ts';
 import { findSessionById, revokeSessions, touchSession } from '../storage/sessions.ts';
 import { findUserById } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   deriveSuccessorRefreshToken,
   hashRefreshToken,
@@ -42,12 +42,13 @@ export async function refresh(
   deps: AuthDeps,
   refreshToken: string,
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<IssuedTokens> {
   if (refreshToken === '' || refreshToken.length > 200) {
     throw invalidArgument([{ field: 'refresh_token', description: 'a refresh token is required' }]);
   }
   const tokenHash = hashRefreshToken(refreshToken);
-  await deps.limits.admitAccount('refresh', tokenHash.toString('base64url'), info.clientIp);
+  await admitAccount(tokenHash.toString('base64url'));
   const next = deriveSuccessorRefreshToken(await deps.refreshSuccessorKey(), refreshToken);
   const outcome = await deps.pool.transaction(async (tx): Promise<Outcome> => {
     const token = await findRefreshTokenByHashForUpdate(tx, tokenHash);

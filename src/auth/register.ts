@@ -2,7 +2,7 @@ import type { User } from '../domain/User.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { insertUser } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { checkNewAccount } from './checkNewAccount.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
 
@@ -18,10 +18,11 @@ export async function register(
   deps: AuthDeps,
   input: RegisterInput,
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<{ user: User; tokens: IssuedTokens }> {
   const { account, violations } = checkNewAccount(deps.policy, input);
   if (account === null) throw invalidArgument(violations);
-  await deps.limits.admitAccount('register', account.email.normalized, info.clientIp);
+  await admitAccount(account.email.normalized);
   const passwordHash = await deps.hasher.hash(input.password);
   return deps.pool.transaction(async (tx) => {
     const { user } = await insertUser(tx, {

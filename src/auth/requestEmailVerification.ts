@@ -2,7 +2,7 @@ import { AppError } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { lockTokenRecipient } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
 import type { Principal } from './Principal.ts';
 
@@ -15,8 +15,9 @@ export async function requestEmailVerification(
   deps: AuthDeps,
   principal: Principal,
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<void> {
-  await deps.limits.admitAccount('email_verification', principal.userId, info.clientIp);
+  await admitAccount(principal.userId);
   const prepared = prepareTokenMail(deps, 'email_verification');
   await deps.pool.transaction(async (tx) => {
     const user = await lockTokenRecipient(tx, { userId: principal.userId });

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { lockTokenRecipient } from '../storage/users.ts';
-import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
+import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { isViolation, normalizeEmail } from './normalize.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
 
@@ -17,10 +17,11 @@ export async function requestPasswordReset(
   deps: AuthDeps,
   input: { email: string },
   info: RequestInfo,
+  admitAccount: AdmitAccount,
 ): Promise<void> {
   const email = normalizeEmail(input.email);
   if (isViolation(email)) throw invalidArgument([email]);
-  await deps.limits.admitAccount('password_reset', email.normalized, info.clientIp);
+  await admitAccount(email.normalized);
 
   const prepared = prepareTokenMail(deps, 'password_reset');
   const queued = await deps.pool.transaction(async (tx) => {

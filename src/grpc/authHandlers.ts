@@ -2,16 +2,13 @@ import type { AuthService } from '../auth/createAuthService.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import type { AuthServiceServer } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { MAX_ACCESS_TOKEN_LENGTH } from './bearerToken.ts';
-import type { CallContext, UnaryHandlers } from './bindService.ts';
+import type { UnaryHandlers } from './bindService.ts';
 import { sessionToProto, tokensToProto, userToProto } from './toProto.ts';
 
-const info = (ctx: CallContext) => ({
-  clientIp: ctx.clientIp,
-  userAgent: ctx.userAgent,
-  requestId: ctx.requestId,
-});
-
-/** AuthService transport: translates messages to use-case calls and back. */
+/**
+ * AuthService transport: translates messages to use-case calls and back. Who may call, the
+ * principal and the budgets come from each RPC's call policy, through `ctx`.
+ */
 export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthServiceServer> {
   return {
     async register(req, ctx) {
@@ -22,25 +19,25 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
           username: req.username,
           displayName: req.displayName,
         },
-        info(ctx),
+        ctx.info,
+        ctx.admitAccount,
       );
       return { user: userToProto(user), tokens: tokensToProto(tokens) };
     },
     async login(req, ctx) {
       const { user, tokens } = await auth.login(
         { identifier: req.identifier, password: req.password },
-        info(ctx),
+        ctx.info,
+        ctx.admitAccount,
       );
       return { user: userToProto(user), tokens: tokensToProto(tokens) };
     },
     async refresh(req, ctx) {
-      return { tokens: tokensToProto(await auth.refresh(req.refreshToken, info(ctx))) };
+      const tokens = await auth.refresh(req.refreshToken, ctx.info, ctx.admitAccount);
+      return { tokens: tokensToProto(tokens) };
     },
     async logout(req, ctx) {
-      await auth.logout(
-        { refreshToken: req.refreshToken, bearerToken: ctx.bearerToken },
-        info(ctx),
-      );
+      await auth.logout({ refreshToken: req.refreshToken, bearerToken: ctx.bearerToken }, ctx.info);
       return {};
     },
     async validateToken(req) {
@@ -80,22 +77,22 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
       };
     },
     async getJwks() {
-      return { jwksJson: auth.deps.keys.jwks().json };
+      return { jwksJson: auth.jwks() };
     },
     async getCurrentUser(_req, ctx) {
-      return { user: userToProto(await auth.currentUser(await ctx.authenticate())) };
+      return { user: userToProto(await auth.currentUser(ctx.principal)) };
     },
     async changePassword(req, ctx) {
-      const principal = await ctx.authenticate();
       const tokens = await auth.changePassword(
-        principal,
+        ctx.principal,
         { currentPassword: req.currentPassword, newPassword: req.newPassword },
-        info(ctx),
+        ctx.info,
+        ctx.admitAccount,
       );
       return { tokens: tokensToProto(tokens) };
     },
     async listSessions(req, ctx) {
-      const principal = await ctx.authenticate();
+      const principal = ctx.principal;
       const page = await auth.listSessions(principal, {
         pageSize: req.pageSize,
         pageToken: req.pageToken,
@@ -106,26 +103,26 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
       };
     },
     async revokeSession(req, ctx) {
-      await auth.revokeSession(await ctx.authenticate(), req.sessionId, info(ctx));
+      await auth.revokeSession(ctx.principal, req.sessionId, ctx.info);
       return {};
     },
     async revokeOtherSessions(_req, ctx) {
-      return { revokedCount: await auth.revokeOtherSessions(await ctx.authenticate(), info(ctx)) };
+      return { revokedCount: await auth.revokeOtherSessions(ctx.principal, ctx.info) };
     },
     async requestPasswordReset(req, ctx) {
-      await auth.requestPasswordReset(req.email, info(ctx));
+      await auth.requestPasswordReset(req.email, ctx.info, ctx.admitAccount);
       return {};
     },
     async resetPassword(req, ctx) {
-      await auth.resetPassword({ token: req.token, newPassword: req.newPassword }, info(ctx));
+      await auth.resetPassword({ token: req.token, newPassword: req.newPassword }, ctx.info);
       return {};
     },
     async requestEmailVerification(_req, ctx) {
-      await auth.requestEmailVerification(await ctx.authenticate(), info(ctx));
+      await auth.requestEmailVerification(ctx.principal, ctx.info, ctx.admitAccount);
       return {};
     },
     async verifyEmail(req, ctx) {
-      return { user: userToProto(await auth.verifyEmail(req.token, info(ctx))) };
+      return { user: userToProto(await auth.verifyEmail(req.token, ctx.info)) };
     },
   };
 }

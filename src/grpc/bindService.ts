@@ -8,35 +8,20 @@ import {
   status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { Principal } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
-import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { Logger } from '../log.ts';
-import { MAX_ACCESS_TOKEN_LENGTH, parseBearer } from './bearerToken.ts';
+import type { CallContext, IncomingCall } from '../policy/CallContext.ts';
+import { type ChainDeps, type ChainHandler, createCallChain } from '../policy/createCallChain.ts';
+import type { MethodPolicy } from '../policy/MethodPolicy.ts';
+import { parseBearer } from './bearerToken.ts';
 import type { ClientAddressResolver } from './clientAddress.ts';
 import { toServiceError } from './toServiceError.ts';
 
-export type { Principal };
+export type { CallContext };
 
-/** What a handler knows about its call besides the request message. */
-export interface CallContext {
-  requestId: string;
-  clientIp: string;
-  userAgent: string;
-  log: Logger;
-  /** Aborted when the client cancels or the deadline passes. */
-  signal: AbortSignal;
-  /** The access token from `authorization: Bearer ...`, if any (never longer than 8 KiB). */
-  bearerToken: string | undefined;
-  /** Verifies the bearer token and its session; throws UNAUTHENTICATED otherwise. */
-  authenticate(): Promise<Principal>;
-}
-
-export type UnaryHandler<Req = never, Res = unknown> = (req: Req, ctx: CallContext) => Promise<Res>;
-
-/** Typed handlers for a ts-proto `XxxServer` interface; a missing one answers UNIMPLEMENTED. */
+/** Typed handlers for a ts-proto `XxxServer` interface, one per RPC (a missing one fails to compile). */
 export type UnaryHandlers<S> = {
-  [K in keyof S as string extends K ? never : K]?: S[K] extends handleUnaryCall<
+  [K in keyof S as string extends K ? never : K]-?: S[K] extends handleUnaryCall<
     infer Req,
     infer Res
   >
@@ -44,21 +29,15 @@ export type UnaryHandlers<S> = {
     : never;
 };
 
-export interface CallHooks {
-  /** Admits a call from `clientIp` or throws (RATE_LIMITED); runs before authentication. */
-  admit?(method: string, clientIp: string): Promise<void>;
-  /** Observes every finished call (metrics). */
-  onCallEnd?(method: string, code: status, durationMs: number): void;
-  /** Returns false while the server drains; new calls then fail with UNAVAILABLE. */
-  accepting(): boolean;
-}
-
 export interface BindDeps {
   log: Logger;
   clientAddress: ClientAddressResolver;
-  /** Resolves a bearer token to a principal, or null when it is not (or no longer) valid. */
-  verifyBearer(token: string): Promise<Principal | null>;
-  hooks: CallHooks;
+  /** Every method's call policy, by gRPC path (loadMethodPolicies). */
+  policies: ReadonlyMap<string, MethodPolicy>;
+  /** What the policy steps need. */
+  chain: ChainDeps;
+  /** Observes every finished call (metrics). */
+  onCallEnd?(method: string, code: status, durationMs: number): void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -68,16 +47,11 @@ function firstString(md: Metadata, key: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-const BEARER_PROBLEMS = {
-  absent: 'this call needs an access token in `authorization: Bearer <token>` metadata',
-  malformed: 'the `authorization` metadata must be `Bearer <access token>`',
-  too_long: `the access token is longer than ${MAX_ACCESS_TOKEN_LENGTH} characters`,
-} as const;
-
 /**
  * Wraps handlers as a grpc-js service implementation: request id, client address, deadline
- * signal, lazy bearer authentication, structured access log, and the single error mapping.
- * Methods of the definition without a handler answer UNIMPLEMENTED with ErrorInfo.
+ * signal, the method's policy chain (src/policy), structured access log, and the single error
+ * mapping. A method without a call policy stops the start; one without a handler answers
+ * UNIMPLEMENTED with ErrorInfo, after its policy admitted the caller.
  */
 export function bindService(
   definition: ServiceDefinition,
@@ -86,9 +60,17 @@ export function bindService(
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
-    const handler = (handlers as Record<string, UnaryHandler | undefined>)[name];
+    const policy = deps.policies.get(method.path);
+    if (policy === undefined) {
+      throw new Error(`${method.path} has no call policy (is src/gen out of date?)`);
+    }
+    const chain = createCallChain(policy, deps.chain);
+    const handler: ChainHandler =
+      (handlers as Record<string, ChainHandler | undefined>)[name] ??
+      (() =>
+        Promise.reject(new AppError('NOT_IMPLEMENTED', `${method.path} is not implemented yet`)));
     impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      void runCall(method.path, handler, call, callback, deps);
+      void runCall(method.path, call, callback, deps, (incoming) => chain(incoming, handler));
     };
   }
   return impl;
@@ -96,10 +78,10 @@ export function bindService(
 
 async function runCall(
   path: string,
-  handler: UnaryHandler<never, unknown> | undefined,
   call: ServerUnaryCall<unknown, unknown>,
   callback: sendUnaryData<unknown>,
   deps: BindDeps,
+  run: (incoming: IncomingCall) => Promise<unknown>,
 ): Promise<void> {
   const started = performance.now();
   const md = call.metadata;
@@ -128,32 +110,6 @@ async function runCall(
       Math.max(0, deadlineMs - Date.now()),
     );
   }
-  const bearer = parseBearer(firstString(md, 'authorization'));
-  const bearerToken = bearer.kind === 'token' ? bearer.token : undefined;
-  let principal: Promise<Principal> | undefined;
-  const ctx: CallContext = {
-    requestId,
-    clientIp,
-    userAgent,
-    get log() {
-      return callLog();
-    },
-    signal: abort.signal,
-    bearerToken,
-    authenticate() {
-      principal ??= (async () => {
-        if (bearer.kind !== 'token') {
-          throw new AppError('INVALID_ACCESS_TOKEN', BEARER_PROBLEMS[bearer.kind]);
-        }
-        const p = await deps.verifyBearer(bearer.token);
-        if (p === null) {
-          throw invalidAccessToken();
-        }
-        return p;
-      })();
-      return principal;
-    },
-  };
   // Sent right before the answer, so headers and message leave in one write.
   const sendRequestId = () => {
     const responseMd = new Metadata();
@@ -163,20 +119,16 @@ async function runCall(
 
   let code: status = status.OK;
   try {
-    if (!deps.hooks.accepting()) {
-      throw new AppError(
-        'SHUTTING_DOWN',
-        'the server is shutting down; retry on another instance',
-        {
-          retryAfterMs: 1000,
-        },
-      );
-    }
-    await deps.hooks.admit?.(path, clientIp);
-    if (handler === undefined) {
-      throw new AppError('NOT_IMPLEMENTED', `${path} is not implemented yet`);
-    }
-    const response = await handler(call.request as never, ctx);
+    const response = await run({
+      path,
+      request: call.request,
+      info: { clientIp, userAgent, requestId },
+      get log() {
+        return callLog();
+      },
+      signal: abort.signal,
+      bearer: () => parseBearer(firstString(md, 'authorization')),
+    });
     if (abort.signal.aborted) throw abort.signal.reason;
     finished = true;
     sendRequestId();
@@ -190,7 +142,7 @@ async function runCall(
   } finally {
     if (timer) clearTimeout(timer);
     const durationMs = performance.now() - started;
-    deps.hooks.onCallEnd?.(path, code, durationMs);
+    deps.onCallEnd?.(path, code, durationMs);
     if (deps.log.isLevelEnabled('info')) {
       callLog().info(
         { code: status[code], durationMs: Math.round(durationMs * 10) / 10, peer: clientIp },

@@ -1,8 +1,9 @@
 /**
- * The sliding-window counter shared by both stores: the in-process one runs this function,
- * the Redis one runs SLIDING_WINDOW_LUA, which mirrors it line by line (same operations in the
- * same order, so both produce identical numbers; createRedisSlidingWindowStore.test.ts replays a
- * random sequence against both and compares every reply).
+ * The sliding-window counter shared by both backends: the in-process store runs this function,
+ * Redis runs SLIDING_WINDOW_LUA (rate-limiter-flexible's custom increment script), which mirrors
+ * it line by line (same operations in the same order, so both produce identical numbers;
+ * createRedisSlidingWindowLimiter.test.ts replays a random sequence against both and compares
+ * every reply).
  *
  * Model (two-bucket weighted counter): time is cut into windows aligned on multiples of
  * `windowMs`. A key keeps the total of the previous window and of the current one, and counts

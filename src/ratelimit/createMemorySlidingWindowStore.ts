@@ -13,7 +13,7 @@ export interface MemorySlidingWindowStore extends SlidingWindowStore {
 }
 
 /**
- * The sliding window of the Redis store, kept in this process: the store of an embedded
+ * The sliding window of the Redis limiter, kept in this process: the store of an embedded
  * single-instance deployment and the insurance while Redis is down. Preferred over
  * rate-limiter-flexible's RateLimiterMemory, whose fixed window would reopen the double burst
  * at the window edge exactly when Redis is unavailable. `now` (ms) is injectable for tests.

@@ -3,11 +3,11 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../errors/AppError.ts';
 import type { Logger } from '../log.ts';
 import {
-  createFallbackSlidingWindowStore,
-  type FallbackSlidingWindowStore,
-} from './createFallbackSlidingWindowStore.ts';
+  createFallbackSlidingWindowLimiter,
+  type FallbackSlidingWindowLimiter,
+} from './createFallbackSlidingWindowLimiter.ts';
 import { createMemorySlidingWindowStore } from './createMemorySlidingWindowStore.ts';
-import { createRedisSlidingWindowStore } from './createRedisSlidingWindowStore.ts';
+import { createRedisSlidingWindowLimiter } from './createRedisSlidingWindowLimiter.ts';
 import {
   createSlidingWindowLimiter,
   type SlidingWindowLimiter,
@@ -58,9 +58,10 @@ const accountKey = (action: string, account: string) =>
   `${action}:${createHash('sha256').update(account).digest('base64url').slice(0, 22)}`;
 
 /**
- * The sliding-window limits of Gatehouse on one shared Redis (one budget across instances), or
- * in-process without Redis. When Redis fails, every limit falls back to an in-process limiter
- * within milliseconds (never unlimited), which is logged and reported by status().
+ * The sliding-window limits of Gatehouse on one shared Redis (one budget across instances,
+ * through rate-limiter-flexible), or in-process without Redis. When Redis fails, every limit
+ * falls back to an in-process limiter within milliseconds (never unlimited), which is logged and
+ * reported by status().
  */
 export function createRateLimitBudgets(
   redis: Redis | null,
@@ -69,13 +70,13 @@ export function createRateLimitBudgets(
   log: Logger,
   hooks: RateLimitHooks = {},
 ): RateLimitBudgets {
-  const fallbacks: FallbackSlidingWindowStore[] = [];
+  const fallbacks: FallbackSlidingWindowLimiter[] = [];
   const make = (name: string, s: LimitSetting): SlidingWindowLimiter => {
     const limit = { points: s.points, durationSec: s.windowSec };
-    const local = createMemorySlidingWindowStore();
-    if (redis === null) return createSlidingWindowLimiter(local, limit);
-    const store = createFallbackSlidingWindowStore(
-      createRedisSlidingWindowStore(redis, { keyPrefix: `${keyPrefix}rl:${name}` }),
+    const local = createSlidingWindowLimiter(createMemorySlidingWindowStore(), limit);
+    if (redis === null) return local;
+    const limiter = createFallbackSlidingWindowLimiter(
+      createRedisSlidingWindowLimiter(redis, limit, { keyPrefix: `${keyPrefix}rl:${name}` }),
       local,
       {
         onFallback: (error) =>
@@ -86,8 +87,8 @@ export function createRateLimitBudgets(
         onRecover: () => log.info({ limit: name }, 'rate limits are enforced in Redis again'),
       },
     );
-    fallbacks.push(store);
-    return createSlidingWindowLimiter(store, limit);
+    fallbacks.push(limiter);
+    return limiter;
   };
   const limiters = {
     ipRead: make('ip_read', settings.ipRead),
@@ -141,7 +142,9 @@ export function createRateLimitBudgets(
     },
     status() {
       if (redis === null) return 'in-process';
-      return fallbacks.some((store) => store.status().mode === 'degraded') ? 'degraded' : 'redis';
+      return fallbacks.some((limiter) => limiter.status().mode === 'degraded')
+        ? 'degraded'
+        : 'redis';
     },
   };
 }

@@ -2,7 +2,7 @@ import type { SlidingWindowStore } from './SlidingWindowStore.ts';
 
 /**
  * The answer to one consume. A refusal is an answer, not an error: consume throws only when
- * the store fails (which a fallback store never lets through).
+ * the backend fails (which the fallback limiter never lets through).
  */
 export interface Decision {
   /** The point was counted. */
@@ -29,20 +29,19 @@ export interface SlidingWindowLimiter {
 /** A limit: `points` per sliding window of `durationSec` seconds. */
 export interface SlidingWindowLimit {
   points: number;
-  /** Must be positive: every key expires (a window that never slides is not one). */
+  /**
+   * Must be positive: every key expires (a window that never slides is not one). At least one
+   * second on Redis (the configured windows are whole seconds).
+   */
   durationSec: number;
 }
 
 /**
- * `limit` on `store` (Redis with an in-process fallback, or in-process only).
- *
- * rate-limiter-flexible has no part in this folder, on purpose: it has no sliding window (fixed
- * windows only); the custom-script hook of its RateLimiterRedis cannot host this one
- * (createRedisSlidingWindowStore.ts lists why) and its store base class is not public API;
- * RateLimiterMemory as the insurance would bring the double burst back exactly while Redis is
- * down; and its insurance strategy tells nobody that it fell back, which the log and health must
- * know (createFallbackSlidingWindowStore.ts). What would be left of it, a result class and the
- * consume/reward calls, is these few lines.
+ * `limit` on `store`. In production the store is the in-process one: the limiter without Redis,
+ * and the insurance while Redis is down (createFallbackSlidingWindowLimiter.ts); on Redis the
+ * window runs through rate-limiter-flexible instead (createRedisSlidingWindowLimiter.ts). The
+ * contract suite drives both implementations of the window (applySlidingWindow and the Lua
+ * script, evaluated on Redis with a fake clock) through this function.
  */
 export function createSlidingWindowLimiter(
   store: SlidingWindowStore,

@@ -1,8 +1,9 @@
 /**
  * Behaviour every sliding-window store must show, run against each backend by its test file
- * (createMemorySlidingWindowStore.test.ts, createRedisSlidingWindowStore.test.ts) through the
- * limiter the budgets use. A fake clock makes the expected numbers exact; windows are aligned
- * on multiples of the window length.
+ * (createMemorySlidingWindowStore.test.ts; createRedisSlidingWindowLimiter.test.ts, on the Lua
+ * script production runs through rate-limiter-flexible) through createSlidingWindowLimiter. A
+ * fake clock makes the expected numbers exact; windows are aligned on multiples of the window
+ * length.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -57,6 +57,12 @@ export const protobufFileName = "gatehouse/admin/v1/user_admin_service.proto";
  *     lookup, so a non-admin never sees INVALID_ARGUMENT or NOT_FOUND and
  *     cannot probe which users exist.
  * Every mutating RPC is recorded in the audit log with the caller as actor.
+ *
+ * Each RPC declares this in the method option
+ * `(gatehouse.policy.v1.method_policy)` (see gatehouse/policy/v1/policy.proto):
+ * the `admin` role, the per-source read budget, and the one audit event
+ * every call writes, whatever its outcome, with its action and the request
+ * field naming the subject user.
  */
 
 /**

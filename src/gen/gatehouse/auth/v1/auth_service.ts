@@ -62,6 +62,14 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  * and so does a token longer than 8192 characters (refused before decoding).
  * Other RPCs ignore `authorization` unless documented otherwise.
  *
+ * Policy
+ * ------
+ * Each RPC declares how the server treats its calls in the method option
+ * `(gatehouse.policy.v1.method_policy)`: who may call, which per-source and
+ * per-account rate-limit budgets it spends (see
+ * gatehouse/policy/v1/policy.proto). The option is the authority; the
+ * comments on each RPC describe the same behaviour in prose.
+ *
  * Clients may send an `x-request-id` metadata entry; it is recorded in audit
  * events (the server generates one when absent).
  */

@@ -6,15 +6,22 @@ import type { Redis } from 'ioredis';
 import { eventually } from '../../test/helpers/eventually.ts';
 import { fastFailingClient, whenReady } from '../../test/helpers/fastFailingRedis.ts';
 import { RedisServer } from '../../test/helpers/redisServer.ts';
-import { createFallbackSlidingWindowStore } from './createFallbackSlidingWindowStore.ts';
+import { createFallbackSlidingWindowLimiter } from './createFallbackSlidingWindowLimiter.ts';
 import { createMemorySlidingWindowStore } from './createMemorySlidingWindowStore.ts';
-import { createRedisSlidingWindowStore } from './createRedisSlidingWindowStore.ts';
-import { createSlidingWindowLimiter } from './createSlidingWindowLimiter.ts';
+import { createRedisSlidingWindowLimiter } from './createRedisSlidingWindowLimiter.ts';
+import {
+  createSlidingWindowLimiter,
+  type SlidingWindowLimit,
+} from './createSlidingWindowLimiter.ts';
 import { consumeUntilRejected, storeOp } from './slidingWindowContract.ts';
 
 const uniquePrefix = () => `swtest-${randomUUID()}`;
 
-describe('createFallbackSlidingWindowStore', () => {
+/** An in-process limiter as the insurance, for `limit`. */
+const memoryLimiter = (limit: SlidingWindowLimit) =>
+  createSlidingWindowLimiter(createMemorySlidingWindowStore(), limit);
+
+describe('createFallbackSlidingWindowLimiter', () => {
   describe('when Redis is unreachable', () => {
     let down: Redis;
     before(() => {
@@ -30,12 +37,12 @@ describe('createFallbackSlidingWindowStore', () => {
     }, async () => {
       const fallbacks: unknown[] = [];
       const limit = { points: 3, durationSec: 1 };
-      const store = createFallbackSlidingWindowStore(
-        createRedisSlidingWindowStore(down, { keyPrefix: uniquePrefix() }),
-        createMemorySlidingWindowStore(),
+      const insurance = createMemorySlidingWindowStore();
+      const limiter = createFallbackSlidingWindowLimiter(
+        createRedisSlidingWindowLimiter(down, limit, { keyPrefix: uniquePrefix() }),
+        createSlidingWindowLimiter(insurance, limit),
         { onFallback: (error) => fallbacks.push(error) },
       );
-      const limiter = createSlidingWindowLimiter(store, limit);
       const results = [];
       for (let i = 0; i < 5; i++) results.push(await limiter.consume('k'));
       assert.deepEqual(
@@ -43,37 +50,43 @@ describe('createFallbackSlidingWindowStore', () => {
         [true, true, true, false, false],
       );
       assert.ok(results[3] !== undefined && results[3].msBeforeNext > 0);
-      assert.equal((await storeOp(store, limit, 'k', 'get'))?.consumed, 3);
-      assert.equal((await storeOp(store, limit, 'k', 'add', 2))?.consumed, 5);
-      assert.equal((await storeOp(store, limit, 'k', 'add', -5))?.consumed, 0);
+      // The counts the fallback answered from are the insurance's.
+      assert.equal((await storeOp(insurance, limit, 'k', 'get'))?.consumed, 3);
+      assert.equal((await storeOp(insurance, limit, 'k', 'add', 2))?.consumed, 5);
+      assert.equal((await storeOp(insurance, limit, 'k', 'add', -5))?.consumed, 0);
       assert.equal((await limiter.consume('k')).allowed, true);
       await limiter.refund('k');
       assert.equal(await consumeUntilRejected(limiter, 'k'), 3, 'refunds reach the insurance');
       assert.equal(fallbacks.length, 1, 'onFallback once per outage, not per call');
-      assert.equal(store.status().mode, 'degraded');
-      assert.match(store.status().lastError ?? '', /not ready/);
+      assert.equal(limiter.status().mode, 'degraded');
+      assert.match(limiter.status().lastError ?? '', /not ready/);
     });
 
-    it('the Redis store alone rejects with the error, also at once', {
+    it('the Redis limiter alone rejects with the error, also at once', {
       timeout: 30_000,
     }, async () => {
-      const limiter = createSlidingWindowLimiter(
-        createRedisSlidingWindowStore(down, { keyPrefix: uniquePrefix() }),
+      const limiter = createRedisSlidingWindowLimiter(
+        down,
         { points: 3, durationSec: 1 },
+        { keyPrefix: uniquePrefix() },
       );
       await assert.rejects(limiter.consume('k'), /not ready/);
+      await assert.rejects(limiter.refund('k'), /not ready/);
     });
 
     it('fails fast through the client config alone (enableOfflineQueue: false)', {
       timeout: 30_000,
     }, async () => {
-      const store = createFallbackSlidingWindowStore(
-        createRedisSlidingWindowStore(down, { keyPrefix: uniquePrefix(), rejectIfNotReady: false }),
-        createMemorySlidingWindowStore(),
+      const limit = { points: 3, durationSec: 1 };
+      const limiter = createFallbackSlidingWindowLimiter(
+        createRedisSlidingWindowLimiter(down, limit, {
+          keyPrefix: uniquePrefix(),
+          rejectIfNotReady: false,
+        }),
+        memoryLimiter(limit),
       );
-      const limiter = createSlidingWindowLimiter(store, { points: 3, durationSec: 1 });
       assert.equal((await limiter.consume('k')).allowed, true);
-      assert.match(store.status().lastError ?? '', /enableOfflineQueue/);
+      assert.match(limiter.status().lastError ?? '', /enableOfflineQueue/);
     });
   });
 
@@ -91,11 +104,11 @@ describe('createFallbackSlidingWindowStore', () => {
     });
     try {
       await whenReady(hung);
-      const store = createFallbackSlidingWindowStore(
-        createRedisSlidingWindowStore(hung, { keyPrefix: uniquePrefix() }),
-        createMemorySlidingWindowStore(),
+      const limit = { points: 1, durationSec: 1 };
+      const limiter = createFallbackSlidingWindowLimiter(
+        createRedisSlidingWindowLimiter(hung, limit, { keyPrefix: uniquePrefix() }),
+        memoryLimiter(limit),
       );
-      const limiter = createSlidingWindowLimiter(store, { points: 1, durationSec: 1 });
       const started = performance.now();
       assert.equal((await limiter.consume('k')).allowed, true);
       // It waited for the command timeout (200 ms) and then answered; a hang would run into the
@@ -103,8 +116,8 @@ describe('createFallbackSlidingWindowStore', () => {
       const took = performance.now() - started;
       assert.ok(took >= 150, `answered after ${took.toFixed(0)} ms, before the command timed out`);
       assert.equal((await limiter.consume('k')).allowed, false);
-      assert.match(store.status().lastError ?? '', /timed out/i);
-      assert.equal(store.status().mode, 'degraded', 'ready client, failing calls');
+      assert.match(limiter.status().lastError ?? '', /timed out/i);
+      assert.equal(limiter.status().mode, 'degraded', 'ready client, failing calls');
     } finally {
       hung.disconnect();
       for (const socket of sockets) socket.destroy();
@@ -129,15 +142,15 @@ describe('createFallbackSlidingWindowStore', () => {
 
     it('falls back to in-process limits within 100 ms, reports it, and recovers', async () => {
       const events: string[] = [];
-      const inRedis = createRedisSlidingWindowStore(redis, { keyPrefix: uniquePrefix() });
-      const store = createFallbackSlidingWindowStore(inRedis, createMemorySlidingWindowStore(), {
+      const limit = { points: 3, durationSec: 2 };
+      const inRedis = createRedisSlidingWindowLimiter(redis, limit, { keyPrefix: uniquePrefix() });
+      const limiter = createFallbackSlidingWindowLimiter(inRedis, memoryLimiter(limit), {
         onFallback: (error) => events.push(`fallback ${error instanceof Error}`),
         onRecover: () => events.push('recover'),
       });
-      const limiter = createSlidingWindowLimiter(store, { points: 3, durationSec: 2 });
 
       await limiter.consume('ip');
-      assert.equal(store.status().mode, 'redis');
+      assert.equal(limiter.status().mode, 'redis');
       assert.equal(await redis.exists(inRedis.keyOf('ip')), 1, 'counted in Redis');
 
       await server.stop();
@@ -152,7 +165,7 @@ describe('createFallbackSlidingWindowStore', () => {
       assert.equal(first.allowed, true);
       // The insurance starts empty (Redis state is out of reach) but still enforces the limit.
       assert.equal(await consumeUntilRejected(limiter, 'ip'), 2);
-      const status = store.status();
+      const status = limiter.status();
       assert.equal(status.mode, 'degraded');
       assert.ok(status.lastErrorAt !== null && status.lastError !== null);
       assert.deepEqual(events, ['fallback true']);
@@ -166,7 +179,7 @@ describe('createFallbackSlidingWindowStore', () => {
       const back = await limiter.consume('ip-after');
       assert.equal(back.allowed, true);
       assert.equal(await redis.exists(inRedis.keyOf('ip-after')), 1, 'Redis counts again');
-      assert.equal(store.status().mode, 'redis');
+      assert.equal(limiter.status().mode, 'redis');
       assert.deepEqual(events, ['fallback true', 'recover']);
     });
   });

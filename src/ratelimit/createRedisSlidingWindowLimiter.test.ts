@@ -6,8 +6,12 @@ import type { Redis } from 'ioredis';
 import { fastFailingClient, whenReady } from '../../test/helpers/fastFailingRedis.ts';
 import type { SlidingWindowOperation } from './applySlidingWindow.ts';
 import { createMemorySlidingWindowStore } from './createMemorySlidingWindowStore.ts';
-import { createRedisSlidingWindowStore } from './createRedisSlidingWindowStore.ts';
-import { createSlidingWindowLimiter } from './createSlidingWindowLimiter.ts';
+import {
+  createRedisSlidingWindowLimiter,
+  SLIDING_WINDOW_LUA,
+  slidingWindowKey,
+} from './createRedisSlidingWindowLimiter.ts';
+import type { SlidingWindowStore } from './SlidingWindowStore.ts';
 import {
   consumeUntilRejected,
   fakeClock,
@@ -27,6 +31,31 @@ function hashTagOf(key: string): string | null {
   return key.slice(open + 1, close);
 }
 
+/**
+ * The production script as a store: evaluated with the arguments rate-limiter-flexible passes
+ * (points, whole seconds, limit, seconds) plus the two it never passes, the clock (`now`; Redis
+ * TIME without it) and the operation, so the contract's window math runs on Redis without
+ * waiting on time, and tests can read a key.
+ */
+function scriptStore(client: Redis, keyPrefix: string, now?: () => number): SlidingWindowStore {
+  return {
+    async apply(key, request) {
+      const reply = (await client.eval(
+        SLIDING_WINDOW_LUA,
+        1,
+        slidingWindowKey(keyPrefix, key),
+        String(request.points),
+        String(Math.floor(request.windowMs / 1000)),
+        String(request.limit),
+        String(request.windowMs / 1000),
+        now === undefined ? '' : String(Math.floor(now())),
+        request.operation,
+      )) as [consumed: number, msBeforeNext: number] | null;
+      return reply === null ? null : { consumed: reply[0], msBeforeNext: reply[1] };
+    },
+  };
+}
+
 /** Deterministic PRNG (mulberry32), so a failing sequence can be replayed. */
 function random(seed: number): () => number {
   let state = seed;
@@ -38,7 +67,7 @@ function random(seed: number): () => number {
   };
 }
 
-describe('createRedisSlidingWindowStore', () => {
+describe('createRedisSlidingWindowLimiter', () => {
   let redis: Redis;
   const prefixes: string[] = [];
 
@@ -75,20 +104,17 @@ describe('createRedisSlidingWindowStore', () => {
     await redis.quit();
   });
 
-  describe('contract (clock passed to the script)', () => {
+  describe('contract (the script on Redis, clock passed to it)', () => {
     slidingWindowContract((keyPrefix, now) => {
       prefixes.push(keyPrefix);
-      return createRedisSlidingWindowStore(redis, { keyPrefix, now });
+      return scriptStore(redis, keyPrefix, now);
     });
   });
 
   it('computes exactly what the in-process store computes (the Lua mirrors the TS)', async () => {
     const clock = fakeClock(WINDOW_START);
     const limit = { points: 5, durationSec: 1 };
-    const inRedis = createRedisSlidingWindowStore(redis, {
-      keyPrefix: uniquePrefix(),
-      now: clock.now,
-    });
+    const inRedis = scriptStore(redis, uniquePrefix(), clock.now);
     const inProcess = createMemorySlidingWindowStore({ now: clock.now });
     const next = random(20261101);
     const pick = (n: number) => Math.floor(next() * n);
@@ -139,9 +165,9 @@ describe('createRedisSlidingWindowStore', () => {
 
   it('sets a TTL on every key and keeps each limiter key under its own hash tag', async () => {
     const keyPrefix = uniquePrefix();
-    const store = createRedisSlidingWindowStore(redis, { keyPrefix });
     const limit = { points: 3, durationSec: 1 };
-    const limiter = createSlidingWindowLimiter(store, limit);
+    const limiter = createRedisSlidingWindowLimiter(redis, limit, { keyPrefix });
+    const store = scriptStore(redis, keyPrefix);
     const clientKeys = ['plain', 'a}b{c', '}', '%7D', 'user@example.com'];
     for (const key of clientKeys) {
       await limiter.consume(key);
@@ -149,14 +175,14 @@ describe('createRedisSlidingWindowStore', () => {
     }
 
     const stored = await keysOf(keyPrefix);
-    assert.deepEqual(stored.toSorted(), clientKeys.map((key) => store.keyOf(key)).toSorted());
+    assert.deepEqual(stored.toSorted(), clientKeys.map((key) => limiter.keyOf(key)).toSorted());
     for (const key of stored) {
       const ttl = await redis.pttl(key);
       assert.ok(ttl > 0 && ttl <= 2000, `${key} has PTTL ${ttl}`);
     }
     const tags = new Set<string>();
     for (const key of clientKeys) {
-      const window = store.keyOf(key);
+      const window = limiter.keyOf(key);
       const tag = hashTagOf(window);
       assert.ok(window.startsWith(`${keyPrefix}:{`), `${window} starts with the store prefix`);
       assert.ok(window.endsWith(':w'), `${window} is the window key`);
@@ -167,9 +193,10 @@ describe('createRedisSlidingWindowStore', () => {
   });
 
   it('uses Redis TIME by default: no double burst across a real window edge', async () => {
-    const limiter = createSlidingWindowLimiter(
-      createRedisSlidingWindowStore(redis, { keyPrefix: uniquePrefix() }),
+    const limiter = createRedisSlidingWindowLimiter(
+      redis,
       { points: 10, durationSec: 1 },
+      { keyPrefix: uniquePrefix() },
     );
     const redisNow = async () => {
       const [seconds, micros] = await redis.time();
@@ -194,5 +221,54 @@ describe('createRedisSlidingWindowStore', () => {
     const rejected = await limiter.consume('k');
     assert.equal(rejected.allowed, false);
     assert.ok(rejected.msBeforeNext > 0 && rejected.msBeforeNext <= 1000);
+  });
+  it('through RateLimiterRedis on real time: consume to the limit, a refusal not counted, a refund', async () => {
+    // A day-long window: the calls below do not cross a window edge (and would hold if they did).
+    const keyPrefix = uniquePrefix();
+    const limit = { points: 3, durationSec: 86_400 };
+    const limiter = createRedisSlidingWindowLimiter(redis, limit, { keyPrefix });
+    const read = () => storeOp(scriptStore(redis, keyPrefix), limit, 'k', 'get');
+    for (let i = 1; i <= 3; i++) {
+      const res = await limiter.consume('k');
+      assert.equal(res.allowed, true);
+      assert.equal(res.consumed, i);
+      assert.equal(res.remaining, 3 - i);
+      assert.ok(res.msBeforeNext > 0);
+    }
+    const refused = await limiter.consume('k');
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.consumed, 4);
+    assert.equal(refused.remaining, 0);
+    assert.ok(refused.msBeforeNext > 0 && refused.msBeforeNext <= 2 * 86_400_000);
+    assert.equal((await read())?.consumed, 3, 'the refused point is not counted');
+    assert.equal((await limiter.consume('k')).allowed, false);
+    assert.equal((await read())?.consumed, 3, 'retrying early does not count either');
+
+    await limiter.refund('k');
+    assert.equal((await read())?.consumed, 2, 'the refund gave one back');
+    const again = await limiter.consume('k');
+    assert.equal(again.allowed, true);
+    assert.equal(again.consumed, 3);
+    assert.equal((await limiter.consume('k')).allowed, false);
+
+    // The library's key: its `<keyPrefix>:` in front of `{k}:w`, today's name, hash tag included.
+    assert.deepEqual(await keysOf(keyPrefix), [`${keyPrefix}:{k}:w`]);
+    assert.equal(limiter.keyOf('k'), `${keyPrefix}:{k}:w`);
+    assert.equal(await redis.type(`${keyPrefix}:{k}:w`), 'hash');
+    assert.deepEqual((await redis.hkeys(`${keyPrefix}:{k}:w`)).toSorted(), ['c', 'e', 'p', 's']);
+    const ttl = await redis.pttl(`${keyPrefix}:{k}:w`);
+    assert.ok(ttl > 0 && ttl <= 2 * 86_400_000, `PTTL ${ttl}`);
+  });
+
+  it('refuses a window under a second (the library would skip the script)', () => {
+    assert.throws(
+      () =>
+        createRedisSlidingWindowLimiter(
+          redis,
+          { points: 3, durationSec: 0.5 },
+          { keyPrefix: uniquePrefix() },
+        ),
+      RangeError,
+    );
   });
 });

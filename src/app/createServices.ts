@@ -1,0 +1,101 @@
+import { type AdminService, createAdminService } from '../admin/createAdminService.ts';
+import { createPageTokens } from '../admin/createPageTokens.ts';
+import { ensureEmbeddedAdmin } from '../admin/ensureEmbeddedAdmin.ts';
+import type { AuthDeps } from '../auth/AuthDeps.ts';
+import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
+import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
+import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { createAccountMail } from '../mail/createAccountMail.ts';
+import { createMailTransport } from '../mail/createMailTransport.ts';
+import { createOutboxSender } from '../mail/createOutboxSender.ts';
+import type { Metrics } from '../metrics/createMetrics.ts';
+import {
+  createRateLimitBudgets,
+  type RateLimitBudgets,
+} from '../ratelimit/createRateLimitBudgets.ts';
+import { createAppSecretLoader } from '../storage/appSecrets.ts';
+import type { Closers } from './createClosers.ts';
+import type { Stores } from './startStores.ts';
+
+/** The use cases and what the request path needs besides them. */
+export interface Services {
+  auth: AuthService;
+  admin: AdminService;
+  limits: RateLimitBudgets;
+}
+
+/**
+ * Builds the rate limits, the mail outbox sender, the password hasher (precomputing its dummy
+ * hash), the password policy and account mail once, and gives every use case what it needs.
+ * Page tokens are signed with PAGE_TOKEN_SECRET, or else with a random secret kept in
+ * app_secrets (created by the first instance that needs it), so every instance of one database
+ * accepts every other's tokens; successor refresh tokens are derived under another such secret.
+ */
+export async function createServices(
+  config: Config,
+  log: Logger,
+  stores: Stores,
+  metrics: Metrics,
+  closers: Closers,
+): Promise<Services> {
+  const { pool } = stores;
+  const limits = createRateLimitBudgets(
+    stores.redis,
+    config.redis.keyPrefix,
+    config.rateLimits,
+    log,
+    {
+      onRejected: (limit) => metrics.rateLimited.inc({ limit }),
+    },
+  );
+  // Account mail: every instance drains the outbox (docs/mail.md); stopped before the pool ends.
+  const outbox = createOutboxSender({
+    pool,
+    transport: createMailTransport(config.mail, log),
+    from: config.mail.from,
+    settings: config.mail.sender,
+    log,
+    metrics: metrics.mail,
+  });
+  outbox.start();
+  closers.push(() => outbox.stop());
+
+  const hasher = await createPasswordHasher(
+    config.passwords.argon2,
+    metrics.authEvents.passwordHash,
+  );
+  const policy = createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength);
+  const pageKey = config.pageTokenSecret;
+  const storedPageKey = createAppSecretLoader(pool, 'page_token');
+  const deps: AuthDeps = {
+    pool,
+    keys: stores.keys,
+    sessionCache: stores.sessionCache,
+    hasher,
+    policy,
+    tokens: {
+      accessTtlSec: config.tokens.accessTtlSec,
+      clockSkewSec: config.tokens.clockSkewSec,
+      sessionIdleSec: config.tokens.sessionIdleSec,
+      sessionAbsoluteSec: config.tokens.sessionAbsoluteSec,
+      reuseGraceSec: config.tokens.reuseGraceSec,
+    },
+    passwordMaxLength: config.passwords.maxLength,
+    lockout: config.lockout,
+    events: metrics.authEvents,
+    log,
+    mail: createAccountMail(config.mail, () => outbox.wake()),
+    requireVerifiedEmail: config.mail.requireVerifiedEmail,
+    pageTokens: createPageTokens(async () =>
+      pageKey === undefined ? storedPageKey() : Buffer.from(pageKey, 'utf8'),
+    ),
+    refreshSuccessorKey: createAppSecretLoader(pool, 'refresh_successor'),
+  };
+  if (config.database.url === undefined) {
+    // Embedded dev mode: the first start creates an admin and prints its password once.
+    await ensureEmbeddedAdmin({ pool, hasher, policy }, log, (text) => process.stdout.write(text));
+  }
+  return { auth: createAuthService(deps), admin: createAdminService(deps), limits };
+}

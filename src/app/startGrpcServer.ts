@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import type { Config } from '../config.ts';
+import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
+import { createAdminHandlers } from '../grpc/adminHandlers.ts';
+import { createAuthHandlers } from '../grpc/authHandlers.ts';
+import { type BindDeps, bindService } from '../grpc/bindService.ts';
+import { createClientAddressResolver } from '../grpc/clientAddress.ts';
+import { createMetadataLimitInterceptor } from '../grpc/createMetadataLimitInterceptor.ts';
+import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from '../grpc/enforcePingPolicy.ts';
+import { loadPackageDefinition } from '../grpc/loadPackageDefinition.ts';
+import type { HealthMonitor } from '../health/createHealthMonitor.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/createMetrics.ts';
+import type { MethodPolicy } from '../policy/MethodPolicy.ts';
+import type { DatabasePool } from '../storage/createDatabase.ts';
+import type { Closers } from './createClosers.ts';
+import type { Services } from './createServices.ts';
+import { hostPort, type ListenTarget, listenFailure } from './listen.ts';
+
+export interface GrpcServerDeps {
+  services: Services;
+  policies: ReadonlyMap<string, MethodPolicy>;
+  pool: DatabasePool;
+  monitor: HealthMonitor;
+  metrics: Metrics;
+  /** False once the app drains: new calls are refused (SHUTTING_DOWN). */
+  accepting(): boolean;
+}
+
+/** `Login` of `/gatehouse.auth.v1.AuthService/Login` (the metrics label). */
+const methodName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+
+/**
+ * The gRPC server: both API services through the policy chain, health and reflection, TLS when
+ * configured, bound to GRPC_HOST:GRPC_PORT. Returns the server and the port it got.
+ */
+export async function startGrpcServer(
+  config: Config,
+  log: Logger,
+  deps: GrpcServerDeps,
+  closers: Closers,
+): Promise<{ server: Server; port: number }> {
+  const { services, metrics } = deps;
+  const bindDeps: BindDeps = {
+    log,
+    clientAddress: createClientAddressResolver(config.trustedProxies),
+    policies: deps.policies,
+    chain: {
+      accepting: deps.accepting,
+      limits: services.limits,
+      verifyBearer: (token) => services.auth.authenticate(token),
+      pool: deps.pool,
+    },
+    onCallEnd(method, code, durationMs) {
+      const name = methodName(method);
+      metrics.rpcTotal.inc({ method: name, code: String(code) });
+      metrics.rpcDuration.observe({ method: name }, durationMs / 1000);
+    },
+  };
+
+  // Only options the grpc-js server implements: it ignores `grpc.max_metadata_size` and has no
+  // client-ping policy, so the metadata limit is the first interceptor and pings are policed
+  // by enforcePingPolicy once the port is bound.
+  const server = new Server({
+    'grpc.max_receive_message_length': config.grpc.maxMessageBytes,
+    'grpc.max_send_message_length': 4 * 1024 * 1024,
+    'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreams,
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.max_connection_idle_ms': 10 * 60_000,
+    interceptors: [
+      createMetadataLimitInterceptor(config.grpc.maxMetadataBytes, log, (method, code) =>
+        metrics.rpcTotal.inc({ method: methodName(method), code: String(code) }),
+      ),
+    ],
+  });
+  server.addService(
+    AuthServiceService,
+    bindService(AuthServiceService, createAuthHandlers(services.auth), bindDeps),
+  );
+  server.addService(
+    UserAdminServiceService,
+    bindService(UserAdminServiceService, createAdminHandlers(services.admin), bindDeps),
+  );
+  deps.monitor.health.addToServer(server);
+  new ReflectionService(loadPackageDefinition()).addToServer(server);
+
+  const credentials = config.grpc.tls
+    ? ServerCredentials.createSsl(
+        config.grpc.tls.clientCaFile ? readFileSync(config.grpc.tls.clientCaFile) : null,
+        [
+          {
+            private_key: readFileSync(config.grpc.tls.keyFile),
+            cert_chain: readFileSync(config.grpc.tls.certFile),
+          },
+        ],
+        config.grpc.tls.clientCaFile !== undefined,
+      )
+    : ServerCredentials.createInsecure();
+  const target: ListenTarget = {
+    portSetting: 'GRPC_PORT',
+    hostSetting: 'GRPC_HOST',
+    host: config.grpc.host,
+    port: config.grpc.port,
+  };
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(hostPort(config.grpc.host, config.grpc.port), credentials, (err, bound) =>
+      err ? reject(listenFailure(err, target)) : resolve(bound),
+    );
+  });
+  closers.push(() => server.forceShutdown());
+  enforcePingPolicy(
+    server,
+    { minIntervalMs: config.grpc.minPingIntervalMs, maxStrikes: DEFAULT_MAX_PING_STRIKES },
+    log,
+  );
+  return { server, port };
+}

@@ -1,0 +1,94 @@
+import type { Config } from '../config.ts';
+import { createKeyStore, type KeyStore } from '../keys/createKeyStore.ts';
+import type { Logger } from '../log.ts';
+import { createRedis, type Redis } from '../redis/createRedis.ts';
+import { createNearSessionCache } from '../sessions/createNearSessionCache.ts';
+import { createMemorySessionCache } from '../sessions/MemorySessionCache.ts';
+import { createRedisSessionCache } from '../sessions/RedisSessionCache.ts';
+import type { SessionCache } from '../sessions/SessionCache.ts';
+import { startSessionChangeFeed } from '../sessions/startSessionChangeFeed.ts';
+import { createDatabase, type DatabasePool } from '../storage/createDatabase.ts';
+import { checkDatabaseConnection } from '../storage/describeDatabaseError.ts';
+import { migrate } from '../storage/migrate.ts';
+import { startEmbeddedPostgres } from '../storage/startEmbeddedPostgres.ts';
+import type { Closers } from './createClosers.ts';
+
+/** The stores every instance shares: PostgreSQL (the truth), Redis, the session cache, keys. */
+export interface Stores {
+  databaseUrl: string;
+  pool: DatabasePool;
+  /** Null without REDIS_URL (single instance, development only). */
+  redis: Redis | null;
+  sessionCache: SessionCache;
+  keys: KeyStore;
+}
+
+/**
+ * Connects to PostgreSQL (embedded when DATABASE_URL is unset; migrated if configured), Redis
+ * and the session cache kept current by PostgreSQL's change feed, and loads the signing keys.
+ */
+export async function startStores(config: Config, log: Logger, closers: Closers): Promise<Stores> {
+  let databaseUrl = config.database.url;
+  if (databaseUrl === undefined) {
+    const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, log);
+    closers.push(() => embedded.stop());
+    databaseUrl = embedded.url;
+  }
+  await checkDatabaseConnection({
+    url: databaseUrl,
+    setting: config.database.url === undefined ? 'the embedded PostgreSQL' : 'DATABASE_URL',
+    connectTimeoutMs: config.database.connectTimeoutMs,
+  });
+  if (config.database.migrateOnStart) {
+    await migrate(databaseUrl, (m) => log.info(m));
+  }
+  const pool = await createDatabase({ ...config.database, url: databaseUrl });
+  closers.push(() => pool.end());
+
+  let redis: Redis | null = null;
+  if (config.redis.url !== undefined) {
+    const client = createRedis(config.redis.url, config.redis.commandTimeoutMs, log);
+    closers.push(() => client.disconnect());
+    redis = client;
+  } else {
+    log.warn(
+      'REDIS_URL is not set: sessions cache and rate limits are kept in this process only ' +
+        '(single instance, development only)',
+    );
+  }
+  const sessionCache = redis
+    ? createNearSessionCache(
+        createRedisSessionCache(redis, config.redis.keyPrefix),
+        config.sessionCache.localTtlMs,
+      )
+    : createMemorySessionCache();
+  // A Redis that comes back may hold old data (a restored snapshot, a promoted replica): live
+  // entries read before it returned are checked against PostgreSQL again.
+  redis?.on('ready', () => sessionCache.distrustLive());
+  const sessionChanges = await startSessionChangeFeed({
+    databaseUrl,
+    pool,
+    sessionCache,
+    revokedTtlMs: (config.tokens.accessTtlSec + config.tokens.clockSkewSec) * 1000,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    log,
+  });
+  closers.push(() => sessionChanges.stop());
+
+  const keys = createKeyStore(
+    pool,
+    {
+      issuer: config.tokens.issuer,
+      audience: config.tokens.audience,
+      algorithm: config.tokens.algorithm,
+      accessTtlSec: config.tokens.accessTtlSec,
+      clockSkewSec: config.tokens.clockSkewSec,
+      refreshSec: config.tokens.keyRefreshSec,
+      privateKeyFile: config.tokens.privateKeyFile,
+    },
+    log,
+  );
+  await keys.start();
+  closers.push(() => keys.stop());
+  return { databaseUrl, pool, redis, sessionCache, keys };
+}

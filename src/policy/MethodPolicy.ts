@@ -1,0 +1,33 @@
+import type { PrincipalKind } from '../auth/Principal.ts';
+import type { AuditActionName } from '../domain/AuditEvent.ts';
+import type { CallClass } from '../ratelimit/createRateLimitBudgets.ts';
+
+/** Who may call an RPC (gatehouse.policy.v1.Caller). */
+export type CallerPolicy = 'anonymous' | 'authenticated' | 'bearer_signature_only';
+
+/**
+ * The call policy of one RPC, read from its `(gatehouse.policy.v1.method_policy)` option and
+ * validated at start (see loadMethodPolicies): the one place that decides who may call, what
+ * the caller must hold, which budgets the call spends and how it is audited.
+ */
+export interface MethodPolicy {
+  /** The gRPC path, `/gatehouse.auth.v1.AuthService/Login`, as grpc-js names the method. */
+  path: string;
+  caller: CallerPolicy;
+  /** Accepted kinds of principal; empty unless `caller` is 'authenticated'. */
+  principalKinds: readonly PrincipalKind[];
+  /** A role the caller must hold now (checked in PostgreSQL), or null. */
+  requiredRole: string | null;
+  /** The per-source budget spent before the caller is checked, or null for none. */
+  sourceBudget: CallClass | null;
+  /** The per-account budget the use case spends ('login', ...; part of Redis keys), or null. */
+  accountBudget: string | null;
+  /** The one audit event written per call, whatever its outcome, or null. */
+  audit: CallAuditPolicy | null;
+}
+
+export interface CallAuditPolicy {
+  action: AuditActionName;
+  /** Property path of the request field naming the subject user (`['user', 'id']`); may be empty. */
+  subjectPath: readonly string[];
+}

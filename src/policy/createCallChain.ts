@@ -1,0 +1,84 @@
+import type { AdmitAccount } from '../auth/AuthDeps.ts';
+import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
+import type { DatabasePool } from '../storage/createDatabase.ts';
+import { auditCall } from './auditCall.ts';
+import { authenticateCaller, type VerifyBearer } from './authenticateCaller.ts';
+import type { CallContext, ChainCall, IncomingCall } from './CallContext.ts';
+import type { MethodPolicy } from './MethodPolicy.ts';
+import { refuseWhileDraining } from './refuseWhileDraining.ts';
+import { requireRoleStep } from './requireRole.ts';
+import type { Step } from './Step.ts';
+import { spendSourceBudget } from './spendSourceBudget.ts';
+
+/** What the policy steps need, built once in the composition root. */
+export interface ChainDeps {
+  /** False while the server drains. */
+  accepting(): boolean;
+  limits: Pick<RateLimitBudgets, 'admitSource' | 'admitAccount'>;
+  verifyBearer: VerifyBearer;
+  /** Role checks and audit events. */
+  pool: DatabasePool;
+}
+
+/** The handler at the end of the chain. */
+export type ChainHandler = (request: unknown, ctx: CallContext) => Promise<unknown>;
+
+/** A method's chain: runs a call through its policy's steps into `handler`. */
+export type CallChain = (call: IncomingCall, handler: ChainHandler) => Promise<unknown>;
+
+/**
+ * The one request path every RPC takes, built once per method from its policy: draining check
+ * (UNAVAILABLE) -> audit scope (if audited: everything after it is recorded) -> per-source
+ * budget (RESOURCE_EXHAUSTED) -> caller (UNAUTHENTICATED) -> role (PERMISSION_DENIED) ->
+ * handler. Steps a policy does not ask for are left out, so an unlimited anonymous call costs
+ * one check.
+ */
+export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChain {
+  const steps = [
+    refuseWhileDraining(deps.accepting),
+    auditCall(policy, deps.pool),
+    spendSourceBudget(policy, deps.limits),
+    authenticateCaller(policy, deps.verifyBearer),
+    requireRoleStep(policy, deps.pool),
+  ].filter((s): s is Step => s !== null);
+  const accountBudget = policy.accountBudget;
+  return (incoming, handler) => {
+    const call: ChainCall = incoming;
+    const admitAccount: AdmitAccount =
+      accountBudget === null
+        ? () => Promise.reject(new Error(`${policy.path} declares no account budget`))
+        : (account) => deps.limits.admitAccount(accountBudget, account, call.info.clientIp);
+    const ctx: CallContext = {
+      requestId: call.info.requestId,
+      clientIp: call.info.clientIp,
+      userAgent: call.info.userAgent,
+      info: call.info,
+      get log() {
+        return call.log;
+      },
+      signal: call.signal,
+      get principal() {
+        if (call.principal === undefined) {
+          throw new Error(`${policy.path}: its call policy resolves no principal`);
+        }
+        return call.principal;
+      },
+      get bearerToken() {
+        if (policy.caller !== 'bearer_signature_only') return undefined;
+        const bearer = call.bearer();
+        return bearer.kind === 'token' ? bearer.token : undefined;
+      },
+      admitAccount,
+      get audit() {
+        if (call.audit === undefined)
+          throw new Error(`${policy.path}: its call policy audits nothing`);
+        return call.audit;
+      },
+    };
+    const run = (i: number): Promise<unknown> => {
+      const step = steps[i];
+      return step === undefined ? handler(call.request, ctx) : step(call, () => run(i + 1));
+    };
+    return run(0);
+  };
+}

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  createFileRegistry,
+  fromBinary,
+  getExtension,
+  type Message,
+  setExtension,
+  toBinary,
+} from '@bufbuild/protobuf';
+import { type FileDescriptorSet, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
+import { StartupError } from '../startup/StartupError.ts';
+import { loadMethodPolicies, readPolicyImage } from './loadMethodPolicies.ts';
+
+const DEFINITIONS = { AuthServiceService, UserAdminServiceService };
+const auth = (m: string) => `/gatehouse.auth.v1.AuthService/${m}`;
+const admin = (m: string) => `/gatehouse.admin.v1.UserAdminService/${m}`;
+
+/** The committed image with one method's descriptor changed by `edit`. */
+function editedImage(
+  service: string,
+  method: string,
+  edit: (m: { options?: unknown }, set: FileDescriptorSet) => void,
+): Uint8Array {
+  const set = fromBinary(FileDescriptorSetSchema, readPolicyImage());
+  const [pkg, name] = [
+    service.slice(0, service.lastIndexOf('.')),
+    service.slice(service.lastIndexOf('.') + 1),
+  ];
+  const file = set.file.find((f) => f.package === pkg && f.service.some((s) => s.name === name));
+  const found = file?.service.find((s) => s.name === name)?.method.find((m) => m.name === method);
+  assert.ok(found, `${service}.${method} is in the image`);
+  edit(found as { options?: unknown }, set);
+  return toBinary(FileDescriptorSetSchema, set);
+}
+
+/** Changes the policy value of one method (its protobuf-es message) and writes it back. */
+function editedPolicy(
+  service: string,
+  method: string,
+  change: (policy: Record<string, unknown>) => void,
+): Uint8Array {
+  return editedImage(service, method, (m, set) => {
+    const ext = createFileRegistry(set).getExtension('gatehouse.policy.v1.method_policy');
+    assert.ok(ext);
+    const options = m.options as Parameters<typeof getExtension>[0];
+    const value = getExtension(options, ext) as Message & Record<string, unknown>;
+    change(value);
+    setExtension(options, ext, value as never);
+  });
+}
+
+const problemsOf = (image: Uint8Array) => {
+  try {
+    loadMethodPolicies(image);
+  } catch (error) {
+    assert.ok(error instanceof StartupError, String(error));
+    return error.problems;
+  }
+  assert.fail('the policies loaded');
+};
+
+describe('loadMethodPolicies', () => {
+  const policies = loadMethodPolicies(readPolicyImage());
+
+  it('finds a valid policy for every method of both service definitions', () => {
+    for (const [service, definition] of Object.entries(DEFINITIONS)) {
+      for (const [name, method] of Object.entries(definition)) {
+        const policy = policies.get(method.path);
+        assert.ok(policy, `${service}.${name} (${method.path}) has a call policy`);
+        assert.equal(policy.path, method.path);
+      }
+    }
+    const methods = Object.values(DEFINITIONS).flatMap((d) => Object.keys(d));
+    assert.equal(policies.size, methods.length);
+  });
+
+  it('declares the budgets, callers and audit the server applied before policies existed', () => {
+    const credential = [...policies.values()]
+      .filter((p) => p.sourceBudget === 'credential')
+      .map((p) => p.path)
+      .sort();
+    assert.deepEqual(
+      credential,
+      [
+        'Register',
+        'Login',
+        'Refresh',
+        'ChangePassword',
+        'RequestPasswordReset',
+        'ResetPassword',
+        'VerifyEmail',
+      ]
+        .map(auth)
+        .sort(),
+    );
+    const unlimited = [...policies.values()].filter((p) => p.sourceBudget === null);
+    assert.deepEqual(unlimited.map((p) => p.path).sort(), ['GetJwks', 'ValidateToken'].map(auth));
+    const budgets = Object.fromEntries(
+      [...policies.values()].filter((p) => p.accountBudget).map((p) => [p.path, p.accountBudget]),
+    );
+    assert.deepEqual(budgets, {
+      [auth('Register')]: 'register',
+      [auth('Login')]: 'login',
+      [auth('Refresh')]: 'refresh',
+      [auth('ChangePassword')]: 'password_change',
+      [auth('RequestPasswordReset')]: 'password_reset',
+      [auth('RequestEmailVerification')]: 'email_verification',
+    });
+    for (const { path: name } of Object.values(UserAdminServiceService)) {
+      const p = policies.get(name);
+      assert.ok(p, name);
+      assert.equal(p.caller, 'authenticated');
+      assert.deepEqual(p.principalKinds, ['user']);
+      assert.equal(p.requiredRole, 'admin');
+      assert.equal(p.sourceBudget, 'read');
+      assert.ok(p.audit, `${name} is audited`);
+    }
+    assert.deepEqual(policies.get(admin('UpdateUser'))?.audit, {
+      action: 'user_update',
+      subjectPath: ['user', 'id'],
+    });
+    assert.equal(policies.get(auth('Logout'))?.caller, 'bearer_signature_only');
+    assert.equal(policies.get(auth('Login'))?.audit, null);
+  });
+
+  it('refuses to start when one method has no policy, naming it and what to add', () => {
+    const image = editedImage('gatehouse.auth.v1.AuthService', 'Login', (m) => {
+      m.options = undefined;
+    });
+    const problems = problemsOf(image);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /gatehouse\.auth\.v1\.AuthService\.Login/);
+    assert.match(problems[0] ?? '', /auth_service\.proto/);
+    assert.match(problems[0] ?? '', /option \(gatehouse\.policy\.v1\.method_policy\)/);
+  });
+
+  it('refuses unset enums, unknown audit actions and subject fields the request lacks', () => {
+    const unset = problemsOf(
+      editedPolicy('gatehouse.auth.v1.AuthService', 'Refresh', (p) => {
+        p.caller = 0;
+        p.sourceBudget = 0;
+        p.accountBudget = 0;
+      }),
+    );
+    assert.equal(unset.length, 3, unset.join('\n'));
+    assert.match(unset.join('\n'), /caller must be set.*CALLER_UNSPECIFIED/);
+    assert.match(unset.join('\n'), /source_budget must be set/);
+    assert.match(unset.join('\n'), /account_budget must be set/);
+
+    const kinds = problemsOf(
+      editedPolicy('gatehouse.auth.v1.AuthService', 'GetCurrentUser', (p) => {
+        p.principalKinds = [0];
+      }),
+    );
+    assert.match(kinds.join('\n'), /GetCurrentUser.*principal_kinds must be set/);
+
+    const action = problemsOf(
+      editedPolicy('gatehouse.admin.v1.UserAdminService', 'GetUser', (p) => {
+        (p.audit as Record<string, unknown>).action = 'AUDIT_ACTION_USER_PEEK';
+      }),
+    );
+    assert.match(action.join('\n'), /GetUser.*"AUDIT_ACTION_USER_PEEK" is not a value/);
+
+    const subject = problemsOf(
+      editedPolicy('gatehouse.admin.v1.UserAdminService', 'UpdateUser', (p) => {
+        (p.audit as Record<string, unknown>).subjectField = 'user.uid';
+      }),
+    );
+    assert.match(subject.join('\n'), /UpdateUser.*"user\.uid" is not a string field/);
+
+    const role = problemsOf(
+      editedPolicy('gatehouse.auth.v1.AuthService', 'Login', (p) => {
+        p.requiredRole = 'admin';
+      }),
+    );
+    assert.match(role.join('\n'), /Login.*required_role needs CALLER_AUTHENTICATED/);
+  });
+});

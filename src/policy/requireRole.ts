@@ -1,0 +1,38 @@
+import type { Principal } from '../auth/Principal.ts';
+import { AppError, type ErrorReason } from '../errors/AppError.ts';
+import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
+import type { Db } from '../storage/Db.ts';
+import { findUserById } from '../storage/users.ts';
+import type { MethodPolicy } from './MethodPolicy.ts';
+import type { Step } from './Step.ts';
+
+/** The roles a call policy may require, each with the refusal a caller without it gets. */
+export const ROLE_REFUSALS: Readonly<Record<string, { reason: ErrorReason; message: string }>> = {
+  admin: { reason: 'ADMIN_ROLE_REQUIRED', message: 'this call needs the admin role' },
+};
+
+/**
+ * Refuses (PERMISSION_DENIED, e.g. ADMIN_ROLE_REQUIRED) a caller whose user does not hold
+ * `role` right now. Reads PostgreSQL rather than the principal's cached roles: one primary-key
+ * lookup per call buys a demotion (or a promotion by the CLI, or by SQL) that takes effect on
+ * the very next call, with no cache to go stale. A user gone or no longer active is refused
+ * like an invalid token (UNAUTHENTICATED).
+ */
+export async function requireRole(db: Db, principal: Principal, role: string): Promise<void> {
+  const refusal = ROLE_REFUSALS[role];
+  if (refusal === undefined) throw new Error(`no refusal is defined for the role ${role}`);
+  const user = (await findUserById(db, principal.userId))?.user;
+  if (user === undefined || user.status !== 'active') throw invalidAccessToken();
+  if (!user.roles.includes(role)) throw new AppError(refusal.reason, refusal.message);
+}
+
+/** `required_role`: the role check, after authentication and before the handler. */
+export function requireRoleStep(policy: MethodPolicy, db: Db): Step | null {
+  const role = policy.requiredRole;
+  if (role === null) return null;
+  return async (call, next) => {
+    if (call.principal === undefined) throw new Error(`${call.path}: a role needs a principal`);
+    await requireRole(db, call.principal, role);
+    return next();
+  };
+}
