@@ -1,6 +1,7 @@
+import type { User } from '../domain/User.ts';
 import { AppError } from '../errors/AppError.ts';
-import { countActiveAdmins } from '../storage/adminUsers.ts';
-import type { Db, UserRow } from '../storage/users.ts';
+import type { Db } from '../storage/Db.ts';
+import { countActiveAdmins } from '../storage/users.ts';
 
 /**
  * FAILED_PRECONDITION (LAST_ACTIVE_ADMIN) when `user` is an active admin and no other active
@@ -8,7 +9,7 @@ import type { Db, UserRow } from '../storage/users.ts';
  * transaction, before `user` was read (FOR UPDATE): concurrent demotions, disables and deletes
  * then run one after another, and each counts what the previous one left.
  */
-export async function assertNotLastActiveAdmin(tx: Db, user: UserRow): Promise<void> {
+export async function assertNotLastActiveAdmin(tx: Db, user: User): Promise<void> {
   if (user.status !== 'active' || !user.roles.includes('admin')) return;
   if ((await countActiveAdmins(tx, user.id)) === 0) {
     throw new AppError(

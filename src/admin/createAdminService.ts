@@ -1,5 +1,5 @@
 import type { SessionPageRequest } from '../auth/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+import type { ManagedUser } from '../domain/User.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { type CreateUserInput, createUser } from './createUser.ts';
@@ -20,14 +20,14 @@ import { listUserSessions, revokeUserSessions } from './userSessions.ts';
  * AuditScope, so the change and its audit row commit together.
  */
 export interface AdminService {
-  createUser(audit: AuditScope, input: CreateUserInput): Promise<UserRow>;
-  getUser(userId: string): Promise<UserRow>;
+  createUser(audit: AuditScope, input: CreateUserInput): Promise<ManagedUser>;
+  getUser(userId: string): Promise<ManagedUser>;
   listUsers: (input: ListUsersInput) => ReturnType<typeof listUsers>;
-  updateUser(audit: AuditScope, input: UpdateUserInput): Promise<UserRow>;
+  updateUser(audit: AuditScope, input: UpdateUserInput): Promise<ManagedUser>;
   deleteUser(audit: AuditScope, userId: string): Promise<void>;
-  disableUser(audit: AuditScope, userId: string): Promise<UserRow>;
-  enableUser(audit: AuditScope, userId: string): Promise<UserRow>;
-  unlockUser(audit: AuditScope, userId: string): Promise<UserRow>;
+  disableUser(audit: AuditScope, userId: string): Promise<ManagedUser>;
+  enableUser(audit: AuditScope, userId: string): Promise<ManagedUser>;
+  unlockUser(audit: AuditScope, userId: string): Promise<ManagedUser>;
   listUserSessions: (
     userId: string,
     page: SessionPageRequest,
@@ -47,7 +47,7 @@ export function createAdminService(deps: AdminDeps): AdminService {
     deleteUser: (audit, userId) => deleteUser(deps, audit, userId),
     disableUser: (audit, userId) => disableUser(deps, audit, userId),
     enableUser: (audit, userId) => enableUser(deps, audit, userId),
-    unlockUser: (audit, userId) => unlockUser(audit, userId),
+    unlockUser: (audit, userId) => unlockUser(deps, audit, userId),
     listUserSessions: (userId, page) => listUserSessions(deps, userId, page),
     revokeUserSessions: (audit, userId) => revokeUserSessions(deps, audit, userId),
     listAuditEvents: (input) => listAuditEvents(deps, input),

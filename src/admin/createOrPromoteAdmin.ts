@@ -3,11 +3,17 @@ import type { RequestInfo } from '../auth/AuthDeps.ts';
 import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
 import { isViolation, normalizeEmail } from '../auth/normalize.ts';
 import type { PasswordPolicy } from '../auth/passwordPolicy.ts';
+import type { User } from '../domain/User.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { lockAdminMembership, updateUserProfile, updateUserStatus } from '../storage/adminUsers.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
+import { recordAudit } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
-import { findUserByIdentifier, insertUser, type UserRow } from '../storage/users.ts';
+import {
+  findUserByIdentifier,
+  insertUser,
+  lockAdminMembership,
+  updateUserProfile,
+  updateUserStatus,
+} from '../storage/users.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
 export interface BootstrapDeps {
@@ -26,7 +32,7 @@ export interface BootstrapInput {
 }
 
 export interface BootstrapResult {
-  user: UserRow;
+  user: User;
   created: boolean;
   /** The generated password: show it once, it is stored nowhere else. */
   generatedPassword: string | null;
@@ -82,36 +88,31 @@ export async function createOrPromoteAdmin(
 
   return deps.pool.transaction(async (tx) => {
     await lockAdminMembership(tx);
-    const current = await findUserByIdentifier(tx, email.normalized);
-    let user: UserRow;
+    const current = (await findUserByIdentifier(tx, email.normalized))?.user ?? null;
+    let user: User;
     let enabled = false;
     if (current === null) {
       if (passwordHash === null) throw new Error('the account disappeared; run the command again');
-      user = await insertUser(tx, {
-        email: email.display,
-        emailNormalized: email.normalized,
+      const created = await insertUser(tx, {
+        email,
         username: null,
-        usernameNormalized: null,
         displayName: '',
         passwordHash,
         roles,
         emailVerified: false,
       });
+      user = created.user;
     } else {
       const merged = [...new Set([...current.roles, ...roles])].sort();
-      user = await updateUserProfile(tx, current.id, { roles: merged });
+      user = (await updateUserProfile(tx, current.id, { roles: merged })).user;
       if (user.status === 'disabled') {
-        user = await updateUserStatus(tx, current.id, 'active');
+        user = (await updateUserStatus(tx, current.id, 'active')).user;
         enabled = true;
       }
     }
-    await insertAuditEvent(tx, {
-      action: 'admin_bootstrap',
-      outcome: 'success',
-      subjectUserId: user.id,
-      clientIp: info.clientIp,
-      userAgent: info.userAgent,
-      requestId: info.requestId,
+    await recordAudit(tx, 'admin_bootstrap', {
+      subject: user.id,
+      request: info,
       details: {
         source: input.source,
         created: current === null,

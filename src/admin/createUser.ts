@@ -1,7 +1,8 @@
 import { checkNewAccount } from '../auth/checkNewAccount.ts';
 import { isViolation } from '../auth/normalize.ts';
+import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { invalidArgument } from '../errors/AppError.ts';
-import { insertUser, type UserRow } from '../storage/users.ts';
+import { insertUser } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
@@ -21,7 +22,7 @@ export async function createUser(
   deps: AdminDeps,
   audit: AuditScope,
   input: CreateUserInput,
-): Promise<UserRow> {
+): Promise<ManagedUser> {
   const { account, violations } = checkNewAccount(deps.policy, {
     ...input,
     password: input.initialPassword,
@@ -30,28 +31,24 @@ export async function createUser(
   const roles = normalizeRoles(input.roles);
   if (isViolation(roles)) violations.push(roles);
   if (account === null || isViolation(roles)) throw invalidArgument(violations);
-  const { email, username, displayName } = account;
   const passwordHash =
     input.initialPassword === undefined ? null : await deps.hasher.hash(input.initialPassword);
-  return audit.transaction(async (tx) => {
-    const user = await insertUser(tx, {
-      email: email.display,
-      emailNormalized: email.normalized,
-      username: username?.display ?? null,
-      usernameNormalized: username?.normalized ?? null,
-      displayName,
+  const created = await audit.transaction(async (tx) => {
+    const created = await insertUser(tx, {
+      ...account,
       passwordHash,
       roles,
       emailVerified: input.emailVerified,
     });
     audit.note({
-      subjectUserId: user.id,
+      subjectUserId: created.user.id,
       details: {
         roles: roles.join(','),
         has_password: passwordHash !== null,
         email_verified: input.emailVerified,
       },
     });
-    return user;
+    return created;
   });
+  return toManagedUser(created, deps.hasher);
 }

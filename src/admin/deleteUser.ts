@@ -1,11 +1,6 @@
-import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
-import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/adminUsers.ts';
-import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
-import { revokeSessions } from '../storage/sessions.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
-import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
-import { requireUserId } from './requireUserId.ts';
+import { changeUserStatus } from './changeUserStatus.ts';
 
 /**
  * Soft-deletes a user: status 'deleted' and deleted_at are set, every session and unused
@@ -18,16 +13,5 @@ export async function deleteUser(
   audit: AuditScope,
   userId: string,
 ): Promise<void> {
-  const id = requireUserId(userId);
-  const revoked = await audit.transaction(async (tx) => {
-    await lockAdminMembership(tx);
-    const before = await getUserById(tx, id, { forUpdate: true });
-    await assertNotLastActiveAdmin(tx, before);
-    await updateUserStatus(tx, id, 'deleted');
-    const revoked = await revokeSessions(tx, { userId: id }, 'admin_delete');
-    await revokeOneTimeTokens(tx, id);
-    audit.note({ details: { previous_status: before.status, revoked_sessions: revoked.length } });
-    return revoked;
-  });
-  await markSessionsRevoked(deps, revoked, 'admin_delete');
+  await changeUserStatus(deps, audit, userId, 'deleted');
 }

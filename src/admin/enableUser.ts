@@ -1,10 +1,7 @@
-import { forgetCachedSessions } from '../sessions/updateSessionCache.ts';
-import { getUserById, updateUserStatus } from '../storage/adminUsers.ts';
-import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
-import { requireUserId } from './requireUserId.ts';
+import { changeUserStatus } from './changeUserStatus.ts';
 
 /**
  * Re-enables a disabled user; idempotent; a lockout stays (see unlockUser). DisableUser revoked
@@ -15,17 +12,6 @@ export async function enableUser(
   deps: AdminDeps,
   audit: AuditScope,
   userId: string,
-): Promise<UserRow> {
-  const id = requireUserId(userId);
-  const { user, liveSessionIds } = await audit.transaction(async (tx) => {
-    const before = await getUserById(tx, id, { forUpdate: true });
-    audit.note({ details: { previous_status: before.status } });
-    if (before.status === 'active') return { user: before, liveSessionIds: [] };
-    return {
-      user: await updateUserStatus(tx, id, 'active'),
-      liveSessionIds: await findLiveSessionIdsByUser(tx, id),
-    };
-  });
-  await forgetCachedSessions(deps, liveSessionIds);
-  return user;
+): Promise<ManagedUser> {
+  return toManagedUser(await changeUserStatus(deps, audit, userId, 'active'), deps.hasher);
 }

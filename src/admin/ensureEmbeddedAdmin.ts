@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.ts';
-import { countActiveAdmins } from '../storage/adminUsers.ts';
-import { findUserByIdentifier } from '../storage/users.ts';
+import { countActiveAdmins, findUserByIdentifier } from '../storage/users.ts';
 import { type BootstrapDeps, createOrPromoteAdmin } from './createOrPromoteAdmin.ts';
 
 export const EMBEDDED_ADMIN_EMAIL = 'admin@gatehouse.local';

@@ -1,9 +1,9 @@
-import { getUserById } from '../storage/adminUsers.ts';
-import type { UserRow } from '../storage/users.ts';
+import { type ManagedUser, toManagedUser } from '../domain/User.ts';
+import { getUserById } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** One live user; USER_NOT_FOUND when there is none or it is deleted. */
-export async function getUser(deps: AdminDeps, userId: string): Promise<UserRow> {
-  return getUserById(deps.pool, requireUserId(userId));
+export async function getUser(deps: AdminDeps, userId: string): Promise<ManagedUser> {
+  return toManagedUser(await getUserById(deps.pool, requireUserId(userId)), deps.hasher);
 }

@@ -4,17 +4,14 @@ import {
   normalizeEmail,
   normalizeUsername,
 } from '../auth/normalize.ts';
+import type { NewUser } from '../domain/User.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import {
   type ImportErrorReason,
   type ImportFailure,
   importErrorReason,
 } from '../errors/importErrorReason.ts';
-import {
-  findUserConflict,
-  type ImportedUserRow,
-  insertImportedUser,
-} from '../storage/adminUsers.ts';
+import { findUserConflict, insertImportedUser } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { checkImportedHash } from './checkImportedHash.ts';
@@ -47,7 +44,7 @@ export interface ImportResult {
   errorMessage: string;
 }
 
-type Checked = { row: ImportedUserRow } | { failure: ImportFailure; message: string };
+type Checked = { user: NewUser } | { failure: ImportFailure; message: string };
 
 /** An entry refused before the transaction: VALIDATION_FAILED on `field`. */
 const invalid = (field: string, message: string): Checked => ({
@@ -84,11 +81,9 @@ function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
     return invalid('created_at', 'created_at: must not be in the future');
   }
   return {
-    row: {
-      email: email.display,
-      emailNormalized: email.normalized,
-      username: username?.display ?? null,
-      usernameNormalized: username?.normalized ?? null,
+    user: {
+      email,
+      username,
       displayName,
       passwordHash: hash === '' ? null : hash,
       roles,
@@ -133,15 +128,15 @@ export async function importUsers(
         results.push({ ...result, errorReason, errorMessage: entry.message });
         continue;
       }
-      const id = await insertImportedUser(tx, entry.row);
+      const id = await insertImportedUser(tx, entry.user);
       if (id !== null) {
         results.push({ ...result, ok: true, userId: id, errorReason: '', errorMessage: '' });
         continue;
       }
       const taken = await findUserConflict(
         tx,
-        entry.row.emailNormalized,
-        entry.row.usernameNormalized,
+        entry.user.email.normalized,
+        entry.user.username?.normalized ?? null,
       );
       results.push({
         ...result,

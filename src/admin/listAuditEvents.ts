@@ -1,7 +1,7 @@
 import { isUuid, isViolation } from '../auth/normalize.ts';
+import { type AuditEvent, isAuditActionName } from '../domain/AuditEvent.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { isAuditActionName } from '../storage/audit.ts';
-import { type AuditEventRow, findAuditEventsPage } from '../storage/auditEvents.ts';
+import { findAuditEventsPage } from '../storage/audit.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { invalidPageToken, keysetPage } from './createPageTokens.ts';
 import { pageSize } from './pageSize.ts';
@@ -22,7 +22,7 @@ export interface ListAuditEventsInput {
 export async function listAuditEvents(
   deps: AdminDeps,
   input: ListAuditEventsInput,
-): Promise<{ events: readonly AuditEventRow[]; nextPageToken: string }> {
+): Promise<{ events: AuditEvent[]; nextPageToken: string }> {
   const violations: FieldViolation[] = [];
   const limit = pageSize(input.pageSize);
   if (isViolation(limit)) violations.push(limit);

@@ -1,7 +1,7 @@
 import { isViolation, normalizeIdentifier } from '../auth/normalize.ts';
+import { type ManagedUser, toManagedUser, type UserStatus } from '../domain/User.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { findUsersPage, type UserListFilter, type UserPageRow } from '../storage/adminUsers.ts';
-import type { UserRow } from '../storage/users.ts';
+import { findUsersPage, type UserListFilter } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { keysetPage, readTimeIdCursor } from './createPageTokens.ts';
 import { isRoleName } from './normalizeRoles.ts';
@@ -45,7 +45,7 @@ function parseFilter(input: ListUsersInput): { filter: UserListFilter; limit: nu
   if (violations.length > 0 || isViolation(limit)) throw invalidArgument(violations);
   return {
     filter: {
-      status: input.status as UserRow['status'] | null,
+      status: input.status as UserStatus | null,
       role: input.role === '' ? null : input.role,
       prefix: query === '' ? null : query,
     },
@@ -60,7 +60,7 @@ function parseFilter(input: ListUsersInput): { filter: UserListFilter; limit: nu
 export async function listUsers(
   deps: AdminDeps,
   input: ListUsersInput,
-): Promise<{ users: readonly UserPageRow[]; nextPageToken: string }> {
+): Promise<{ users: ManagedUser[]; nextPageToken: string }> {
   const { filter, limit } = parseFilter(input);
   const tokenFilter = [filter.status, filter.role, filter.prefix];
   const cursor = await readTimeIdCursor(deps.pageTokens, 'users', tokenFilter, input.pageToken);
@@ -72,7 +72,7 @@ export async function listUsers(
     tokenFilter,
     rows,
     limit,
-    (last) => [last.cursor_created_at, last.id],
+    (last) => [last.cursor.createdAt, last.cursor.id],
   );
-  return { users: page, nextPageToken };
+  return { users: page.map((e) => toManagedUser(e.account, deps.hasher)), nextPageToken };
 }

@@ -1,13 +1,14 @@
 import type { RequestInfo } from '../auth/AuthDeps.ts';
 import { isViolation, normalizeEmail } from '../auth/normalize.ts';
 import { replacePassword } from '../auth/replacePassword.ts';
+import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import { findUserByIdentifier, type UserRow } from '../storage/users.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { findUserByIdentifier } from '../storage/users.ts';
 import { type BootstrapDeps, generatePassword } from './createOrPromoteAdmin.ts';
 
 export interface OperatorResetResult {
-  user: UserRow;
+  user: User;
   /** The generated password: show it once, it is stored nowhere else. */
   generatedPassword: string | null;
   /** Sessions ended by the reset, to publish to session caches. */
@@ -27,12 +28,12 @@ export async function resetPasswordByOperator(
 ): Promise<OperatorResetResult> {
   const email = normalizeEmail(input.email);
   if (isViolation(email)) throw invalidArgument([email]);
-  const found = await findUserByIdentifier(deps.pool, email.normalized);
+  const found = (await findUserByIdentifier(deps.pool, email.normalized))?.user ?? null;
   if (found === null) {
     throw new AppError('USER_NOT_FOUND', `there is no account with the email ${email.display}`);
   }
   const context = {
-    email: found.email_normalized,
+    email: found.emailNormalized,
     ...(found.username ? { username: found.username } : {}),
   };
   let generatedPassword: string | null = null;
@@ -40,19 +41,15 @@ export async function resetPasswordByOperator(
     const problems = deps.policy.check(input.password, context);
     if (problems.length > 0) throw invalidArgument(problems);
   } else {
-    generatedPassword = generatePassword(deps.policy, found.email_normalized);
+    generatedPassword = generatePassword(deps.policy, found.emailNormalized);
   }
   const passwordHash = await deps.hasher.hash(input.password ?? generatedPassword ?? '');
 
   return deps.pool.transaction(async (tx) => {
     const { user, revokedSessionIds } = await replacePassword(tx, found.id, passwordHash);
-    await insertAuditEvent(tx, {
-      action: 'password_reset',
-      outcome: 'success',
-      subjectUserId: found.id,
-      clientIp: info.clientIp,
-      userAgent: info.userAgent,
-      requestId: info.requestId,
+    await recordAudit(tx, 'password_reset', {
+      subject: found.id,
+      request: info,
       details: { source: input.source, revoked_sessions: revokedSessionIds.length },
     });
     return { user, generatedPassword, revokedSessionIds };

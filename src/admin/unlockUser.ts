@@ -1,20 +1,26 @@
-import { getUserById, updateUserUnlocked } from '../storage/adminUsers.ts';
-import type { UserRow } from '../storage/users.ts';
+import { type ManagedUser, toManagedUser } from '../domain/User.ts';
+import { getUserById, updateUserUnlocked } from '../storage/users.ts';
+import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** Clears a lockout and the failure counters; idempotent. */
-export async function unlockUser(audit: AuditScope, userId: string): Promise<UserRow> {
+export async function unlockUser(
+  deps: AdminDeps,
+  audit: AuditScope,
+  userId: string,
+): Promise<ManagedUser> {
   const id = requireUserId(userId);
-  return audit.transaction(async (tx) => {
+  const unlocked = await audit.transaction(async (tx) => {
     const before = await getUserById(tx, id, { forUpdate: true });
     audit.note({
       details: {
-        failed_login_count: before.failed_login_count,
-        lockout_count: before.lockout_count,
-        was_locked: before.locked_until !== null && before.locked_until > new Date(),
+        failed_login_count: before.failedLoginCount,
+        lockout_count: before.lockoutCount,
+        was_locked: before.lockedUntil !== null && before.lockedUntil > new Date(),
       },
     });
     return updateUserUnlocked(tx, id);
   });
+  return toManagedUser(unlocked, deps.hasher);
 }

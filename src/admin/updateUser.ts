@@ -5,17 +5,17 @@ import {
   normalizeEmail,
   normalizeUsername,
 } from '../auth/normalize.ts';
+import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { forgetCachedSessions } from '../sessions/updateSessionCache.ts';
+import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
+import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import {
   getUserById,
   lockAdminMembership,
   type UserChanges,
   updateUserProfile,
-} from '../storage/adminUsers.ts';
-import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
-import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+} from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
@@ -135,27 +135,28 @@ export async function updateUser(
   deps: AdminDeps,
   audit: AuditScope,
   input: UpdateUserInput,
-): Promise<UserRow> {
+): Promise<ManagedUser> {
   const { id, paths, changes } = parseUpdate(input);
-  const { user, liveSessionIds } = await audit.transaction(async (tx) => {
+  const { updated, liveSessionIds } = await audit.transaction(async (tx) => {
     const demotes = changes.roles !== undefined && !changes.roles.includes('admin');
     if (demotes) await lockAdminMembership(tx);
-    const before = await getUserById(tx, id, { forUpdate: true });
+    const { user: before } = await getUserById(tx, id, { forUpdate: true });
     if (demotes) await assertNotLastActiveAdmin(tx, before);
     const { email, ...rest } = changes;
     const write: UserChanges = rest;
     if (email !== undefined) {
-      const sameAddress = email.normalized === before.email_normalized;
+      const sameAddress = email.normalized === before.emailNormalized;
       write.email = {
         ...email,
-        verified: changes.emailVerified ?? (sameAddress ? before.email_verified : false),
+        verified: changes.emailVerified ?? (sameAddress ? before.emailVerified : false),
       };
       if (!sameAddress) {
         // Links mailed to the old address must not work, even if the address comes back later.
         await revokeOneTimeTokens(tx, id);
       }
     }
-    const user = await updateUserProfile(tx, id, write);
+    const updated = await updateUserProfile(tx, id, write);
+    const { user } = updated;
     const rolesChanged = before.roles.join(',') !== user.roles.join(',');
     audit.note({
       details: {
@@ -166,10 +167,10 @@ export async function updateUser(
       },
     });
     return {
-      user,
+      updated,
       liveSessionIds: rolesChanged ? await findLiveSessionIdsByUser(tx, id) : [],
     };
   });
   await forgetCachedSessions(deps, liveSessionIds);
-  return user;
+  return toManagedUser(updated, deps.hasher);
 }

@@ -1,7 +1,7 @@
 import { listLiveSessions, type SessionPage, type SessionPageRequest } from '../auth/sessions.ts';
 import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
-import { getUserById } from '../storage/adminUsers.ts';
 import { revokeSessions } from '../storage/sessions.ts';
+import { getUserById } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { requireUserId } from './requireUserId.ts';

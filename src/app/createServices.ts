@@ -3,7 +3,7 @@ import { createPageTokens } from '../admin/createPageTokens.ts';
 import { ensureEmbeddedAdmin } from '../admin/ensureEmbeddedAdmin.ts';
 import type { AuthDeps } from '../auth/AuthDeps.ts';
 import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
-import { createPasswordHasher, type PasswordHasher } from '../auth/createPasswordHasher.ts';
+import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -24,7 +24,6 @@ export interface Services {
   auth: AuthService;
   admin: AdminService;
   limits: RateLimitBudgets;
-  hasher: PasswordHasher;
 }
 
 /**
@@ -98,5 +97,5 @@ export async function createServices(
     // Embedded dev mode: the first start creates an admin and prints its password once.
     await ensureEmbeddedAdmin({ pool, hasher, policy }, log, (text) => process.stdout.write(text));
   }
-  return { auth: createAuthService(deps), admin: createAdminService(deps), limits, hasher };
+  return { auth: createAuthService(deps), admin: createAdminService(deps), limits };
 }

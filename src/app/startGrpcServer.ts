@@ -83,11 +83,7 @@ export async function startGrpcServer(
   );
   server.addService(
     UserAdminServiceService,
-    bindService(
-      UserAdminServiceService,
-      createAdminHandlers(services.admin, services.hasher),
-      bindDeps,
-    ),
+    bindService(UserAdminServiceService, createAdminHandlers(services.admin), bindDeps),
   );
   deps.monitor.health.addToServer(server);
   new ReflectionService(loadPackageDefinition()).addToServer(server);

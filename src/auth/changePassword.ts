@@ -1,7 +1,7 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
+import { recordAudit } from '../storage/audit.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { findUserById, updateUserPassword } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
@@ -27,21 +27,22 @@ export async function changePassword(
   if (input.currentPassword === '' || input.currentPassword.length > deps.passwordMaxLength * 4) {
     violations.push({ field: 'current_password', description: 'the current password is required' });
   }
-  const user = await findUserById(deps.pool, principal.userId);
-  if (user?.status !== 'active') {
+  const account = await findUserById(deps.pool, principal.userId);
+  const user = account?.user;
+  if (account === null || user?.status !== 'active') {
     throw invalidAccessToken();
   }
   violations.push(
     ...deps.policy.check(
       input.newPassword,
-      { email: user.email_normalized, ...(user.username ? { username: user.username } : {}) },
+      { email: user.emailNormalized, ...(user.username ? { username: user.username } : {}) },
       'new_password',
     ),
   );
   if (violations.length > 0) throw invalidArgument(violations);
 
   await admitAccount(user.id);
-  const check = await checkPasswordAndRecordAttempt(deps, user, input.currentPassword);
+  const check = await checkPasswordAndRecordAttempt(deps, account, input.currentPassword);
   if (!check.ok) {
     await deps.pool.transaction((tx) =>
       recordPasswordFailure(tx, deps, user, check, 'password_change', info),
@@ -57,12 +58,9 @@ export async function changePassword(
     const updated = await updateUserPassword(tx, user.id, hash);
     const revoked = await revokeSessions(tx, { userId: user.id }, 'password_change');
     const issued = await issueSession(tx, deps, updated, info);
-    await insertAuditEvent(tx, {
-      action: 'password_change',
-      outcome: 'success',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'password_change', {
+      actor: user.id,
+      request: info,
       details: { revoked_sessions: revoked.length, session_id: issued.session.id },
     });
     return { tokens: issued.tokens, revoked };

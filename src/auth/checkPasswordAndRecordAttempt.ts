@@ -1,10 +1,8 @@
-import { type AuditActionName, insertAuditEvent } from '../storage/audit.ts';
-import {
-  beginPasswordAttempt,
-  type Db,
-  lockUserIfThresholdReached,
-  type UserRow,
-} from '../storage/users.ts';
+import type { AuditActionName } from '../domain/AuditEvent.ts';
+import type { User, UserAccount } from '../domain/User.ts';
+import { insertAuditEvent } from '../storage/audit.ts';
+import type { Db } from '../storage/Db.ts';
+import { beginPasswordAttempt, lockUserIfThresholdReached } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 
 export type PasswordCheck =
@@ -15,7 +13,7 @@ export type PasswordCheck =
     };
 
 /**
- * Checks a password for `user` (or burns the same argon2 time when there is no such user or
+ * Checks a password for `account` (or burns the same argon2 time when there is no such user or
  * password), and writes the attempt to PostgreSQL first: it is counted atomically before the
  * check, so N parallel wrong guesses never get more than `lockout.threshold` argon2 checks;
  * locked accounts are refused without one. A correct password under outdated parameters comes
@@ -23,18 +21,18 @@ export type PasswordCheck =
  */
 export async function checkPasswordAndRecordAttempt(
   deps: AuthDeps,
-  user: UserRow | null,
+  account: UserAccount | null,
   password: string,
 ): Promise<PasswordCheck> {
-  if (!user?.password_hash) {
+  if (!account?.passwordHash) {
     await deps.hasher.dummyVerify(password);
-    return { ok: false, reason: user ? 'no_password' : 'unknown_account' };
+    return { ok: false, reason: account ? 'no_password' : 'unknown_account' };
   }
-  if (!(await beginPasswordAttempt(deps.pool, user.id, deps.lockout.threshold))) {
+  if (!(await beginPasswordAttempt(deps.pool, account.user.id, deps.lockout.threshold))) {
     await deps.hasher.dummyVerify(password);
     return { ok: false, reason: 'locked' };
   }
-  const result = await deps.hasher.verify(user.password_hash, password);
+  const result = await deps.hasher.verify(account.passwordHash, password);
   if (!result.ok) return { ok: false, reason: 'wrong_password' };
   return { ok: true, upgradedHash: result.needsRehash ? await deps.hasher.hash(password) : null };
 }
@@ -43,7 +41,7 @@ export async function checkPasswordAndRecordAttempt(
 export async function recordPasswordFailure(
   tx: Db,
   deps: AuthDeps,
-  user: UserRow | null,
+  user: User | null,
   check: Extract<PasswordCheck, { ok: false }>,
   action: AuditActionName,
   info: RequestInfo,

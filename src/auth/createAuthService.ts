@@ -1,5 +1,6 @@
+import type { User } from '../domain/User.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
-import { findUserById, type UserRow } from '../storage/users.ts';
+import { findUserById } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { changePassword } from './changePassword.ts';
 import { login } from './login.ts';
@@ -39,7 +40,7 @@ export interface AuthService {
     admitAccount: AdmitAccount,
   ) => ReturnType<typeof refresh>;
   logout: (input: Parameters<typeof logout>[1], info: RequestInfo) => Promise<void>;
-  currentUser(principal: Principal): Promise<UserRow>;
+  currentUser(principal: Principal): Promise<User>;
   listSessions: (
     principal: Principal,
     page: Parameters<typeof listSessions>[2],
@@ -63,7 +64,7 @@ export interface AuthService {
     info: RequestInfo,
     admitAccount: AdmitAccount,
   ) => Promise<void>;
-  verifyEmail: (token: string, info: RequestInfo) => Promise<UserRow>;
+  verifyEmail: (token: string, info: RequestInfo) => Promise<User>;
 }
 
 /** Binds every AuthService use case to the dependencies the composition root built. */
@@ -82,9 +83,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
     refresh: (token, info, admitAccount) => refresh(deps, token, info, admitAccount),
     logout: (input, info) => logout(deps, input, info),
     async currentUser(principal) {
-      const user = await findUserById(deps.pool, principal.userId);
-      if (!user) throw invalidAccessToken();
-      return user;
+      const account = await findUserById(deps.pool, principal.userId);
+      if (!account) throw invalidAccessToken();
+      return account.user;
     },
     listSessions: (principal, page) => listSessions(deps, principal, page),
     revokeSession: (principal, sessionId, info) => revokeSession(deps, principal, sessionId, info),

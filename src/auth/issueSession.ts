@@ -1,7 +1,9 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import type { Session } from '../domain/Session.ts';
+import type { User } from '../domain/User.ts';
+import type { Db } from '../storage/Db.ts';
 import { insertRefreshToken } from '../storage/refreshTokens.ts';
-import { insertSession, type SessionRow } from '../storage/sessions.ts';
-import type { Db, UserRow } from '../storage/users.ts';
+import { insertSession } from '../storage/sessions.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 
 /** What the client gets back: an access token and the refresh token of its session. */
@@ -47,17 +49,17 @@ export function hashRefreshToken(token: string): Buffer {
 }
 
 /** A refresh token lives until the session's idle or absolute deadline, whichever is first. */
-export function refreshExpiry(session: Pick<SessionRow, 'idle_expires_at' | 'expires_at'>): Date {
-  return new Date(Math.min(session.idle_expires_at.getTime(), session.expires_at.getTime()));
+export function refreshExpiry(session: Pick<Session, 'idleExpiresAt' | 'expiresAt'>): Date {
+  return new Date(Math.min(session.idleExpiresAt.getTime(), session.expiresAt.getTime()));
 }
 
 /** Opens a session for `user` inside the caller's transaction and issues its first tokens. */
 export async function issueSession(
   tx: Db,
   deps: AuthDeps,
-  user: UserRow,
+  user: User,
   info: RequestInfo,
-): Promise<{ session: SessionRow; tokens: IssuedTokens }> {
+): Promise<{ session: Session; tokens: IssuedTokens }> {
   deps.events.sessionsCreated(1);
   const session = await insertSession(tx, {
     id: randomUUID(),

@@ -1,6 +1,7 @@
+import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import { findUserByIdentifier, type UserRow, updateUserLoginSucceeded } from '../storage/users.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkPasswordAndRecordAttempt,
@@ -28,7 +29,7 @@ export async function login(
   input: LoginInput,
   info: RequestInfo,
   admitAccount: AdmitAccount,
-): Promise<{ user: UserRow; tokens: IssuedTokens }> {
+): Promise<{ user: User; tokens: IssuedTokens }> {
   const identifier = normalizeIdentifier(input.identifier);
   const violations = [];
   if (identifier === '' || identifier.length > 320) {
@@ -43,11 +44,16 @@ export async function login(
   if (violations.length > 0) throw invalidArgument(violations);
   await admitAccount(identifier);
 
-  const user = await findUserByIdentifier(deps.pool, identifier);
+  const account = await findUserByIdentifier(deps.pool, identifier);
+  const user = account?.user ?? null;
   // REQUIRE_VERIFIED_EMAIL: an unverified account is not active. Its password is not checked
   // (the same argon2 work is burnt), so guessing it reveals nothing and counts no failure.
-  const unverified = deps.requireVerifiedEmail && user !== null && !user.email_verified;
-  const check = await checkPasswordAndRecordAttempt(deps, unverified ? null : user, input.password);
+  const unverified = deps.requireVerifiedEmail && user !== null && !user.emailVerified;
+  const check = await checkPasswordAndRecordAttempt(
+    deps,
+    unverified ? null : account,
+    input.password,
+  );
   if (!check.ok || user?.status !== 'active') {
     await deps.pool.transaction((tx) =>
       recordPasswordFailure(
@@ -67,12 +73,9 @@ export async function login(
   const result = await deps.pool.transaction(async (tx) => {
     const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);
     const { session, tokens } = await issueSession(tx, deps, updated, info);
-    await insertAuditEvent(tx, {
-      action: 'login',
-      outcome: 'success',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'login', {
+      actor: user.id,
+      request: info,
       details: { session_id: session.id, password_rehashed: upgradedHash !== null },
     });
     return { user: updated, tokens };

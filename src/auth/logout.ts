@@ -18,7 +18,7 @@ export async function logout(
   if (input.refreshToken !== undefined && input.refreshToken !== '') {
     if (input.refreshToken.length > 200) return;
     sessionId = (await findRefreshTokenByHash(deps.pool, hashRefreshToken(input.refreshToken)))
-      ?.session_id;
+      ?.sessionId;
     if (sessionId === undefined) return;
   } else {
     const claims =

@@ -1,13 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { OneTimePurpose } from '../domain/OneTimeToken.ts';
+import type { User } from '../domain/User.ts';
 import type { ComposedMail } from '../mail/createAccountMail.ts';
-import {
-  insertOneTimeToken,
-  type OneTimePurpose,
-  revokeOneTimeTokens,
-  type TokenRecipient,
-} from '../storage/oneTimeTokens.ts';
+import type { Db } from '../storage/Db.ts';
+import { insertOneTimeToken, revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { insertOutboxMessage } from '../storage/outbox.ts';
-import type { Db } from '../storage/users.ts';
 import type { AuthDeps } from './AuthDeps.ts';
 
 /**
@@ -62,7 +59,7 @@ export function prepareTokenMail(deps: AuthDeps, purpose: OneTimePurpose): Prepa
  */
 export async function queueTokenMail(
   tx: Db,
-  user: TokenRecipient | null,
+  user: User | null,
   prepared: PreparedTokenMail,
 ): Promise<{ revoked: number; queued: boolean }> {
   const { purpose, hash, message, ttlSec } = prepared;

@@ -1,12 +1,12 @@
+import type { RefreshToken } from '../domain/Session.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
+import { recordAudit } from '../storage/audit.ts';
 import {
   findRefreshTokenByHash,
   findRefreshTokenByHashForUpdate,
   findRefreshTokenById,
   insertRefreshToken,
-  type RefreshTokenRow,
   updateRefreshTokenRotated,
 } from '../storage/refreshTokens.ts';
 import { findSessionById, revokeSessions, touchSession } from '../storage/sessions.ts';
@@ -52,31 +52,30 @@ export async function refresh(
   const next = deriveSuccessorRefreshToken(await deps.refreshSuccessorKey(), refreshToken);
   const outcome = await deps.pool.transaction(async (tx): Promise<Outcome> => {
     const token = await findRefreshTokenByHashForUpdate(tx, tokenHash);
-    if (!token || token.revoked_at !== null) return { kind: 'invalid' };
-    const session = await findSessionById(tx, token.session_id);
-    if (!session || session.revoked_at !== null) return { kind: 'invalid' };
+    if (!token || token.revokedAt !== null) return { kind: 'invalid' };
+    const session = await findSessionById(tx, token.sessionId);
+    if (!session || session.revokedAt !== null) return { kind: 'invalid' };
     const now = Date.now();
 
-    let repeated: RefreshTokenRow | null = null;
-    if (token.used_at !== null) {
+    let repeated: RefreshToken | null = null;
+    if (token.usedAt !== null) {
       const successor =
-        token.replaced_by_id === null ? null : await findRefreshTokenById(tx, token.replaced_by_id);
+        token.replacedById === null ? null : await findRefreshTokenById(tx, token.replacedById);
       const inGrace =
-        now - token.used_at.getTime() <= deps.tokens.reuseGraceSec * 1000 &&
+        now - token.usedAt.getTime() <= deps.tokens.reuseGraceSec * 1000 &&
         successor !== null &&
-        successor.used_at === null &&
-        successor.revoked_at === null;
+        successor.usedAt === null &&
+        successor.revokedAt === null;
       if (!inGrace) {
         const revoked = await revokeSessions(
           tx,
-          { userId: session.user_id, only: [session.id] },
+          { userId: session.userId, only: [session.id] },
           'refresh_token_reuse',
         );
-        await insertAuditEvent(tx, {
-          action: 'refresh_reuse_detected',
+        await recordAudit(tx, 'refresh_reuse_detected', {
+          subject: session.userId,
           outcome: 'denied',
-          subjectUserId: session.user_id,
-          ...info,
+          request: info,
           details: { session_id: session.id },
         });
         return { kind: 'reuse', revoked };
@@ -91,13 +90,13 @@ export async function refresh(
     }
 
     if (
-      token.expires_at.getTime() <= now ||
-      session.expires_at.getTime() <= now ||
-      session.idle_expires_at.getTime() <= now
+      token.expiresAt.getTime() <= now ||
+      session.expiresAt.getTime() <= now ||
+      session.idleExpiresAt.getTime() <= now
     ) {
       return { kind: 'invalid' };
     }
-    const user = await findUserById(tx, session.user_id);
+    const user = (await findUserById(tx, session.userId))?.user;
     if (user?.status !== 'active') return { kind: 'invalid' };
 
     let expiresAt: Date;
@@ -116,14 +115,11 @@ export async function refresh(
       });
       await updateRefreshTokenRotated(tx, token.id, successor.id);
     } else {
-      expiresAt = repeated.expires_at;
+      expiresAt = repeated.expiresAt;
     }
-    await insertAuditEvent(tx, {
-      action: 'refresh',
-      outcome: 'success',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'refresh', {
+      actor: user.id,
+      request: info,
       details: { session_id: session.id, grace_retry: repeated !== null },
     });
     return {

@@ -1,6 +1,7 @@
+import type { User } from '../domain/User.ts';
 import { invalidArgument } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import { insertUser, type UserRow } from '../storage/users.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { insertUser } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { checkNewAccount } from './checkNewAccount.ts';
 import { type IssuedTokens, issueSession } from './issueSession.ts';
@@ -18,30 +19,22 @@ export async function register(
   input: RegisterInput,
   info: RequestInfo,
   admitAccount: AdmitAccount,
-): Promise<{ user: UserRow; tokens: IssuedTokens }> {
+): Promise<{ user: User; tokens: IssuedTokens }> {
   const { account, violations } = checkNewAccount(deps.policy, input);
   if (account === null) throw invalidArgument(violations);
-  const { email, username, displayName } = account;
-  await admitAccount(email.normalized);
+  await admitAccount(account.email.normalized);
   const passwordHash = await deps.hasher.hash(input.password);
   return deps.pool.transaction(async (tx) => {
-    const user = await insertUser(tx, {
-      email: email.display,
-      emailNormalized: email.normalized,
-      username: username?.display ?? null,
-      usernameNormalized: username?.normalized ?? null,
-      displayName,
+    const { user } = await insertUser(tx, {
+      ...account,
       passwordHash,
       roles: [],
       emailVerified: false,
     });
     const { session, tokens } = await issueSession(tx, deps, user, info);
-    await insertAuditEvent(tx, {
-      action: 'register',
-      outcome: 'success',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'register', {
+      actor: user.id,
+      request: info,
       details: { session_id: session.id },
     });
     return { user, tokens };

@@ -1,6 +1,8 @@
+import type { User } from '../domain/User.ts';
+import type { Db } from '../storage/Db.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { revokeSessions } from '../storage/sessions.ts';
-import { type Db, type UserRow, updateUserPassword } from '../storage/users.ts';
+import { updateUserPassword } from '../storage/users.ts';
 
 /**
  * What a password reset does to an account, inside the caller's transaction: the new hash
@@ -10,7 +12,7 @@ export async function replacePassword(
   tx: Db,
   userId: string,
   passwordHash: string,
-): Promise<{ user: UserRow; revokedSessionIds: string[] }> {
+): Promise<{ user: User; revokedSessionIds: string[] }> {
   const user = await updateUserPassword(tx, userId, passwordHash);
   await revokeOneTimeTokens(tx, userId, 'password_reset');
   const revokedSessionIds = await revokeSessions(tx, { userId }, 'password_reset');

@@ -1,7 +1,7 @@
 import { AppError } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import { lockTokenRecipient } from '../storage/oneTimeTokens.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { lockTokenRecipient } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
 import type { Principal } from './Principal.ts';
@@ -24,16 +24,13 @@ export async function requestEmailVerification(
     if (user === null) {
       throw invalidAccessToken();
     }
-    if (user.email_verified) {
+    if (user.emailVerified) {
       throw new AppError('EMAIL_ALREADY_VERIFIED', 'the email address is already verified');
     }
     const { revoked } = await queueTokenMail(tx, user, prepared);
-    await insertAuditEvent(tx, {
-      action: 'email_verification_request',
-      outcome: 'success',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'email_verification_request', {
+      actor: user.id,
+      request: info,
       details: { revoked_tokens: revoked },
     });
   });

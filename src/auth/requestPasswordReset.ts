@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import { lockTokenRecipient } from '../storage/oneTimeTokens.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { lockTokenRecipient } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { isViolation, normalizeEmail } from './normalize.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
@@ -27,11 +27,10 @@ export async function requestPasswordReset(
   const queued = await deps.pool.transaction(async (tx) => {
     const user = await lockTokenRecipient(tx, { emailNormalized: email.normalized });
     const { revoked, queued } = await queueTokenMail(tx, user, prepared);
-    await insertAuditEvent(tx, {
-      action: 'password_reset_request',
+    await recordAudit(tx, 'password_reset_request', {
+      subject: user?.id ?? null,
       outcome: user ? 'success' : 'failure',
-      subjectUserId: user?.id ?? null,
-      ...info,
+      request: info,
       details: user ? { revoked_tokens: revoked } : { reason: 'no_active_account' },
     });
     return queued;

@@ -1,11 +1,8 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import {
-  consumeOneTimeToken,
-  findUsableOneTimeToken,
-  markEmailVerified,
-} from '../storage/oneTimeTokens.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { consumeOneTimeToken, findUsableOneTimeToken } from '../storage/oneTimeTokens.ts';
+import { markEmailVerified } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
 import { replacePassword } from './replacePassword.ts';
@@ -49,7 +46,7 @@ export async function resetPassword(
   if (found === null) throw invalidResetToken();
   const policy = deps.policy.check(
     input.newPassword,
-    { email: found.email_normalized, ...(found.username ? { username: found.username } : {}) },
+    { email: found.emailNormalized, ...(found.username ? { username: found.username } : {}) },
     'new_password',
   );
   if (policy.length > 0) throw invalidArgument(policy);
@@ -57,15 +54,12 @@ export async function resetPassword(
 
   const revoked = await deps.pool.transaction(async (tx) => {
     const token = await consumeOneTimeToken(tx, 'password_reset', tokenHash);
-    if (token === null || token.user_id !== found.user_id) throw invalidResetToken();
-    const { revokedSessionIds: sessions } = await replacePassword(tx, token.user_id, passwordHash);
-    await markEmailVerified(tx, token.user_id, token.email_normalized);
-    await insertAuditEvent(tx, {
-      action: 'password_reset',
-      outcome: 'success',
-      actorUserId: token.user_id,
-      subjectUserId: token.user_id,
-      ...info,
+    if (token === null || token.userId !== found.userId) throw invalidResetToken();
+    const { revokedSessionIds: sessions } = await replacePassword(tx, token.userId, passwordHash);
+    await markEmailVerified(tx, token.userId, token.emailNormalized);
+    await recordAudit(tx, 'password_reset', {
+      actor: token.userId,
+      request: info,
       details: { revoked_sessions: sessions.length },
     });
     return sessions;

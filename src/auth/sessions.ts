@@ -1,15 +1,14 @@
 import { keysetPage, readTimeIdCursor } from '../admin/createPageTokens.ts';
 import { pageSize } from '../admin/pageSize.ts';
+import type { Session } from '../domain/Session.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
+import { recordAudit } from '../storage/audit.ts';
 import {
   findLiveSessionsPage,
   findSessionById,
   revokeSessions,
   type SessionCursor,
-  type SessionPageRow,
-  type SessionRow,
 } from '../storage/sessions.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { isUuid, isViolation } from './normalize.ts';
@@ -23,7 +22,7 @@ export interface SessionPageRequest {
 
 /** One page of sessions and the token of the next one ('' on the last page). */
 export interface SessionPage {
-  sessions: readonly SessionPageRow[];
+  sessions: readonly Session[];
   nextPageToken: string;
 }
 
@@ -44,10 +43,10 @@ export async function listLiveSessions(
   const after: SessionCursor | null = cursor && { lastUsedAt: cursor.time, id: cursor.id };
   const rows = await findLiveSessionsPage(deps.pool, userId, after, limit + 1);
   const next = await keysetPage(deps.pageTokens, 'sessions', filter, rows, limit, (last) => [
-    last.cursor_last_used_at,
-    last.id,
+    last.cursor.lastUsedAt,
+    last.cursor.id,
   ]);
-  return { sessions: next.page, nextPageToken: next.nextPageToken };
+  return { sessions: next.page.map((e) => e.session), nextPageToken: next.nextPageToken };
 }
 
 /** The caller's usable sessions, most recently used first, one page at a time. */
@@ -69,20 +68,17 @@ export async function endSession(
   sessionId: string,
   action: 'logout' | 'session_revoke',
   info: RequestInfo,
-  check: (session: SessionRow | null) => void = () => {},
+  check: (session: Session | null) => void = () => {},
 ): Promise<void> {
   const revoked = await deps.pool.transaction(async (tx) => {
     const session = await findSessionById(tx, sessionId);
     check(session);
     if (!session) return [];
-    const ids = await revokeSessions(tx, { userId: session.user_id, only: [sessionId] }, action);
+    const ids = await revokeSessions(tx, { userId: session.userId, only: [sessionId] }, action);
     if (ids.length > 0) {
-      await insertAuditEvent(tx, {
-        action,
-        outcome: 'success',
-        actorUserId: session.user_id,
-        subjectUserId: session.user_id,
-        ...info,
+      await recordAudit(tx, action, {
+        actor: session.userId,
+        request: info,
         details: { session_id: sessionId },
       });
     }
@@ -102,7 +98,7 @@ export async function revokeSession(
     throw invalidArgument([{ field: 'session_id', description: 'must be a session id (UUID)' }]);
   }
   await endSession(deps, sessionId, 'session_revoke', info, (session) => {
-    if (session?.user_id !== principal.userId) {
+    if (session?.userId !== principal.userId) {
       throw new AppError('SESSION_NOT_FOUND', 'no such session');
     }
   });
@@ -120,12 +116,9 @@ export async function revokeOtherSessions(
       { userId: principal.userId, except: principal.sessionId },
       'user_revoke_others',
     );
-    await insertAuditEvent(tx, {
-      action: 'session_revoke_others',
-      outcome: 'success',
-      actorUserId: principal.userId,
-      subjectUserId: principal.userId,
-      ...info,
+    await recordAudit(tx, 'session_revoke_others', {
+      actor: principal.userId,
+      request: info,
       details: { revoked_count: ids.length },
     });
     return ids;

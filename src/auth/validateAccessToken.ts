@@ -34,12 +34,12 @@ export async function validateAccessToken(
   }
   const readAt = Date.now();
   const row = await findSessionLiveness(deps.pool, claims.sessionId);
-  if (row === null || row.user_id !== claims.userId) return null;
+  if (row === null || row.userId !== claims.userId) return null;
   const fresh: CachedSession = row.live
-    ? { state: 'live', userId: row.user_id, roles: row.roles, readAt }
+    ? { state: 'live', userId: row.userId, roles: row.roles, readAt }
     : { state: 'revoked' };
   const ttlMs = row.live
-    ? Math.min(LIVE_CACHE_MS, row.expires_at.getTime() - Date.now())
+    ? Math.min(LIVE_CACHE_MS, row.expiresAt.getTime() - Date.now())
     : (deps.tokens.accessTtlSec + deps.tokens.clockSkewSec) * 1000;
   // Populate after a clean miss, or replace an untrusted entry; if the cache is down, skip it
   // rather than wait on it.

@@ -1,11 +1,8 @@
+import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
-import {
-  consumeOneTimeToken,
-  markEmailVerified,
-  revokeOneTimeTokens,
-} from '../storage/oneTimeTokens.ts';
-import type { UserRow } from '../storage/users.ts';
+import { recordAudit } from '../storage/audit.ts';
+import { consumeOneTimeToken, revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
+import { markEmailVerified } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
 
@@ -31,7 +28,7 @@ export async function verifyEmail(
   deps: AuthDeps,
   input: { token: string },
   info: RequestInfo,
-): Promise<UserRow> {
+): Promise<User> {
   if (input.token === '') {
     throw invalidArgument([
       { field: 'token', description: 'a verification token is required', reason: 'REQUIRED' },
@@ -42,16 +39,10 @@ export async function verifyEmail(
   return deps.pool.transaction(async (tx) => {
     const token = await consumeOneTimeToken(tx, 'email_verification', tokenHash);
     if (token === null) throw invalidVerificationToken();
-    const user = await markEmailVerified(tx, token.user_id, token.email_normalized);
+    const user = await markEmailVerified(tx, token.userId, token.emailNormalized);
     if (user === null) throw invalidVerificationToken();
-    await revokeOneTimeTokens(tx, token.user_id, 'email_verification');
-    await insertAuditEvent(tx, {
-      action: 'email_verify',
-      outcome: 'success',
-      actorUserId: token.user_id,
-      subjectUserId: token.user_id,
-      ...info,
-    });
+    await revokeOneTimeTokens(tx, token.userId, 'email_verification');
+    await recordAudit(tx, 'email_verify', { actor: token.userId, request: info });
     return user;
   });
 }

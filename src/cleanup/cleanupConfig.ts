@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envBool } from '../envBool.ts';
+import type { CleanupSettingsOverrides } from '../storage/cleanupRuns.ts';
 
 /** An optional whole number: unset or blank = undefined (keep the value in cleanup_settings). */
 const optionalInt = (min: number, max: number) =>
@@ -28,15 +29,6 @@ export const cleanupEnvShape = {
 };
 
 type CleanupEnv = z.infer<z.ZodObject<typeof cleanupEnvShape>>;
-
-/** Values written into cleanup_settings at start; undefined = leave the stored value. */
-export interface CleanupSettingsOverrides {
-  batchSize?: number | undefined;
-  sessionRetentionDays?: number | undefined;
-  oneTimeRetentionDays?: number | undefined;
-  outboxRetentionDays?: number | undefined;
-  auditRetentionDays?: number | undefined;
-}
 
 export interface CleanupConfig {
   enabled: boolean;

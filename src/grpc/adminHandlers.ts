@@ -1,51 +1,7 @@
 import type { AdminService } from '../admin/createAdminService.ts';
-import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
-import {
-  type AuditEvent,
-  AuditOutcome,
-  type ManagedUser,
-  type UserAdminServiceServer,
-} from '../gen/gatehouse/admin/v1/user_admin_service.ts';
-import { auditActionCode, currentAuditActionName } from '../storage/audit.ts';
-import type { AuditEventRow } from '../storage/auditEvents.ts';
-import type { UserRow } from '../storage/users.ts';
+import type { UserAdminServiceServer } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import type { UnaryHandlers } from './bindService.ts';
-import { sessionToProto, userToProto } from './toProto.ts';
-
-/** The admin view of a user: lockout state and the hash ALGORITHM, never the hash. */
-function managedUserToProto(u: UserRow, hasher: PasswordHasher): ManagedUser {
-  const locked = u.locked_until !== null && u.locked_until.getTime() > Date.now();
-  return {
-    user: userToProto(u),
-    failedLoginCount: u.failed_login_count,
-    ...(locked && u.locked_until ? { lockedUntil: u.locked_until } : {}),
-    lockoutCount: u.lockout_count,
-    hasPassword: u.password_hash !== null,
-    passwordAlgorithm: u.password_hash === null ? '' : hasher.algorithmOf(u.password_hash),
-  };
-}
-
-const OUTCOME = {
-  success: AuditOutcome.AUDIT_OUTCOME_SUCCESS,
-  failure: AuditOutcome.AUDIT_OUTCOME_FAILURE,
-  denied: AuditOutcome.AUDIT_OUTCOME_DENIED,
-} as const;
-
-function auditEventToProto(e: AuditEventRow): AuditEvent {
-  return {
-    id: String(e.id),
-    occurredAt: e.occurred_at,
-    actorUserId: e.actor_user_id ?? '',
-    subjectUserId: e.subject_user_id ?? '',
-    action: currentAuditActionName(e.action),
-    actionCode: auditActionCode(e.action),
-    outcome: OUTCOME[e.outcome],
-    ipAddress: e.ip_address,
-    userAgent: e.user_agent,
-    requestId: e.request_id,
-    detailsJson: JSON.stringify(e.details),
-  };
-}
+import { auditEventToProto, managedUserToProto as managed, sessionToProto } from './toProto.ts';
 
 // UserStatus -> ListUsers status filter; UNSPECIFIED (0) means "all but deleted".
 const STATUS_FILTER: Record<number, string | null> = {
@@ -60,11 +16,7 @@ const STATUS_FILTER: Record<number, string | null> = {
  * the per-source budget and the one audit event per call are each RPC's call policy, applied
  * before a handler runs; state changes hand the call's audit scope to their use case.
  */
-export function createAdminHandlers(
-  admin: AdminService,
-  hasher: PasswordHasher,
-): UnaryHandlers<UserAdminServiceServer> {
-  const managed = (u: UserRow) => managedUserToProto(u, hasher);
+export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdminServiceServer> {
   return {
     async createUser(req, ctx) {
       const user = await admin.createUser(ctx.audit, {

@@ -1,8 +1,18 @@
 import type { IssuedTokens } from '../auth/issueSession.ts';
-import type { Session, Tokens, User } from '../gen/gatehouse/auth/v1/auth_service.ts';
-import { UserStatus } from '../gen/gatehouse/auth/v1/auth_service.ts';
-import type { SessionRow } from '../storage/sessions.ts';
-import type { UserRow } from '../storage/users.ts';
+import { type AuditEvent, auditActionCode } from '../domain/AuditEvent.ts';
+import type { Session } from '../domain/Session.ts';
+import type { ManagedUser, User } from '../domain/User.ts';
+import {
+  type AuditEvent as AuditEventMessage,
+  AuditOutcome,
+  type ManagedUser as ManagedUserMessage,
+} from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import {
+  type Session as SessionMessage,
+  type Tokens,
+  type User as UserMessage,
+  UserStatus,
+} from '../gen/gatehouse/auth/v1/auth_service.ts';
 
 const STATUS = {
   active: UserStatus.USER_STATUS_ACTIVE,
@@ -10,31 +20,43 @@ const STATUS = {
   deleted: UserStatus.USER_STATUS_DELETED,
 } as const;
 
-/** The public view of a user: never the password hash or lockout internals. */
-export function userToProto(u: UserRow): User {
+/** The public view of a user: each field named here, so nothing reaches the wire by accident. */
+export function userToProto(u: User): UserMessage {
   return {
     id: u.id,
     email: u.email,
     ...(u.username === null ? {} : { username: u.username }),
-    displayName: u.display_name,
+    displayName: u.displayName,
     roles: u.roles,
-    emailVerified: u.email_verified,
+    emailVerified: u.emailVerified,
     status: STATUS[u.status],
-    createdAt: u.created_at,
-    updatedAt: u.updated_at,
-    ...(u.last_login_at === null ? {} : { lastLoginAt: u.last_login_at }),
+    createdAt: u.createdAt,
+    updatedAt: u.updatedAt,
+    ...(u.lastLoginAt === null ? {} : { lastLoginAt: u.lastLoginAt }),
   };
 }
 
-export function sessionToProto(s: SessionRow, currentSessionId: string | undefined): Session {
+/** The admin view of a user: lockout state and the hash ALGORITHM, never the hash. */
+export function managedUserToProto(m: ManagedUser): ManagedUserMessage {
+  return {
+    user: userToProto(m.user),
+    failedLoginCount: m.failedLoginCount,
+    ...(m.lockedUntil === null ? {} : { lockedUntil: m.lockedUntil }),
+    lockoutCount: m.lockoutCount,
+    hasPassword: m.passwordAlgorithm !== null,
+    passwordAlgorithm: m.passwordAlgorithm ?? '',
+  };
+}
+
+export function sessionToProto(s: Session, currentSessionId: string | undefined): SessionMessage {
   return {
     id: s.id,
-    createdAt: s.created_at,
-    lastUsedAt: s.last_used_at,
-    expiresAt: s.expires_at,
-    idleExpiresAt: s.idle_expires_at,
-    ipAddress: s.ip_address,
-    userAgent: s.user_agent,
+    createdAt: s.createdAt,
+    lastUsedAt: s.lastUsedAt,
+    expiresAt: s.expiresAt,
+    idleExpiresAt: s.idleExpiresAt,
+    ipAddress: s.ipAddress,
+    userAgent: s.userAgent,
     current: s.id === currentSessionId,
   };
 }
@@ -47,5 +69,27 @@ export function tokensToProto(t: IssuedTokens): Tokens {
     refreshTokenExpiresAt: t.refreshTokenExpiresAt,
     tokenType: 'Bearer',
     sessionId: t.sessionId,
+  };
+}
+
+const OUTCOME = {
+  success: AuditOutcome.AUDIT_OUTCOME_SUCCESS,
+  failure: AuditOutcome.AUDIT_OUTCOME_FAILURE,
+  denied: AuditOutcome.AUDIT_OUTCOME_DENIED,
+} as const;
+
+export function auditEventToProto(e: AuditEvent): AuditEventMessage {
+  return {
+    id: String(e.id),
+    occurredAt: e.occurredAt,
+    actorUserId: e.actorUserId ?? '',
+    subjectUserId: e.subjectUserId ?? '',
+    action: e.action,
+    actionCode: auditActionCode(e.action),
+    outcome: OUTCOME[e.outcome],
+    ipAddress: e.ipAddress,
+    userAgent: e.userAgent,
+    requestId: e.requestId,
+    detailsJson: JSON.stringify(e.details),
   };
 }

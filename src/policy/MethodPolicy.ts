@@ -1,6 +1,6 @@
 import type { PrincipalKind } from '../auth/Principal.ts';
+import type { AuditActionName } from '../domain/AuditEvent.ts';
 import type { CallClass } from '../ratelimit/createRateLimitBudgets.ts';
-import type { AuditActionName } from '../storage/audit.ts';
 
 /** Who may call an RPC (gatehouse.policy.v1.Caller). */
 export type CallerPolicy = 'anonymous' | 'authenticated' | 'bearer_signature_only';

@@ -14,9 +14,9 @@ import {
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { z } from 'zod';
 import type { PrincipalKind } from '../auth/Principal.ts';
+import { isAuditActionName } from '../domain/AuditEvent.ts';
 import type { CallClass } from '../ratelimit/createRateLimitBudgets.ts';
 import { StartupError } from '../startup/StartupError.ts';
-import { isAuditActionName } from '../storage/audit.ts';
 import type { CallAuditPolicy, CallerPolicy, MethodPolicy } from './MethodPolicy.ts';
 import { ROLE_REFUSALS } from './requireRole.ts';
 

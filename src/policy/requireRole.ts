@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/Principal.ts';
 import { AppError, type ErrorReason } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
-import type { Db } from '../storage/users.ts';
+import type { Db } from '../storage/Db.ts';
 import { findUserById } from '../storage/users.ts';
 import type { MethodPolicy } from './MethodPolicy.ts';
 import type { Step } from './Step.ts';
@@ -21,8 +21,8 @@ export const ROLE_REFUSALS: Readonly<Record<string, { reason: ErrorReason; messa
 export async function requireRole(db: Db, principal: Principal, role: string): Promise<void> {
   const refusal = ROLE_REFUSALS[role];
   if (refusal === undefined) throw new Error(`no refusal is defined for the role ${role}`);
-  const user = await findUserById(db, principal.userId);
-  if (user === null || user.status !== 'active') throw invalidAccessToken();
+  const user = (await findUserById(db, principal.userId))?.user;
+  if (user === undefined || user.status !== 'active') throw invalidAccessToken();
   if (!user.roles.includes(role)) throw new AppError(refusal.reason, refusal.message);
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { Db } from './users.ts';
 
 const secretRow = z.object({ secret: z.instanceof(Buffer) });
 

@@ -1,52 +1,32 @@
-import { AuditAction } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { z } from 'zod';
+import type { AuditActionName, AuditEvent, AuditOutcome } from '../domain/AuditEvent.ts';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { Db } from './users.ts';
 
-type NameOf<K> = K extends `AUDIT_ACTION_${infer R}` ? Lowercase<R> : never;
+// The audit log (table audit_events): appended to by every use case, read by ListAuditEvents.
 
-/** The audit vocabulary, from the contract's AuditAction enum: "user_get", "login", ... */
-export type AuditActionName = NameOf<Exclude<keyof typeof AuditAction, 'AUDIT_ACTION_UNSPECIFIED'>>;
-
-const CODES = new Map<string, AuditAction>(
-  Object.entries(AuditAction)
-    .filter(([key]) => key !== 'AUDIT_ACTION_UNSPECIFIED')
-    .map(([key, code]) => [key.slice('AUDIT_ACTION_'.length).toLowerCase(), code]),
-);
 // Rows written before the vocabulary was fixed in the contract (v0.1 recorded reuse so).
 const LEGACY_NAMES: ReadonlyMap<string, AuditActionName> = new Map([
   ['refresh_token_reuse', 'refresh_reuse_detected'],
 ]);
 
-/** Whether `name` is an action of the vocabulary. */
-export function isAuditActionName(name: string): name is AuditActionName {
-  return CODES.has(name);
-}
-
-/** The contract's name for a stored action (legacy names mapped to their current one). */
-export function currentAuditActionName(stored: string): string {
-  return LEGACY_NAMES.get(stored) ?? stored;
-}
-
-/** The enum value of a stored action name; UNSPECIFIED for a name the contract lacks. */
-export function auditActionCode(stored: string): AuditAction {
-  return CODES.get(currentAuditActionName(stored)) ?? AuditAction.AUDIT_ACTION_UNSPECIFIED;
-}
-
 /** The stored names that mean `name` (itself and any legacy spelling), for filtering. */
-export function storedAuditActionNames(name: AuditActionName): string[] {
+function storedAuditActionNames(name: AuditActionName): string[] {
   return [name, ...[...LEGACY_NAMES].filter(([, current]) => current === name).map(([old]) => old)];
 }
 
+/** Audit details: never secrets (no passwords, tokens or hashes). */
+type AuditDetails = Record<string, string | number | boolean | null>;
+
 export interface AuditEventInput {
   action: AuditActionName;
-  outcome: 'success' | 'failure' | 'denied';
+  outcome: AuditOutcome;
   actorUserId?: string | null;
   subjectUserId?: string | null;
   clientIp?: string;
   userAgent?: string;
   requestId?: string;
-  /** Never secrets: no passwords, tokens or hashes. */
-  details?: Record<string, string | number | boolean | null>;
+  details?: AuditDetails;
 }
 
 /** Appends one audit event; call it inside the transaction of the change it records. */
@@ -57,4 +37,108 @@ export async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<
     VALUES (${event.actorUserId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
             ${event.outcome}, ${event.clientIp ?? ''}, ${event.userAgent ?? ''},
             ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})})`);
+}
+
+/** Who did what to whom, from where: the parts of an audit event a use case supplies. */
+export interface AuditRecord {
+  /** The user acting; omitted for events without one (failed logins, operator tools). */
+  actor?: string | null;
+  /** The user acted on; the actor unless given. */
+  subject?: string | null;
+  /** 'success' unless given. */
+  outcome?: AuditOutcome;
+  /** Where the request came from (a RequestInfo). */
+  request: { clientIp: string; userAgent: string; requestId: string };
+  details?: AuditDetails;
+}
+
+/** Appends the audit event of `action`, inside the transaction of the change it records. */
+export async function recordAudit(
+  db: Db,
+  action: AuditActionName,
+  { actor = null, subject = actor, outcome = 'success', request, details }: AuditRecord,
+): Promise<void> {
+  await insertAuditEvent(db, {
+    action,
+    outcome,
+    actorUserId: actor,
+    subjectUserId: subject,
+    clientIp: request.clientIp,
+    userAgent: request.userAgent,
+    requestId: request.requestId,
+    details,
+  });
+}
+
+const auditEventRow = z.object({
+  id: z.number(),
+  occurred_at: z.date(),
+  actor_user_id: z.string().nullable(),
+  subject_user_id: z.string().nullable(),
+  action: z.string(),
+  outcome: z.enum(['success', 'failure', 'denied']),
+  ip_address: z.string(),
+  user_agent: z.string(),
+  request_id: z.string(),
+  details: z.record(z.string(), z.unknown()),
+});
+
+function toAuditEvent(r: z.infer<typeof auditEventRow>): AuditEvent {
+  return {
+    id: r.id,
+    occurredAt: r.occurred_at,
+    actorUserId: r.actor_user_id,
+    subjectUserId: r.subject_user_id,
+    action: LEGACY_NAMES.get(r.action) ?? r.action,
+    outcome: r.outcome,
+    ipAddress: r.ip_address,
+    userAgent: r.user_agent,
+    requestId: r.request_id,
+    details: r.details,
+  };
+}
+
+/** What ListAuditEvents filters on; null matches everything. */
+export interface AuditEventFilter {
+  /** Events whose actor or subject is this user. */
+  userId: string | null;
+  action: AuditActionName | null;
+  /** Inclusive lower bound of occurred_at. */
+  since: Date | null;
+  /** Exclusive upper bound of occurred_at. */
+  until: Date | null;
+}
+
+/** One page of audit events, newest first (id DESC), with ids below `beforeId`. */
+export async function findAuditEventsPage(
+  db: Db,
+  filter: AuditEventFilter,
+  beforeId: number | null,
+  limit: number,
+): Promise<AuditEvent[]> {
+  const conditions = [sql.fragment`true`];
+  if (filter.userId !== null) {
+    conditions.push(
+      sql.fragment`(actor_user_id = ${filter.userId} OR subject_user_id = ${filter.userId})`,
+    );
+  }
+  if (filter.action !== null) {
+    const names = storedAuditActionNames(filter.action);
+    conditions.push(sql.fragment`action = ANY(${sql.array(names, 'text')})`);
+  }
+  if (filter.since !== null) {
+    conditions.push(sql.fragment`occurred_at >= ${sql.timestamp(filter.since)}`);
+  }
+  if (filter.until !== null) {
+    conditions.push(sql.fragment`occurred_at < ${sql.timestamp(filter.until)}`);
+  }
+  if (beforeId !== null) conditions.push(sql.fragment`id < ${beforeId}`);
+  const rows = await db.any(sql.type(auditEventRow)`
+    SELECT id, occurred_at, actor_user_id, subject_user_id, action, outcome, ip_address,
+           user_agent, request_id, details
+    FROM audit_events
+    WHERE ${sql.join(conditions, sql.fragment` AND `)}
+    ORDER BY id DESC
+    LIMIT ${limit}`);
+  return rows.map(toAuditEvent);
 }

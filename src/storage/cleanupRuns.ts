@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import type { CleanupSettingsOverrides } from '../cleanup/cleanupConfig.ts';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { Db } from './users.ts';
 
-export const cleanupRunRow = z.object({
+const cleanupRunRow = z.object({
   id: z.number(),
   trigger: z.enum(['pg_cron', 'in_process', 'manual']),
   started_at: z.date(),
@@ -73,6 +72,15 @@ export type CleanupCronJob = z.infer<typeof cronJobRow>;
 export async function findCleanupCronJob(db: Db): Promise<CleanupCronJob | null> {
   return db.maybeOne(sql.type(cronJobRow)`
     SELECT jobid, schedule, command, active FROM gatehouse_cleanup_cron_job()`);
+}
+
+/** Values written into cleanup_settings at start; undefined = leave the stored value. */
+export interface CleanupSettingsOverrides {
+  batchSize?: number | undefined;
+  sessionRetentionDays?: number | undefined;
+  oneTimeRetentionDays?: number | undefined;
+  outboxRetentionDays?: number | undefined;
+  auditRetentionDays?: number | undefined;
 }
 
 const changedRow = z.object({ changed: z.boolean() });

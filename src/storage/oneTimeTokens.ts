@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import type { OneTimePurpose, UsableOneTimeToken } from '../domain/OneTimeToken.ts';
+import type { User } from '../domain/User.ts';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import { type Db, USER_COLUMNS, type UserRow, userRow } from './users.ts';
 
-/**
+/*
  * Password-reset and email-verification tokens (table one_time_tokens): only their SHA-256 is
  * stored, with the address they were sent to. A token is usable while it is unused, unrevoked,
  * unexpired, its user is active and still has that address.
@@ -10,34 +12,6 @@ import { type Db, USER_COLUMNS, type UserRow, userRow } from './users.ts';
  * Functions that take a nullable user run the same statement either way and change nothing for
  * null: RequestPasswordReset does the same database work whether or not the address exists.
  */
-export type OneTimePurpose = 'password_reset' | 'email_verification';
-
-const recipientRow = z.object({
-  id: z.string(),
-  email: z.string(),
-  email_normalized: z.string(),
-  username: z.string().nullable(),
-  email_verified: z.boolean(),
-});
-export type TokenRecipient = z.infer<typeof recipientRow>;
-
-/**
- * The active user a token would be sent to, row-locked until the end of the transaction, so
- * concurrent requests for one account queue up and the newest token is the only live one.
- */
-export async function lockTokenRecipient(
-  db: Db,
-  by: { emailNormalized: string } | { userId: string },
-): Promise<TokenRecipient | null> {
-  const where =
-    'userId' in by
-      ? sql.fragment`id = ${by.userId}`
-      : sql.fragment`email_normalized = ${by.emailNormalized}`;
-  return db.maybeOne(sql.type(recipientRow)`
-    SELECT id, email, email_normalized, username, email_verified FROM users
-    WHERE ${where} AND status = 'active'
-    FOR UPDATE`);
-}
 
 /**
  * Revokes the user's unused tokens of `purpose`, or of every purpose when it is omitted (email
@@ -61,7 +35,7 @@ export async function revokeOneTimeTokens(
 export async function insertOneTimeToken(
   db: Db,
   token: {
-    user: Pick<TokenRecipient, 'id' | 'email_normalized'> | null;
+    user: Pick<User, 'id' | 'emailNormalized'> | null;
     purpose: OneTimePurpose;
     tokenHash: Buffer;
     ttlSec: number;
@@ -72,7 +46,7 @@ export async function insertOneTimeToken(
     SELECT v.user_id, ${token.purpose}, ${sql.binary(token.tokenHash)}, v.email_normalized,
            now() + make_interval(secs => ${token.ttlSec})
     FROM (SELECT ${token.user?.id ?? null}::uuid AS user_id,
-                 ${token.user?.email_normalized ?? null}::text AS email_normalized) v
+                 ${token.user?.emailNormalized ?? null}::text AS email_normalized) v
     WHERE v.user_id IS NOT NULL
     RETURNING expires_at`);
   return row?.expires_at ?? null;
@@ -84,23 +58,27 @@ const usableRow = z.object({
   email_normalized: z.string(),
   username: z.string().nullable(),
 });
-export type UsableToken = z.infer<typeof usableRow>;
 
-const usable = (purpose: OneTimePurpose, tokenHash: Buffer) => sql.fragment`
-  t.token_hash = ${sql.binary(tokenHash)} AND t.purpose = ${purpose}
-  AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
-  AND u.status = 'active' AND u.email_normalized = t.email_normalized`;
+function toUsableToken(r: z.infer<typeof usableRow>): UsableOneTimeToken {
+  return { id: r.id, userId: r.user_id, emailNormalized: r.email_normalized, username: r.username };
+}
+
+/** The usable token with this hash and its user (see the top of this file). */
+const selectUsable = (purpose: OneTimePurpose, tokenHash: Buffer) => sql.fragment`
+  SELECT t.id, t.user_id, t.email_normalized, u.username
+  FROM one_time_tokens t JOIN users u ON u.id = t.user_id
+  WHERE t.token_hash = ${sql.binary(tokenHash)} AND t.purpose = ${purpose}
+    AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
+    AND u.status = 'active' AND u.email_normalized = t.email_normalized`;
 
 /** The usable token with this hash and its user, without locking (a pre-check); or null. */
 export async function findUsableOneTimeToken(
   db: Db,
   purpose: OneTimePurpose,
   tokenHash: Buffer,
-): Promise<UsableToken | null> {
-  return db.maybeOne(sql.type(usableRow)`
-    SELECT t.id, t.user_id, t.email_normalized, u.username
-    FROM one_time_tokens t JOIN users u ON u.id = t.user_id
-    WHERE ${usable(purpose, tokenHash)}`);
+): Promise<UsableOneTimeToken | null> {
+  const row = await db.maybeOne(sql.type(usableRow)`${selectUsable(purpose, tokenHash)}`);
+  return row && toUsableToken(row);
 }
 
 /**
@@ -112,31 +90,12 @@ export async function consumeOneTimeToken(
   db: Db,
   purpose: OneTimePurpose,
   tokenHash: Buffer,
-): Promise<UsableToken | null> {
+): Promise<UsableOneTimeToken | null> {
   const token = await db.maybeOne(sql.type(usableRow)`
-    SELECT t.id, t.user_id, t.email_normalized, u.username
-    FROM one_time_tokens t JOIN users u ON u.id = t.user_id
-    WHERE ${usable(purpose, tokenHash)}
+    ${selectUsable(purpose, tokenHash)}
     FOR UPDATE OF t, u`);
   if (token === null) return null;
   await db.query(sql.typeAlias('void')`
     UPDATE one_time_tokens SET used_at = now() WHERE id = ${token.id}`);
-  return token;
-}
-
-/**
- * Marks the user's address verified, if it is still `emailNormalized` (a consumed token proved
- * control of that address, not of another one the account may have meanwhile).
- */
-export async function markEmailVerified(
-  db: Db,
-  userId: string,
-  emailNormalized: string,
-): Promise<UserRow | null> {
-  return db.maybeOne(sql.type(userRow)`
-    UPDATE users
-    SET email_verified = true,
-        updated_at = CASE WHEN email_verified THEN updated_at ELSE now() END
-    WHERE id = ${userId} AND email_normalized = ${emailNormalized}
-    RETURNING ${USER_COLUMNS}`);
+  return toUsableToken(token);
 }

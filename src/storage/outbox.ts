@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { Db } from './users.ts';
 
-export const outboxMessageRow = z.object({
+const outboxMessageRow = z.object({
   id: z.number(),
   kind: z.string(),
   recipient: z.string(),

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import type { RefreshToken } from '../domain/Session.ts';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { Db } from './users.ts';
 
-export const refreshTokenRow = z.object({
+const refreshTokenRow = z.object({
   id: z.number(),
   session_id: z.string(),
   replaced_by_id: z.number().nullable(),
@@ -11,18 +12,30 @@ export const refreshTokenRow = z.object({
   used_at: z.date().nullable(),
   revoked_at: z.date().nullable(),
 });
-export type RefreshTokenRow = z.infer<typeof refreshTokenRow>;
+
+function toRefreshToken(r: z.infer<typeof refreshTokenRow>): RefreshToken {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    replacedById: r.replaced_by_id,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+    revokedAt: r.revoked_at,
+  };
+}
 
 const COLUMNS = sql.fragment`id, session_id, replaced_by_id, created_at, expires_at, used_at, revoked_at`;
 
 export async function insertRefreshToken(
   db: Db,
   t: { sessionId: string; tokenHash: Buffer; parentId: number | null; expiresAt: Date },
-): Promise<RefreshTokenRow> {
-  return db.one(sql.type(refreshTokenRow)`
+): Promise<RefreshToken> {
+  const row = await db.one(sql.type(refreshTokenRow)`
     INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)
     VALUES (${t.sessionId}, ${sql.binary(t.tokenHash)}, ${t.parentId}, ${sql.timestamp(t.expiresAt)})
     RETURNING ${COLUMNS}`);
+  return toRefreshToken(row);
 }
 
 /**
@@ -32,23 +45,26 @@ export async function insertRefreshToken(
 export async function findRefreshTokenByHashForUpdate(
   db: Db,
   tokenHash: Buffer,
-): Promise<RefreshTokenRow | null> {
-  return db.maybeOne(sql.type(refreshTokenRow)`
+): Promise<RefreshToken | null> {
+  const row = await db.maybeOne(sql.type(refreshTokenRow)`
     SELECT ${COLUMNS} FROM refresh_tokens WHERE token_hash = ${sql.binary(tokenHash)} FOR UPDATE`);
+  return row && toRefreshToken(row);
 }
 
-export async function findRefreshTokenById(db: Db, id: number): Promise<RefreshTokenRow | null> {
-  return db.maybeOne(
+export async function findRefreshTokenById(db: Db, id: number): Promise<RefreshToken | null> {
+  const row = await db.maybeOne(
     sql.type(refreshTokenRow)`SELECT ${COLUMNS} FROM refresh_tokens WHERE id = ${id}`,
   );
+  return row && toRefreshToken(row);
 }
 
 export async function findRefreshTokenByHash(
   db: Db,
   tokenHash: Buffer,
-): Promise<RefreshTokenRow | null> {
-  return db.maybeOne(sql.type(refreshTokenRow)`
+): Promise<RefreshToken | null> {
+  const row = await db.maybeOne(sql.type(refreshTokenRow)`
     SELECT ${COLUMNS} FROM refresh_tokens WHERE token_hash = ${sql.binary(tokenHash)}`);
+  return row && toRefreshToken(row);
 }
 
 /** Marks a token rotated (used, first time only) and links it to its successor. */

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import type { Session, SessionLiveness } from '../domain/Session.ts';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import type { Db } from './users.ts';
 
-export const sessionRow = z.object({
+const sessionRow = z.object({
   id: z.string(),
   user_id: z.string(),
   created_at: z.date(),
@@ -13,7 +14,20 @@ export const sessionRow = z.object({
   ip_address: z.string(),
   user_agent: z.string(),
 });
-export type SessionRow = z.infer<typeof sessionRow>;
+
+function toSession(r: z.infer<typeof sessionRow>): Session {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    idleExpiresAt: r.idle_expires_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+    ipAddress: r.ip_address,
+    userAgent: r.user_agent,
+  };
+}
 
 const SESSION_COLUMNS = sql.fragment`
   id, user_id, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, ip_address, user_agent`;
@@ -27,14 +41,15 @@ export interface NewSession {
   userAgent: string;
 }
 
-export async function insertSession(db: Db, s: NewSession): Promise<SessionRow> {
-  return db.one(sql.type(sessionRow)`
+export async function insertSession(db: Db, s: NewSession): Promise<Session> {
+  const row = await db.one(sql.type(sessionRow)`
     INSERT INTO sessions (id, user_id, idle_expires_at, expires_at, ip_address, user_agent)
     VALUES (${s.id}, ${s.userId},
             now() + make_interval(secs => ${Math.min(s.idleTimeoutSec, s.absoluteLifetimeSec)}),
             now() + make_interval(secs => ${s.absoluteLifetimeSec}),
             ${s.ipAddress}, ${s.userAgent})
     RETURNING ${SESSION_COLUMNS}`);
+  return toSession(row);
 }
 
 const sessionLiveness = z.object({
@@ -51,13 +66,16 @@ const sessionLiveness = z.object({
 export async function findSessionLiveness(
   db: Db,
   sessionId: string,
-): Promise<z.infer<typeof sessionLiveness> | null> {
-  return db.maybeOne(sql.type(sessionLiveness)`
+): Promise<SessionLiveness | null> {
+  const row = await db.maybeOne(sql.type(sessionLiveness)`
     SELECT s.user_id, u.roles, s.expires_at,
            (s.revoked_at IS NULL AND s.expires_at > now() AND s.idle_expires_at > now()
             AND u.status = 'active') AS live
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.id = ${sessionId}`);
+  return (
+    row && { userId: row.user_id, live: row.live, roles: row.roles, expiresAt: row.expires_at }
+  );
 }
 
 /**
@@ -68,8 +86,8 @@ export async function touchSession(
   db: Db,
   sessionId: string,
   use: { idleTimeoutSec: number; ipAddress: string; userAgent: string },
-): Promise<SessionRow> {
-  return db.one(sql.type(sessionRow)`
+): Promise<Session> {
+  const row = await db.one(sql.type(sessionRow)`
     UPDATE sessions
     SET last_used_at = now(),
         idle_expires_at = LEAST(expires_at, now() + make_interval(secs => ${use.idleTimeoutSec})),
@@ -77,16 +95,18 @@ export async function touchSession(
         user_agent = ${use.userAgent}
     WHERE id = ${sessionId}
     RETURNING ${SESSION_COLUMNS}`);
+  return toSession(row);
 }
 
 export async function findSessionById(
   db: Db,
   sessionId: string,
   forUpdate = false,
-): Promise<SessionRow | null> {
-  return db.maybeOne(sql.type(sessionRow)`
+): Promise<Session | null> {
+  const row = await db.maybeOne(sql.type(sessionRow)`
     SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ${sessionId}
     ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
+  return row && toSession(row);
 }
 
 /** Where a page of sessions starts: after this (last_used_at, id), in list order. */
@@ -97,7 +117,12 @@ export interface SessionCursor {
 }
 
 const sessionPageRow = sessionRow.extend({ cursor_last_used_at: z.string() });
-export type SessionPageRow = z.infer<typeof sessionPageRow>;
+
+/** A session of a list page and the position after it (for the next page's token). */
+export interface SessionPageEntry {
+  session: Session;
+  cursor: SessionCursor;
+}
 
 /**
  * One page of the user's sessions that are still usable, most recently used first
@@ -109,8 +134,8 @@ export async function findLiveSessionsPage(
   userId: string,
   after: SessionCursor | null,
   limit: number,
-): Promise<readonly SessionPageRow[]> {
-  return db.any(sql.type(sessionPageRow)`
+): Promise<SessionPageEntry[]> {
+  const rows = await db.any(sql.type(sessionPageRow)`
     SELECT ${SESSION_COLUMNS},
            to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_last_used_at
     FROM sessions
@@ -123,6 +148,10 @@ export async function findLiveSessionsPage(
       }
     ORDER BY last_used_at DESC, id DESC
     LIMIT ${limit}`);
+  return rows.map((r) => ({
+    session: toSession(r),
+    cursor: { lastUsedAt: r.cursor_last_used_at, id: r.id },
+  }));
 }
 
 /**

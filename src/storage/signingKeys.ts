@@ -1,6 +1,6 @@
-import type { DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import type { DatabasePool } from './createDatabase.ts';
+import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
 
 const signingKeyRow = z.object({
@@ -12,8 +12,6 @@ const signingKeyRow = z.object({
   expires_at: z.date().nullable(),
 });
 export type SigningKeyRow = z.infer<typeof signingKeyRow>;
-
-type Db = DatabasePool | DatabaseTransactionConnection;
 
 /** Keys still published: the active one and retired ones whose last token may be unexpired. */
 export async function findPublishedSigningKeys(db: Db): Promise<readonly SigningKeyRow[]> {

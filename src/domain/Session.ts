@@ -1,0 +1,36 @@
+/** A login session: the family its refresh tokens belong to, with both of its deadlines. */
+export interface Session {
+  id: string;
+  userId: string;
+  createdAt: Date;
+  lastUsedAt: Date;
+  /** Slides forward on every refresh, never past `expiresAt`. */
+  idleExpiresAt: Date;
+  /** The absolute end of the session. */
+  expiresAt: Date;
+  revokedAt: Date | null;
+  ipAddress: string;
+  userAgent: string;
+}
+
+/** Whether a session may be used right now (ValidateToken), with its user's current roles. */
+export interface SessionLiveness {
+  userId: string;
+  /** Not revoked, not past either deadline, and the user is active. */
+  live: boolean;
+  roles: string[];
+  expiresAt: Date;
+}
+
+/** One refresh token of a session (only its SHA-256 is stored, and it is not carried here). */
+export interface RefreshToken {
+  id: number;
+  sessionId: string;
+  /** The successor it was rotated to. */
+  replacedById: number | null;
+  createdAt: Date;
+  expiresAt: Date;
+  /** When it was first rotated; a later presentation outside the grace window is reuse. */
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
