@@ -3,7 +3,7 @@ import type { Logger } from '../log.ts';
 import { countActiveAdmins, findUserByIdentifier } from '../storage/users.ts';
 import { type BootstrapDeps, createOrPromoteAdmin } from './createOrPromoteAdmin.ts';
 
-export const EMBEDDED_ADMIN_EMAIL = 'admin@gatehouse.local';
+const EMBEDDED_ADMIN_EMAIL = 'admin@gatehouse.local';
 
 /**
  * Embedded development mode only: when no active admin exists, creates admin@gatehouse.local

@@ -17,7 +17,7 @@ import type { AuditScope } from './AuditScope.ts';
 import { checkImportedHash } from './checkImportedHash.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
-export const MAX_IMPORT_BATCH = 1000;
+const MAX_IMPORT_BATCH = 1000;
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 // Clock skew tolerated on a supplied created_at; later than this it is in the future.
 const FUTURE_SLACK_MS = 5 * 60_000;

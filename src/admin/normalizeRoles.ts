@@ -1,7 +1,7 @@
 import type { FieldViolation } from '../errors/AppError.ts';
 
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
-export const MAX_ROLES = 16;
+const MAX_ROLES = 16;
 
 /** Whether `role` is a valid role name: lowercase, starts with a letter, at most 32 characters. */
 export function isRoleName(role: string): boolean {

@@ -1,7 +1,7 @@
 import type { FieldViolation } from '../errors/AppError.ts';
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 500;
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 500;
 
 /** page_size semantics of the list RPCs: 0 means 50, above 500 means 500, negative is invalid. */
 export function pageSize(requested: number): number | FieldViolation {

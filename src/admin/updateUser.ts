@@ -23,13 +23,7 @@ import { normalizeRoles } from './normalizeRoles.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** The update_mask paths UpdateUser accepts (proto field names of gatehouse.auth.v1.User). */
-export const UPDATABLE_PATHS = [
-  'display_name',
-  'username',
-  'email',
-  'roles',
-  'email_verified',
-] as const;
+const UPDATABLE_PATHS = ['display_name', 'username', 'email', 'roles', 'email_verified'] as const;
 type Path = (typeof UPDATABLE_PATHS)[number];
 
 /**

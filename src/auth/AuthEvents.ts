@@ -10,13 +10,3 @@ export interface AuthEvents {
   sessionsRevoked(count: number, reason: string): void;
   passwordHash(op: 'hash' | 'verify', seconds: number): void;
 }
-
-/** Events that go nowhere (tools and tests that do not observe). */
-export const noAuthEvents: AuthEvents = {
-  login() {},
-  lockout() {},
-  refreshReuse() {},
-  sessionsCreated() {},
-  sessionsRevoked() {},
-  passwordHash() {},
-};

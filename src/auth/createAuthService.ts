@@ -15,8 +15,6 @@ import { listSessions, revokeOtherSessions, revokeSession } from './sessions.ts'
 import { validateAccessToken } from './validateAccessToken.ts';
 import { verifyEmail } from './verifyEmail.ts';
 
-export type { RequestInfo };
-
 /** The AuthService use cases bound to their dependencies. */
 export interface AuthService {
   /** The principal of a bearer token whose session is live, or null (the request path's). */

@@ -18,7 +18,7 @@ export interface IssuedTokens {
 const REFRESH_PREFIX = 'ghr_';
 
 /** A session's first refresh token: 256 random bits, prefixed so secret scanners spot leaks. */
-export function newRefreshToken(): { token: string; hash: Buffer } {
+function newRefreshToken(): { token: string; hash: Buffer } {
   const token = `${REFRESH_PREFIX}${randomBytes(32).toString('base64url')}`;
   return { token, hash: hashRefreshToken(token) };
 }

@@ -16,7 +16,7 @@ export interface LoginInput {
 }
 
 /** The one answer for unknown user, wrong password, disabled or locked account. */
-export function invalidCredentials(): AppError {
+function invalidCredentials(): AppError {
   return new AppError('INVALID_CREDENTIALS', 'invalid credentials');
 }
 

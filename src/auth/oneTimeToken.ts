@@ -17,7 +17,7 @@ const PREFIX: Record<OneTimePurpose, string> = {
 };
 
 /** A new one-time token: 256 random bits, base64url, prefixed; only its hash is stored. */
-export function newOneTimeToken(purpose: OneTimePurpose): { token: string; hash: Buffer } {
+function newOneTimeToken(purpose: OneTimePurpose): { token: string; hash: Buffer } {
   const token = `${PREFIX[purpose]}${randomBytes(32).toString('base64url')}`;
   return { token, hash: hashOneTimeToken(token) };
 }

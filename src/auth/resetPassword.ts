@@ -8,7 +8,7 @@ import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
 import { replacePassword } from './replacePassword.ts';
 
 /** The one answer for an unknown, malformed, expired, used, superseded or re-addressed token. */
-export function invalidResetToken(): AppError {
+function invalidResetToken(): AppError {
   return new AppError('INVALID_RESET_TOKEN', 'the password reset token is invalid or expired', {
     fieldViolations: [
       { field: 'token', description: 'invalid or expired; request a new one', reason: 'INVALID' },

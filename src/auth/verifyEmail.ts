@@ -7,7 +7,7 @@ import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { hashOneTimeToken, isOneTimeTokenShaped } from './oneTimeToken.ts';
 
 /** The one answer for an unknown, malformed, expired, used, superseded or re-addressed token. */
-export function invalidVerificationToken(): AppError {
+function invalidVerificationToken(): AppError {
   return new AppError(
     'INVALID_VERIFICATION_TOKEN',
     'the email verification token is invalid or expired',

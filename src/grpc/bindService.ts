@@ -17,8 +17,6 @@ import { parseBearer } from './bearerToken.ts';
 import type { ClientAddressResolver } from './clientAddress.ts';
 import { toServiceError } from './toServiceError.ts';
 
-export type { CallContext };
-
 /** Typed handlers for a ts-proto `XxxServer` interface, one per RPC (a missing one fails to compile). */
 export type UnaryHandlers<S> = {
   [K in keyof S as string extends K ? never : K]-?: S[K] extends handleUnaryCall<

@@ -4,7 +4,7 @@ import { BlockList, isIP } from 'node:net';
 export type ClientAddressResolver = (peer: string, forwardedFor: string | undefined) => string;
 
 /** Strips the port and brackets from a grpc-js peer string ("1.2.3.4:5", "[::1]:5", "ipv4:..."). */
-export function peerIp(peer: string): string {
+function peerIp(peer: string): string {
   let p = peer.replace(/^ipv[46]:/, '');
   if (p.startsWith('[')) p = p.slice(1, p.indexOf(']'));
   else if (p.split(':').length === 2) p = p.slice(0, p.lastIndexOf(':'));

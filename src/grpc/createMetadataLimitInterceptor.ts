@@ -18,7 +18,7 @@ const ENTRY_OVERHEAD = 32;
  * (`-bin`) values at their base64 length on the wire. grpc-js has already removed the pseudo
  * headers and its own (content-type, te, grpc-timeout, grpc-encoding) by now.
  */
-export function metadataSize(metadata: Metadata): number {
+function metadataSize(metadata: Metadata): number {
   let total = 0;
   for (const [key, values] of Object.entries(metadata.toJSON())) {
     for (const value of values) {

@@ -19,7 +19,7 @@ export interface AccountMail {
 }
 
 /** The domain of the From address, for Message-IDs (`<uuid@domain>`). */
-export function messageIdDomain(from: string): string {
+function messageIdDomain(from: string): string {
   const m = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from);
   return m?.[1] ?? 'gatehouse.invalid';
 }

@@ -18,7 +18,7 @@ export const ROLE_REFUSALS: Readonly<Record<string, { reason: ErrorReason; messa
  * the very next call, with no cache to go stale. A user gone or no longer active is refused
  * like an invalid token (UNAUTHENTICATED).
  */
-export async function requireRole(db: Db, principal: Principal, role: string): Promise<void> {
+async function requireRole(db: Db, principal: Principal, role: string): Promise<void> {
   const refusal = ROLE_REFUSALS[role];
   if (refusal === undefined) throw new Error(`no refusal is defined for the role ${role}`);
   const user = (await findUserById(db, principal.userId))?.user;

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Logger } from '../log.ts';
 
 /** The channel migration 0005 announces session revocations and user changes on. */
-export const SESSION_CHANGES_CHANNEL = 'gatehouse_session_changes';
+const SESSION_CHANGES_CHANNEL = 'gatehouse_session_changes';
 
 /** A batch of committed changes, deduplicated. */
 export interface SessionChanges {

@@ -9,7 +9,7 @@ export interface ListenTarget {
 }
 
 /** The errno code of a listen failure, also when only its message carries it (grpc-js). */
-export function listenErrorCode(error: unknown): string | undefined {
+function listenErrorCode(error: unknown): string | undefined {
   const e = error as { code?: unknown; message?: unknown } | null;
   if (e && typeof e.code === 'string') return e.code;
   const match = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES|ENOTFOUND|EAI_AGAIN)\b/.exec(

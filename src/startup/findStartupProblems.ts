@@ -22,7 +22,7 @@ function listenProblem(target: ListenTarget): Promise<string | null> {
 }
 
 /** The listeners this configuration opens (port 0 = any free port, never busy). */
-export function listenTargets(config: Config): ListenTarget[] {
+function listenTargets(config: Config): ListenTarget[] {
   const targets: ListenTarget[] = [
     {
       portSetting: 'GRPC_PORT',

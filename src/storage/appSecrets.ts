@@ -9,7 +9,7 @@ const secretRow = z.object({ secret: z.instanceof(Buffer) });
  * The shared secret named `name`, created from `generate()` by whichever instance asks first
  * (a concurrent creator loses the insert and reads the winner's row), so all instances agree.
  */
-export async function findOrCreateAppSecret(
+async function findOrCreateAppSecret(
   db: Db,
   name: string,
   generate: () => Buffer,

@@ -54,12 +54,6 @@ export async function findLatestCleanupRun(db: Db): Promise<CleanupRunRow | null
     SELECT ${RUN_COLUMNS} FROM cleanup_runs ORDER BY id DESC LIMIT 1`);
 }
 
-/** Recorded runs, newest first. */
-export async function findCleanupRuns(db: Db, limit = 100): Promise<readonly CleanupRunRow[]> {
-  return db.any(sql.type(cleanupRunRow)`
-    SELECT ${RUN_COLUMNS} FROM cleanup_runs ORDER BY id DESC LIMIT ${limit}`);
-}
-
 const cronJobRow = z.object({
   jobid: z.number(),
   schedule: z.string(),

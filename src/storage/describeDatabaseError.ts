@@ -39,7 +39,7 @@ function codeOf(error: unknown): string | undefined {
  * One line saying why connecting to PostgreSQL failed and what to do, naming the setting, host
  * and port (password masked); null when the error is not a connection problem.
  */
-export function describeDatabaseError(error: unknown, target: DatabaseTarget): string | null {
+function describeDatabaseError(error: unknown, target: DatabaseTarget): string | null {
   const { host, port, database, user } = where(target.url);
   const at = `PostgreSQL at ${host.includes(':') ? `[${host}]` : host}:${port}`;
   const setting =

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 /** Where the forward-only SQL migrations live. */
-export const migrationsDir = new URL('../../migrations/', import.meta.url).pathname;
+const migrationsDir = new URL('../../migrations/', import.meta.url).pathname;
 
 // Arbitrary constant: every Gatehouse replica takes the same session lock, so replicas that
 // start together apply migrations one after the other instead of racing.
