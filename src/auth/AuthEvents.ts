@@ -1,3 +1,5 @@
+import type { RevocationReason } from '../domain/Session.ts';
+
 /**
  * What the auth use cases report for observability (metrics). Kept as plain callbacks so the
  * domain knows nothing about Prometheus; every method is optional to call sites' indifference.
@@ -7,6 +9,6 @@ export interface AuthEvents {
   lockout(): void;
   refreshReuse(): void;
   sessionsCreated(count: number): void;
-  sessionsRevoked(count: number, reason: string): void;
+  sessionsRevoked(count: number, reason: RevocationReason): void;
   passwordHash(op: 'hash' | 'verify', seconds: number): void;
 }

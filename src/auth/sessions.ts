@@ -123,6 +123,6 @@ export async function revokeOtherSessions(
     });
     return ids;
   });
-  await markSessionsRevoked(deps, revoked, 'user_revoke');
+  await markSessionsRevoked(deps, revoked, 'user_revoke_others');
   return revoked.length;
 }

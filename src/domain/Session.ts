@@ -13,6 +13,21 @@ export interface Session {
   userAgent: string;
 }
 
+/**
+ * Why sessions were revoked: one name per way a session ends, stored as
+ * `sessions.revoked_reason` and used as the `reason` label of gatehouse_sessions_revoked_total.
+ */
+export type RevocationReason =
+  | 'logout'
+  | 'session_revoke'
+  | 'user_revoke_others'
+  | 'password_change'
+  | 'password_reset'
+  | 'refresh_token_reuse'
+  | 'admin_revoke'
+  | 'admin_disable'
+  | 'admin_delete';
+
 /** Whether a session may be used right now (ValidateToken), with its user's current roles. */
 export interface SessionLiveness {
   userId: string;

@@ -1,3 +1,4 @@
+import type { RevocationReason } from '../domain/Session.ts';
 import type { Logger } from '../log.ts';
 import type { SessionCache } from './SessionCache.ts';
 
@@ -9,7 +10,7 @@ export interface SessionCacheUpdateDeps {
 
 /** What marking sessions revoked needs besides: the metric, and how long a mark must last. */
 export interface RevocationDeps extends SessionCacheUpdateDeps {
-  events: { sessionsRevoked(count: number, reason: string): void };
+  events: { sessionsRevoked(count: number, reason: RevocationReason): void };
   tokens: { accessTtlSec: number; clockSkewSec: number };
 }
 
@@ -40,7 +41,7 @@ async function applyOrDistrust(
 export async function markSessionsRevoked(
   deps: RevocationDeps,
   sessionIds: readonly string[],
-  reason = 'other',
+  reason: RevocationReason,
 ): Promise<void> {
   if (sessionIds.length === 0) return;
   deps.events.sessionsRevoked(sessionIds.length, reason);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Session, SessionLiveness } from '../domain/Session.ts';
+import type { RevocationReason, Session, SessionLiveness } from '../domain/Session.ts';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
 
@@ -161,7 +161,7 @@ export async function findLiveSessionsPage(
 export async function revokeSessions(
   db: Db,
   filter: { userId: string; only?: readonly string[]; except?: string },
-  reason: string,
+  reason: RevocationReason,
 ): Promise<string[]> {
   const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
     UPDATE sessions SET revoked_at = now(), revoked_reason = ${reason}
