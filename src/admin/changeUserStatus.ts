@@ -1,9 +1,12 @@
 import type { UserAccount, UserStatus } from '../domain/User.ts';
-import { forgetCachedSessions, markSessionsRevoked } from '../sessions/updateSessionCache.ts';
+import {
+  forgetCachedSessions,
+  markSessionsRevoked,
+  type RevocationDeps,
+} from '../sessions/updateSessionCache.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { findLiveSessionIdsByUser, revokeSessions } from '../storage/sessions.ts';
 import { getUserById, lockAdminMembership, updateUserStatus } from '../storage/users.ts';
-import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import { requireUserId } from './requireUserId.ts';
@@ -21,7 +24,7 @@ const REVOKE_REASON = { disabled: 'admin_disable', deleted: 'admin_delete' } as 
  * it is afterwards.
  */
 export async function changeUserStatus(
-  deps: AdminDeps,
+  deps: RevocationDeps,
   audit: AuditScope,
   userId: string,
   target: UserStatus,

@@ -19,7 +19,7 @@ export interface CreateUserInput {
 
 /** Creates an account (no session); EMAIL_TAKEN / USERNAME_TAKEN come from the unique indexes. */
 export async function createUser(
-  deps: AdminDeps,
+  deps: Pick<AdminDeps, 'policy' | 'hasher'>,
   audit: AuditScope,
   input: CreateUserInput,
 ): Promise<ManagedUser> {

@@ -1,4 +1,4 @@
-import type { AdminDeps } from './AdminDeps.ts';
+import type { RevocationDeps } from '../sessions/updateSessionCache.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { changeUserStatus } from './changeUserStatus.ts';
 
@@ -9,7 +9,7 @@ import { changeUserStatus } from './changeUserStatus.ts';
  * yet, see docs/admin.md). From then on the user is NOT_FOUND. Never the last active admin.
  */
 export async function deleteUser(
-  deps: AdminDeps,
+  deps: RevocationDeps,
   audit: AuditScope,
   userId: string,
 ): Promise<void> {

@@ -1,4 +1,5 @@
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
+import type { RevocationDeps } from '../sessions/updateSessionCache.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { changeUserStatus } from './changeUserStatus.ts';
@@ -8,7 +9,7 @@ import { changeUserStatus } from './changeUserStatus.ts';
  * refresh tokens stop working); idempotent. Never the last active admin.
  */
 export async function disableUser(
-  deps: AdminDeps,
+  deps: RevocationDeps & Pick<AdminDeps, 'hasher'>,
   audit: AuditScope,
   userId: string,
 ): Promise<ManagedUser> {

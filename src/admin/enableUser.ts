@@ -1,4 +1,5 @@
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
+import type { RevocationDeps } from '../sessions/updateSessionCache.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { changeUserStatus } from './changeUserStatus.ts';
@@ -9,7 +10,7 @@ import { changeUserStatus } from './changeUserStatus.ts';
  * "not live" state must go, so they are dropped from the cache after the commit.
  */
 export async function enableUser(
-  deps: AdminDeps,
+  deps: RevocationDeps & Pick<AdminDeps, 'hasher'>,
   audit: AuditScope,
   userId: string,
 ): Promise<ManagedUser> {

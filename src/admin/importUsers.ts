@@ -52,7 +52,7 @@ const invalid = (field: string, message: string): Checked => ({
   message,
 });
 
-function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
+function checkEntry(deps: Pick<AdminDeps, 'hasher'>, e: ImportEntry, now: number): Checked {
   const email = normalizeEmail(e.email);
   if (isViolation(email)) return invalid('email', email.description);
   const username =
@@ -103,7 +103,7 @@ function checkEntry(deps: AdminDeps, e: ImportEntry, now: number): Checked {
  * subtransactions would overflow PostgreSQL's per-backend subtransaction cache).
  */
 export async function importUsers(
-  deps: AdminDeps,
+  deps: Pick<AdminDeps, 'hasher'>,
   audit: AuditScope,
   entries: readonly ImportEntry[],
 ): Promise<ImportResult[]> {

@@ -20,7 +20,7 @@ export interface ListAuditEventsInput {
 
 /** One page of audit events, newest first, by keyset on id (the token holds the last id). */
 export async function listAuditEvents(
-  deps: AdminDeps,
+  deps: Pick<AdminDeps, 'pool' | 'pageTokens'>,
   input: ListAuditEventsInput,
 ): Promise<{ events: AuditEvent[]; nextPageToken: string }> {
   const violations: FieldViolation[] = [];

@@ -58,7 +58,7 @@ function parseFilter(input: ListUsersInput): { filter: UserListFilter; limit: nu
  * last row's position, signed together with the filters it belongs to.
  */
 export async function listUsers(
-  deps: AdminDeps,
+  deps: Pick<AdminDeps, 'pool' | 'pageTokens' | 'hasher'>,
   input: ListUsersInput,
 ): Promise<{ users: ManagedUser[]; nextPageToken: string }> {
   const { filter, limit } = parseFilter(input);

@@ -6,7 +6,7 @@ import { requireUserId } from './requireUserId.ts';
 
 /** Clears a lockout and the failure counters; idempotent. */
 export async function unlockUser(
-  deps: AdminDeps,
+  deps: Pick<AdminDeps, 'hasher'>,
   audit: AuditScope,
   userId: string,
 ): Promise<ManagedUser> {

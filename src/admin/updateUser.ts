@@ -7,7 +7,10 @@ import {
 } from '../auth/normalize.ts';
 import { type ManagedUser, toManagedUser } from '../domain/User.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { forgetCachedSessions } from '../sessions/updateSessionCache.ts';
+import {
+  forgetCachedSessions,
+  type SessionCacheUpdateDeps,
+} from '../sessions/updateSessionCache.ts';
 import { revokeOneTimeTokens } from '../storage/oneTimeTokens.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import {
@@ -126,7 +129,7 @@ function parseUpdate(input: UpdateUserInput): {
  * LAST_ACTIVE_ADMIN; a role change reaches ValidateToken at once (cached sessions are dropped).
  */
 export async function updateUser(
-  deps: AdminDeps,
+  deps: SessionCacheUpdateDeps & Pick<AdminDeps, 'hasher'>,
   audit: AuditScope,
   input: UpdateUserInput,
 ): Promise<ManagedUser> {

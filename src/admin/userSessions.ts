@@ -1,14 +1,18 @@
-import { listLiveSessions, type SessionPage, type SessionPageRequest } from '../auth/sessions.ts';
-import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
+import {
+  listLiveSessions,
+  type SessionListDeps,
+  type SessionPage,
+  type SessionPageRequest,
+} from '../auth/sessions.ts';
+import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { getUserById } from '../storage/users.ts';
-import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** One page of a live user's live sessions, most recently used first. */
 export async function listUserSessions(
-  deps: AdminDeps,
+  deps: SessionListDeps,
   userId: string,
   page: SessionPageRequest,
 ): Promise<SessionPage> {
@@ -19,7 +23,7 @@ export async function listUserSessions(
 
 /** Revokes every live session of a user (the caller's own too, if it targets itself). */
 export async function revokeUserSessions(
-  deps: AdminDeps,
+  deps: RevocationDeps,
   audit: AuditScope,
   userId: string,
 ): Promise<number> {

@@ -95,7 +95,7 @@ export async function createServices(
   };
   if (config.database.url === undefined) {
     // Embedded dev mode: the first start creates an admin and prints its password once.
-    await ensureEmbeddedAdmin({ pool, hasher, policy }, log, (text) => process.stdout.write(text));
+    await ensureEmbeddedAdmin(deps, log, (text) => process.stdout.write(text));
   }
   return { auth: createAuthService(deps), admin: createAdminService(deps), limits };
 }

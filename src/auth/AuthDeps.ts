@@ -16,7 +16,11 @@ export interface TokenSettings {
   reuseGraceSec: number;
 }
 
-/** Everything the auth use cases need; built once in the composition root. */
+/**
+ * Everything the auth use cases need; built once in the composition root. Each use case takes
+ * only the part it touches (a `Pick` of this, joined with `&` to the named needs of what it
+ * calls, e.g. IssueSessionDeps), so its signature says what it reads and a caller builds no more.
+ */
 export interface AuthDeps {
   pool: DatabasePool;
   keys: KeyStore;

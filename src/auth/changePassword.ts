@@ -1,23 +1,31 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
-import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
+import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { revokeSessions } from '../storage/sessions.ts';
 import { findUserById, updateUserPassword } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkPasswordAndRecordAttempt,
+  type PasswordCheckDeps,
+  type PasswordFailureDeps,
   recordPasswordFailure,
 } from './checkPasswordAndRecordAttempt.ts';
-import { type IssuedTokens, issueSession } from './issueSession.ts';
+import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
 import type { Principal } from './Principal.ts';
+
+type ChangePasswordDeps = PasswordCheckDeps &
+  PasswordFailureDeps &
+  IssueSessionDeps &
+  RevocationDeps &
+  Pick<AuthDeps, 'pool' | 'passwordMaxLength' | 'policy' | 'hasher'>;
 
 /**
  * Changes the caller's password after re-checking the current one, ends every session of the
  * account (including the calling one) and returns tokens of a fresh session.
  */
 export async function changePassword(
-  deps: AuthDeps,
+  deps: ChangePasswordDeps,
   principal: Principal,
   input: { currentPassword: string; newPassword: string },
   info: RequestInfo,

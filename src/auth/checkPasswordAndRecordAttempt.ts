@@ -5,6 +5,12 @@ import type { Db } from '../storage/Db.ts';
 import { beginPasswordAttempt, lockUserIfThresholdReached } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 
+/** What checking a password needs: the attempt counter's table, the hasher, the lockout rule. */
+export type PasswordCheckDeps = Pick<AuthDeps, 'pool' | 'hasher' | 'lockout'>;
+
+/** What recording a failed check needs: the lockout rule, its metric and its log line. */
+export type PasswordFailureDeps = Pick<AuthDeps, 'lockout' | 'events' | 'log'>;
+
 export type PasswordCheck =
   | { ok: true; upgradedHash: string | null }
   | {
@@ -20,7 +26,7 @@ export type PasswordCheck =
  * back with its new hash, for the caller to store with the successful login.
  */
 export async function checkPasswordAndRecordAttempt(
-  deps: AuthDeps,
+  deps: PasswordCheckDeps,
   account: UserAccount | null,
   password: string,
 ): Promise<PasswordCheck> {
@@ -40,7 +46,7 @@ export async function checkPasswordAndRecordAttempt(
 /** Records a failed check in the caller's transaction: audit row, and the lockout if reached. */
 export async function recordPasswordFailure(
   tx: Db,
-  deps: AuthDeps,
+  deps: PasswordFailureDeps,
   user: User | null,
   check: Extract<PasswordCheck, { ok: false }>,
   action: AuditActionName,

@@ -15,6 +15,12 @@ export interface IssuedTokens {
   sessionId: string;
 }
 
+/** What issueTokens needs: the key store that signs access tokens. */
+export type IssueTokensDeps = Pick<AuthDeps, 'keys'>;
+
+/** What issueSession needs: session lifetimes, the session metric, and issueTokens' needs. */
+export type IssueSessionDeps = IssueTokensDeps & Pick<AuthDeps, 'tokens' | 'events'>;
+
 const REFRESH_PREFIX = 'ghr_';
 
 /** A session's first refresh token: 256 random bits, prefixed so secret scanners spot leaks. */
@@ -56,7 +62,7 @@ export function refreshExpiry(session: Pick<Session, 'idleExpiresAt' | 'expiresA
 /** Opens a session for `user` inside the caller's transaction and issues its first tokens. */
 export async function issueSession(
   tx: Db,
-  deps: AuthDeps,
+  deps: IssueSessionDeps,
   user: User,
   info: RequestInfo,
 ): Promise<{ session: Session; tokens: IssuedTokens }> {
@@ -88,7 +94,7 @@ export async function issueSession(
  * user's current roles, beside the session's refresh token.
  */
 export async function issueTokens(
-  deps: Pick<AuthDeps, 'keys'>,
+  deps: IssueTokensDeps,
   user: { id: string; roles: readonly string[] },
   sessionId: string,
   refresh: { token: string; expiresAt: Date },

@@ -5,10 +5,17 @@ import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkPasswordAndRecordAttempt,
+  type PasswordCheckDeps,
+  type PasswordFailureDeps,
   recordPasswordFailure,
 } from './checkPasswordAndRecordAttempt.ts';
-import { type IssuedTokens, issueSession } from './issueSession.ts';
+import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
 import { normalizeIdentifier } from './normalize.ts';
+
+type LoginDeps = PasswordCheckDeps &
+  PasswordFailureDeps &
+  IssueSessionDeps &
+  Pick<AuthDeps, 'pool' | 'passwordMaxLength' | 'requireVerifiedEmail' | 'events'>;
 
 export interface LoginInput {
   identifier: string;
@@ -25,7 +32,7 @@ function invalidCredentials(): AppError {
  * locked) is indistinguishable: the same error and the same argon2 work.
  */
 export async function login(
-  deps: AuthDeps,
+  deps: LoginDeps,
   input: LoginInput,
   info: RequestInfo,
   admitAccount: AdmitAccount,

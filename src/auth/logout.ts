@@ -2,7 +2,7 @@ import { AppError } from '../errors/AppError.ts';
 import { findRefreshTokenByHash } from '../storage/refreshTokens.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { hashRefreshToken } from './issueSession.ts';
-import { endSession } from './sessions.ts';
+import { type EndSessionDeps, endSession } from './sessions.ts';
 
 /**
  * Ends one session: the refresh token's, or else the bearer token's. Idempotent: an unknown or
@@ -10,7 +10,7 @@ import { endSession } from './sessions.ts';
  * session has ended, so a retried Logout does not fail.
  */
 export async function logout(
-  deps: AuthDeps,
+  deps: EndSessionDeps & Pick<AuthDeps, 'keys'>,
   input: { refreshToken?: string | undefined; bearerToken?: string | undefined },
   info: RequestInfo,
 ): Promise<void> {

@@ -41,7 +41,10 @@ export interface PreparedTokenMail {
   ttlSec: number;
 }
 
-export function prepareTokenMail(deps: AuthDeps, purpose: OneTimePurpose): PreparedTokenMail {
+export function prepareTokenMail(
+  deps: Pick<AuthDeps, 'mail'>,
+  purpose: OneTimePurpose,
+): PreparedTokenMail {
   const { token, hash } = newOneTimeToken(purpose);
   return {
     purpose,

@@ -1,6 +1,6 @@
 import type { RefreshToken } from '../domain/Session.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
-import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
+import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import {
   findRefreshTokenByHash,
@@ -16,9 +16,14 @@ import {
   deriveSuccessorRefreshToken,
   hashRefreshToken,
   type IssuedTokens,
+  type IssueTokensDeps,
   issueTokens,
   refreshExpiry,
 } from './issueSession.ts';
+
+type RefreshDeps = IssueTokensDeps &
+  RevocationDeps &
+  Pick<AuthDeps, 'pool' | 'refreshSuccessorKey' | 'tokens' | 'events' | 'log'>;
 
 const invalid = () =>
   new AppError('INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired');
@@ -39,7 +44,7 @@ type Outcome =
  * successor has been used, is reuse: the session (the family) is revoked and audited.
  */
 export async function refresh(
-  deps: AuthDeps,
+  deps: RefreshDeps,
   refreshToken: string,
   info: RequestInfo,
   admitAccount: AdmitAccount,

@@ -4,7 +4,9 @@ import { recordAudit } from '../storage/audit.ts';
 import { insertUser } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { checkNewAccount } from './checkNewAccount.ts';
-import { type IssuedTokens, issueSession } from './issueSession.ts';
+import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
+
+type RegisterDeps = IssueSessionDeps & Pick<AuthDeps, 'pool' | 'policy' | 'hasher'>;
 
 export interface RegisterInput {
   email: string;
@@ -15,7 +17,7 @@ export interface RegisterInput {
 
 /** Creates an account and its first session; EMAIL_TAKEN / USERNAME_TAKEN come from unique indexes. */
 export async function register(
-  deps: AuthDeps,
+  deps: RegisterDeps,
   input: RegisterInput,
   info: RequestInfo,
   admitAccount: AdmitAccount,

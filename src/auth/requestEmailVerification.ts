@@ -12,7 +12,7 @@ import type { Principal } from './Principal.ts';
  * actions, since each call sends mail.
  */
 export async function requestEmailVerification(
-  deps: AuthDeps,
+  deps: Pick<AuthDeps, 'pool' | 'mail'>,
   principal: Principal,
   info: RequestInfo,
   admitAccount: AdmitAccount,

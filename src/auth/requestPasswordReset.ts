@@ -14,7 +14,7 @@ import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
  * is sent by the outbox sender, outside the request.
  */
 export async function requestPasswordReset(
-  deps: AuthDeps,
+  deps: Pick<AuthDeps, 'pool' | 'mail'>,
   input: { email: string },
   info: RequestInfo,
   admitAccount: AdmitAccount,

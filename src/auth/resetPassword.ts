@@ -1,5 +1,5 @@
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
+import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { consumeOneTimeToken, findUsableOneTimeToken } from '../storage/oneTimeTokens.ts';
 import { markEmailVerified } from '../storage/users.ts';
@@ -25,7 +25,7 @@ function invalidResetToken(): AppError {
  * revoked, every session revoked (published after the commit), audited.
  */
 export async function resetPassword(
-  deps: AuthDeps,
+  deps: RevocationDeps & Pick<AuthDeps, 'pool' | 'policy' | 'hasher'>,
   input: { token: string; newPassword: string },
   info: RequestInfo,
 ): Promise<void> {

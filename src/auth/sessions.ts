@@ -2,7 +2,7 @@ import { keysetPage, readTimeIdCursor } from '../admin/createPageTokens.ts';
 import { pageSize } from '../admin/pageSize.ts';
 import type { Session } from '../domain/Session.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
-import { markSessionsRevoked } from '../sessions/updateSessionCache.ts';
+import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import {
   findLiveSessionsPage,
@@ -20,6 +20,12 @@ export interface SessionPageRequest {
   pageToken: string;
 }
 
+/** What a session list needs: the sessions table and the page-token codec. */
+export type SessionListDeps = Pick<AuthDeps, 'pool' | 'pageTokens'>;
+
+/** What ending sessions needs: the sessions table, and publishing the revocations. */
+export type EndSessionDeps = Pick<AuthDeps, 'pool'> & RevocationDeps;
+
 /** One page of sessions and the token of the next one ('' on the last page). */
 export interface SessionPage {
   sessions: readonly Session[];
@@ -32,7 +38,7 @@ export interface SessionPage {
  * the user's own ListSessions and the admin's ListUserSessions read through here.
  */
 export async function listLiveSessions(
-  deps: AuthDeps,
+  deps: SessionListDeps,
   userId: string,
   page: SessionPageRequest,
 ): Promise<SessionPage> {
@@ -51,7 +57,7 @@ export async function listLiveSessions(
 
 /** The caller's usable sessions, most recently used first, one page at a time. */
 export async function listSessions(
-  deps: AuthDeps,
+  deps: SessionListDeps,
   principal: Principal,
   page: SessionPageRequest,
 ): Promise<SessionPage> {
@@ -64,7 +70,7 @@ export async function listSessions(
  * already-ended session is neither revoked nor audited again.
  */
 export async function endSession(
-  deps: AuthDeps,
+  deps: EndSessionDeps,
   sessionId: string,
   action: 'logout' | 'session_revoke',
   info: RequestInfo,
@@ -89,7 +95,7 @@ export async function endSession(
 
 /** Revokes one of the caller's own sessions; any other id (someone else's, unknown) is NOT_FOUND. */
 export async function revokeSession(
-  deps: AuthDeps,
+  deps: EndSessionDeps,
   principal: Principal,
   sessionId: string,
   info: RequestInfo,
@@ -106,7 +112,7 @@ export async function revokeSession(
 
 /** Revokes every session of the caller except the one making the call; returns how many. */
 export async function revokeOtherSessions(
-  deps: AuthDeps,
+  deps: EndSessionDeps,
   principal: Principal,
   info: RequestInfo,
 ): Promise<number> {

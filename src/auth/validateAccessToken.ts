@@ -15,7 +15,7 @@ const LIVE_CACHE_MS = 60_000;
  * again and replaced, so old cache data coming back revives nothing either.
  */
 export async function validateAccessToken(
-  deps: AuthDeps,
+  deps: Pick<AuthDeps, 'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log'>,
   token: string,
 ): Promise<VerifiedAccessToken | null> {
   const claims = await deps.keys.verify(token);

@@ -25,7 +25,7 @@ function invalidVerificationToken(): AppError {
  * is used up under a row lock; other unused verification tokens of the user are revoked.
  */
 export async function verifyEmail(
-  deps: AuthDeps,
+  deps: Pick<AuthDeps, 'pool'>,
   input: { token: string },
   info: RequestInfo,
 ): Promise<User> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createOrPromoteAdmin } from '../admin/createOrPromoteAdmin.ts';
+import { type BootstrapDeps, createOrPromoteAdmin } from '../admin/createOrPromoteAdmin.ts';
 import { resetPasswordByOperator } from '../admin/resetPasswordByOperator.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
@@ -88,13 +88,9 @@ function failWith(error: unknown): never {
  * `reset-password`: a new password, lockout cleared, sessions ended. Running instances learn of
  * the ended sessions from PostgreSQL's change notifications; this process needs no Redis.
  */
-async function resetPasswordCommand(): Promise<void> {
+async function resetPasswordCommand(deps: BootstrapDeps): Promise<void> {
   const result = await resetPasswordByOperator(
-    {
-      pool,
-      hasher: await createPasswordHasher(config.passwords.argon2),
-      policy: createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength),
-    },
+    deps,
     { email: values.email ?? '', password, source: 'cli' },
     info,
   );
@@ -107,24 +103,10 @@ async function resetPasswordCommand(): Promise<void> {
   if (result.user.status === 'disabled') out('note: the account is disabled; enable it to log in');
 }
 
-if (command === 'reset-password') {
-  try {
-    await resetPasswordCommand();
-  } catch (error) {
-    failWith(error);
-  } finally {
-    await pool.end();
-  }
-  process.exit(0);
-}
-
-try {
+/** `create`: a new account holding the roles, or the roles added to the existing one. */
+async function createCommand(deps: BootstrapDeps): Promise<void> {
   const result = await createOrPromoteAdmin(
-    {
-      pool,
-      hasher: await createPasswordHasher(config.passwords.argon2),
-      policy: createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength),
-    },
+    deps,
     { email: values.email ?? '', roles: values.role ?? ['admin'], password, source: 'cli' },
     info,
   );
@@ -139,6 +121,16 @@ try {
     out(`promoted ${user.email} (id ${user.id}); roles now: ${user.roles.join(', ')}`);
     if (result.enabled) out('the account was disabled and is enabled again');
   }
+}
+
+try {
+  // Both commands need only the database, the configured hasher and the password policy.
+  const deps: BootstrapDeps = {
+    pool,
+    hasher: await createPasswordHasher(config.passwords.argon2),
+    policy: createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength),
+  };
+  await (command === 'reset-password' ? resetPasswordCommand(deps) : createCommand(deps));
 } catch (error) {
   failWith(error);
 } finally {
