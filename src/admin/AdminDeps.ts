@@ -1,8 +1,8 @@
 import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
 import type { PasswordPolicy } from '../auth/passwordPolicy.ts';
+import type { PageTokens } from '../paging/createPageTokens.ts';
 import type { RevocationDeps } from '../sessions/updateSessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
-import type { PageTokens } from './createPageTokens.ts';
 
 /**
  * What the admin use cases need, a part of what the composition root builds for auth. State

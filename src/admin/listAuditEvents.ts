@@ -1,10 +1,10 @@
 import { isUuid, isViolation } from '../auth/normalize.ts';
 import { type AuditEvent, isAuditActionName } from '../domain/AuditEvent.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { invalidPageToken, keysetPage } from '../paging/createPageTokens.ts';
+import { pageSize } from '../paging/pageSize.ts';
 import { findAuditEventsPage } from '../storage/audit.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import { invalidPageToken, keysetPage } from './createPageTokens.ts';
-import { pageSize } from './pageSize.ts';
 
 export interface ListAuditEventsInput {
   pageSize: number;

@@ -1,11 +1,11 @@
 import { isViolation, normalizeIdentifier } from '../auth/normalize.ts';
 import { type ManagedUser, toManagedUser, type UserStatus } from '../domain/User.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
+import { pageSize } from '../paging/pageSize.ts';
 import { findUsersPage, type UserListFilter } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
-import { keysetPage, readTimeIdCursor } from './createPageTokens.ts';
 import { isRoleName } from './normalizeRoles.ts';
-import { pageSize } from './pageSize.ts';
 
 const STATUSES: readonly string[] = ['active', 'disabled', 'deleted'];
 const CONTROL = /[\p{Cc}\p{Cf}]/u;

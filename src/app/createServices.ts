@@ -1,5 +1,4 @@
 import { type AdminService, createAdminService } from '../admin/createAdminService.ts';
-import { createPageTokens } from '../admin/createPageTokens.ts';
 import { ensureEmbeddedAdmin } from '../admin/ensureEmbeddedAdmin.ts';
 import type { AuthDeps } from '../auth/AuthDeps.ts';
 import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
@@ -11,6 +10,7 @@ import { createAccountMail } from '../mail/createAccountMail.ts';
 import { createMailTransport } from '../mail/createMailTransport.ts';
 import { createOutboxSender } from '../mail/createOutboxSender.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
+import { createPageTokens } from '../paging/createPageTokens.ts';
 import {
   createRateLimitBudgets,
   type RateLimitBudgets,

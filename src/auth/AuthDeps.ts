@@ -1,7 +1,7 @@
-import type { PageTokens } from '../admin/createPageTokens.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { AccountMail } from '../mail/createAccountMail.ts';
+import type { PageTokens } from '../paging/createPageTokens.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import type { AuthEvents } from './AuthEvents.ts';

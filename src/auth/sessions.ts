@@ -1,7 +1,7 @@
-import { keysetPage, readTimeIdCursor } from '../admin/createPageTokens.ts';
-import { pageSize } from '../admin/pageSize.ts';
 import type { Session } from '../domain/Session.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
+import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
+import { pageSize } from '../paging/pageSize.ts';
 import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import {
