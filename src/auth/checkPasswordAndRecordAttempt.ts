@@ -1,6 +1,6 @@
 import type { AuditActionName } from '../domain/AuditEvent.ts';
 import type { User, UserAccount } from '../domain/User.ts';
-import { insertAuditEvent } from '../storage/audit.ts';
+import { recordAudit } from '../storage/audit.ts';
 import type { Db } from '../storage/Db.ts';
 import { beginPasswordAttempt, lockUserIfThresholdReached } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
@@ -52,11 +52,10 @@ export async function recordPasswordFailure(
   action: AuditActionName,
   info: RequestInfo,
 ): Promise<void> {
-  await insertAuditEvent(tx, {
-    action,
+  await recordAudit(tx, action, {
+    subject: user?.id ?? null,
     outcome: 'failure',
-    subjectUserId: user?.id ?? null,
-    ...info,
+    request: info,
     details: { reason: check.reason },
   });
   if (!user || check.reason !== 'wrong_password') return;
@@ -64,11 +63,9 @@ export async function recordPasswordFailure(
   if (lockedUntil) {
     deps.events.lockout();
     deps.log.warn({ userId: user.id, lockedUntil }, 'account locked after repeated failures');
-    await insertAuditEvent(tx, {
-      action: 'account_lock',
-      outcome: 'success',
-      subjectUserId: user.id,
-      ...info,
+    await recordAudit(tx, 'account_lock', {
+      subject: user.id,
+      request: info,
       details: { locked_until: lockedUntil.toISOString() },
     });
   }

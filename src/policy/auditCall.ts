@@ -2,7 +2,7 @@ import type { AuditDetails, AuditScope } from '../admin/AuditScope.ts';
 import { isUuid } from '../auth/normalize.ts';
 import { AppError } from '../errors/AppError.ts';
 import { classifyError } from '../errors/classifyError.ts';
-import { type AuditEventInput, insertAuditEvent } from '../storage/audit.ts';
+import { type AuditRecord, recordAudit } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import type { MethodPolicy } from './MethodPolicy.ts';
 import { ROLE_REFUSALS } from './requireRole.ts';
@@ -39,14 +39,11 @@ export function auditCall(policy: MethodPolicy, pool: DatabasePool): Step | null
     let subjectUserId = subjectAt(call.request, subjectPath);
     let details: AuditDetails = {};
     let recorded = false;
-    const event = (outcome: AuditEventInput['outcome'], extra: AuditDetails = {}) => ({
-      action,
+    const event = (outcome: AuditRecord['outcome'], extra: AuditDetails = {}): AuditRecord => ({
       outcome,
-      actorUserId: call.principal?.userId ?? null,
-      subjectUserId,
-      clientIp: call.info.clientIp,
-      userAgent: call.info.userAgent,
-      requestId: call.info.requestId,
+      actor: call.principal?.userId ?? null,
+      subject: subjectUserId,
+      request: call.info,
       details: { ...details, ...extra },
     });
     const scope: AuditScope = {
@@ -58,7 +55,7 @@ export function auditCall(policy: MethodPolicy, pool: DatabasePool): Step | null
         if (recorded) throw new Error(`${action}: only one audited transaction per call`);
         const result = await pool.transaction(async (tx) => {
           const value = await fn(tx);
-          await insertAuditEvent(tx, event('success'));
+          await recordAudit(tx, action, event('success'));
           return value;
         });
         recorded = true;
@@ -69,7 +66,7 @@ export function auditCall(policy: MethodPolicy, pool: DatabasePool): Step | null
     try {
       const response = await next();
       if (!recorded) {
-        await insertAuditEvent(pool, event('success'));
+        await recordAudit(pool, action, event('success'));
         recorded = true;
       }
       return response;
@@ -78,8 +75,9 @@ export function auditCall(policy: MethodPolicy, pool: DatabasePool): Step | null
         const known = error instanceof AppError ? error : classifyError(error);
         const reason = known?.reason ?? 'INTERNAL';
         const fields = known?.fieldViolations.map((v) => v.field) ?? [];
-        await insertAuditEvent(
+        await recordAudit(
           pool,
+          action,
           event(DENIED.has(reason) ? 'denied' : 'failure', {
             reason,
             ...(fields.length > 0 ? { fields: [...new Set(fields)].join(',') } : {}),

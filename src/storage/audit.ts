@@ -18,7 +18,7 @@ function storedAuditActionNames(name: AuditActionName): string[] {
 /** Audit details: never secrets (no passwords, tokens or hashes). */
 type AuditDetails = Record<string, string | number | boolean | null>;
 
-export interface AuditEventInput {
+interface AuditEventInput {
   action: AuditActionName;
   outcome: AuditOutcome;
   actorUserId?: string | null;
@@ -30,7 +30,7 @@ export interface AuditEventInput {
 }
 
 /** Appends one audit event; call it inside the transaction of the change it records. */
-export async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
+async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
   await db.query(sql.typeAlias('void')`
     INSERT INTO audit_events (actor_user_id, subject_user_id, action, outcome, ip_address,
                               user_agent, request_id, details)
