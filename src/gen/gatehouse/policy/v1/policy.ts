@@ -15,11 +15,12 @@ export const protobufFileName = "gatehouse/policy/v1/policy.proto";
  * Gatehouse call policy: how the server treats a call of each RPC, declared
  * on the RPC itself as the method option `(gatehouse.policy.v1.method_policy)`.
  *
- * Every RPC of gatehouse.auth.v1.AuthService and
- * gatehouse.admin.v1.UserAdminService carries one. The server reads them
- * from its own descriptors when it starts (and refuses to start when an RPC
- * has none, or an invalid one), and applies them to every call in this
- * order:
+ * Every RPC of gatehouse.auth.v1.AuthService,
+ * gatehouse.admin.v1.UserAdminService and
+ * gatehouse.admin.v1.ServiceAccountAdminService carries one. The server
+ * reads them from its own descriptors when it starts (and refuses to start
+ * when an RPC has none, or an invalid one), and applies them to every call
+ * in this order:
  *   1. draining: a server that is shutting down refuses new calls
  *      (UNAVAILABLE, reason SHUTTING_DOWN);
  *   2. audit scope (when `audit` is set): from here on, every outcome of the
@@ -390,8 +391,19 @@ export interface CallAudit {
    * of proto field names ("user_id", "user.id"); empty when the request
    * names none (the RPC may still set the subject, e.g. to the user it
    * created). Its value is the event's subject when it is a user id (UUID).
+   * At most one of subject_field and subject_service_account_field.
    */
   subjectField: string;
+  /**
+   * The request field naming the service account the call is about, as a
+   * dotted path of proto field names ("service_account_id",
+   * "service_account.id"); empty when the request names none (the RPC may
+   * still set it, e.g. to the account it created). The event records it in
+   * its details as "service_account_id" when it is a UUID (audit events have
+   * a subject column for users only). At most one of subject_field and
+   * subject_service_account_field.
+   */
+  subjectServiceAccountField: string;
 }
 
 function createBaseMethodPolicy(): MethodPolicy {
@@ -576,7 +588,7 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
 };
 
 function createBaseCallAudit(): CallAudit {
-  return { action: "", subjectField: "" };
+  return { action: "", subjectField: "", subjectServiceAccountField: "" };
 }
 
 export const CallAudit: MessageFns<CallAudit> = {
@@ -586,6 +598,9 @@ export const CallAudit: MessageFns<CallAudit> = {
     }
     if (message.subjectField !== "") {
       writer.uint32(18).string(message.subjectField);
+    }
+    if (message.subjectServiceAccountField !== "") {
+      writer.uint32(26).string(message.subjectServiceAccountField);
     }
     return writer;
   },
@@ -619,6 +634,14 @@ export const CallAudit: MessageFns<CallAudit> = {
             message.subjectField = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subjectServiceAccountField = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -639,6 +662,11 @@ export const CallAudit: MessageFns<CallAudit> = {
         : isSet(object.subject_field)
         ? globalThis.String(object.subject_field)
         : "",
+      subjectServiceAccountField: isSet(object.subjectServiceAccountField)
+        ? globalThis.String(object.subjectServiceAccountField)
+        : isSet(object.subject_service_account_field)
+        ? globalThis.String(object.subject_service_account_field)
+        : "",
     };
   },
 
@@ -650,6 +678,9 @@ export const CallAudit: MessageFns<CallAudit> = {
     if (message.subjectField !== "") {
       obj.subjectField = message.subjectField;
     }
+    if (message.subjectServiceAccountField !== "") {
+      obj.subjectServiceAccountField = message.subjectServiceAccountField;
+    }
     return obj;
   },
 
@@ -660,6 +691,7 @@ export const CallAudit: MessageFns<CallAudit> = {
     const message = createBaseCallAudit();
     message.action = object.action ?? "";
     message.subjectField = object.subjectField ?? "";
+    message.subjectServiceAccountField = object.subjectServiceAccountField ?? "";
     return message;
   },
 };
