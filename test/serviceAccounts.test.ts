@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
@@ -13,7 +12,8 @@ import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts'
 import { migrate } from '../src/storage/migrate.ts';
 import { bufCurl } from './helpers/bufCurl.ts';
 import { expectRpcError, rpcStatus } from './helpers/rpcError.ts';
-import { REPO_ROOT, spawnGatehouse } from './helpers/spawnGatehouse.ts';
+import { runCli } from './helpers/runCli.ts';
+import { spawnGatehouse } from './helpers/spawnGatehouse.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 import { createTestDatabase, redisUrl } from './helpers/testDatabase.ts';
 import { registerUser } from './helpers/users.ts';
@@ -600,29 +600,8 @@ describe('ServiceAccountAdminService', () => {
   });
 });
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node src/cli/admin.ts ...args` with only `env` (plus PATH/HOME). */
-function adminCli(args: string[], env: Record<string, string>): Promise<CliRun> {
-  const child = spawn(process.execPath, ['src/cli/admin.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => {
-    stdout += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    stderr += String(d);
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+/** Runs the admin CLI with only `env`. */
+const adminCli = (args: string[], env: Record<string, string>) => runCli('admin', args, env);
 
 describe('admin CLI: service-account create', () => {
   it('creates an account and one key with only DATABASE_URL, printing the secret once', async () => {
