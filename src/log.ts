@@ -13,6 +13,8 @@ const REDACT = [
   'accessToken',
   'token',
   'authorization',
+  // API key secrets (the one response that carries one: a key's creation).
+  'secret',
   '*.password',
   '*.currentPassword',
   '*.newPassword',
@@ -21,6 +23,7 @@ const REDACT = [
   '*.accessToken',
   '*.token',
   '*.authorization',
+  '*.secret',
   'privateJwk',
   '*.privateJwk',
   // An API key's secret (CreateServiceAccountKey's response field, the CLI's result).

@@ -78,6 +78,8 @@ export async function createServices(
     pool,
     keys: stores.keys,
     sessionCache: stores.sessionCache,
+    apiKeys: stores.apiKeys,
+    apiKeyTokenTtlSec: config.apiKeys.accessTokenTtlSec,
     hasher,
     policy,
     tokens: {

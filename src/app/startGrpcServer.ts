@@ -53,7 +53,7 @@ export async function startGrpcServer(
     chain: {
       accepting: deps.accepting,
       limits: services.limits,
-      verifyBearer: (token) => services.auth.authenticate(token),
+      verifyBearer: (token, info) => services.auth.authenticate(token, info),
       pool: deps.pool,
     },
     onCallEnd(method, code, durationMs) {

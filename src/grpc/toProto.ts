@@ -1,3 +1,4 @@
+import type { Introspection } from '../auth/introspectToken.ts';
 import type { IssuedTokens } from '../auth/issueSession.ts';
 import type { ApiKey } from '../domain/ApiKey.ts';
 import { type AuditEvent, auditActionCode } from '../domain/AuditEvent.ts';
@@ -15,10 +16,12 @@ import {
 } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import type { ApiKey as ApiKeyMessage } from '../gen/gatehouse/auth/v1/api_key.ts';
 import {
+  PrincipalType,
   type Session as SessionMessage,
   type Tokens,
   type User as UserMessage,
   UserStatus,
+  type ValidateTokenResponse,
 } from '../gen/gatehouse/auth/v1/auth_service.ts';
 
 const STATUS = {
@@ -98,6 +101,48 @@ export function auditEventToProto(e: AuditEvent): AuditEventMessage {
     userAgent: e.userAgent,
     requestId: e.requestId,
     detailsJson: JSON.stringify(e.details),
+    actorServiceAccountId: e.actorServiceAccountId ?? '',
+    apiKeyId: e.apiKeyId ?? '',
+  };
+}
+
+const PRINCIPAL_TYPE = {
+  user_session: PrincipalType.PRINCIPAL_TYPE_USER_SESSION,
+  user_api_key: PrincipalType.PRINCIPAL_TYPE_USER_API_KEY,
+  service_account: PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT,
+} as const;
+
+/** ValidateToken's answer: every field empty/unset unless active. */
+export function introspectionToProto(v: Introspection | null): ValidateTokenResponse {
+  if (v === null) {
+    return {
+      active: false,
+      userId: '',
+      sessionId: '',
+      roles: [],
+      tokenId: '',
+      issuer: '',
+      audience: [],
+      scope: '',
+      principalType: PrincipalType.PRINCIPAL_TYPE_UNSPECIFIED,
+      apiKeyId: '',
+      serviceAccountId: '',
+    };
+  }
+  return {
+    active: true,
+    userId: v.userId ?? '',
+    sessionId: v.sessionId ?? '',
+    roles: v.roles,
+    ...(v.expiresAt === null ? {} : { expiresAt: v.expiresAt }),
+    ...(v.issuedAt === null ? {} : { issuedAt: v.issuedAt }),
+    tokenId: v.tokenId,
+    issuer: v.issuer,
+    audience: v.audience,
+    scope: '',
+    principalType: PRINCIPAL_TYPE[v.principalType],
+    apiKeyId: v.apiKeyId ?? '',
+    serviceAccountId: v.serviceAccountId ?? '',
   };
 }
 

@@ -1,5 +1,6 @@
 import type { AuditDetails, AuditScope } from '../admin/AuditScope.ts';
 import { isUuid } from '../auth/normalize.ts';
+import { auditActorOf } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
 import { classifyError } from '../errors/classifyError.ts';
 import { type AuditRecord, recordAudit } from '../storage/audit.ts';
@@ -44,7 +45,7 @@ export function auditCall(policy: MethodPolicy, pool: DatabasePool): Step | null
     let recorded = false;
     const event = (outcome: AuditRecord['outcome'], extra: AuditDetails = {}): AuditRecord => ({
       outcome,
-      actor: call.principal?.userId ?? null,
+      ...auditActorOf(call.principal),
       subject: subjectUserId,
       request: call.info,
       details: {

@@ -119,7 +119,8 @@ describe('loadMethodPolicies', () => {
       const p = policies.get(name);
       assert.ok(p, name);
       assert.equal(p.caller, 'authenticated');
-      assert.deepEqual(p.principalKinds, ['user']);
+      // Machine callers (issue 13) manage users with an admin key, like admins with a session.
+      assert.deepEqual(p.principalKinds, ['user', 'service_account', 'user_api_key']);
       assert.equal(p.requiredRole, 'admin');
       assert.equal(p.sourceBudget, 'read');
       assert.ok(p.audit, `${name} is audited`);
@@ -132,6 +133,7 @@ describe('loadMethodPolicies', () => {
       const p = policies.get(name);
       assert.ok(p, name);
       assert.equal(p.caller, 'authenticated');
+      assert.deepEqual(p.principalKinds, ['user', 'service_account', 'user_api_key']);
       assert.equal(p.requiredRole, 'admin');
       assert.equal(p.sourceBudget, 'read');
       assert.equal(p.accountBudget, null);
@@ -148,6 +150,15 @@ describe('loadMethodPolicies', () => {
       ['serviceAccountId'],
     );
     assert.equal(policies.get(auth('Logout'))?.caller, 'bearer_signature_only');
+    // Password and session RPCs are for people with a session; only ExchangeApiKey is for keys.
+    for (const { path: name } of Object.values(AuthServiceService)) {
+      const kinds = policies.get(name)?.principalKinds ?? [];
+      if (name === auth('ExchangeApiKey')) {
+        assert.deepEqual(kinds, ['service_account', 'user_api_key']);
+      } else if (kinds.length > 0) {
+        assert.deepEqual(kinds, ['user'], name);
+      }
+    }
     assert.equal(policies.get(auth('Login'))?.audit, null);
   });
 

@@ -40,7 +40,11 @@ const CALLERS: Record<string, CallerPolicy> = {
   CALLER_AUTHENTICATED: 'authenticated',
   CALLER_BEARER_SIGNATURE_ONLY: 'bearer_signature_only',
 };
-const PRINCIPAL_KINDS: Record<string, PrincipalKind> = { PRINCIPAL_KIND_USER: 'user' };
+const PRINCIPAL_KINDS: Record<string, PrincipalKind> = {
+  PRINCIPAL_KIND_USER: 'user',
+  PRINCIPAL_KIND_SERVICE_ACCOUNT: 'service_account',
+  PRINCIPAL_KIND_USER_API_KEY: 'user_api_key',
+};
 const SOURCE_BUDGETS: Record<string, CallClass | null> = {
   SOURCE_BUDGET_NONE: null,
   SOURCE_BUDGET_READ: 'read',

@@ -57,12 +57,13 @@ export const protobufFileName = "gatehouse/admin/v1/service_account_admin_servic
  * Authentication and authorization
  * --------------------------------
  * Every RPC is Authenticated: it reads the `authorization` metadata entry,
- * `Bearer <credential>`, and the caller must hold the `admin` role. The
- * credential is an access token of a user's session, or a credential of
- * another principal kind the RPC's policy lists in `principal_kinds`.
- *   * No credential, or a missing, malformed, badly signed or expired one,
- *     or one whose session or key has ended: UNAUTHENTICATED
- *     (INVALID_ACCESS_TOKEN).
+ * `Bearer <access token>` (or `Bearer <API key>`: a service account's key,
+ * a user's own key, or an access token AuthService.ExchangeApiKey minted
+ * from one), and the caller must hold the `admin` role (a key acts with its
+ * roles that its owner holds at the time of the call).
+ *   * No credential, or a missing, malformed, badly signed or expired token,
+ *     or one whose session has ended, or an unknown, revoked or expired key
+ *     or one whose owner is disabled: UNAUTHENTICATED (INVALID_ACCESS_TOKEN).
  *   * A valid credential of a caller without the `admin` role:
  *     PERMISSION_DENIED (ADMIN_ROLE_REQUIRED). This check runs before any
  *     validation or lookup, so a non-admin never sees INVALID_ARGUMENT or
@@ -2362,7 +2363,7 @@ export const ServiceAccountAdminServiceService = {
   /**
    * Creates an active service account without keys (CreateServiceAccountKey
    * gives it one). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the new service account.
@@ -2393,7 +2394,7 @@ export const ServiceAccountAdminServiceService = {
   },
   /**
    * Returns one service account. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the service account.
@@ -2423,7 +2424,7 @@ export const ServiceAccountAdminServiceService = {
   /**
    * Lists service accounts, optionally of one status, ordered by creation
    * time then id (oldest first), one page at a time. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
@@ -2455,7 +2456,7 @@ export const ServiceAccountAdminServiceService = {
    * taken away is taken from every key of the account within a second; a
    * role added is not added to existing keys (each keeps the roles it asked
    * for). The name cannot be changed. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the updated service account.
@@ -2489,7 +2490,7 @@ export const ServiceAccountAdminServiceService = {
    * Deletes a service account: status becomes SERVICE_ACCOUNT_STATUS_DELETED,
    * every key of it is revoked, its name becomes free for reuse, and it is
    * NOT_FOUND from then on (its audit events remain). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the service account was deleted.
@@ -2521,7 +2522,7 @@ export const ServiceAccountAdminServiceService = {
    * SERVICE_ACCOUNT_STATUS_DISABLED and none of its keys works (within a
    * second, on every instance) until it is enabled again; the keys are not
    * revoked. Idempotent: disabling a disabled account is OK. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the disabled service account.
@@ -2553,7 +2554,7 @@ export const ServiceAccountAdminServiceService = {
    * SERVICE_ACCOUNT_STATUS_ACTIVE and its keys that are neither revoked nor
    * expired work again. Idempotent: enabling an active account is OK.
    * Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the enabled service account.
@@ -2585,7 +2586,7 @@ export const ServiceAccountAdminServiceService = {
    * only time the secret is ever shown: Gatehouse keeps only its SHA-256
    * hash. The key works while the account is active (a key of a disabled
    * account works once it is enabled). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the key and its secret.
@@ -2620,7 +2621,7 @@ export const ServiceAccountAdminServiceService = {
    * Lists the keys of a service account, revoked and expired ones included,
    * ordered by creation time then id (oldest first), one page at a time.
    * Shows each key's display prefix, never its secret. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds one page of keys (possibly none).
@@ -2655,7 +2656,7 @@ export const ServiceAccountAdminServiceService = {
    * Revokes a key of a service account: it stops working within a second on
    * every instance, for good. Idempotent: revoking a revoked key is OK and
    * keeps its first revoke_time. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the revoked key.
@@ -2692,7 +2693,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
   /**
    * Creates an active service account without keys (CreateServiceAccountKey
    * gives it one). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the new service account.
@@ -2713,7 +2714,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
   createServiceAccount: handleUnaryCall<CreateServiceAccountRequest, CreateServiceAccountResponse>;
   /**
    * Returns one service account. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the service account.
@@ -2733,7 +2734,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
   /**
    * Lists service accounts, optionally of one status, ordered by creation
    * time then id (oldest first), one page at a time. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
@@ -2755,7 +2756,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * taken away is taken from every key of the account within a second; a
    * role added is not added to existing keys (each keeps the roles it asked
    * for). The name cannot be changed. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the updated service account.
@@ -2779,7 +2780,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * Deletes a service account: status becomes SERVICE_ACCOUNT_STATUS_DELETED,
    * every key of it is revoked, its name becomes free for reuse, and it is
    * NOT_FOUND from then on (its audit events remain). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the service account was deleted.
@@ -2801,7 +2802,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * SERVICE_ACCOUNT_STATUS_DISABLED and none of its keys works (within a
    * second, on every instance) until it is enabled again; the keys are not
    * revoked. Idempotent: disabling a disabled account is OK. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the disabled service account.
@@ -2823,7 +2824,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * SERVICE_ACCOUNT_STATUS_ACTIVE and its keys that are neither revoked nor
    * expired work again. Idempotent: enabling an active account is OK.
    * Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the enabled service account.
@@ -2845,7 +2846,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * only time the secret is ever shown: Gatehouse keeps only its SHA-256
    * hash. The key works while the account is active (a key of a disabled
    * account works once it is enabled). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the key and its secret.
@@ -2869,7 +2870,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * Lists the keys of a service account, revoked and expired ones included,
    * ordered by creation time then id (oldest first), one page at a time.
    * Shows each key's display prefix, never its secret. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds one page of keys (possibly none).
@@ -2893,7 +2894,7 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * Revokes a key of a service account: it stops working within a second on
    * every instance, for good. Idempotent: revoking a revoked key is OK and
    * keeps its first revoke_time. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the revoked key.
@@ -2919,7 +2920,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
   /**
    * Creates an active service account without keys (CreateServiceAccountKey
    * gives it one). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the new service account.
@@ -2954,7 +2955,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Returns one service account. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the service account.
@@ -2988,7 +2989,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
   /**
    * Lists service accounts, optionally of one status, ordered by creation
    * time then id (oldest first), one page at a time. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
@@ -3024,7 +3025,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * taken away is taken from every key of the account within a second; a
    * role added is not added to existing keys (each keeps the roles it asked
    * for). The name cannot be changed. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the updated service account.
@@ -3062,7 +3063,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * Deletes a service account: status becomes SERVICE_ACCOUNT_STATUS_DELETED,
    * every key of it is revoked, its name becomes free for reuse, and it is
    * NOT_FOUND from then on (its audit events remain). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the service account was deleted.
@@ -3098,7 +3099,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * SERVICE_ACCOUNT_STATUS_DISABLED and none of its keys works (within a
    * second, on every instance) until it is enabled again; the keys are not
    * revoked. Idempotent: disabling a disabled account is OK. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the disabled service account.
@@ -3134,7 +3135,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * SERVICE_ACCOUNT_STATUS_ACTIVE and its keys that are neither revoked nor
    * expired work again. Idempotent: enabling an active account is OK.
    * Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the enabled service account.
@@ -3170,7 +3171,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * only time the secret is ever shown: Gatehouse keeps only its SHA-256
    * hash. The key works while the account is active (a key of a disabled
    * account works once it is enabled). Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the key and its secret.
@@ -3208,7 +3209,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * Lists the keys of a service account, revoked and expired ones included,
    * ordered by creation time then id (oldest first), one page at a time.
    * Shows each key's display prefix, never its secret. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds one page of keys (possibly none).
@@ -3246,7 +3247,7 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * Revokes a key of a service account: it stops working within a second on
    * every instance, for good. Idempotent: revoking a revoked key is OK and
    * keeps its first revoke_time. Authenticated:
-   * `authorization: Bearer <credential>` metadata of an admin.
+   * `authorization: Bearer <access token or API key>` metadata of an admin.
    *
    * Status codes:
    *   OK: the response holds the revoked key.

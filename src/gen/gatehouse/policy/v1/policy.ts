@@ -50,10 +50,15 @@ export const Caller = {
    */
   CALLER_ANONYMOUS: 1,
   /**
-   * CALLER_AUTHENTICATED - A caller identified by `authorization: Bearer <access token>` metadata
-   * whose session is live, resolved to a principal of one of
-   * `principal_kinds` before the RPC runs. Otherwise UNAUTHENTICATED
-   * (INVALID_ACCESS_TOKEN).
+   * CALLER_AUTHENTICATED - A caller identified by `authorization: Bearer <credential>` metadata,
+   * resolved to a principal of one of `principal_kinds` before the RPC
+   * runs: an access token whose session is live, or an API key (or an
+   * access token minted from one) that is live, unexpired and whose owner
+   * is active. Otherwise UNAUTHENTICATED (INVALID_ACCESS_TOKEN). An API key
+   * presentation that fails spends the per-source credential budget, like a
+   * failed login; every call made with a key spends that key's own budget
+   * (RATE_LIMIT_API_KEY_*). Either refusal is RESOURCE_EXHAUSTED,
+   * RATE_LIMITED, with google.rpc.RetryInfo.
    */
   CALLER_AUTHENTICATED: 2,
   /**
@@ -122,6 +127,19 @@ export const PrincipalKind = {
    * Refresh or ChangePassword).
    */
   PRINCIPAL_KIND_USER: 1,
+  /**
+   * PRINCIPAL_KIND_SERVICE_ACCOUNT - A service account, by one of its API keys (`ghk_...`) or by an access
+   * token AuthService.ExchangeApiKey minted from one. It acts with the
+   * key's roles that the service account holds at the time of the call.
+   */
+  PRINCIPAL_KIND_SERVICE_ACCOUNT: 2,
+  /**
+   * PRINCIPAL_KIND_USER_API_KEY - A user acting through one of their own API keys (or an access token
+   * ExchangeApiKey minted from one), with the key's roles that the user
+   * holds at the time of the call. Not a session: RPCs about passwords and
+   * sessions do not accept it.
+   */
+  PRINCIPAL_KIND_USER_API_KEY: 3,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -130,6 +148,8 @@ export type PrincipalKind = typeof PrincipalKind[keyof typeof PrincipalKind];
 export namespace PrincipalKind {
   export type PRINCIPAL_KIND_UNSPECIFIED = typeof PrincipalKind.PRINCIPAL_KIND_UNSPECIFIED;
   export type PRINCIPAL_KIND_USER = typeof PrincipalKind.PRINCIPAL_KIND_USER;
+  export type PRINCIPAL_KIND_SERVICE_ACCOUNT = typeof PrincipalKind.PRINCIPAL_KIND_SERVICE_ACCOUNT;
+  export type PRINCIPAL_KIND_USER_API_KEY = typeof PrincipalKind.PRINCIPAL_KIND_USER_API_KEY;
   export type UNRECOGNIZED = typeof PrincipalKind.UNRECOGNIZED;
 }
 
@@ -141,6 +161,12 @@ export function principalKindFromJSON(object: any): PrincipalKind {
     case 1:
     case "PRINCIPAL_KIND_USER":
       return PrincipalKind.PRINCIPAL_KIND_USER;
+    case 2:
+    case "PRINCIPAL_KIND_SERVICE_ACCOUNT":
+      return PrincipalKind.PRINCIPAL_KIND_SERVICE_ACCOUNT;
+    case 3:
+    case "PRINCIPAL_KIND_USER_API_KEY":
+      return PrincipalKind.PRINCIPAL_KIND_USER_API_KEY;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -154,6 +180,10 @@ export function principalKindToJSON(object: PrincipalKind): string {
       return "PRINCIPAL_KIND_UNSPECIFIED";
     case PrincipalKind.PRINCIPAL_KIND_USER:
       return "PRINCIPAL_KIND_USER";
+    case PrincipalKind.PRINCIPAL_KIND_SERVICE_ACCOUNT:
+      return "PRINCIPAL_KIND_SERVICE_ACCOUNT";
+    case PrincipalKind.PRINCIPAL_KIND_USER_API_KEY:
+      return "PRINCIPAL_KIND_USER_API_KEY";
     case PrincipalKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
