@@ -8,9 +8,10 @@ import {
   ServiceAccountAdminServiceService,
   ServiceAccountStatus,
 } from '../src/gen/gatehouse/admin/v1/service_account_admin_service.ts';
-import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { AuthServiceClient, PrincipalType } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { bufCurl } from './helpers/bufCurl.ts';
+import { eventually } from './helpers/eventually.ts';
 import { expectRpcError, rpcStatus } from './helpers/rpcError.ts';
 import { runCli } from './helpers/runCli.ts';
 import { spawnGatehouse } from './helpers/spawnGatehouse.ts';
@@ -48,13 +49,16 @@ interface AuditRow {
   action: string;
   outcome: string;
   actor_user_id: string | null;
+  actor_service_account_id: string | null;
+  api_key_id: string | null;
   subject_user_id: string | null;
   details: Record<string, unknown>;
 }
 
 const auditRows = (gh: Gatehouse, requestId: string) =>
   gh.db.query<AuditRow>(
-    `SELECT action, outcome, actor_user_id, subject_user_id, details
+    `SELECT action, outcome, actor_user_id, actor_service_account_id, api_key_id,
+            subject_user_id, details
      FROM audit_events WHERE request_id = $1`,
     [requestId],
   );
@@ -94,18 +98,59 @@ describe('ServiceAccountAdminService', () => {
       { token },
     );
   const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+  /** A new service account holding `roles`, and a key of it asking for all of them. */
+  const accountWithKey = async (name: string, roles: string[]) => {
+    const id = (await create(name, roles)).serviceAccount?.id ?? '';
+    const key = await call(
+      gh.serviceAccounts,
+      'createServiceAccountKey',
+      { serviceAccountId: id, displayName: '', roles: [] },
+      { token },
+    );
+    return { id, keyId: key.apiKey?.id ?? '', secret: key.secret };
+  };
+  /** What ValidateToken answers for a key secret now. */
+  const validate = (secret: string) => call(gh.auth, 'validateToken', { accessToken: secret });
 
   it('guards EVERY method, before any lookup, and audits every call once', async () => {
     const member = await registerUser(gh);
+    const machine = await accountWithKey(unique('matrix-reader'), ['read']);
+    const adminMachine = await accountWithKey(unique('matrix-admin'), ['admin']);
+    const revoked = await accountWithKey(unique('matrix-revoked'), ['admin']);
+    await call(
+      gh.serviceAccounts,
+      'revokeServiceAccountKey',
+      { serviceAccountId: revoked.id, apiKeyId: revoked.keyId },
+      { token },
+    );
     const methods = Object.entries(ServiceAccountAdminServiceService);
     assert.equal(methods.length, 10, 'the service definition lists the ten RPCs');
+    const nobody = { user: null, serviceAccount: null, apiKey: null };
     const callers = [
-      { who: 'no token', token: undefined, actor: null },
-      { who: 'bad token', token: 'not.a.jwt', actor: null },
-      { who: 'bad key', token: `ghk_${'A'.repeat(49)}`, actor: null },
-      { who: 'non-admin', token: member.tokens.accessToken, actor: member.user.id },
-      { who: 'admin', token, actor: 'admin' },
-    ];
+      { who: 'no token', token: undefined, expect: 'unauthenticated', actor: nobody },
+      { who: 'bad token', token: 'not.a.jwt', expect: 'unauthenticated', actor: nobody },
+      { who: 'bad key', token: `ghk_${'A'.repeat(49)}`, expect: 'unauthenticated', actor: nobody },
+      { who: 'revoked key', token: revoked.secret, expect: 'unauthenticated', actor: nobody },
+      {
+        who: 'non-admin',
+        token: member.tokens.accessToken,
+        expect: 'denied',
+        actor: { ...nobody, user: member.user.id },
+      },
+      {
+        who: 'non-admin key',
+        token: machine.secret,
+        expect: 'denied',
+        actor: { ...nobody, serviceAccount: machine.id, apiKey: machine.keyId },
+      },
+      { who: 'admin', token, expect: 'admin', actor: null },
+      {
+        who: 'admin key',
+        token: adminMachine.secret,
+        expect: 'admin',
+        actor: { user: null, serviceAccount: adminMachine.id, apiKey: adminMachine.keyId },
+      },
+    ] as const;
     for (const [name, method] of methods) {
       for (const caller of callers) {
         const req = probeRequest(method);
@@ -118,14 +163,14 @@ describe('ServiceAccountAdminService', () => {
         let outcome = 'failure';
         if (error === undefined) {
           // Only a list has nothing to look up: an admin's call of it succeeds.
-          assert.equal(`${caller.who} ${name}`, 'admin listServiceAccounts');
+          assert.equal(`${caller.expect} ${name}`, 'admin listServiceAccounts', caller.who);
           outcome = 'success';
         } else {
           const s = rpcStatus(error);
-          if (caller.actor === null) {
+          if (caller.expect === 'unauthenticated') {
             assert.equal(status[s.grpcCode], 'UNAUTHENTICATED', `${name} by ${caller.who}`);
             assert.equal(s.errorInfo?.reason, 'INVALID_ACCESS_TOKEN');
-          } else if (caller.who === 'non-admin') {
+          } else if (caller.expect === 'denied') {
             // Before validation and lookup: an unknown id is PERMISSION_DENIED, not NOT_FOUND.
             assert.equal(status[s.grpcCode], 'PERMISSION_DENIED', `${name} by ${caller.who}`);
             assert.equal(s.errorInfo?.reason, 'ADMIN_ROLE_REQUIRED');
@@ -133,16 +178,29 @@ describe('ServiceAccountAdminService', () => {
           } else {
             assert.ok(
               ['NOT_FOUND', 'INVALID_ARGUMENT'].includes(status[s.grpcCode] ?? ''),
-              `${name} as admin answered ${status[s.grpcCode]} ${s.errorInfo?.reason}`,
+              `${name} by ${caller.who} answered ${status[s.grpcCode]} ${s.errorInfo?.reason}`,
             );
           }
         }
-        assert.equal(rows.length, 1, `${name} by ${caller.who}: exactly one audit event`);
-        const [row] = rows;
+        // Besides the call's event, a refused known key may add the key's own sampled
+        // api_key_denied event (at most one a minute per key; written by the key path).
+        const own = rows.filter((r) => r.action !== 'api_key_denied');
+        assert.equal(own.length, 1, `${name} by ${caller.who}: exactly one audit event`);
+        if (caller.who !== 'revoked key') assert.equal(rows.length, 1, caller.who);
+        const [row] = own;
         assert.equal(row?.outcome, outcome, `${name} by ${caller.who}`);
         assert.match(row?.action ?? '', /^service_account_[a-z_]+$/);
-        if (caller.actor === null) assert.equal(row?.actor_user_id, null);
-        if (caller.who === 'non-admin') assert.equal(row?.actor_user_id, member.user.id);
+        if (caller.actor !== null) {
+          assert.deepEqual(
+            {
+              user: row?.actor_user_id,
+              serviceAccount: row?.actor_service_account_id,
+              apiKey: row?.api_key_id,
+            },
+            caller.actor,
+            `${name} by ${caller.who}: actor`,
+          );
+        }
         assert.equal(row?.subject_user_id, null, 'a service account is not a subject user');
         const subject =
           (req.serviceAccountId as string | undefined) ??
@@ -313,6 +371,116 @@ describe('ServiceAccountAdminService', () => {
     );
     assert.ok(!listedLive.serviceAccounts.some((a) => a.id === created.id), 'deleted: hidden');
     assert.ok(listedLive.serviceAccounts.some((a) => a.id === reused.serviceAccount?.id));
+  });
+
+  it('role changes, disable, enable, revoke and delete reach the keys within 1 s', async () => {
+    const account = await accountWithKey(unique('propagation'), ['deploy', 'read']);
+    const second = await call(
+      gh.serviceAccounts,
+      'createServiceAccountKey',
+      { serviceAccountId: account.id, displayName: 'second', roles: ['read'] },
+      { token },
+    );
+    const live = await validate(account.secret);
+    assert.equal(live.active, true);
+    assert.equal(live.principalType, PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT);
+    assert.equal(live.serviceAccountId, account.id);
+    assert.equal(live.apiKeyId, account.keyId);
+    assert.equal(live.userId, '');
+    assert.deepEqual(live.roles, ['deploy', 'read']);
+    // The bound of each wait is the requirement: the change is visible within one second.
+    const within1s = <T>(probe: () => Promise<T>, done: (v: T) => boolean, what: string) =>
+      eventually(probe, done, { timeoutMs: 1000, intervalMs: 10, what });
+    const state = async () => [await validate(account.secret), await validate(second.secret)];
+
+    await call(
+      gh.serviceAccounts,
+      'updateServiceAccount',
+      {
+        serviceAccount: ServiceAccount.fromPartial({ id: account.id, roles: ['read'] }),
+        updateMask: ['roles'],
+      },
+      { token },
+    );
+    await within1s(
+      () => validate(account.secret),
+      (v) => v.active && v.roles.join(',') === 'read',
+      'a role taken from the account taken from its key',
+    );
+    await call(
+      gh.serviceAccounts,
+      'disableServiceAccount',
+      { serviceAccountId: account.id },
+      { token },
+    );
+    await within1s(state, (vs) => vs.every((v) => !v.active), 'keys of a disabled account dead');
+    await call(
+      gh.serviceAccounts,
+      'enableServiceAccount',
+      { serviceAccountId: account.id },
+      { token },
+    );
+    await within1s(state, (vs) => vs.every((v) => v.active), 'keys live again once enabled');
+    await call(
+      gh.serviceAccounts,
+      'revokeServiceAccountKey',
+      { serviceAccountId: account.id, apiKeyId: account.keyId },
+      { token },
+    );
+    await within1s(
+      state,
+      ([first, other]) => first?.active === false && other?.active === true,
+      'the revoked key dead, the other one live',
+    );
+    await call(
+      gh.serviceAccounts,
+      'deleteServiceAccount',
+      { serviceAccountId: account.id },
+      { token },
+    );
+    await within1s(state, (vs) => vs.every((v) => !v.active), 'keys of a deleted account dead');
+    const [dead] = await state();
+    assert.deepEqual(
+      { ...dead },
+      { ...(await call(gh.auth, 'validateToken', { accessToken: `ghk_${'B'.repeat(49)}` })) },
+      'a dead key answers like an unknown one',
+    );
+  });
+
+  it('a service account holding admin manages service accounts with its key, until demoted', async () => {
+    const robot = await accountWithKey(unique('automation'), ['admin']);
+    const { result, rows } = await audited(gh, (metadata) =>
+      call(
+        gh.serviceAccounts,
+        'createServiceAccount',
+        { name: unique('made-by-robot'), displayName: '', description: '', roles: [] },
+        { token: robot.secret, metadata },
+      ),
+    );
+    assert.ok(result?.serviceAccount);
+    assert.equal(rows[0]?.actor_service_account_id, robot.id);
+    assert.equal(rows[0]?.api_key_id, robot.keyId);
+    assert.equal(rows[0]?.actor_user_id, null);
+    await call(
+      gh.serviceAccounts,
+      'updateServiceAccount',
+      {
+        serviceAccount: ServiceAccount.fromPartial({ id: robot.id, roles: [] }),
+        updateMask: ['roles'],
+      },
+      { token },
+    );
+    // requireRole reads the account's roles in PostgreSQL: the very next call is refused.
+    await expectRpcError(
+      call(
+        gh.serviceAccounts,
+        'getServiceAccount',
+        { serviceAccountId: result.serviceAccount.id },
+        { token: robot.secret },
+      ),
+      status.PERMISSION_DENIED,
+      'ADMIN_ROLE_REQUIRED',
+    );
   });
 
   it('refuses bad update masks with the same hints as UpdateUser', async () => {
@@ -614,6 +782,7 @@ describe('admin CLI: service-account create', () => {
       REDIS_KEY_PREFIX: `ghtest:sa-cli:${randomUUID().slice(0, 8)}:`,
       LOG_LEVEL: 'debug',
     });
+    const auth = new AuthServiceClient(`127.0.0.1:${gh.grpcPort}`, credentials.createInsecure());
     const client = new ServiceAccountAdminServiceClient(
       `127.0.0.1:${gh.grpcPort}`,
       credentials.createInsecure(),
@@ -655,8 +824,9 @@ describe('admin CLI: service-account create', () => {
       assert.deepEqual(keys[0]?.roles, ['deploy', 'read']);
       assert.deepEqual(keys[0]?.secret_hash, createHash('sha256').update(secret).digest());
       const audit = await db.query<AuditRow>(
-        `SELECT action, outcome, actor_user_id, subject_user_id, details FROM audit_events
-         WHERE action = 'service_account_create'`,
+        `SELECT action, outcome, actor_user_id, actor_service_account_id, api_key_id,
+                subject_user_id, details
+         FROM audit_events WHERE action = 'service_account_create'`,
       );
       assert.equal(audit.length, 1);
       assert.equal(audit[0]?.details.source, 'cli');
@@ -668,9 +838,7 @@ describe('admin CLI: service-account create', () => {
       const admin = await adminCli(['create', '--email', 'ops@example.test'], production);
       assert.equal(admin.code, 0, admin.stderr);
       const password = /^password: (\S+)$/m.exec(admin.stdout)?.[1] ?? '';
-      const auth = new AuthServiceClient(`127.0.0.1:${gh.grpcPort}`, credentials.createInsecure());
       const login = await call(auth, 'login', { identifier: 'ops@example.test', password });
-      auth.close();
       const listed = await call(
         client,
         'listServiceAccountKeys',
@@ -678,6 +846,12 @@ describe('admin CLI: service-account create', () => {
         { token: login.tokens?.accessToken ?? '' },
       );
       assert.equal(listed.apiKeys[0]?.displayPrefix, secret.slice(0, 8));
+      // The key works: the running server validates it as the new service account.
+      const validated = await call(auth, 'validateToken', { accessToken: secret });
+      assert.equal(validated.active, true);
+      assert.equal(validated.principalType, PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT);
+      assert.equal(validated.serviceAccountId, account?.id);
+      assert.deepEqual(validated.roles, ['deploy', 'read']);
       assert.ok(!JSON.stringify(listed).includes(secret));
       assert.ok(!JSON.stringify(gh.logs).includes(secret), 'no secret in the server log');
 
@@ -692,6 +866,7 @@ describe('admin CLI: service-account create', () => {
       assert.equal(usage.code, 64, usage.stderr);
     } finally {
       client.close();
+      auth.close();
       gh.process.kill('SIGTERM');
       await gh.exited;
       await db.drop();
