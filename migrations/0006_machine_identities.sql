@@ -62,14 +62,14 @@ ALTER TABLE audit_events
 -- sends 'u:<user id>' (0005); key caches react to it for that user's keys. A passing expiry
 -- sends nothing: caches hold entries for less than a second and check expiry themselves.
 
+-- One function for both tables: the trigger's argument names the column holding the key id
+-- ('id' on api_keys, 'api_key_id' on api_key_secrets).
 CREATE FUNCTION gatehouse_notify_api_key_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_row jsonb := CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END;
 BEGIN
-  IF TG_OP = 'DELETE' THEN
-    PERFORM pg_notify('gatehouse_session_changes', 'k:' || OLD.id::text);
-  ELSE
-    PERFORM pg_notify('gatehouse_session_changes', 'k:' || NEW.id::text);
-  END IF;
+  PERFORM pg_notify('gatehouse_session_changes', 'k:' || (v_row ->> TG_ARGV[0]));
   RETURN NULL;
 END
 $$;
@@ -80,35 +80,23 @@ CREATE TRIGGER api_keys_notify_changed
   WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at
         OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
         OR OLD.roles IS DISTINCT FROM NEW.roles)
-  EXECUTE FUNCTION gatehouse_notify_api_key_changed();
+  EXECUTE FUNCTION gatehouse_notify_api_key_changed('id');
 
 CREATE TRIGGER api_keys_notify_deleted
   AFTER DELETE ON api_keys
   FOR EACH ROW
-  EXECUTE FUNCTION gatehouse_notify_api_key_changed();
-
-CREATE FUNCTION gatehouse_notify_api_key_secret_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    PERFORM pg_notify('gatehouse_session_changes', 'k:' || OLD.api_key_id::text);
-  ELSE
-    PERFORM pg_notify('gatehouse_session_changes', 'k:' || NEW.api_key_id::text);
-  END IF;
-  RETURN NULL;
-END
-$$;
+  EXECUTE FUNCTION gatehouse_notify_api_key_changed('id');
 
 CREATE TRIGGER api_key_secrets_notify_added_removed
   AFTER INSERT OR DELETE ON api_key_secrets
   FOR EACH ROW
-  EXECUTE FUNCTION gatehouse_notify_api_key_secret_changed();
+  EXECUTE FUNCTION gatehouse_notify_api_key_changed('api_key_id');
 
 CREATE TRIGGER api_key_secrets_notify_expiry
   AFTER UPDATE OF expires_at ON api_key_secrets
   FOR EACH ROW
   WHEN (OLD.expires_at IS DISTINCT FROM NEW.expires_at)
-  EXECUTE FUNCTION gatehouse_notify_api_key_secret_changed();
+  EXECUTE FUNCTION gatehouse_notify_api_key_changed('api_key_id');
 
 CREATE FUNCTION gatehouse_notify_service_account_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$

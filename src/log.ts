@@ -13,8 +13,6 @@ const REDACT = [
   'accessToken',
   'token',
   'authorization',
-  // API key secrets (the one response that carries one: a key's creation).
-  'secret',
   '*.password',
   '*.currentPassword',
   '*.newPassword',
@@ -23,7 +21,6 @@ const REDACT = [
   '*.accessToken',
   '*.token',
   '*.authorization',
-  '*.secret',
   'privateJwk',
   '*.privateJwk',
   // An API key's secret (CreateServiceAccountKey's response field, the CLI's result).

@@ -15,15 +15,19 @@ export interface IssuedAccessToken {
   expiresAt: Date;
 }
 
-export interface VerifiedAccessToken {
-  userId: string;
-  sessionId: string;
+/** The claims every verified access token has, whoever it was issued to. */
+interface VerifiedTokenClaims {
   roles: string[];
   tokenId: string;
   issuedAt: Date;
   expiresAt: Date;
   issuer: string;
   audience: string[];
+}
+
+export interface VerifiedAccessToken extends VerifiedTokenClaims {
+  userId: string;
+  sessionId: string;
 }
 
 /** Who an access token minted from an API key (ExchangeApiKey) stands for. */
@@ -37,16 +41,10 @@ export interface ApiKeyTokenInput {
 }
 
 /** The verified claims of an access token minted from an API key: no session, a key id. */
-export interface VerifiedApiKeyToken {
+export interface VerifiedApiKeyToken extends VerifiedTokenClaims {
   principalType: 'service_account' | 'user_api_key';
   subject: string;
   apiKeyId: string;
-  roles: string[];
-  tokenId: string;
-  issuedAt: Date;
-  expiresAt: Date;
-  issuer: string;
-  audience: string[];
 }
 
 export interface AccessTokens {
@@ -137,7 +135,7 @@ export function createAccessTokens(
     ) {
       return null;
     }
-    const common = {
+    const common: VerifiedTokenClaims = {
       roles: roles as string[],
       tokenId: String(jti),
       issuedAt: new Date(Number(iat) * 1000),
