@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { type CleanupConfig, cleanupEnvShape, toCleanupConfig } from './cleanup/cleanupConfig.ts';
 import {
+  type ApiKeyConfig,
+  apiKeyEnvRules,
+  apiKeyEnvShape,
+  toApiKeyConfig,
+} from './config/apiKeyConfig.ts';
+import {
   type DatabaseConfig,
   databaseEnvShape,
   toDatabaseConfig,
@@ -58,6 +64,7 @@ const envSchema = z.object({
   ...tokenEnvShape,
   ...passwordEnvShape,
   ...rateLimitEnvShape,
+  ...apiKeyEnvShape,
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',
   }),
@@ -86,6 +93,7 @@ export interface Config {
   passwords: PasswordConfig;
   lockout: LockoutConfig;
   rateLimits: RateLimitSettings;
+  apiKeys: ApiKeyConfig;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
   cleanup: CleanupConfig;
@@ -144,7 +152,7 @@ function envRules(purpose: ConfigPurpose): EnvRule<Env>[] {
     purpose === 'server'
       ? [requiredInProduction('DATABASE_URL'), requiredInProduction('REDIS_URL'), mailRule]
       : [requiredInProduction('DATABASE_URL')];
-  return [...needs, ...servingEnvRules, ...tokenEnvRules, ...passwordEnvRules];
+  return [...needs, ...servingEnvRules, ...tokenEnvRules, ...apiKeyEnvRules, ...passwordEnvRules];
 }
 
 /**
@@ -192,6 +200,7 @@ export function loadConfig(
     passwords: toPasswordConfig(e),
     rateLimits: toRateLimitSettings(e),
     lockout: toLockoutConfig(e),
+    apiKeys: toApiKeyConfig(e),
     pageTokenSecret: e.PAGE_TOKEN_SECRET,
     cleanup: toCleanupConfig(e),
     mail: toMailConfig(e),

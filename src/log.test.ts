@@ -25,6 +25,16 @@ describe('log formats', () => {
     assert.equal(entry.password, '[redacted]');
   });
 
+  it('redacts an API key secret, alone or inside a logged response', () => {
+    const { log, text } = capture('json');
+    const secret = `ghk_${'x'.repeat(49)}`;
+    log.info({ secret, response: { apiKey: { id: 'k1' }, secret } }, 'key created');
+    const entry = JSON.parse(text().trim());
+    assert.equal(entry.secret, '[redacted]');
+    assert.equal(entry.response.secret, '[redacted]');
+    assert.ok(!text().includes(secret));
+  });
+
   it('pretty: a readable line with the level and fields, secrets still redacted', () => {
     const { log, text } = capture('pretty');
     log.warn({ port: 50051, password: 'hunter2' }, 'gatehouse is listening');

@@ -23,6 +23,9 @@ const REDACT = [
   '*.authorization',
   'privateJwk',
   '*.privateJwk',
+  // An API key's secret (CreateServiceAccountKey's response field, the CLI's result).
+  'secret',
+  '*.secret',
 ];
 
 /** json: one JSON object per line (production, log pipelines); pretty: for people reading along. */

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,37 +9,11 @@ import { migrate } from '../src/storage/migrate.ts';
 import { createDataDir } from './helpers/dataDir.ts';
 import { eventually } from './helpers/eventually.ts';
 import { freePort } from './helpers/redisServer.ts';
-import { REPO_ROOT, spawnGatehouse } from './helpers/spawnGatehouse.ts';
+import { runCli as cli } from './helpers/runCli.ts';
+import { spawnGatehouse } from './helpers/spawnGatehouse.ts';
 import { call } from './helpers/startGatehouse.ts';
 import { createTestDatabase, redisUrl, type TestDatabase } from './helpers/testDatabase.ts';
 import { uniqueEmail } from './helpers/users.ts';
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node src/cli/<tool>.ts ...args` with only `env` (plus PATH/HOME); `input` is its stdin. */
-function cli(tool: string, args: string[], env: Record<string, string>, input?: string) {
-  const child = spawn(process.execPath, [`src/cli/${tool}.ts`, ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  if (input !== undefined) child.stdin?.end(input);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => {
-    stdout += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    stderr += String(d);
-  });
-  return new Promise<CliRun>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-}
 
 describe('admin CLI: recovering the first-start admin password', () => {
   it('reset-password against the running embedded instance sets a new password, clears the lockout and ends sessions', async () => {

@@ -30,6 +30,7 @@ describe('foundation', () => {
     for (const service of [
       '',
       'gatehouse.auth.v1.AuthService',
+      'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.postgres',
       'gatehouse.redis',
     ]) {
@@ -46,6 +47,7 @@ describe('foundation', () => {
     const services = await bufCurl(`http://${gh.target}`, ['--list-services']);
     assert.equal(services.code, 0, services.stderr);
     assert.deepEqual(services.stdout.trim().split('\n').sort(), [
+      'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.UserAdminService',
       'gatehouse.auth.v1.AuthService',
       'grpc.health.v1.Health',
@@ -53,6 +55,10 @@ describe('foundation', () => {
     const methods = await bufCurl(`http://${gh.target}`, ['--list-methods']);
     assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/Login$/m);
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/ImportUsers$/m);
+    assert.match(
+      methods.stdout,
+      /^gatehouse\.admin\.v1\.ServiceAccountAdminService\/CreateServiceAccountKey$/m,
+    );
   });
 
   it('calls a method knowing only what reflection serves', async () => {

@@ -9,8 +9,15 @@ export type AuditDetails = Record<string, string | number | boolean | null>;
  * change commits together with its event through `transaction`.
  */
 export interface AuditScope {
-  /** Sets the subject user and adds details to the event this call will write. */
-  note(note: { subjectUserId?: string | null; details?: AuditDetails }): void;
+  /**
+   * Sets the subject (a user, or a service account, which the event records in its details)
+   * and adds details to the event this call will write.
+   */
+  note(note: {
+    subjectUserId?: string | null;
+    serviceAccountId?: string | null;
+    details?: AuditDetails;
+  }): void;
   /**
    * Runs `fn` in one transaction that also appends the call's success event (with what was
    * noted by then): a state change and its audit row commit together or not at all. At most

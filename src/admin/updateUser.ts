@@ -23,28 +23,12 @@ import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { assertNotLastActiveAdmin } from './assertNotLastActiveAdmin.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
+import { parseUpdateMask } from './parseUpdateMask.ts';
 import { requireUserId } from './requireUserId.ts';
 
 /** The update_mask paths UpdateUser accepts (proto field names of gatehouse.auth.v1.User). */
 const UPDATABLE_PATHS = ['display_name', 'username', 'email', 'roles', 'email_verified'] as const;
 type Path = (typeof UPDATABLE_PATHS)[number];
-
-/**
- * Proto JSON writes a FieldMask as ONE comma-separated string of lowerCamelCase paths, which
- * the client converts to these snake_case names (and refuses snake_case input itself); said in
- * every mask error, because a person at a terminal writes JSON.
- */
-const JSON_HINT =
-  'field mask paths in JSON are camelCase, e.g. "updateMask": "displayName,emailVerified"';
-
-/** `display_name` -> `displayName`: how proto JSON spells a path. */
-const camelCase = (path: string) => path.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-
-/** The allowed path `path` was probably meant to be (case and underscores aside), if any. */
-function meantPath(path: string): Path | undefined {
-  const squash = (p: string) => p.replaceAll('_', '').toLowerCase();
-  return UPDATABLE_PATHS.find((allowed) => squash(allowed) === squash(path));
-}
 
 export interface UpdateUserInput {
   /** The new values; only the fields named by `paths` are read. */
@@ -70,32 +54,7 @@ function parseUpdate(input: UpdateUserInput): {
   const violations: FieldViolation[] = [];
   const id = requireUserId(input.user?.id, 'user.id');
   const user = input.user;
-  const paths = new Set<Path>();
-  if (!input.paths || input.paths.length === 0) {
-    violations.push({
-      field: 'update_mask',
-      description: `name the fields to update: ${UPDATABLE_PATHS.join(', ')} (${JSON_HINT})`,
-      reason: 'REQUIRED',
-    });
-  }
-  for (const path of input.paths ?? []) {
-    if ((UPDATABLE_PATHS as readonly string[]).includes(path)) {
-      paths.add(path as Path);
-      continue;
-    }
-    const shown = JSON.stringify(path.slice(0, 64));
-    const meant = meantPath(path);
-    violations.push({
-      field: 'update_mask',
-      description:
-        meant === undefined
-          ? `unknown or read-only path ${shown}; allowed: ${UPDATABLE_PATHS.join(', ')} (${JSON_HINT})`
-          : `unknown path ${shown}: did you mean ${meant}? Field mask paths in JSON are ` +
-            `camelCase ("updateMask": "${camelCase(meant)}"); in binary protobuf they are the ` +
-            `proto field names (${meant})`,
-      reason: 'UNKNOWN_PATH',
-    });
-  }
+  const paths = parseUpdateMask(UPDATABLE_PATHS, input.paths, violations);
   const changes: Omit<UserChanges, 'email'> & { email?: NormalizedEmail } = {};
   if (user && paths.has('email')) {
     const email = normalizeEmail(user.email, 'user.email');

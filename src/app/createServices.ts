@@ -1,4 +1,8 @@
 import { type AdminService, createAdminService } from '../admin/createAdminService.ts';
+import {
+  createServiceAccountAdminService,
+  type ServiceAccountAdminService,
+} from '../admin/createServiceAccountAdminService.ts';
 import { ensureEmbeddedAdmin } from '../admin/ensureEmbeddedAdmin.ts';
 import type { AuthDeps } from '../auth/AuthDeps.ts';
 import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
@@ -23,6 +27,7 @@ import type { Stores } from './startStores.ts';
 export interface Services {
   auth: AuthService;
   admin: AdminService;
+  serviceAccounts: ServiceAccountAdminService;
   limits: RateLimitBudgets;
 }
 
@@ -73,6 +78,8 @@ export async function createServices(
     pool,
     keys: stores.keys,
     sessionCache: stores.sessionCache,
+    apiKeys: stores.apiKeys,
+    apiKeyTokenTtlSec: config.apiKeys.accessTokenTtlSec,
     hasher,
     policy,
     tokens: {
@@ -97,5 +104,10 @@ export async function createServices(
     // Embedded dev mode: the first start creates an admin and prints its password once.
     await ensureEmbeddedAdmin(deps, log, (text) => process.stdout.write(text));
   }
-  return { auth: createAuthService(deps), admin: createAdminService(deps), limits };
+  return {
+    auth: createAuthService(deps),
+    admin: createAdminService(deps),
+    serviceAccounts: createServiceAccountAdminService(deps),
+    limits,
+  };
 }

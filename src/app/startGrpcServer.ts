@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { Config } from '../config.ts';
+import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { createAdminHandlers } from '../grpc/adminHandlers.ts';
@@ -11,6 +12,7 @@ import { createClientAddressResolver } from '../grpc/clientAddress.ts';
 import { createMetadataLimitInterceptor } from '../grpc/createMetadataLimitInterceptor.ts';
 import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from '../grpc/enforcePingPolicy.ts';
 import { loadPackageDefinition } from '../grpc/loadPackageDefinition.ts';
+import { createServiceAccountAdminHandlers } from '../grpc/serviceAccountAdminHandlers.ts';
 import type { HealthMonitor } from '../health/createHealthMonitor.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
@@ -34,7 +36,7 @@ export interface GrpcServerDeps {
 const methodName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 /**
- * The gRPC server: both API services through the policy chain, health and reflection, TLS when
+ * The gRPC server: the API services through the policy chain, health and reflection, TLS when
  * configured, bound to GRPC_HOST:GRPC_PORT. Returns the server and the port it got.
  */
 export async function startGrpcServer(
@@ -51,7 +53,7 @@ export async function startGrpcServer(
     chain: {
       accepting: deps.accepting,
       limits: services.limits,
-      verifyBearer: (token) => services.auth.authenticate(token),
+      verifyBearer: (token, info) => services.auth.authenticate(token, info),
       pool: deps.pool,
     },
     onCallEnd(method, code, durationMs) {
@@ -84,6 +86,14 @@ export async function startGrpcServer(
   server.addService(
     UserAdminServiceService,
     bindService(UserAdminServiceService, createAdminHandlers(services.admin), bindDeps),
+  );
+  server.addService(
+    ServiceAccountAdminServiceService,
+    bindService(
+      ServiceAccountAdminServiceService,
+      createServiceAccountAdminHandlers(services.serviceAccounts),
+      bindDeps,
+    ),
   );
   deps.monitor.health.addToServer(server);
   new ReflectionService(loadPackageDefinition()).addToServer(server);

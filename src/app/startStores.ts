@@ -1,3 +1,4 @@
+import { type ApiKeyResolver, createApiKeyResolver } from '../apiKeys/createApiKeyResolver.ts';
 import type { Config } from '../config.ts';
 import { createKeyStore, type KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
@@ -20,12 +21,15 @@ export interface Stores {
   /** Null without REDIS_URL (single instance, development only). */
   redis: Redis | null;
   sessionCache: SessionCache;
+  /** API key state on the hot path: an in-process cache kept current by the change feed. */
+  apiKeys: ApiKeyResolver;
   keys: KeyStore;
 }
 
 /**
  * Connects to PostgreSQL (embedded when DATABASE_URL is unset; migrated if configured), Redis
- * and the session cache kept current by PostgreSQL's change feed, and loads the signing keys.
+ * and the session and API key caches kept current by PostgreSQL's change feed, and loads the
+ * signing keys.
  */
 export async function startStores(config: Config, log: Logger, closers: Closers): Promise<Stores> {
   let databaseUrl = config.database.url;
@@ -65,10 +69,12 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   // A Redis that comes back may hold old data (a restored snapshot, a promoted replica): live
   // entries read before it returned are checked against PostgreSQL again.
   redis?.on('ready', () => sessionCache.distrustLive());
+  const apiKeys = createApiKeyResolver({ pool, log, cacheTtlMs: config.apiKeys.cacheTtlMs });
   const sessionChanges = await startSessionChangeFeed({
     databaseUrl,
     pool,
     sessionCache,
+    apiKeyCache: apiKeys,
     revokedTtlMs: (config.tokens.accessTtlSec + config.tokens.clockSkewSec) * 1000,
     connectTimeoutMs: config.database.connectTimeoutMs,
     log,
@@ -90,5 +96,5 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   );
   await keys.start();
   closers.push(() => keys.stop());
-  return { databaseUrl, pool, redis, sessionCache, keys };
+  return { databaseUrl, pool, redis, sessionCache, apiKeys, keys };
 }

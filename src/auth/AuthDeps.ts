@@ -1,3 +1,4 @@
+import type { ApiKeyResolver } from '../apiKeys/createApiKeyResolver.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { AccountMail } from '../mail/createAccountMail.ts';
@@ -25,6 +26,10 @@ export interface AuthDeps {
   pool: DatabasePool;
   keys: KeyStore;
   sessionCache: SessionCache;
+  /** API key state on the hot path (cached briefly, invalidated by the change feed). */
+  apiKeys: ApiKeyResolver;
+  /** Lifetime of the access tokens ExchangeApiKey mints. */
+  apiKeyTokenTtlSec: number;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   tokens: TokenSettings;

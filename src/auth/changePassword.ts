@@ -12,7 +12,7 @@ import {
   recordPasswordFailure,
 } from './checkPasswordAndRecordAttempt.ts';
 import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
-import type { Principal } from './Principal.ts';
+import type { UserPrincipal } from './Principal.ts';
 
 type ChangePasswordDeps = PasswordCheckDeps &
   PasswordFailureDeps &
@@ -26,7 +26,7 @@ type ChangePasswordDeps = PasswordCheckDeps &
  */
 export async function changePassword(
   deps: ChangePasswordDeps,
-  principal: Principal,
+  principal: UserPrincipal,
   input: { currentPassword: string; newPassword: string },
   info: RequestInfo,
   admitAccount: AdmitAccount,

@@ -1,11 +1,15 @@
+import { isApiKeyLike } from '../apiKeys/apiKeySecret.ts';
 import type { User } from '../domain/User.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { findUserById } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { authenticateApiKey } from './authenticateApiKey.ts';
 import { changePassword } from './changePassword.ts';
+import { type ExchangedToken, exchangeApiKey } from './exchangeApiKey.ts';
+import { type Introspection, introspectToken } from './introspectToken.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
-import type { Principal } from './Principal.ts';
+import { asUserPrincipal, type Principal } from './Principal.ts';
 import { refresh } from './refresh.ts';
 import { register } from './register.ts';
 import { requestEmailVerification } from './requestEmailVerification.ts';
@@ -17,9 +21,15 @@ import { verifyEmail } from './verifyEmail.ts';
 
 /** The AuthService use cases bound to their dependencies. */
 export interface AuthService {
-  /** The principal of a bearer token whose session is live, or null (the request path's). */
-  authenticate(token: string): Promise<Principal | null>;
-  validate: (token: string) => ReturnType<typeof validateAccessToken>;
+  /**
+   * The principal of a bearer credential (an access token whose session is live, or a live API
+   * key or a token minted from one), or null (the request path's).
+   */
+  authenticate(token: string, info: RequestInfo): Promise<Principal | null>;
+  /** ValidateToken: what an access token or API key stands for now, or null. */
+  validate: (token: string, info: RequestInfo) => Promise<Introspection | null>;
+  /** ExchangeApiKey: a short-lived access token for the caller's API key. */
+  exchangeApiKey: (principal: Principal, info: RequestInfo) => Promise<ExchangedToken>;
   /** The public JSON Web Key Set (JSON text) access tokens verify against. */
   jwks(): string;
   register: (
@@ -68,33 +78,39 @@ export interface AuthService {
 /** Binds every AuthService use case to the dependencies the composition root built. */
 export function createAuthService(deps: AuthDeps): AuthService {
   return {
-    async authenticate(token) {
-      const v = await validateAccessToken(deps, token);
-      return v === null
-        ? null
-        : { kind: 'user', userId: v.userId, sessionId: v.sessionId, roles: v.roles };
+    async authenticate(token, info) {
+      if (!isApiKeyLike(token)) {
+        const v = await validateAccessToken(deps, token);
+        if (v !== null) {
+          return { kind: 'user', userId: v.userId, sessionId: v.sessionId, roles: v.roles };
+        }
+      }
+      return (await authenticateApiKey(deps, token, info))?.principal ?? null;
     },
-    validate: (token) => validateAccessToken(deps, token),
+    validate: (token, info) => introspectToken(deps, token, info),
+    exchangeApiKey: (principal, info) => exchangeApiKey(deps, principal, info),
     jwks: () => deps.keys.jwks().json,
     register: (input, info, admitAccount) => register(deps, input, info, admitAccount),
     login: (input, info, admitAccount) => login(deps, input, info, admitAccount),
     refresh: (token, info, admitAccount) => refresh(deps, token, info, admitAccount),
     logout: (input, info) => logout(deps, input, info),
     async currentUser(principal) {
-      const account = await findUserById(deps.pool, principal.userId);
+      const account = await findUserById(deps.pool, asUserPrincipal(principal).userId);
       if (!account) throw invalidAccessToken();
       return account.user;
     },
-    listSessions: (principal, page) => listSessions(deps, principal, page),
-    revokeSession: (principal, sessionId, info) => revokeSession(deps, principal, sessionId, info),
-    revokeOtherSessions: (principal, info) => revokeOtherSessions(deps, principal, info),
+    listSessions: (principal, page) => listSessions(deps, asUserPrincipal(principal), page),
+    revokeSession: (principal, sessionId, info) =>
+      revokeSession(deps, asUserPrincipal(principal), sessionId, info),
+    revokeOtherSessions: (principal, info) =>
+      revokeOtherSessions(deps, asUserPrincipal(principal), info),
     changePassword: (principal, input, info, admitAccount) =>
-      changePassword(deps, principal, input, info, admitAccount),
+      changePassword(deps, asUserPrincipal(principal), input, info, admitAccount),
     requestPasswordReset: (email, info, admitAccount) =>
       requestPasswordReset(deps, { email }, info, admitAccount),
     resetPassword: (input, info) => resetPassword(deps, input, info),
     requestEmailVerification: (principal, info, admitAccount) =>
-      requestEmailVerification(deps, principal, info, admitAccount),
+      requestEmailVerification(deps, asUserPrincipal(principal), info, admitAccount),
     verifyEmail: (token, info) => verifyEmail(deps, { token }, info),
   };
 }

@@ -4,7 +4,7 @@ import { recordAudit } from '../storage/audit.ts';
 import { lockTokenRecipient } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { prepareTokenMail, queueTokenMail } from './oneTimeToken.ts';
-import type { Principal } from './Principal.ts';
+import type { UserPrincipal } from './Principal.ts';
 
 /**
  * Queues a verification link to the caller's current address, revoking earlier unused ones;
@@ -13,7 +13,7 @@ import type { Principal } from './Principal.ts';
  */
 export async function requestEmailVerification(
   deps: Pick<AuthDeps, 'pool' | 'mail'>,
-  principal: Principal,
+  principal: UserPrincipal,
   info: RequestInfo,
   admitAccount: AdmitAccount,
 ): Promise<void> {

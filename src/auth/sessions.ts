@@ -12,7 +12,7 @@ import {
 } from '../storage/sessions.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { isUuid, isViolation } from './normalize.ts';
-import type { Principal } from './Principal.ts';
+import type { UserPrincipal } from './Principal.ts';
 
 /** page_size and page_token of a session list (AIP-158). */
 export interface SessionPageRequest {
@@ -58,7 +58,7 @@ export async function listLiveSessions(
 /** The caller's usable sessions, most recently used first, one page at a time. */
 export async function listSessions(
   deps: SessionListDeps,
-  principal: Principal,
+  principal: UserPrincipal,
   page: SessionPageRequest,
 ): Promise<SessionPage> {
   return listLiveSessions(deps, principal.userId, page);
@@ -96,7 +96,7 @@ export async function endSession(
 /** Revokes one of the caller's own sessions; any other id (someone else's, unknown) is NOT_FOUND. */
 export async function revokeSession(
   deps: EndSessionDeps,
-  principal: Principal,
+  principal: UserPrincipal,
   sessionId: string,
   info: RequestInfo,
 ): Promise<void> {
@@ -113,7 +113,7 @@ export async function revokeSession(
 /** Revokes every session of the caller except the one making the call; returns how many. */
 export async function revokeOtherSessions(
   deps: EndSessionDeps,
-  principal: Principal,
+  principal: UserPrincipal,
   info: RequestInfo,
 ): Promise<number> {
   const revoked = await deps.pool.transaction(async (tx) => {

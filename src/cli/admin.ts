@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { type BootstrapDeps, createOrPromoteAdmin } from '../admin/createOrPromoteAdmin.ts';
+import { createServiceAccountWithKey } from '../admin/createServiceAccountWithKey.ts';
 import { resetPasswordByOperator } from '../admin/resetPasswordByOperator.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
@@ -10,6 +11,8 @@ import { cliDatabaseUrl, failCli, loadCliConfig } from './cliSetup.ts';
 
 const USAGE = `usage: scripts/run admin create --email <address> [--role <name>]... [--password-stdin]
        scripts/run admin reset-password --email <address> [--password-stdin]
+       scripts/run admin service-account create --name <name> [--role <name>]...
+                                               [--display-name <text>]
   create          Creates an account holding the roles (default: admin) against the configured
                   database (DATABASE_URL, or the embedded development database of a running
                   \`scripts/run start\`), or adds the roles to the live account with this email
@@ -19,6 +22,11 @@ const USAGE = `usage: scripts/run admin create --email <address> [--role <name>]
   reset-password  Sets a new password on the live account with this email (from stdin, or
                   generated and printed once), clears its lockout and ends all its sessions:
                   the way back in when a password (e.g. the first-start admin's) is lost.
+  service-account create
+                  Creates a service account holding the roles and one API key with all of
+                  them, and prints the key's secret alone on stdout, once (what it created,
+                  and a reminder to store the secret, go to stderr): for bootstrapping
+                  automation without a person.
   Never prompts. Needs only the database (also with NODE_ENV=production).`;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -32,6 +40,8 @@ function parse() {
     allowPositionals: true,
     options: {
       email: { type: 'string' },
+      name: { type: 'string' },
+      'display-name': { type: 'string' },
       role: { type: 'string', multiple: true },
       'password-stdin': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -48,12 +58,19 @@ if (values.help) {
   out(USAGE);
   process.exit(0);
 }
-const command = positionals[0];
+const command = positionals.join(' ');
+const forAccounts = command === 'create' || command === 'reset-password';
 if (
-  (command !== 'create' && command !== 'reset-password') ||
-  positionals.length !== 1 ||
-  values.email === undefined ||
-  (command === 'reset-password' && values.role !== undefined)
+  (forAccounts &&
+    (values.email === undefined ||
+      values.name !== undefined ||
+      values['display-name'] !== undefined ||
+      (command === 'reset-password' && values.role !== undefined))) ||
+  (command === 'service-account create' &&
+    (values.name === undefined ||
+      values.email !== undefined ||
+      values['password-stdin'] !== undefined)) ||
+  (!forAccounts && command !== 'service-account create')
 ) {
   fail(USAGE, 64);
 }
@@ -123,14 +140,44 @@ async function createCommand(deps: BootstrapDeps): Promise<void> {
   }
 }
 
+/**
+ * `service-account create`: the account and its first key. Only the secret goes to stdout
+ * (`KEY=$(scripts/run admin service-account create ...)` captures it), the rest to stderr.
+ */
+async function serviceAccountCommand(): Promise<void> {
+  const { account, key } = await createServiceAccountWithKey(
+    { pool },
+    {
+      name: values.name ?? '',
+      displayName: values['display-name'] ?? '',
+      description: '',
+      roles: values.role ?? [],
+    },
+    info,
+  );
+  const roles = account.roles.length === 0 ? '(none)' : account.roles.join(', ');
+  process.stderr.write(
+    `created service account ${account.name} (id ${account.id}) with roles: ${roles}\n` +
+      `created API key ${key.apiKey.id} (${key.apiKey.displayPrefix}…); its secret follows on stdout\n` +
+      'warning: the secret is shown only this once; store it in a secret store now ' +
+      '(if it is lost, revoke the key and create another)\n',
+  );
+  out(key.secret);
+}
+
 try {
-  // Both commands need only the database, the configured hasher and the password policy.
-  const deps: BootstrapDeps = {
-    pool,
-    hasher: await createPasswordHasher(config.passwords.argon2),
-    policy: createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength),
-  };
-  await (command === 'reset-password' ? resetPasswordCommand(deps) : createCommand(deps));
+  if (command === 'service-account create') {
+    // Needs only the database: no hasher, no password policy.
+    await serviceAccountCommand();
+  } else {
+    // Both account commands need only the database, the configured hasher and the policy.
+    const deps: BootstrapDeps = {
+      pool,
+      hasher: await createPasswordHasher(config.passwords.argon2),
+      policy: createPasswordPolicy(config.passwords.minLength, config.passwords.maxLength),
+    };
+    await (command === 'reset-password' ? resetPasswordCommand(deps) : createCommand(deps));
+  }
 } catch (error) {
   failWith(error);
 } finally {

@@ -8,8 +8,14 @@ import { int, optionalInt } from './envFields.ts';
  * production and test use the real ones.
  */
 export const RATE_LIMIT_DEFAULTS = {
-  production: { ipRead: 1200, ipCredential: 60, account: 20, accountIp: 10 },
-  development: { ipRead: 100_000, ipCredential: 10_000, account: 1000, accountIp: 1000 },
+  production: { ipRead: 1200, ipCredential: 60, account: 20, accountIp: 10, apiKey: 6000 },
+  development: {
+    ipRead: 100_000,
+    ipCredential: 10_000,
+    account: 1000,
+    accountIp: 1000,
+    apiKey: 100_000,
+  },
 } as const;
 
 /** What stops guessing: sliding-window budgets per IP, account and both, and account lockout. */
@@ -23,6 +29,9 @@ export const rateLimitEnvShape = {
   RATE_LIMIT_ACCOUNT_WINDOW_SEC: int(900, 1),
   RATE_LIMIT_ACCOUNT_IP_POINTS: optionalInt(1),
   RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC: int(900, 1),
+  // Every call made with an API key (or a token minted from one), per key.
+  RATE_LIMIT_API_KEY_POINTS: optionalInt(1),
+  RATE_LIMIT_API_KEY_WINDOW_SEC: int(60, 1),
   LOCKOUT_THRESHOLD: int(5, 1, 1000),
   LOCKOUT_BASE_SEC: int(900, 1),
   LOCKOUT_MAX_SEC: int(86_400, 1),
@@ -56,6 +65,7 @@ export function toRateLimitSettings(e: RateLimitEnv): RateLimitSettings {
       budgets.accountIp,
       e.RATE_LIMIT_ACCOUNT_IP_WINDOW_SEC,
     ),
+    apiKey: limit(e.RATE_LIMIT_API_KEY_POINTS, budgets.apiKey, e.RATE_LIMIT_API_KEY_WINDOW_SEC),
   };
 }
 

@@ -30,7 +30,12 @@ export function auditActionCode(name: string): AuditAction {
 export interface AuditEvent {
   id: number;
   occurredAt: Date;
+  /** The user acting (also when through their own API key). */
   actorUserId: string | null;
+  /** The service account acting (with one of its API keys). */
+  actorServiceAccountId: string | null;
+  /** The API key the actor used; null for sessions and calls without a caller. */
+  apiKeyId: string | null;
   subjectUserId: string | null;
   /** The current name of the action (older spellings already mapped to it). */
   action: string;

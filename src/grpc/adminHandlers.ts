@@ -1,4 +1,5 @@
 import type { AdminService } from '../admin/createAdminService.ts';
+import { sessionIdOf } from '../auth/Principal.ts';
 import type { UserAdminServiceServer } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import type { UnaryHandlers } from './bindService.ts';
 import { auditEventToProto, managedUserToProto as managed, sessionToProto } from './toProto.ts';
@@ -65,7 +66,7 @@ export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdmi
         pageToken: req.pageToken,
       });
       return {
-        sessions: page.sessions.map((s) => sessionToProto(s, ctx.principal.sessionId)),
+        sessions: page.sessions.map((s) => sessionToProto(s, sessionIdOf(ctx.principal))),
         nextPageToken: page.nextPageToken,
       };
     },

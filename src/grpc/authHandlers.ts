@@ -1,9 +1,10 @@
 import type { AuthService } from '../auth/createAuthService.ts';
+import { sessionIdOf } from '../auth/Principal.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import type { AuthServiceServer } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { MAX_ACCESS_TOKEN_LENGTH } from './bearerToken.ts';
 import type { UnaryHandlers } from './bindService.ts';
-import { sessionToProto, tokensToProto, userToProto } from './toProto.ts';
+import { introspectionToProto, sessionToProto, tokensToProto, userToProto } from './toProto.ts';
 
 /**
  * AuthService transport: translates messages to use-case calls and back. Who may call, the
@@ -40,7 +41,7 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
       await auth.logout({ refreshToken: req.refreshToken, bearerToken: ctx.bearerToken }, ctx.info);
       return {};
     },
-    async validateToken(req) {
+    async validateToken(req, ctx) {
       if (req.accessToken === '') {
         throw invalidArgument([
           { field: 'access_token', description: 'an access token is required' },
@@ -50,31 +51,12 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
       const v =
         req.accessToken.length > MAX_ACCESS_TOKEN_LENGTH
           ? null
-          : await auth.validate(req.accessToken);
-      if (v === null) {
-        return {
-          active: false,
-          userId: '',
-          sessionId: '',
-          roles: [],
-          tokenId: '',
-          issuer: '',
-          audience: [],
-          scope: '',
-        };
-      }
-      return {
-        active: true,
-        userId: v.userId,
-        sessionId: v.sessionId,
-        roles: v.roles,
-        expiresAt: v.expiresAt,
-        issuedAt: v.issuedAt,
-        tokenId: v.tokenId,
-        issuer: v.issuer,
-        audience: v.audience,
-        scope: '',
-      };
+          : await auth.validate(req.accessToken, ctx.info);
+      return introspectionToProto(v);
+    },
+    async exchangeApiKey(_req, ctx) {
+      const t = await auth.exchangeApiKey(ctx.principal, ctx.info);
+      return { accessToken: t.accessToken, expireTime: t.expiresAt, tokenType: 'Bearer' };
     },
     async getJwks() {
       return { jwksJson: auth.jwks() };
@@ -98,7 +80,7 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
         pageToken: req.pageToken,
       });
       return {
-        sessions: page.sessions.map((s) => sessionToProto(s, principal.sessionId)),
+        sessions: page.sessions.map((s) => sessionToProto(s, sessionIdOf(principal))),
         nextPageToken: page.nextPageToken,
       };
     },

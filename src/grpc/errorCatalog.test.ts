@@ -34,6 +34,7 @@ describe('errorCatalog', () => {
     for (const path of [
       'gatehouse/auth/v1/auth_service.proto',
       'gatehouse/admin/v1/user_admin_service.proto',
+      'gatehouse/admin/v1/service_account_admin_service.proto',
     ]) {
       const comments = readProto(path)
         .split('\n')

@@ -1,17 +1,27 @@
+import type { Introspection } from '../auth/introspectToken.ts';
 import type { IssuedTokens } from '../auth/issueSession.ts';
+import type { ApiKey } from '../domain/ApiKey.ts';
 import { type AuditEvent, auditActionCode } from '../domain/AuditEvent.ts';
+import type { ServiceAccount } from '../domain/ServiceAccount.ts';
 import type { Session } from '../domain/Session.ts';
 import type { ManagedUser, User } from '../domain/User.ts';
+import {
+  type ServiceAccount as ServiceAccountMessage,
+  ServiceAccountStatus,
+} from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import {
   type AuditEvent as AuditEventMessage,
   AuditOutcome,
   type ManagedUser as ManagedUserMessage,
 } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import type { ApiKey as ApiKeyMessage } from '../gen/gatehouse/auth/v1/api_key.ts';
 import {
+  PrincipalType,
   type Session as SessionMessage,
   type Tokens,
   type User as UserMessage,
   UserStatus,
+  type ValidateTokenResponse,
 } from '../gen/gatehouse/auth/v1/auth_service.ts';
 
 const STATUS = {
@@ -91,5 +101,82 @@ export function auditEventToProto(e: AuditEvent): AuditEventMessage {
     userAgent: e.userAgent,
     requestId: e.requestId,
     detailsJson: JSON.stringify(e.details),
+    actorServiceAccountId: e.actorServiceAccountId ?? '',
+    apiKeyId: e.apiKeyId ?? '',
+  };
+}
+
+const PRINCIPAL_TYPE = {
+  user_session: PrincipalType.PRINCIPAL_TYPE_USER_SESSION,
+  user_api_key: PrincipalType.PRINCIPAL_TYPE_USER_API_KEY,
+  service_account: PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT,
+} as const;
+
+/** ValidateToken's answer: every field empty/unset unless active. */
+export function introspectionToProto(v: Introspection | null): ValidateTokenResponse {
+  if (v === null) {
+    return {
+      active: false,
+      userId: '',
+      sessionId: '',
+      roles: [],
+      tokenId: '',
+      issuer: '',
+      audience: [],
+      scope: '',
+      principalType: PrincipalType.PRINCIPAL_TYPE_UNSPECIFIED,
+      apiKeyId: '',
+      serviceAccountId: '',
+    };
+  }
+  return {
+    active: true,
+    userId: v.userId ?? '',
+    sessionId: v.sessionId ?? '',
+    roles: v.roles,
+    ...(v.expiresAt === null ? {} : { expiresAt: v.expiresAt }),
+    ...(v.issuedAt === null ? {} : { issuedAt: v.issuedAt }),
+    tokenId: v.tokenId,
+    issuer: v.issuer,
+    audience: v.audience,
+    scope: '',
+    principalType: PRINCIPAL_TYPE[v.principalType],
+    apiKeyId: v.apiKeyId ?? '',
+    serviceAccountId: v.serviceAccountId ?? '',
+  };
+}
+
+const SERVICE_ACCOUNT_STATUS = {
+  active: ServiceAccountStatus.SERVICE_ACCOUNT_STATUS_ACTIVE,
+  disabled: ServiceAccountStatus.SERVICE_ACCOUNT_STATUS_DISABLED,
+  deleted: ServiceAccountStatus.SERVICE_ACCOUNT_STATUS_DELETED,
+} as const;
+
+export function serviceAccountToProto(a: ServiceAccount): ServiceAccountMessage {
+  return {
+    id: a.id,
+    name: a.name,
+    displayName: a.displayName,
+    description: a.description,
+    roles: a.roles,
+    status: SERVICE_ACCOUNT_STATUS[a.status],
+    createTime: a.createdAt,
+    updateTime: a.updatedAt,
+  };
+}
+
+/** A key as clients see it: its display prefix, never its secret (the domain type has none). */
+export function apiKeyToProto(k: ApiKey): ApiKeyMessage {
+  return {
+    id: k.id,
+    serviceAccountId: k.owner.kind === 'service_account' ? k.owner.id : '',
+    userId: k.owner.kind === 'user' ? k.owner.id : '',
+    displayName: k.displayName,
+    roles: k.roles,
+    displayPrefix: k.displayPrefix,
+    createTime: k.createdAt,
+    ...(k.expiresAt === null ? {} : { expireTime: k.expiresAt }),
+    ...(k.revokedAt === null ? {} : { revokeTime: k.revokedAt }),
+    ...(k.lastUsedAt === null ? {} : { lastUsedTime: k.lastUsedAt }),
   };
 }

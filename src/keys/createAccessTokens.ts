@@ -15,9 +15,8 @@ export interface IssuedAccessToken {
   expiresAt: Date;
 }
 
-export interface VerifiedAccessToken {
-  userId: string;
-  sessionId: string;
+/** The claims every verified access token has, whoever it was issued to. */
+interface VerifiedTokenClaims {
   roles: string[];
   tokenId: string;
   issuedAt: Date;
@@ -26,11 +25,40 @@ export interface VerifiedAccessToken {
   audience: string[];
 }
 
+export interface VerifiedAccessToken extends VerifiedTokenClaims {
+  userId: string;
+  sessionId: string;
+}
+
+/** Who an access token minted from an API key (ExchangeApiKey) stands for. */
+export interface ApiKeyTokenInput {
+  principalType: 'service_account' | 'user_api_key';
+  /** The service account's or the user's id: the token's `sub`. */
+  subject: string;
+  apiKeyId: string;
+  roles: readonly string[];
+  ttlSec: number;
+}
+
+/** The verified claims of an access token minted from an API key: no session, a key id. */
+export interface VerifiedApiKeyToken extends VerifiedTokenClaims {
+  principalType: 'service_account' | 'user_api_key';
+  subject: string;
+  apiKeyId: string;
+}
+
 export interface AccessTokens {
-  /** Signs an RFC 9068 access token with the active key. */
+  /** Signs an RFC 9068 access token of a session with the active key. */
   sign(input: AccessTokenInput): Promise<IssuedAccessToken>;
-  /** Verifies signature, algorithm, issuer, audience, typ and expiry; null when invalid. */
+  /**
+   * Verifies a session's access token: signature, algorithm, issuer, audience, typ and expiry;
+   * null when invalid, and for tokens minted from API keys (they have no session).
+   */
   verify(token: string): Promise<VerifiedAccessToken | null>;
+  /** Signs an access token for an API key's principal (no `sid`; `api_key_id` instead). */
+  signApiKeyToken(input: ApiKeyTokenInput): Promise<IssuedAccessToken>;
+  /** Verifies like `verify`, for tokens minted from API keys only (null for session tokens). */
+  verifyApiKeyToken(token: string): Promise<VerifiedApiKeyToken | null>;
 }
 
 export interface AccessTokenOptions {
@@ -46,10 +74,13 @@ const SUBJECT = /^[0-9a-f-]{36}$/;
 const VERIFIED_CACHE_SIZE = 50_000;
 const MAX_TOKEN_LENGTH = 8192;
 
-interface Verified {
-  claims: VerifiedAccessToken;
-  kid: string;
-}
+type VerifiedClaims =
+  | { kind: 'session'; claims: VerifiedAccessToken }
+  | { kind: 'api_key'; claims: VerifiedApiKeyToken };
+
+type Verified = VerifiedClaims & { kid: string };
+
+const PRINCIPAL_TYPES = new Set(['service_account', 'user_api_key']);
 
 /**
  * RFC 9068 access tokens signed and verified with the keys of `ring`. Verification pins the
@@ -85,7 +116,7 @@ export function createAccessTokens(
         audience: options.audience,
         typ: 'at+jwt',
         clockTolerance: options.clockSkewSec,
-        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'sid'],
+        requiredClaims: ['sub', 'jti', 'exp', 'iat'],
       }));
     } catch {
       return null;
@@ -94,66 +125,116 @@ export function createAccessTokens(
       sid?: unknown;
       roles?: unknown;
     };
+    const apiKeyId = payload.api_key_id;
+    const principalType = payload.principal_type;
     if (
       typeof sub !== 'string' ||
       !SUBJECT.test(sub) ||
-      typeof sid !== 'string' ||
-      !SUBJECT.test(sid) ||
       !Array.isArray(roles) ||
       !roles.every((r) => typeof r === 'string')
     ) {
       return null;
     }
+    const common: VerifiedTokenClaims = {
+      roles: roles as string[],
+      tokenId: String(jti),
+      issuedAt: new Date(Number(iat) * 1000),
+      expiresAt: new Date(Number(exp) * 1000),
+      issuer: String(iss),
+      audience: Array.isArray(aud) ? aud : [String(aud)],
+    };
+    // Exactly one of the two shapes: a session's (sid) or an API key's (api_key_id + type).
+    if (sid !== undefined) {
+      if (typeof sid !== 'string' || !SUBJECT.test(sid) || apiKeyId !== undefined) return null;
+      return { kid: key.kid, kind: 'session', claims: { userId: sub, sessionId: sid, ...common } };
+    }
+    if (
+      typeof apiKeyId !== 'string' ||
+      !SUBJECT.test(apiKeyId) ||
+      typeof principalType !== 'string' ||
+      !PRINCIPAL_TYPES.has(principalType)
+    ) {
+      return null;
+    }
     return {
       kid: key.kid,
+      kind: 'api_key',
       claims: {
-        userId: sub,
-        sessionId: sid,
-        roles: roles as string[],
-        tokenId: String(jti),
-        issuedAt: new Date(Number(iat) * 1000),
-        expiresAt: new Date(Number(exp) * 1000),
-        issuer: String(iss),
-        audience: Array.isArray(aud) ? aud : [String(aud)],
+        principalType: principalType as VerifiedApiKeyToken['principalType'],
+        subject: sub,
+        apiKeyId,
+        ...common,
       },
     };
   }
 
-  return {
-    async sign(input) {
-      const active = ring.activeKey();
-      if (!active) throw new Error('no active signing key');
-      const tokenId = randomUUID();
-      const now = Math.floor(Date.now() / 1000);
-      const exp = now + options.accessTtlSec;
-      const token = await new SignJWT({ sid: input.sessionId, roles: [...input.roles] })
-        .setProtectedHeader({ alg: active.algorithm, kid: active.kid, typ: 'at+jwt' })
-        .setIssuer(options.issuer)
-        .setAudience(options.audience)
-        .setSubject(input.userId)
-        .setJti(tokenId)
-        .setIssuedAt(now)
-        .setExpirationTime(exp)
-        .sign(active.privateKey);
-      return { token, tokenId, expiresAt: new Date(exp * 1000) };
-    },
-    async verify(token) {
-      if (token.length > MAX_TOKEN_LENGTH) return null;
-      const hit = verified.get(token);
-      if (hit !== undefined) {
-        // Served only while unexpired and while its key is still published.
-        if (
-          hit.claims.expiresAt.getTime() + options.clockSkewSec * 1000 > Date.now() &&
-          ring.publishedKey(hit.kid) !== undefined
-        ) {
-          return hit.claims;
-        }
-        verified.delete(token);
+  /** Signs `claims` for `subject` with the active key, for `ttlSec`. */
+  async function signClaims(
+    claims: JWTPayload,
+    subject: string,
+    ttlSec: number,
+  ): Promise<IssuedAccessToken> {
+    const active = ring.activeKey();
+    if (!active) throw new Error('no active signing key');
+    const tokenId = randomUUID();
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + ttlSec;
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: active.algorithm, kid: active.kid, typ: 'at+jwt' })
+      .setIssuer(options.issuer)
+      .setAudience(options.audience)
+      .setSubject(subject)
+      .setJti(tokenId)
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .sign(active.privateKey);
+    return { token, tokenId, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** Full verification, remembered for the token's lifetime (see `verified`). */
+  async function verifyAny(token: string): Promise<VerifiedClaims | null> {
+    if (token.length > MAX_TOKEN_LENGTH) return null;
+    const hit = verified.get(token);
+    if (hit !== undefined) {
+      // Served only while unexpired and while its key is still published.
+      if (
+        hit.claims.expiresAt.getTime() + options.clockSkewSec * 1000 > Date.now() &&
+        ring.publishedKey(hit.kid) !== undefined
+      ) {
+        return hit;
       }
-      const result = await verifyUncached(token);
-      if (result === null) return null;
-      verified.set(token, result);
-      return result.claims;
+      verified.delete(token);
+    }
+    const result = await verifyUncached(token);
+    if (result === null) return null;
+    verified.set(token, result);
+    return result;
+  }
+
+  return {
+    sign: (input) =>
+      signClaims(
+        { sid: input.sessionId, roles: [...input.roles] },
+        input.userId,
+        options.accessTtlSec,
+      ),
+    async verify(token) {
+      const result = await verifyAny(token);
+      return result?.kind === 'session' ? result.claims : null;
+    },
+    signApiKeyToken: (input) =>
+      signClaims(
+        {
+          principal_type: input.principalType,
+          api_key_id: input.apiKeyId,
+          roles: [...input.roles],
+        },
+        input.subject,
+        input.ttlSec,
+      ),
+    async verifyApiKeyToken(token) {
+      const result = await verifyAny(token);
+      return result?.kind === 'api_key' ? result.claims : null;
     },
   };
 }

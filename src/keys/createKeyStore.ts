@@ -34,5 +34,7 @@ export function createKeyStore(
     jwks: ring.jwks,
     sign: tokens.sign,
     verify: tokens.verify,
+    signApiKeyToken: tokens.signApiKeyToken,
+    verifyApiKeyToken: tokens.verifyApiKeyToken,
   };
 }

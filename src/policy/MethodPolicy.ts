@@ -30,4 +30,9 @@ export interface CallAuditPolicy {
   action: AuditActionName;
   /** Property path of the request field naming the subject user (`['user', 'id']`); may be empty. */
   subjectPath: readonly string[];
+  /**
+   * Property path of the request field naming the subject service account
+   * (`['serviceAccountId']`), when the policy names one; recorded in the event's details.
+   */
+  serviceAccountPath?: readonly string[];
 }

@@ -1,5 +1,6 @@
 import type { AuditDetails, AuditScope } from '../admin/AuditScope.ts';
 import { isUuid } from '../auth/normalize.ts';
+import { auditActorOf } from '../auth/Principal.ts';
 import { AppError } from '../errors/AppError.ts';
 import { classifyError } from '../errors/classifyError.ts';
 import { type AuditRecord, recordAudit } from '../storage/audit.ts';
@@ -14,7 +15,7 @@ const DENIED = new Set<string>([
   ...Object.values(ROLE_REFUSALS).map((r) => r.reason),
 ]);
 
-/** The user id at `path` of the request (`user_id`, `user.id`), if it is one, normalised. */
+/** The id at `path` of the request (`user_id`, `user.id`), if it is a UUID, normalised. */
 function subjectAt(request: unknown, path: readonly string[]): string | null {
   if (path.length === 0) return null;
   let value: unknown = request;
@@ -30,25 +31,33 @@ function subjectAt(request: unknown, path: readonly string[]): string | null {
  * policy refusals, 'failure' with the reason otherwise). A state change writes the event inside
  * its own transaction (AuditScope.transaction); reads, refusals and failures write it afterwards
  * on its own. The actor is the principal once authenticated; the subject is the policy's
- * `subject_field` of the request until the use case notes another.
+ * `subject_field` of the request until the use case notes another. A service account the call
+ * is about (`subject_service_account_field`, or noted) goes into the details as
+ * `service_account_id`: the table's subject column names users only.
  */
 export function auditCall(policy: MethodPolicy, pool: DatabasePool): Step | null {
   if (policy.audit === null) return null;
-  const { action, subjectPath } = policy.audit;
+  const { action, subjectPath, serviceAccountPath = [] } = policy.audit;
   return async (call, next) => {
     let subjectUserId = subjectAt(call.request, subjectPath);
+    let serviceAccountId = subjectAt(call.request, serviceAccountPath);
     let details: AuditDetails = {};
     let recorded = false;
     const event = (outcome: AuditRecord['outcome'], extra: AuditDetails = {}): AuditRecord => ({
       outcome,
-      actor: call.principal?.userId ?? null,
+      ...auditActorOf(call.principal),
       subject: subjectUserId,
       request: call.info,
-      details: { ...details, ...extra },
+      details: {
+        ...(serviceAccountId === null ? {} : { service_account_id: serviceAccountId }),
+        ...details,
+        ...extra,
+      },
     });
     const scope: AuditScope = {
       note(note) {
         if (note.subjectUserId !== undefined) subjectUserId = note.subjectUserId;
+        if (note.serviceAccountId !== undefined) serviceAccountId = note.serviceAccountId;
         if (note.details) details = { ...details, ...note.details };
       },
       async transaction(fn) {

@@ -14,7 +14,7 @@ import { spendSourceBudget } from './spendSourceBudget.ts';
 export interface ChainDeps {
   /** False while the server drains. */
   accepting(): boolean;
-  limits: Pick<RateLimitBudgets, 'admitSource' | 'admitAccount'>;
+  limits: Pick<RateLimitBudgets, 'admitSource' | 'admitAccount' | 'admitApiKey'>;
   verifyBearer: VerifyBearer;
   /** Role checks and audit events. */
   pool: DatabasePool;
@@ -38,7 +38,7 @@ export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChai
     refuseWhileDraining(deps.accepting),
     auditCall(policy, deps.pool),
     spendSourceBudget(policy, deps.limits),
-    authenticateCaller(policy, deps.verifyBearer),
+    authenticateCaller(policy, deps.verifyBearer, deps.limits),
     requireRoleStep(policy, deps.pool),
   ].filter((s): s is Step => s !== null);
   const accountBudget = policy.accountBudget;

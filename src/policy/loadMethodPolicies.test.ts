@@ -9,14 +9,20 @@ import {
   toBinary,
 } from '@bufbuild/protobuf';
 import { type FileDescriptorSet, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { StartupError } from '../startup/StartupError.ts';
 import { loadMethodPolicies, readPolicyImage } from './loadMethodPolicies.ts';
 
-const DEFINITIONS = { AuthServiceService, UserAdminServiceService };
+const DEFINITIONS = {
+  AuthServiceService,
+  UserAdminServiceService,
+  ServiceAccountAdminServiceService,
+};
 const auth = (m: string) => `/gatehouse.auth.v1.AuthService/${m}`;
 const admin = (m: string) => `/gatehouse.admin.v1.UserAdminService/${m}`;
+const serviceAccounts = (m: string) => `/gatehouse.admin.v1.ServiceAccountAdminService/${m}`;
 
 /** The committed image with one method's descriptor changed by `edit`. */
 function editedImage(
@@ -65,7 +71,7 @@ const problemsOf = (image: Uint8Array) => {
 describe('loadMethodPolicies', () => {
   const policies = loadMethodPolicies(readPolicyImage());
 
-  it('finds a valid policy for every method of both service definitions', () => {
+  it('finds a valid policy for every method of every service definition', () => {
     for (const [service, definition] of Object.entries(DEFINITIONS)) {
       for (const [name, method] of Object.entries(definition)) {
         const policy = policies.get(method.path);
@@ -113,7 +119,8 @@ describe('loadMethodPolicies', () => {
       const p = policies.get(name);
       assert.ok(p, name);
       assert.equal(p.caller, 'authenticated');
-      assert.deepEqual(p.principalKinds, ['user']);
+      // Machine callers (issue 13) manage users with an admin key, like admins with a session.
+      assert.deepEqual(p.principalKinds, ['user', 'service_account', 'user_api_key']);
       assert.equal(p.requiredRole, 'admin');
       assert.equal(p.sourceBudget, 'read');
       assert.ok(p.audit, `${name} is audited`);
@@ -122,7 +129,36 @@ describe('loadMethodPolicies', () => {
       action: 'user_update',
       subjectPath: ['user', 'id'],
     });
+    for (const { path: name } of Object.values(ServiceAccountAdminServiceService)) {
+      const p = policies.get(name);
+      assert.ok(p, name);
+      assert.equal(p.caller, 'authenticated');
+      assert.deepEqual(p.principalKinds, ['user', 'service_account', 'user_api_key']);
+      assert.equal(p.requiredRole, 'admin');
+      assert.equal(p.sourceBudget, 'read');
+      assert.equal(p.accountBudget, null);
+      assert.ok(p.audit?.action.startsWith('service_account_'), `${name} is audited`);
+      assert.deepEqual(p.audit?.subjectPath, [], `${name} names no subject user`);
+    }
+    assert.deepEqual(policies.get(serviceAccounts('UpdateServiceAccount'))?.audit, {
+      action: 'service_account_update',
+      subjectPath: [],
+      serviceAccountPath: ['serviceAccount', 'id'],
+    });
+    assert.deepEqual(
+      policies.get(serviceAccounts('RevokeServiceAccountKey'))?.audit?.serviceAccountPath,
+      ['serviceAccountId'],
+    );
     assert.equal(policies.get(auth('Logout'))?.caller, 'bearer_signature_only');
+    // Password and session RPCs are for people with a session; only ExchangeApiKey is for keys.
+    for (const { path: name } of Object.values(AuthServiceService)) {
+      const kinds = policies.get(name)?.principalKinds ?? [];
+      if (name === auth('ExchangeApiKey')) {
+        assert.deepEqual(kinds, ['service_account', 'user_api_key']);
+      } else if (kinds.length > 0) {
+        assert.deepEqual(kinds, ['user'], name);
+      }
+    }
     assert.equal(policies.get(auth('Login'))?.audit, null);
   });
 
@@ -170,6 +206,22 @@ describe('loadMethodPolicies', () => {
       }),
     );
     assert.match(subject.join('\n'), /UpdateUser.*"user\.uid" is not a string field/);
+
+    const saSubject = problemsOf(
+      editedPolicy('gatehouse.admin.v1.ServiceAccountAdminService', 'GetServiceAccount', (p) => {
+        (p.audit as Record<string, unknown>).subjectServiceAccountField = 'service_account_uid';
+      }),
+    );
+    assert.match(
+      saSubject.join('\n'),
+      /GetServiceAccount.*subject_service_account_field "service_account_uid" is not a string field/,
+    );
+    const twoSubjects = problemsOf(
+      editedPolicy('gatehouse.admin.v1.ServiceAccountAdminService', 'GetServiceAccount', (p) => {
+        (p.audit as Record<string, unknown>).subjectField = 'service_account_id';
+      }),
+    );
+    assert.match(twoSubjects.join('\n'), /GetServiceAccount.*a call has one subject/);
 
     const role = problemsOf(
       editedPolicy('gatehouse.auth.v1.AuthService', 'Login', (p) => {

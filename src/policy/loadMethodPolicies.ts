@@ -24,6 +24,7 @@ import { ROLE_REFUSALS } from './requireRole.ts';
 export const API_SERVICES = [
   'gatehouse.auth.v1.AuthService',
   'gatehouse.admin.v1.UserAdminService',
+  'gatehouse.admin.v1.ServiceAccountAdminService',
 ] as const;
 
 const EXTENSION = 'gatehouse.policy.v1.method_policy';
@@ -39,7 +40,11 @@ const CALLERS: Record<string, CallerPolicy> = {
   CALLER_AUTHENTICATED: 'authenticated',
   CALLER_BEARER_SIGNATURE_ONLY: 'bearer_signature_only',
 };
-const PRINCIPAL_KINDS: Record<string, PrincipalKind> = { PRINCIPAL_KIND_USER: 'user' };
+const PRINCIPAL_KINDS: Record<string, PrincipalKind> = {
+  PRINCIPAL_KIND_USER: 'user',
+  PRINCIPAL_KIND_SERVICE_ACCOUNT: 'service_account',
+  PRINCIPAL_KIND_USER_API_KEY: 'user_api_key',
+};
 const SOURCE_BUDGETS: Record<string, CallClass | null> = {
   SOURCE_BUDGET_NONE: null,
   SOURCE_BUDGET_READ: 'read',
@@ -54,7 +59,13 @@ const policyJson = z.object({
   required_role: z.string(),
   source_budget: z.string(),
   account_budget: z.string(),
-  audit: z.object({ action: z.string(), subject_field: z.string() }).optional(),
+  audit: z
+    .object({
+      action: z.string(),
+      subject_field: z.string(),
+      subject_service_account_field: z.string(),
+    })
+    .optional(),
 });
 
 /** The qualified name and file of a method, as a problem line names it. */
@@ -157,20 +168,37 @@ function readPolicy(
   }
   let audit: CallAuditPolicy | null = null;
   if (json.audit !== undefined) {
-    const { action, subject_field } = json.audit;
+    const { action, subject_field, subject_service_account_field } = json.audit;
     const name = action.replace(/^AUDIT_ACTION_/, '').toLowerCase();
+    const pathOf = (option: string, dotted: string) => {
+      const path = dotted === '' ? [] : fieldPath(method.input, dotted);
+      if (path === null) {
+        problems.push(
+          `audit.${option} ${JSON.stringify(dotted)} is not a string field of ${method.input.typeName}`,
+        );
+      }
+      return path;
+    };
     if (!auditActions.has(action) || !isAuditActionName(name)) {
       problems.push(
         `audit.action ${JSON.stringify(action)} is not a value of ${AUDIT_ACTION_ENUM}`,
       );
+    } else if (subject_field !== '' && subject_service_account_field !== '') {
+      problems.push(
+        'audit names a subject_field and a subject_service_account_field; a call has one subject',
+      );
     } else {
-      const subjectPath = subject_field === '' ? [] : fieldPath(method.input, subject_field);
-      if (subjectPath === null) {
-        problems.push(
-          `audit.subject_field ${JSON.stringify(subject_field)} is not a string field of ${method.input.typeName}`,
-        );
-      } else {
-        audit = { action: name, subjectPath };
+      const subjectPath = pathOf('subject_field', subject_field);
+      const serviceAccountPath = pathOf(
+        'subject_service_account_field',
+        subject_service_account_field,
+      );
+      if (subjectPath !== null && serviceAccountPath !== null) {
+        audit = {
+          action: name,
+          subjectPath,
+          ...(serviceAccountPath.length > 0 ? { serviceAccountPath } : {}),
+        };
       }
     }
   }

@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/Principal.ts';
+import { effectiveApiKeyRoles, isApiKeyUsable } from '../domain/ApiKey.ts';
 import { AppError, type ErrorReason } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
+import { findApiKeyStateById } from '../storage/apiKeys.ts';
 import type { Db } from '../storage/Db.ts';
 import { findUserById } from '../storage/users.ts';
 import type { MethodPolicy } from './MethodPolicy.ts';
@@ -12,18 +14,32 @@ export const ROLE_REFUSALS: Readonly<Record<string, { reason: ErrorReason; messa
 };
 
 /**
- * Refuses (PERMISSION_DENIED, e.g. ADMIN_ROLE_REQUIRED) a caller whose user does not hold
- * `role` right now. Reads PostgreSQL rather than the principal's cached roles: one primary-key
- * lookup per call buys a demotion (or a promotion by the CLI, or by SQL) that takes effect on
- * the very next call, with no cache to go stale. A user gone or no longer active is refused
- * like an invalid token (UNAUTHENTICATED).
+ * The roles `principal` holds right now, read from PostgreSQL; null when it is no longer
+ * allowed to act at all. A user: their roles while active. An API key: its roles its owner
+ * holds, while the key is unrevoked and unexpired and its owner active.
+ */
+async function currentRoles(db: Db, principal: Principal): Promise<string[] | null> {
+  if (principal.kind === 'user') {
+    const user = (await findUserById(db, principal.userId))?.user;
+    return user === undefined || user.status !== 'active' ? null : user.roles;
+  }
+  const state = await findApiKeyStateById(db, principal.apiKeyId);
+  return state !== null && isApiKeyUsable(state) ? effectiveApiKeyRoles(state) : null;
+}
+
+/**
+ * Refuses (PERMISSION_DENIED, e.g. ADMIN_ROLE_REQUIRED) a caller that does not hold `role`
+ * right now. Reads PostgreSQL rather than the principal's cached roles: one primary-key lookup
+ * per call buys a demotion (or a promotion by the CLI, or by SQL, or a key's revocation) that
+ * takes effect on the very next call, with no cache to go stale. A user gone or no longer
+ * active, or a key no longer live, is refused like an invalid token (UNAUTHENTICATED).
  */
 async function requireRole(db: Db, principal: Principal, role: string): Promise<void> {
   const refusal = ROLE_REFUSALS[role];
   if (refusal === undefined) throw new Error(`no refusal is defined for the role ${role}`);
-  const user = (await findUserById(db, principal.userId))?.user;
-  if (user === undefined || user.status !== 'active') throw invalidAccessToken();
-  if (!user.roles.includes(role)) throw new AppError(refusal.reason, refusal.message);
+  const roles = await currentRoles(db, principal);
+  if (roles === null) throw invalidAccessToken();
+  if (!roles.includes(role)) throw new AppError(refusal.reason, refusal.message);
 }
 
 /** `required_role`: the role check, after authentication and before the handler. */

@@ -13,6 +13,7 @@ const settings = (points: Partial<Record<keyof RateLimitSettings, number>>): Rat
   ipCredential: { points: points.ipCredential ?? 100, windowSec: 60 },
   account: { points: points.account ?? 100, windowSec: 60 },
   accountIp: { points: points.accountIp ?? 100, windowSec: 60 },
+  apiKey: { points: points.apiKey ?? 100, windowSec: 60 },
 });
 
 /** The limit named by a RATE_LIMITED refusal, or 'admitted'. */

@@ -29,6 +29,8 @@ export interface RateLimitSettings {
   account: LimitSetting;
   /** Per (account, source address). */
   accountIp: LimitSetting;
+  /** Per API key: every call made with it (or with a token minted from it). */
+  apiKey: LimitSetting;
 }
 
 export type CallClass = 'read' | 'credential';
@@ -45,6 +47,8 @@ export interface RateLimitBudgets {
   admitSource(callClass: CallClass, clientIp: string): Promise<void>;
   /** Per-account and per-(account, source) limits of a credential action. */
   admitAccount(action: string, account: string, clientIp: string): Promise<void>;
+  /** The budget of API key `apiKeyId` (its id, never its secret, is in the key). */
+  admitApiKey(apiKeyId: string): Promise<void>;
   /** Where limits are enforced right now (redis / in-process / degraded). */
   status(): RateLimitMode;
 }
@@ -95,6 +99,7 @@ export function createRateLimitBudgets(
     ipCredential: make('ip_credential', settings.ipCredential),
     account: make('account', settings.account),
     accountIp: make('account_ip', settings.accountIp),
+    apiKey: make('api_key', settings.apiKey),
   };
 
   /**
@@ -139,6 +144,9 @@ export function createRateLimitBudgets(
         ['account', limiters.account, key],
         ['account_ip', limiters.accountIp, `${key}:${sourceKey(clientIp)}`],
       ]);
+    },
+    admitApiKey(apiKeyId) {
+      return consumeAll([['api_key', limiters.apiKey, apiKeyId]]);
     },
     status() {
       if (redis === null) return 'in-process';

@@ -1,13 +1,20 @@
 import pg from 'pg';
 import type { Logger } from '../log.ts';
 
-/** The channel migration 0005 announces session revocations and user changes on. */
+/**
+ * The channel migrations 0005 and 0006 announce session revocations, user changes, API key
+ * changes and service account changes on.
+ */
 const SESSION_CHANGES_CHANNEL = 'gatehouse_session_changes';
 
 /** A batch of committed changes, deduplicated. */
 export interface SessionChanges {
   revokedSessionIds: string[];
   changedUserIds: string[];
+  /** 'k:' keys revoked, re-dated, re-roled, or whose secrets changed. */
+  changedApiKeyIds: string[];
+  /** 'sa:' service accounts whose roles or status changed. */
+  changedServiceAccountIds: string[];
 }
 
 export interface SessionChangeHandlers {
@@ -50,13 +57,22 @@ export function listenForSessionChanges(
   };
   const onNotification = (message: pg.Notification) => {
     const payload = message.payload ?? '';
-    const id = payload.slice(2);
+    const colon = payload.indexOf(':');
+    const kind = payload.slice(0, colon);
+    const id = payload.slice(colon + 1);
     if (!pending) {
-      pending = { revokedSessionIds: [], changedUserIds: [] };
+      pending = {
+        revokedSessionIds: [],
+        changedUserIds: [],
+        changedApiKeyIds: [],
+        changedServiceAccountIds: [],
+      };
       setImmediate(flush);
     }
-    if (payload.startsWith('s:')) pending.revokedSessionIds.push(id);
-    else if (payload.startsWith('u:')) pending.changedUserIds.push(id);
+    if (kind === 's') pending.revokedSessionIds.push(id);
+    else if (kind === 'u') pending.changedUserIds.push(id);
+    else if (kind === 'k') pending.changedApiKeyIds.push(id);
+    else if (kind === 'sa') pending.changedServiceAccountIds.push(id);
   };
 
   const connect = async (): Promise<void> => {

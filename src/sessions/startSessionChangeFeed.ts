@@ -4,16 +4,25 @@ import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
 import { listenForSessionChanges, type SessionChangeListener } from './listenForSessionChanges.ts';
 import type { SessionCache } from './SessionCache.ts';
 
+/** What the feed drops from the in-process API key cache (see ApiKeyResolver). */
+export interface ApiKeyCacheInvalidation {
+  forget(changes: { apiKeyIds?: string[]; ownerIds?: string[] }): void;
+  forgetAll(): void;
+}
+
 /**
  * Applies every committed session change announced by PostgreSQL to this instance's session
  * cache: revoked sessions are marked revoked (repairing the shared cache if the instance that
  * revoked them could not reach it), changed users' sessions are forgotten. If that fails, or
- * notifications were missed, live entries are re-checked against PostgreSQL instead.
+ * notifications were missed, live entries are re-checked against PostgreSQL instead. Changed
+ * API keys, and the keys of changed users and service accounts, are dropped from the API key
+ * cache first (all of it after a gap).
  */
 export async function startSessionChangeFeed(d: {
   databaseUrl: string;
   pool: DatabasePool;
   sessionCache: SessionCache;
+  apiKeyCache: ApiKeyCacheInvalidation;
   /** How long a revoked marker must outlive the session's last access token. */
   revokedTtlMs: number;
   connectTimeoutMs: number;
@@ -24,6 +33,16 @@ export async function startSessionChangeFeed(d: {
     d.databaseUrl,
     {
       async onChanges(changes) {
+        if (
+          changes.changedApiKeyIds.length > 0 ||
+          changes.changedUserIds.length > 0 ||
+          changes.changedServiceAccountIds.length > 0
+        ) {
+          d.apiKeyCache.forget({
+            apiKeyIds: changes.changedApiKeyIds,
+            ownerIds: [...changes.changedUserIds, ...changes.changedServiceAccountIds],
+          });
+        }
         try {
           await cache.markRevoked([...new Set(changes.revokedSessionIds)], d.revokedTtlMs);
           for (const userId of new Set(changes.changedUserIds)) {
@@ -34,7 +53,10 @@ export async function startSessionChangeFeed(d: {
           throw err;
         }
       },
-      onGap: () => cache.distrustLive(),
+      onGap: () => {
+        d.apiKeyCache.forgetAll();
+        cache.distrustLive();
+      },
     },
     d.log,
     { connectTimeoutMs: d.connectTimeoutMs },

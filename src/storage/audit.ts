@@ -22,6 +22,8 @@ interface AuditEventInput {
   action: AuditActionName;
   outcome: AuditOutcome;
   actorUserId?: string | null;
+  actorServiceAccountId?: string | null;
+  apiKeyId?: string | null;
   subjectUserId?: string | null;
   clientIp?: string;
   userAgent?: string;
@@ -32,9 +34,11 @@ interface AuditEventInput {
 /** Appends one audit event; call it inside the transaction of the change it records. */
 async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
   await db.query(sql.typeAlias('void')`
-    INSERT INTO audit_events (actor_user_id, subject_user_id, action, outcome, ip_address,
-                              user_agent, request_id, details)
-    VALUES (${event.actorUserId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
+    INSERT INTO audit_events (actor_user_id, actor_service_account_id, api_key_id,
+                              subject_user_id, action, outcome, ip_address, user_agent,
+                              request_id, details)
+    VALUES (${event.actorUserId ?? null}, ${event.actorServiceAccountId ?? null},
+            ${event.apiKeyId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
             ${event.outcome}, ${event.clientIp ?? ''}, ${event.userAgent ?? ''},
             ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})})`);
 }
@@ -43,6 +47,10 @@ async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
 export interface AuditRecord {
   /** The user acting; omitted for events without one (failed logins, operator tools). */
   actor?: string | null;
+  /** The service account acting (with an API key); actor is then null. */
+  actorServiceAccount?: string | null;
+  /** The API key the actor used (a service account's, or the acting user's own). */
+  apiKey?: string | null;
   /** The user acted on; the actor unless given. */
   subject?: string | null;
   /** 'success' unless given. */
@@ -56,12 +64,22 @@ export interface AuditRecord {
 export async function recordAudit(
   db: Db,
   action: AuditActionName,
-  { actor = null, subject = actor, outcome = 'success', request, details }: AuditRecord,
+  {
+    actor = null,
+    actorServiceAccount = null,
+    apiKey = null,
+    subject = actor,
+    outcome = 'success',
+    request,
+    details,
+  }: AuditRecord,
 ): Promise<void> {
   await insertAuditEvent(db, {
     action,
     outcome,
     actorUserId: actor,
+    actorServiceAccountId: actorServiceAccount,
+    apiKeyId: apiKey,
     subjectUserId: subject,
     clientIp: request.clientIp,
     userAgent: request.userAgent,
@@ -74,6 +92,8 @@ const auditEventRow = z.object({
   id: z.number(),
   occurred_at: z.date(),
   actor_user_id: z.string().nullable(),
+  actor_service_account_id: z.string().nullable(),
+  api_key_id: z.string().nullable(),
   subject_user_id: z.string().nullable(),
   action: z.string(),
   outcome: z.enum(['success', 'failure', 'denied']),
@@ -88,6 +108,8 @@ function toAuditEvent(r: z.infer<typeof auditEventRow>): AuditEvent {
     id: r.id,
     occurredAt: r.occurred_at,
     actorUserId: r.actor_user_id,
+    actorServiceAccountId: r.actor_service_account_id,
+    apiKeyId: r.api_key_id,
     subjectUserId: r.subject_user_id,
     action: LEGACY_NAMES.get(r.action) ?? r.action,
     outcome: r.outcome,
@@ -134,7 +156,8 @@ export async function findAuditEventsPage(
   }
   if (beforeId !== null) conditions.push(sql.fragment`id < ${beforeId}`);
   const rows = await db.any(sql.type(auditEventRow)`
-    SELECT id, occurred_at, actor_user_id, subject_user_id, action, outcome, ip_address,
+    SELECT id, occurred_at, actor_user_id, actor_service_account_id, api_key_id,
+           subject_user_id, action, outcome, ip_address,
            user_agent, request_id, details
     FROM audit_events
     WHERE ${sql.join(conditions, sql.fragment` AND `)}

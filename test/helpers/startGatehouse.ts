@@ -4,6 +4,10 @@ import { Redis } from 'ioredis';
 import { type App, createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import {
+  ServiceAccountAdminServiceClient,
+  type ServiceAccountAdminServiceService,
+} from '../../src/gen/gatehouse/admin/v1/service_account_admin_service.ts';
+import {
   UserAdminServiceClient,
   type UserAdminServiceService,
 } from '../../src/gen/gatehouse/admin/v1/user_admin_service.ts';
@@ -20,6 +24,7 @@ export interface Gatehouse {
   target: string;
   auth: AuthServiceClient;
   admin: UserAdminServiceClient;
+  serviceAccounts: ServiceAccountAdminServiceClient;
   redisKeyPrefix: string;
   /** Stops the server, the clients, and drops the database unless `keepDatabase`. */
   stop(options?: { keepDatabase?: boolean }): Promise<void>;
@@ -58,16 +63,22 @@ export async function startGatehouse(
   const target = `127.0.0.1:${app.grpcPort}`;
   const auth = new AuthServiceClient(target, credentials.createInsecure());
   const admin = new UserAdminServiceClient(target, credentials.createInsecure());
+  const serviceAccounts = new ServiceAccountAdminServiceClient(
+    target,
+    credentials.createInsecure(),
+  );
   return {
     app,
     db,
     target,
     auth,
     admin,
+    serviceAccounts,
     redisKeyPrefix,
     async stop(options = {}) {
       auth.close();
       admin.close();
+      serviceAccounts.close();
       await app.close();
       if (!options.keepDatabase && !existingDb) await db.drop();
     },
@@ -98,13 +109,15 @@ async function assertRedisReachable(): Promise<void> {
 
 type Definition<C> = C extends AuthServiceClient
   ? typeof AuthServiceService
-  : typeof UserAdminServiceService;
+  : C extends ServiceAccountAdminServiceClient
+    ? typeof ServiceAccountAdminServiceService
+    : typeof UserAdminServiceService;
 type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
 type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
 
 /** Promisified, typed unary call by method name, with optional bearer token and metadata. */
 export function call<
-  C extends AuthServiceClient | UserAdminServiceClient,
+  C extends AuthServiceClient | UserAdminServiceClient | ServiceAccountAdminServiceClient,
   K extends keyof Definition<C> & string,
 >(
   client: C,

@@ -49,10 +49,14 @@ export const protobufFileName = "gatehouse/admin/v1/user_admin_service.proto";
  * Authentication and authorization
  * --------------------------------
  * Every RPC is Authenticated: it reads the `authorization` metadata entry,
- * `Bearer <access token>`, and the caller must hold the `admin` role.
+ * `Bearer <access token>` (or `Bearer <API key>`: a service account's key,
+ * a user's own key, or an access token AuthService.ExchangeApiKey minted
+ * from one), and the caller must hold the `admin` role (a key acts with its
+ * roles that its owner holds at the time of the call).
  *   * No token, or a missing, malformed, badly signed or expired token, or
- *     one whose session has ended: UNAUTHENTICATED (INVALID_ACCESS_TOKEN).
- *   * A valid token of a user without the `admin` role: PERMISSION_DENIED
+ *     one whose session has ended, or an unknown, revoked or expired key or
+ *     one whose owner is disabled: UNAUTHENTICATED (INVALID_ACCESS_TOKEN).
+ *   * A valid token of a caller without the `admin` role: PERMISSION_DENIED
  *     (ADMIN_ROLE_REQUIRED). This check runs before any validation or
  *     lookup, so a non-admin never sees INVALID_ARGUMENT or NOT_FOUND and
  *     cannot probe which users exist.
@@ -129,6 +133,39 @@ export const AuditAction = {
   AUDIT_ACTION_AUDIT_EVENTS_LIST: 25,
   /** AUDIT_ACTION_USER_IMPORT - UserAdminService.ImportUsers. */
   AUDIT_ACTION_USER_IMPORT: 26,
+  /** AUDIT_ACTION_API_KEY_EXCHANGE - AuthService.ExchangeApiKey: an API key was traded for an access token. */
+  AUDIT_ACTION_API_KEY_EXCHANGE: 27,
+  /**
+   * AUDIT_ACTION_API_KEY_DENIED - A known API key was presented but refused (revoked, expired, or its
+   * owner is disabled or deleted). Recorded at most once a minute per key
+   * and instance, so a client retrying a dead key cannot flood the log;
+   * unknown and malformed keys name no key and are not recorded.
+   */
+  AUDIT_ACTION_API_KEY_DENIED: 28,
+  /**
+   * AUDIT_ACTION_SERVICE_ACCOUNT_CREATE - ServiceAccountAdminService.CreateServiceAccount, or the admin CLI's
+   * `service-account create`, which also creates the account's first key
+   * (details: source "cli", key_id).
+   */
+  AUDIT_ACTION_SERVICE_ACCOUNT_CREATE: 29,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_GET - ServiceAccountAdminService.GetServiceAccount. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_GET: 30,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_LIST - ServiceAccountAdminService.ListServiceAccounts. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_LIST: 31,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE - ServiceAccountAdminService.UpdateServiceAccount. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE: 32,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_DELETE - ServiceAccountAdminService.DeleteServiceAccount. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_DELETE: 33,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE - ServiceAccountAdminService.DisableServiceAccount. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE: 34,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE - ServiceAccountAdminService.EnableServiceAccount. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE: 35,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE - ServiceAccountAdminService.CreateServiceAccountKey. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE: 36,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST - ServiceAccountAdminService.ListServiceAccountKeys. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST: 37,
+  /** AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE - ServiceAccountAdminService.RevokeServiceAccountKey. */
+  AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE: 38,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -162,6 +199,18 @@ export namespace AuditAction {
   export type AUDIT_ACTION_USER_SESSIONS_REVOKE = typeof AuditAction.AUDIT_ACTION_USER_SESSIONS_REVOKE;
   export type AUDIT_ACTION_AUDIT_EVENTS_LIST = typeof AuditAction.AUDIT_ACTION_AUDIT_EVENTS_LIST;
   export type AUDIT_ACTION_USER_IMPORT = typeof AuditAction.AUDIT_ACTION_USER_IMPORT;
+  export type AUDIT_ACTION_API_KEY_EXCHANGE = typeof AuditAction.AUDIT_ACTION_API_KEY_EXCHANGE;
+  export type AUDIT_ACTION_API_KEY_DENIED = typeof AuditAction.AUDIT_ACTION_API_KEY_DENIED;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_CREATE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_CREATE;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_GET = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_GET;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_LIST = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_LIST;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_DELETE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_DELETE;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST;
+  export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -248,6 +297,42 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 26:
     case "AUDIT_ACTION_USER_IMPORT":
       return AuditAction.AUDIT_ACTION_USER_IMPORT;
+    case 27:
+    case "AUDIT_ACTION_API_KEY_EXCHANGE":
+      return AuditAction.AUDIT_ACTION_API_KEY_EXCHANGE;
+    case 28:
+    case "AUDIT_ACTION_API_KEY_DENIED":
+      return AuditAction.AUDIT_ACTION_API_KEY_DENIED;
+    case 29:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_CREATE":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_CREATE;
+    case 30:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_GET":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_GET;
+    case 31:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_LIST":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_LIST;
+    case 32:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE;
+    case 33:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_DELETE":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_DELETE;
+    case 34:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE;
+    case 35:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE;
+    case 36:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE;
+    case 37:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST;
+    case 38:
+    case "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE":
+      return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -311,6 +396,30 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_AUDIT_EVENTS_LIST";
     case AuditAction.AUDIT_ACTION_USER_IMPORT:
       return "AUDIT_ACTION_USER_IMPORT";
+    case AuditAction.AUDIT_ACTION_API_KEY_EXCHANGE:
+      return "AUDIT_ACTION_API_KEY_EXCHANGE";
+    case AuditAction.AUDIT_ACTION_API_KEY_DENIED:
+      return "AUDIT_ACTION_API_KEY_DENIED";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_CREATE:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_CREATE";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_GET:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_GET";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_LIST:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_LIST";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_UPDATE";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_DELETE:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_DELETE";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_DISABLE";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_ENABLE";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST";
+    case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE:
+      return "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -461,6 +570,16 @@ export interface AuditEvent {
    * this contract does not list).
    */
   actionCode: AuditAction;
+  /**
+   * Service account that performed the action (with one of its API keys);
+   * empty for people. actor_user_id is then empty.
+   */
+  actorServiceAccountId: string;
+  /**
+   * API key the actor used (a service account's, or a user's own key, with
+   * actor_user_id set); empty for calls made with a session.
+   */
+  apiKeyId: string;
 }
 
 /** A user to import: an account from another system with its password hash. */
@@ -961,6 +1080,8 @@ function createBaseAuditEvent(): AuditEvent {
     requestId: "",
     detailsJson: "",
     actionCode: 0,
+    actorServiceAccountId: "",
+    apiKeyId: "",
   };
 }
 
@@ -998,6 +1119,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     }
     if (message.actionCode !== 0) {
       writer.uint32(88).int32(message.actionCode);
+    }
+    if (message.actorServiceAccountId !== "") {
+      writer.uint32(98).string(message.actorServiceAccountId);
+    }
+    if (message.apiKeyId !== "") {
+      writer.uint32(106).string(message.apiKeyId);
     }
     return writer;
   },
@@ -1103,6 +1230,22 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.actionCode = reader.int32() as any;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.actorServiceAccountId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1160,6 +1303,16 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         : isSet(object.action_code)
         ? auditActionFromJSON(object.action_code)
         : 0,
+      actorServiceAccountId: isSet(object.actorServiceAccountId)
+        ? globalThis.String(object.actorServiceAccountId)
+        : isSet(object.actor_service_account_id)
+        ? globalThis.String(object.actor_service_account_id)
+        : "",
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
     };
   },
 
@@ -1198,6 +1351,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.actionCode !== 0) {
       obj.actionCode = auditActionToJSON(message.actionCode);
     }
+    if (message.actorServiceAccountId !== "") {
+      obj.actorServiceAccountId = message.actorServiceAccountId;
+    }
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
     return obj;
   },
 
@@ -1217,6 +1376,8 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.requestId = object.requestId ?? "";
     message.detailsJson = object.detailsJson ?? "";
     message.actionCode = object.actionCode ?? 0;
+    message.actorServiceAccountId = object.actorServiceAccountId ?? "";
+    message.apiKeyId = object.apiKeyId ?? "";
     return message;
   },
 };

@@ -62,6 +62,20 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  * and so does a token longer than 8192 characters (refused before decoding).
  * Other RPCs ignore `authorization` unless documented otherwise.
  *
+ * API keys
+ * --------
+ * An API key (`ghk_` + 49 base62 characters, the last 6 a checksum) belongs
+ * to a service account or to a user. It is a bearer credential for the RPCs
+ * whose policy lists PRINCIPAL_KIND_SERVICE_ACCOUNT / PRINCIPAL_KIND_USER_API_KEY
+ * (ExchangeApiKey here; the admin services), never for password and session
+ * RPCs. A key acts with the roles it was given that its owner holds at the
+ * time of the call; revoking it, its expiry, or disabling, deleting or
+ * demoting its owner takes effect on every instance within a second. An
+ * unknown, revoked or expired key, a key with a bad checksum (refused
+ * without a database read) and a key of a disabled owner all get the same
+ * answer: UNAUTHENTICATED (INVALID_ACCESS_TOKEN) as a bearer, active = false
+ * from ValidateToken.
+ *
  * Policy
  * ------
  * Each RPC declares how the server treats its calls in the method option
@@ -143,6 +157,75 @@ export function userStatusToJSON(object: UserStatus): string {
     case UserStatus.USER_STATUS_DELETED:
       return "USER_STATUS_DELETED";
     case UserStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What kind of caller a credential stands for. */
+export const PrincipalType = {
+  /** PRINCIPAL_TYPE_UNSPECIFIED - Not set: the credential is not active. */
+  PRINCIPAL_TYPE_UNSPECIFIED: 0,
+  /**
+   * PRINCIPAL_TYPE_USER_SESSION - A user's session (an access token from Login, Register, Refresh or
+   * ChangePassword); session_id is set.
+   */
+  PRINCIPAL_TYPE_USER_SESSION: 1,
+  /**
+   * PRINCIPAL_TYPE_USER_API_KEY - A user's own API key, or an access token minted from it; user_id and
+   * api_key_id are set.
+   */
+  PRINCIPAL_TYPE_USER_API_KEY: 2,
+  /**
+   * PRINCIPAL_TYPE_SERVICE_ACCOUNT - A service account's API key, or an access token minted from it;
+   * service_account_id and api_key_id are set.
+   */
+  PRINCIPAL_TYPE_SERVICE_ACCOUNT: 3,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type PrincipalType = typeof PrincipalType[keyof typeof PrincipalType];
+
+export namespace PrincipalType {
+  export type PRINCIPAL_TYPE_UNSPECIFIED = typeof PrincipalType.PRINCIPAL_TYPE_UNSPECIFIED;
+  export type PRINCIPAL_TYPE_USER_SESSION = typeof PrincipalType.PRINCIPAL_TYPE_USER_SESSION;
+  export type PRINCIPAL_TYPE_USER_API_KEY = typeof PrincipalType.PRINCIPAL_TYPE_USER_API_KEY;
+  export type PRINCIPAL_TYPE_SERVICE_ACCOUNT = typeof PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT;
+  export type UNRECOGNIZED = typeof PrincipalType.UNRECOGNIZED;
+}
+
+export function principalTypeFromJSON(object: any): PrincipalType {
+  switch (object) {
+    case 0:
+    case "PRINCIPAL_TYPE_UNSPECIFIED":
+      return PrincipalType.PRINCIPAL_TYPE_UNSPECIFIED;
+    case 1:
+    case "PRINCIPAL_TYPE_USER_SESSION":
+      return PrincipalType.PRINCIPAL_TYPE_USER_SESSION;
+    case 2:
+    case "PRINCIPAL_TYPE_USER_API_KEY":
+      return PrincipalType.PRINCIPAL_TYPE_USER_API_KEY;
+    case 3:
+    case "PRINCIPAL_TYPE_SERVICE_ACCOUNT":
+      return PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PrincipalType.UNRECOGNIZED;
+  }
+}
+
+export function principalTypeToJSON(object: PrincipalType): string {
+  switch (object) {
+    case PrincipalType.PRINCIPAL_TYPE_UNSPECIFIED:
+      return "PRINCIPAL_TYPE_UNSPECIFIED";
+    case PrincipalType.PRINCIPAL_TYPE_USER_SESSION:
+      return "PRINCIPAL_TYPE_USER_SESSION";
+    case PrincipalType.PRINCIPAL_TYPE_USER_API_KEY:
+      return "PRINCIPAL_TYPE_USER_API_KEY";
+    case PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT:
+      return "PRINCIPAL_TYPE_SERVICE_ACCOUNT";
+    case PrincipalType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -368,12 +451,17 @@ export interface ValidateTokenResponse {
   /**
    * True only if the token is correctly signed, issued by this service for
    * the expected audience, unexpired, and its session and user are still
-   * live (not revoked, not disabled or deleted).
+   * live (not revoked, not disabled or deleted); for an API key (or a token
+   * minted from one): the key is known, unrevoked, unexpired, and its owner
+   * active.
    */
   active: boolean;
-  /** User the token was issued to (the `sub` claim). */
+  /**
+   * User the token was issued to (the `sub` claim), or the owner of a
+   * user's API key; empty for a service account.
+   */
   userId: string;
-  /** Session the token belongs to (the `sid` claim). */
+  /** Session the token belongs to (the `sid` claim); empty for API keys. */
   sessionId: string;
   /**
    * The user's current roles, read from the session state: a role change
@@ -404,6 +492,45 @@ export interface ValidateTokenResponse {
    * @deprecated
    */
   scope: string;
+  /**
+   * What kind of caller the token stands for; PRINCIPAL_TYPE_UNSPECIFIED
+   * when active is false.
+   */
+  principalType: PrincipalType;
+  /**
+   * The API key behind an API key or an access token minted from one;
+   * empty for session tokens.
+   */
+  apiKeyId: string;
+  /**
+   * The service account, for principal_type SERVICE_ACCOUNT (user_id is
+   * then empty).
+   */
+  serviceAccountId: string;
+}
+
+/**
+ * Request of AuthService.ExchangeApiKey. Intentionally empty: the key is the
+ * `authorization: Bearer` credential.
+ */
+export interface ExchangeApiKeyRequest {
+}
+
+/** Response of AuthService.ExchangeApiKey. */
+export interface ExchangeApiKeyResponse {
+  /**
+   * RFC 9068 JWT (header `typ: at+jwt`) with the claims iss, aud, sub (the
+   * service account or user id), exp, iat, jti, principal_type
+   * ("service_account" or "user_api_key"), api_key_id and roles; no sid.
+   * Verifiable with the keys from GetJwks.
+   */
+  accessToken: string;
+  /** When access_token expires (its `exp` claim). */
+  expireTime?:
+    | Date
+    | undefined;
+  /** Always "Bearer". */
+  tokenType: string;
 }
 
 /** Request of AuthService.GetJwks. Intentionally empty. */
@@ -1918,6 +2045,9 @@ function createBaseValidateTokenResponse(): ValidateTokenResponse {
     issuer: "",
     audience: [],
     scope: "",
+    principalType: 0,
+    apiKeyId: "",
+    serviceAccountId: "",
   };
 }
 
@@ -1952,6 +2082,15 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     }
     if (message.scope !== "") {
       writer.uint32(82).string(message.scope);
+    }
+    if (message.principalType !== 0) {
+      writer.uint32(88).int32(message.principalType);
+    }
+    if (message.apiKeyId !== "") {
+      writer.uint32(98).string(message.apiKeyId);
+    }
+    if (message.serviceAccountId !== "") {
+      writer.uint32(106).string(message.serviceAccountId);
     }
     return writer;
   },
@@ -2049,6 +2188,30 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
             message.scope = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.principalType = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.serviceAccountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2095,6 +2258,21 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
         ? object.audience.map((e: any) => globalThis.String(e))
         : [],
       scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
+      principalType: isSet(object.principalType)
+        ? principalTypeFromJSON(object.principalType)
+        : isSet(object.principal_type)
+        ? principalTypeFromJSON(object.principal_type)
+        : 0,
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      serviceAccountId: isSet(object.serviceAccountId)
+        ? globalThis.String(object.serviceAccountId)
+        : isSet(object.service_account_id)
+        ? globalThis.String(object.service_account_id)
+        : "",
     };
   },
 
@@ -2130,6 +2308,15 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     if (message.scope !== "") {
       obj.scope = message.scope;
     }
+    if (message.principalType !== 0) {
+      obj.principalType = principalTypeToJSON(message.principalType);
+    }
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.serviceAccountId !== "") {
+      obj.serviceAccountId = message.serviceAccountId;
+    }
     return obj;
   },
 
@@ -2148,6 +2335,174 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     message.issuer = object.issuer ?? "";
     message.audience = object.audience?.map((e) => e) || [];
     message.scope = object.scope ?? "";
+    message.principalType = object.principalType ?? 0;
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.serviceAccountId = object.serviceAccountId ?? "";
+    return message;
+  },
+};
+
+function createBaseExchangeApiKeyRequest(): ExchangeApiKeyRequest {
+  return {};
+}
+
+export const ExchangeApiKeyRequest: MessageFns<ExchangeApiKeyRequest> = {
+  encode(_: ExchangeApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExchangeApiKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExchangeApiKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ExchangeApiKeyRequest {
+    return {};
+  },
+
+  toJSON(_: ExchangeApiKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExchangeApiKeyRequest>, I>>(base?: I): ExchangeApiKeyRequest {
+    return ExchangeApiKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExchangeApiKeyRequest>, I>>(_: I): ExchangeApiKeyRequest {
+    const message = createBaseExchangeApiKeyRequest();
+    return message;
+  },
+};
+
+function createBaseExchangeApiKeyResponse(): ExchangeApiKeyResponse {
+  return { accessToken: "", expireTime: undefined, tokenType: "" };
+}
+
+export const ExchangeApiKeyResponse: MessageFns<ExchangeApiKeyResponse> = {
+  encode(message: ExchangeApiKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(18).fork()).join();
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(26).string(message.tokenType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExchangeApiKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExchangeApiKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExchangeApiKeyResponse {
+    return {
+      accessToken: isSet(object.accessToken)
+        ? globalThis.String(object.accessToken)
+        : isSet(object.access_token)
+        ? globalThis.String(object.access_token)
+        : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      tokenType: isSet(object.tokenType)
+        ? globalThis.String(object.tokenType)
+        : isSet(object.token_type)
+        ? globalThis.String(object.token_type)
+        : "",
+    };
+  },
+
+  toJSON(message: ExchangeApiKeyResponse): unknown {
+    const obj: any = {};
+    if (message.accessToken !== "") {
+      obj.accessToken = message.accessToken;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.tokenType !== "") {
+      obj.tokenType = message.tokenType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExchangeApiKeyResponse>, I>>(base?: I): ExchangeApiKeyResponse {
+    return ExchangeApiKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExchangeApiKeyResponse>, I>>(object: I): ExchangeApiKeyResponse {
+    const message = createBaseExchangeApiKeyResponse();
+    message.accessToken = object.accessToken ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    message.tokenType = object.tokenType ?? "";
     return message;
   },
 };
@@ -3630,6 +3985,13 @@ export const AuthServiceService = {
    * from GetJwks, but offline verification sees neither revocation nor role
    * changes until the token expires.
    *
+   * access_token may also be an API key secret, or an access token
+   * ExchangeApiKey minted from one: `principal_type` says which kind of
+   * caller it stands for, `api_key_id` (and `service_account_id` or
+   * `user_id`) who, and `roles` the key's roles its owner holds now. A
+   * revoked, expired or unknown key, one with a bad checksum, or one whose
+   * owner is disabled or deleted is active = false, like any invalid token.
+   *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
    *   INVALID_ARGUMENT: access_token is empty; reason VALIDATION_FAILED and
@@ -3648,6 +4010,44 @@ export const AuthServiceService = {
     responseSerialize: (value: ValidateTokenResponse): Buffer =>
       Buffer.from(ValidateTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ValidateTokenResponse => ValidateTokenResponse.decode(value),
+  },
+  /**
+   * Trades an API key for a short-lived access token of the key's principal
+   * (the client-credentials grant over gRPC), so that resource servers can
+   * verify the caller locally with the keys from GetJwks instead of calling
+   * ValidateToken per request. Authenticated by the key itself:
+   * `authorization: Bearer <API key>` (an access token is refused, even one
+   * this RPC minted). The token is an RFC 9068 JWT like a session's, except:
+   * `sub` is the service account's (or the user's) id, it has no `sid`, and
+   * it carries `principal_type` ("service_account" or "user_api_key"),
+   * `api_key_id` and `roles` (the key's roles its owner holds now). It lives
+   * API_KEY_ACCESS_TOKEN_TTL_SEC (default 5 minutes). Gatehouse itself
+   * (ValidateToken, bearer authentication) checks the key behind such a
+   * token on every use, so revoking the key or disabling its owner ends the
+   * token within a second there; a verifier that only checks the signature
+   * learns of it when the token expires. Each exchange is audited
+   * (api_key_exchange).
+   *
+   * Status codes:
+   *   OK: the response holds the access token and when it expires.
+   *   UNAUTHENTICATED: no key, or a malformed, unknown, revoked or expired
+   *     key, or one whose owner is disabled or deleted, or an access token
+   *     instead of a key; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited (the key's own budget, or, after
+   *     failed key presentations, the per-source credential budget); reason
+   *     RATE_LIMITED and google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  exchangeApiKey: {
+    path: "/gatehouse.auth.v1.AuthService/ExchangeApiKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExchangeApiKeyRequest): Buffer =>
+      Buffer.from(ExchangeApiKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExchangeApiKeyRequest => ExchangeApiKeyRequest.decode(value),
+    responseSerialize: (value: ExchangeApiKeyResponse): Buffer =>
+      Buffer.from(ExchangeApiKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExchangeApiKeyResponse => ExchangeApiKeyResponse.decode(value),
   },
   /**
    * Returns the public JSON Web Key Set used to verify access tokens: the
@@ -4017,6 +4417,13 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * from GetJwks, but offline verification sees neither revocation nor role
    * changes until the token expires.
    *
+   * access_token may also be an API key secret, or an access token
+   * ExchangeApiKey minted from one: `principal_type` says which kind of
+   * caller it stands for, `api_key_id` (and `service_account_id` or
+   * `user_id`) who, and `roles` the key's roles its owner holds now. A
+   * revoked, expired or unknown key, one with a bad checksum, or one whose
+   * owner is disabled or deleted is active = false, like any invalid token.
+   *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
    *   INVALID_ARGUMENT: access_token is empty; reason VALIDATION_FAILED and
@@ -4027,6 +4434,34 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *     checked; retry after google.rpc.RetryInfo.
    */
   validateToken: handleUnaryCall<ValidateTokenRequest, ValidateTokenResponse>;
+  /**
+   * Trades an API key for a short-lived access token of the key's principal
+   * (the client-credentials grant over gRPC), so that resource servers can
+   * verify the caller locally with the keys from GetJwks instead of calling
+   * ValidateToken per request. Authenticated by the key itself:
+   * `authorization: Bearer <API key>` (an access token is refused, even one
+   * this RPC minted). The token is an RFC 9068 JWT like a session's, except:
+   * `sub` is the service account's (or the user's) id, it has no `sid`, and
+   * it carries `principal_type` ("service_account" or "user_api_key"),
+   * `api_key_id` and `roles` (the key's roles its owner holds now). It lives
+   * API_KEY_ACCESS_TOKEN_TTL_SEC (default 5 minutes). Gatehouse itself
+   * (ValidateToken, bearer authentication) checks the key behind such a
+   * token on every use, so revoking the key or disabling its owner ends the
+   * token within a second there; a verifier that only checks the signature
+   * learns of it when the token expires. Each exchange is audited
+   * (api_key_exchange).
+   *
+   * Status codes:
+   *   OK: the response holds the access token and when it expires.
+   *   UNAUTHENTICATED: no key, or a malformed, unknown, revoked or expired
+   *     key, or one whose owner is disabled or deleted, or an access token
+   *     instead of a key; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited (the key's own budget, or, after
+   *     failed key presentations, the per-source credential budget); reason
+   *     RATE_LIMITED and google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  exchangeApiKey: handleUnaryCall<ExchangeApiKeyRequest, ExchangeApiKeyResponse>;
   /**
    * Returns the public JSON Web Key Set used to verify access tokens: the
    * current signing key plus retired keys whose tokens may still be
@@ -4356,6 +4791,13 @@ export interface AuthServiceClient extends Client {
    * from GetJwks, but offline verification sees neither revocation nor role
    * changes until the token expires.
    *
+   * access_token may also be an API key secret, or an access token
+   * ExchangeApiKey minted from one: `principal_type` says which kind of
+   * caller it stands for, `api_key_id` (and `service_account_id` or
+   * `user_id`) who, and `roles` the key's roles its owner holds now. A
+   * revoked, expired or unknown key, one with a bad checksum, or one whose
+   * owner is disabled or deleted is active = false, like any invalid token.
+   *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
    *   INVALID_ARGUMENT: access_token is empty; reason VALIDATION_FAILED and
@@ -4379,6 +4821,48 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ValidateTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Trades an API key for a short-lived access token of the key's principal
+   * (the client-credentials grant over gRPC), so that resource servers can
+   * verify the caller locally with the keys from GetJwks instead of calling
+   * ValidateToken per request. Authenticated by the key itself:
+   * `authorization: Bearer <API key>` (an access token is refused, even one
+   * this RPC minted). The token is an RFC 9068 JWT like a session's, except:
+   * `sub` is the service account's (or the user's) id, it has no `sid`, and
+   * it carries `principal_type` ("service_account" or "user_api_key"),
+   * `api_key_id` and `roles` (the key's roles its owner holds now). It lives
+   * API_KEY_ACCESS_TOKEN_TTL_SEC (default 5 minutes). Gatehouse itself
+   * (ValidateToken, bearer authentication) checks the key behind such a
+   * token on every use, so revoking the key or disabling its owner ends the
+   * token within a second there; a verifier that only checks the signature
+   * learns of it when the token expires. Each exchange is audited
+   * (api_key_exchange).
+   *
+   * Status codes:
+   *   OK: the response holds the access token and when it expires.
+   *   UNAUTHENTICATED: no key, or a malformed, unknown, revoked or expired
+   *     key, or one whose owner is disabled or deleted, or an access token
+   *     instead of a key; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited (the key's own budget, or, after
+   *     failed key presentations, the per-source credential budget); reason
+   *     RATE_LIMITED and google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  exchangeApiKey(
+    request: ExchangeApiKeyRequest,
+    callback: (error: ServiceError | null, response: ExchangeApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  exchangeApiKey(
+    request: ExchangeApiKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExchangeApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  exchangeApiKey(
+    request: ExchangeApiKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExchangeApiKeyResponse) => void,
   ): ClientUnaryCall;
   /**
    * Returns the public JSON Web Key Set used to verify access tokens: the

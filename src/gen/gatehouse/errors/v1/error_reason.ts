@@ -178,6 +178,22 @@ export const ErrorReason = {
    * gRPC code: INTERNAL.
    */
   INTERNAL: 24,
+  /**
+   * SERVICE_ACCOUNT_NOT_FOUND - No such service account, or it is deleted.
+   * gRPC code: NOT_FOUND.
+   */
+  SERVICE_ACCOUNT_NOT_FOUND: 25,
+  /**
+   * SERVICE_ACCOUNT_NAME_TAKEN - The name belongs to another service account that is not deleted.
+   * gRPC code: ALREADY_EXISTS.
+   */
+  SERVICE_ACCOUNT_NAME_TAKEN: 26,
+  /**
+   * API_KEY_NOT_FOUND - No API key with that id belongs to the named owner (a key of another
+   * owner is reported the same way).
+   * gRPC code: NOT_FOUND.
+   */
+  API_KEY_NOT_FOUND: 27,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -209,6 +225,9 @@ export namespace ErrorReason {
   export type DEADLINE_EXCEEDED = typeof ErrorReason.DEADLINE_EXCEEDED;
   export type NOT_IMPLEMENTED = typeof ErrorReason.NOT_IMPLEMENTED;
   export type INTERNAL = typeof ErrorReason.INTERNAL;
+  export type SERVICE_ACCOUNT_NOT_FOUND = typeof ErrorReason.SERVICE_ACCOUNT_NOT_FOUND;
+  export type SERVICE_ACCOUNT_NAME_TAKEN = typeof ErrorReason.SERVICE_ACCOUNT_NAME_TAKEN;
+  export type API_KEY_NOT_FOUND = typeof ErrorReason.API_KEY_NOT_FOUND;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -289,6 +308,15 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 24:
     case "INTERNAL":
       return ErrorReason.INTERNAL;
+    case 25:
+    case "SERVICE_ACCOUNT_NOT_FOUND":
+      return ErrorReason.SERVICE_ACCOUNT_NOT_FOUND;
+    case 26:
+    case "SERVICE_ACCOUNT_NAME_TAKEN":
+      return ErrorReason.SERVICE_ACCOUNT_NAME_TAKEN;
+    case 27:
+    case "API_KEY_NOT_FOUND":
+      return ErrorReason.API_KEY_NOT_FOUND;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -348,6 +376,12 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "NOT_IMPLEMENTED";
     case ErrorReason.INTERNAL:
       return "INTERNAL";
+    case ErrorReason.SERVICE_ACCOUNT_NOT_FOUND:
+      return "SERVICE_ACCOUNT_NOT_FOUND";
+    case ErrorReason.SERVICE_ACCOUNT_NAME_TAKEN:
+      return "SERVICE_ACCOUNT_NAME_TAKEN";
+    case ErrorReason.API_KEY_NOT_FOUND:
+      return "API_KEY_NOT_FOUND";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -15,11 +15,12 @@ export const protobufFileName = "gatehouse/policy/v1/policy.proto";
  * Gatehouse call policy: how the server treats a call of each RPC, declared
  * on the RPC itself as the method option `(gatehouse.policy.v1.method_policy)`.
  *
- * Every RPC of gatehouse.auth.v1.AuthService and
- * gatehouse.admin.v1.UserAdminService carries one. The server reads them
- * from its own descriptors when it starts (and refuses to start when an RPC
- * has none, or an invalid one), and applies them to every call in this
- * order:
+ * Every RPC of gatehouse.auth.v1.AuthService,
+ * gatehouse.admin.v1.UserAdminService and
+ * gatehouse.admin.v1.ServiceAccountAdminService carries one. The server
+ * reads them from its own descriptors when it starts (and refuses to start
+ * when an RPC has none, or an invalid one), and applies them to every call
+ * in this order:
  *   1. draining: a server that is shutting down refuses new calls
  *      (UNAVAILABLE, reason SHUTTING_DOWN);
  *   2. audit scope (when `audit` is set): from here on, every outcome of the
@@ -49,10 +50,15 @@ export const Caller = {
    */
   CALLER_ANONYMOUS: 1,
   /**
-   * CALLER_AUTHENTICATED - A caller identified by `authorization: Bearer <access token>` metadata
-   * whose session is live, resolved to a principal of one of
-   * `principal_kinds` before the RPC runs. Otherwise UNAUTHENTICATED
-   * (INVALID_ACCESS_TOKEN).
+   * CALLER_AUTHENTICATED - A caller identified by `authorization: Bearer <credential>` metadata,
+   * resolved to a principal of one of `principal_kinds` before the RPC
+   * runs: an access token whose session is live, or an API key (or an
+   * access token minted from one) that is live, unexpired and whose owner
+   * is active. Otherwise UNAUTHENTICATED (INVALID_ACCESS_TOKEN). An API key
+   * presentation that fails spends the per-source credential budget, like a
+   * failed login; every call made with a key spends that key's own budget
+   * (RATE_LIMIT_API_KEY_*). Either refusal is RESOURCE_EXHAUSTED,
+   * RATE_LIMITED, with google.rpc.RetryInfo.
    */
   CALLER_AUTHENTICATED: 2,
   /**
@@ -121,6 +127,19 @@ export const PrincipalKind = {
    * Refresh or ChangePassword).
    */
   PRINCIPAL_KIND_USER: 1,
+  /**
+   * PRINCIPAL_KIND_SERVICE_ACCOUNT - A service account, by one of its API keys (`ghk_...`) or by an access
+   * token AuthService.ExchangeApiKey minted from one. It acts with the
+   * key's roles that the service account holds at the time of the call.
+   */
+  PRINCIPAL_KIND_SERVICE_ACCOUNT: 2,
+  /**
+   * PRINCIPAL_KIND_USER_API_KEY - A user acting through one of their own API keys (or an access token
+   * ExchangeApiKey minted from one), with the key's roles that the user
+   * holds at the time of the call. Not a session: RPCs about passwords and
+   * sessions do not accept it.
+   */
+  PRINCIPAL_KIND_USER_API_KEY: 3,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -129,6 +148,8 @@ export type PrincipalKind = typeof PrincipalKind[keyof typeof PrincipalKind];
 export namespace PrincipalKind {
   export type PRINCIPAL_KIND_UNSPECIFIED = typeof PrincipalKind.PRINCIPAL_KIND_UNSPECIFIED;
   export type PRINCIPAL_KIND_USER = typeof PrincipalKind.PRINCIPAL_KIND_USER;
+  export type PRINCIPAL_KIND_SERVICE_ACCOUNT = typeof PrincipalKind.PRINCIPAL_KIND_SERVICE_ACCOUNT;
+  export type PRINCIPAL_KIND_USER_API_KEY = typeof PrincipalKind.PRINCIPAL_KIND_USER_API_KEY;
   export type UNRECOGNIZED = typeof PrincipalKind.UNRECOGNIZED;
 }
 
@@ -140,6 +161,12 @@ export function principalKindFromJSON(object: any): PrincipalKind {
     case 1:
     case "PRINCIPAL_KIND_USER":
       return PrincipalKind.PRINCIPAL_KIND_USER;
+    case 2:
+    case "PRINCIPAL_KIND_SERVICE_ACCOUNT":
+      return PrincipalKind.PRINCIPAL_KIND_SERVICE_ACCOUNT;
+    case 3:
+    case "PRINCIPAL_KIND_USER_API_KEY":
+      return PrincipalKind.PRINCIPAL_KIND_USER_API_KEY;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -153,6 +180,10 @@ export function principalKindToJSON(object: PrincipalKind): string {
       return "PRINCIPAL_KIND_UNSPECIFIED";
     case PrincipalKind.PRINCIPAL_KIND_USER:
       return "PRINCIPAL_KIND_USER";
+    case PrincipalKind.PRINCIPAL_KIND_SERVICE_ACCOUNT:
+      return "PRINCIPAL_KIND_SERVICE_ACCOUNT";
+    case PrincipalKind.PRINCIPAL_KIND_USER_API_KEY:
+      return "PRINCIPAL_KIND_USER_API_KEY";
     case PrincipalKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -390,8 +421,19 @@ export interface CallAudit {
    * of proto field names ("user_id", "user.id"); empty when the request
    * names none (the RPC may still set the subject, e.g. to the user it
    * created). Its value is the event's subject when it is a user id (UUID).
+   * At most one of subject_field and subject_service_account_field.
    */
   subjectField: string;
+  /**
+   * The request field naming the service account the call is about, as a
+   * dotted path of proto field names ("service_account_id",
+   * "service_account.id"); empty when the request names none (the RPC may
+   * still set it, e.g. to the account it created). The event records it in
+   * its details as "service_account_id" when it is a UUID (audit events have
+   * a subject column for users only). At most one of subject_field and
+   * subject_service_account_field.
+   */
+  subjectServiceAccountField: string;
 }
 
 function createBaseMethodPolicy(): MethodPolicy {
@@ -576,7 +618,7 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
 };
 
 function createBaseCallAudit(): CallAudit {
-  return { action: "", subjectField: "" };
+  return { action: "", subjectField: "", subjectServiceAccountField: "" };
 }
 
 export const CallAudit: MessageFns<CallAudit> = {
@@ -586,6 +628,9 @@ export const CallAudit: MessageFns<CallAudit> = {
     }
     if (message.subjectField !== "") {
       writer.uint32(18).string(message.subjectField);
+    }
+    if (message.subjectServiceAccountField !== "") {
+      writer.uint32(26).string(message.subjectServiceAccountField);
     }
     return writer;
   },
@@ -619,6 +664,14 @@ export const CallAudit: MessageFns<CallAudit> = {
             message.subjectField = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subjectServiceAccountField = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -639,6 +692,11 @@ export const CallAudit: MessageFns<CallAudit> = {
         : isSet(object.subject_field)
         ? globalThis.String(object.subject_field)
         : "",
+      subjectServiceAccountField: isSet(object.subjectServiceAccountField)
+        ? globalThis.String(object.subjectServiceAccountField)
+        : isSet(object.subject_service_account_field)
+        ? globalThis.String(object.subject_service_account_field)
+        : "",
     };
   },
 
@@ -650,6 +708,9 @@ export const CallAudit: MessageFns<CallAudit> = {
     if (message.subjectField !== "") {
       obj.subjectField = message.subjectField;
     }
+    if (message.subjectServiceAccountField !== "") {
+      obj.subjectServiceAccountField = message.subjectServiceAccountField;
+    }
     return obj;
   },
 
@@ -660,6 +721,7 @@ export const CallAudit: MessageFns<CallAudit> = {
     const message = createBaseCallAudit();
     message.action = object.action ?? "";
     message.subjectField = object.subjectField ?? "";
+    message.subjectServiceAccountField = object.subjectServiceAccountField ?? "";
     return message;
   },
 };
