@@ -80,6 +80,10 @@ export async function createServices(
     sessionCache: stores.sessionCache,
     apiKeys: stores.apiKeys,
     apiKeyTokenTtlSec: config.apiKeys.accessTokenTtlSec,
+    credentialBudget: {
+      spend: (clientIp) => limits.admitSource('credential', clientIp),
+      refund: (clientIp) => limits.refundSource('credential', clientIp),
+    },
     hasher,
     policy,
     tokens: {
