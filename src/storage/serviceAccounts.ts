@@ -82,6 +82,16 @@ export async function getServiceAccountById(
   return toServiceAccount(row);
 }
 
+/** The live (not deleted) service account named `name`, or null. */
+export async function findServiceAccountByName(
+  db: Db,
+  name: string,
+): Promise<ServiceAccount | null> {
+  const row = await db.maybeOne(sql.type(serviceAccountRow)`
+    SELECT ${COLUMNS} FROM service_accounts WHERE name = ${name} AND status <> 'deleted'`);
+  return row && toServiceAccount(row);
+}
+
 /** Position after the last row of a page: created_at with microseconds (UTC), then id. */
 export interface ServiceAccountCursor {
   createdAt: string;

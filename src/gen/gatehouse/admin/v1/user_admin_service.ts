@@ -166,6 +166,11 @@ export const AuditAction = {
   AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST: 37,
   /** AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE - ServiceAccountAdminService.RevokeServiceAccountKey. */
   AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE: 38,
+  /**
+   * AUDIT_ACTION_API_KEYS_IMPORT - ServiceAccountAdminService.ImportApiKeys: legacy keys imported (details:
+   * requested, imported, failed; never a secret or its hash).
+   */
+  AUDIT_ACTION_API_KEYS_IMPORT: 44,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -211,6 +216,7 @@ export namespace AuditAction {
   export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE;
   export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST;
   export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE;
+  export type AUDIT_ACTION_API_KEYS_IMPORT = typeof AuditAction.AUDIT_ACTION_API_KEYS_IMPORT;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -333,6 +339,9 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 38:
     case "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE":
       return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE;
+    case 44:
+    case "AUDIT_ACTION_API_KEYS_IMPORT":
+      return AuditAction.AUDIT_ACTION_API_KEYS_IMPORT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -420,6 +429,8 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST";
     case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE:
       return "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE";
+    case AuditAction.AUDIT_ACTION_API_KEYS_IMPORT:
+      return "AUDIT_ACTION_API_KEYS_IMPORT";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
