@@ -8,7 +8,7 @@ describe('legacy API key secrets', () => {
   it('are any bearer-token string of 16 to 512 characters that is neither ghk_ nor a JWT', () => {
     for (const s of [
       randomUUID(),
-      'sk_live_4eC39HqLyjWDarjtT1zdp7dc',
+      'sk_live_example_not_a_real_key',
       'a'.repeat(16),
       'a'.repeat(512),
       '0123456789abcdef0123456789abcdef',

@@ -3437,14 +3437,15 @@ export const ServiceAccountAdminServiceService = {
    * Status codes:
    *   OK: the batch was processed; see each result.
    *   INVALID_ARGUMENT: api_keys is empty or has more than 1000 entries;
-   *     reason VALIDATION_FAILED and google.rpc.BadRequest names the field.
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names api_keys.
+   *     Invalid individual entries are reported in results, not as this
+   *     code.
    *   UNAUTHENTICATED: the bearer credential is missing or invalid; reason
    *     INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
    *     ADMIN_ROLE_REQUIRED.
-   *   RESOURCE_EXHAUSTED: rate limited, or the request is larger than the
-   *     server's message limit (GRPC_MAX_MESSAGE_BYTES); reason RATE_LIMITED
-   *     and google.rpc.RetryInfo says when to retry.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; nothing of the call was imported;
    *     retry after google.rpc.RetryInfo.
    */
@@ -3706,14 +3707,15 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * Status codes:
    *   OK: the batch was processed; see each result.
    *   INVALID_ARGUMENT: api_keys is empty or has more than 1000 entries;
-   *     reason VALIDATION_FAILED and google.rpc.BadRequest names the field.
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names api_keys.
+   *     Invalid individual entries are reported in results, not as this
+   *     code.
    *   UNAUTHENTICATED: the bearer credential is missing or invalid; reason
    *     INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
    *     ADMIN_ROLE_REQUIRED.
-   *   RESOURCE_EXHAUSTED: rate limited, or the request is larger than the
-   *     server's message limit (GRPC_MAX_MESSAGE_BYTES); reason RATE_LIMITED
-   *     and google.rpc.RetryInfo says when to retry.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; nothing of the call was imported;
    *     retry after google.rpc.RetryInfo.
    */
@@ -4106,14 +4108,15 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * Status codes:
    *   OK: the batch was processed; see each result.
    *   INVALID_ARGUMENT: api_keys is empty or has more than 1000 entries;
-   *     reason VALIDATION_FAILED and google.rpc.BadRequest names the field.
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names api_keys.
+   *     Invalid individual entries are reported in results, not as this
+   *     code.
    *   UNAUTHENTICATED: the bearer credential is missing or invalid; reason
    *     INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
    *     ADMIN_ROLE_REQUIRED.
-   *   RESOURCE_EXHAUSTED: rate limited, or the request is larger than the
-   *     server's message limit (GRPC_MAX_MESSAGE_BYTES); reason RATE_LIMITED
-   *     and google.rpc.RetryInfo says when to retry.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; nothing of the call was imported;
    *     retry after google.rpc.RetryInfo.
    */
