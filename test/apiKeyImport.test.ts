@@ -3,7 +3,6 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import type pg from 'pg';
 import { createApiKey } from '../src/apiKeys/createApiKey.ts';
 import {
   type ImportApiKeysResponse,
@@ -19,11 +18,13 @@ import {
 } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { createDatabase, type DatabasePool } from '../src/storage/createDatabase.ts';
 import { eventually } from './helpers/eventually.ts';
+import { redisDump } from './helpers/redisDump.ts';
 import { expectRpcError, rpcStatus } from './helpers/rpcError.ts';
 import { spawnGatehouse } from './helpers/spawnGatehouse.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 import { createTestDatabase, redisUrl, type TestDatabase } from './helpers/testDatabase.ts';
 import { registerUser, uniqueEmail } from './helpers/users.ts';
+import { whileKeyLookupsBlocked } from './helpers/whileKeyLookupsBlocked.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 /** Legacy key formats seen in the wild. */
@@ -484,23 +485,10 @@ describe('ImportApiKeys', () => {
   });
 
   it('JWT-shaped and bad-checksum credentials never reach the database; legacy-shaped ones do', async () => {
-    // Proof by lock, as in apiKeys.test.ts: while api_key_secrets is locked, any key lookup
-    // waits. An unknown legacy-shaped key (the control) cannot be answered; the others are
-    // answered at once, so they read nothing.
-    const client: pg.PoolClient = await gh.db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('LOCK TABLE api_key_secrets IN ACCESS EXCLUSIVE MODE');
-      const control = await call(
-        gh.auth,
-        'validateToken',
-        { accessToken: legacyUuid() },
-        { deadlineMs: 1000 },
-      ).then(
-        () => 'answered',
-        (e: ServiceError) => status[e.code],
-      );
-      assert.notEqual(control, 'answered', 'a legacy lookup waits for the lock (the probe works)');
+    // Proof by lock: while api_key_secrets is locked, any key lookup waits. An unknown
+    // legacy-shaped key (the control) cannot be answered; the others are answered at once, so
+    // they read nothing.
+    await whileKeyLookupsBlocked(gh, legacyUuid(), async () => {
       const refused = [
         `${Buffer.from('{"alg":"RS256","typ":"at+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.${randomBytes(32).toString('base64url')}`,
         'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
@@ -521,10 +509,7 @@ describe('ImportApiKeys', () => {
           'INVALID_ACCESS_TOKEN',
         );
       }
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
+    });
   });
 });
 
@@ -663,27 +648,7 @@ describe('imported secrets stay secret', () => {
       const audit = await db.query(`SELECT * FROM audit_events`);
       assert.ok(audit.some((r) => (r as { action: string }).action === 'api_keys_import'));
       assert.deepEqual(leaks(JSON.stringify(audit)), [], 'no secret in audit rows');
-      await redis.connect();
-      const values: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        for (const k of keys) {
-          const type = await redis.type(k);
-          const value =
-            type === 'string'
-              ? await redis.get(k)
-              : type === 'hash'
-                ? await redis.hgetall(k)
-                : type === 'zset'
-                  ? await redis.zrange(k, '0', '-1', 'WITHSCORES')
-                  : type === 'list'
-                    ? await redis.lrange(k, 0, -1)
-                    : await redis.smembers(k);
-          values.push(k, JSON.stringify(value));
-        }
-      } while (cursor !== '0');
+      const values = await redisDump(redis, prefix);
       assert.ok(values.length > 0, 'the server wrote to Redis (rate limits)');
       assert.deepEqual(leaks(values.join('\n')), [], 'no secret in Redis keys or values');
     } finally {

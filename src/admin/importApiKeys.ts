@@ -2,7 +2,6 @@ import { apiKeyDisplayPrefix, hashApiKeySecret } from '../apiKeys/apiKeySecret.t
 import { legacySecretProblem } from '../apiKeys/legacyApiKeySecret.ts';
 import { isViolation, normalizeDisplayName, normalizeEmail } from '../auth/normalize.ts';
 import type { ApiKeyOwner } from '../domain/ApiKey.ts';
-import { invalidArgument } from '../errors/AppError.ts';
 import {
   type ImportErrorReason,
   type ImportFailure,
@@ -13,11 +12,9 @@ import type { Db } from '../storage/Db.ts';
 import { findServiceAccountByName } from '../storage/serviceAccounts.ts';
 import { findUserByIdentifier } from '../storage/users.ts';
 import type { AuditScope } from './AuditScope.ts';
+import { checkImportBatchSize, isImportableCreationTime } from './importBatch.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
-const MAX_IMPORT_BATCH = 1000;
-// Clock skew tolerated on a supplied create_time; later than this it is in the future.
-const FUTURE_SLACK_MS = 5 * 60_000;
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
 /** One legacy key to import, as the transport read it (see ImportedApiKey in the proto). */
@@ -121,10 +118,7 @@ function checkEntry(e: ImportApiKeyEntry, now: number): Checked {
     return invalid('display_name', `display_name: ${displayName.description}`);
   }
   const { createdAt, expiresAt } = e;
-  if (
-    createdAt !== null &&
-    (!Number.isFinite(createdAt.getTime()) || createdAt.getTime() > now + FUTURE_SLACK_MS)
-  ) {
+  if (createdAt !== null && !isImportableCreationTime(createdAt, now)) {
     return invalid('create_time', 'create_time: must not be in the future');
   }
   if (expiresAt !== null && !Number.isFinite(expiresAt.getTime())) {
@@ -184,15 +178,7 @@ export async function importApiKeys(
   audit: AuditScope,
   entries: readonly ImportApiKeyEntry[],
 ): Promise<ImportApiKeyResult[]> {
-  if (entries.length === 0 || entries.length > MAX_IMPORT_BATCH) {
-    throw invalidArgument([
-      {
-        field: 'api_keys',
-        description: `between 1 and ${MAX_IMPORT_BATCH} keys per call`,
-        reason: entries.length === 0 ? 'REQUIRED' : 'TOO_MANY',
-      },
-    ]);
-  }
+  checkImportBatchSize(entries.length, 'api_keys', 'keys');
   const now = Date.now();
   const checked = entries.map((e) => checkEntry(e, now));
   // Built inside the transaction: a retried transaction (deadlock) starts from scratch.
