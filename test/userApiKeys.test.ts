@@ -33,6 +33,13 @@ interface AuditRow {
 
 type AnyRequest = Record<string, unknown>;
 
+/** A registered user holding `roles` (set by SQL, as an operator could), with a session. */
+async function registeredWith(gh: Gatehouse, roles: string[]) {
+  const u = await registerUser(gh);
+  await gh.db.query(`UPDATE users SET roles = $2 WHERE id = $1`, [u.user.id, roles]);
+  return { id: u.user.id, token: u.tokens.accessToken };
+}
+
 describe('ApiKeyService: a user manages their own API keys', () => {
   let gh: Gatehouse;
   before(async () => {
@@ -46,12 +53,7 @@ describe('ApiKeyService: a user manages their own API keys', () => {
     await gh.stop();
   });
 
-  /** A registered user holding `roles` (set by SQL, as an operator could), with a session. */
-  const userWith = async (roles: string[] = []) => {
-    const u = await registerUser(gh);
-    await gh.db.query(`UPDATE users SET roles = $2 WHERE id = $1`, [u.user.id, roles]);
-    return { id: u.user.id, token: u.tokens.accessToken };
-  };
+  const userWith = (roles: string[] = []) => registeredWith(gh, roles);
   const createKey = (token: string, request: AnyRequest = {}) =>
     call(gh.apiKeys, 'createApiKey', { displayName: '', roles: [], ...request } as never, {
       token,
@@ -600,11 +602,7 @@ describe("UserAdminService: an admin lists and revokes a user's API keys", () =>
     await gh.stop();
   });
 
-  const userWith = async (roles: string[] = []) => {
-    const u = await registerUser(gh);
-    await gh.db.query(`UPDATE users SET roles = $2 WHERE id = $1`, [u.user.id, roles]);
-    return { id: u.user.id, token: u.tokens.accessToken };
-  };
+  const userWith = (roles: string[] = []) => registeredWith(gh, roles);
 
   it('refuses non-admins before any lookup, and audits each call with the user as subject', async () => {
     const member = await userWith(['reader']);
