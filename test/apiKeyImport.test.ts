@@ -86,12 +86,16 @@ async function adminKey(db: TestDatabase, pool: DatabasePool): Promise<string> {
   );
   assert.ok(row);
   const created = await pool.transaction((tx) =>
-    createApiKey(tx, {
-      owner: { kind: 'service_account', id: row.id },
-      displayName: 'importer',
-      roles: ['admin'],
-      expiresAt: null,
-    }),
+    createApiKey(
+      tx,
+      {
+        owner: { kind: 'service_account', id: row.id },
+        displayName: 'importer',
+        roles: ['admin'],
+        expiresAt: null,
+      },
+      { userKeyMaxTtlMs: null, serviceAccountKeyMaxTtlMs: null, maxKeysPerUser: null },
+    ),
   );
   return created.secret;
 }

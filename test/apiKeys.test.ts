@@ -43,6 +43,9 @@ async function insertServiceAccount(db: TestDatabase, roles: string[]): Promise<
   return row.id;
 }
 
+/** No maximum lifetime, no cap: these tests make keys directly, whatever the server's limits. */
+const NO_LIMITS = { userKeyMaxTtlMs: null, serviceAccountKeyMaxTtlMs: null, maxKeysPerUser: null };
+
 function newKey(
   pool: DatabasePool,
   owner: ApiKeyOwner,
@@ -50,7 +53,7 @@ function newKey(
   expiresAt: Date | null = null,
 ): Promise<CreatedApiKey> {
   return pool.transaction((tx) =>
-    createApiKey(tx, { owner, displayName: 'test key', roles, expiresAt }),
+    createApiKey(tx, { owner, displayName: 'test key', roles, expiresAt }, NO_LIMITS),
   );
 }
 
