@@ -517,6 +517,85 @@ describe('ImportApiKeys', () => {
   });
 });
 
+describe('ImportApiKeys under key limits', () => {
+  let gh: Gatehouse;
+  let token: string;
+  before(async () => {
+    gh = await startGatehouse({ API_KEY_MAX_TTL_DAYS: '30', API_KEY_MAX_PER_USER: '2' });
+    const admin = await registerUser(gh);
+    await gh.db.query(`UPDATE users SET roles = '{admin}' WHERE id = $1`, [admin.user.id]);
+    token = admin.tokens.accessToken;
+  });
+  after(async () => {
+    await gh.stop();
+  });
+
+  it("bounds a user's imported keys by the maximum lifetime and the live-key cap, as new keys", async () => {
+    const user = await registerUser(gh);
+    const owner = { email: user.email };
+    const DAY = 86_400_000;
+    const noExpiry = legacyUuid();
+    const entries = [
+      entry(noExpiry, owner),
+      entry(legacyUuid(), owner, { expireTime: new Date(Date.now() + 60 * DAY) }),
+      // Neither live: they do not count towards the cap.
+      entry(legacyUuid(), owner, { expireTime: new Date(Date.now() - DAY) }),
+      entry(legacyUuid(), owner, { disabled: true }),
+      entry(legacyUuid(), owner, { expireTime: new Date(Date.now() + 10 * DAY) }),
+      entry(legacyUuid(), owner),
+    ];
+    const call1 = await call(gh.serviceAccounts, 'importApiKeys', { apiKeys: entries }, { token });
+    assert.deepEqual(outcomes(call1), [
+      'ok',
+      'VALIDATION_FAILED',
+      'ok',
+      'ok',
+      'ok',
+      'API_KEY_LIMIT_REACHED',
+    ]);
+    assert.match(call1.results[1]?.errorMessage ?? '', /at most 30 days from now/);
+    assert.match(call1.results[5]?.errorMessage ?? '', /at most 2 live API keys/);
+    const [row] = await gh.db.query<{ days: number }>(
+      `SELECT round(extract(epoch FROM expires_at - now()) / 86400)::int AS days
+       FROM api_keys WHERE id = $1`,
+      [call1.results[0]?.apiKeyId],
+    );
+    assert.equal(row?.days, 30, 'no expiry given: exactly the maximum lifetime');
+    // Re-running at the cap still tells what was imported already.
+    const call2 = await call(gh.serviceAccounts, 'importApiKeys', { apiKeys: entries }, { token });
+    assert.deepEqual(outcomes(call2), [
+      'ALREADY_EXISTS',
+      'VALIDATION_FAILED',
+      'ALREADY_EXISTS',
+      'ALREADY_EXISTS',
+      'ALREADY_EXISTS',
+      'API_KEY_LIMIT_REACHED',
+    ]);
+    assert.equal((await call(gh.auth, 'validateToken', { accessToken: noExpiry })).active, true);
+
+    // The way off a legacy secret: the user rotates the key to a ghk_ one; both work for the
+    // overlap, then only the new one.
+    const rotated = await call(
+      gh.apiKeys,
+      'rotateApiKey',
+      { apiKeyId: call1.results[0]?.apiKeyId ?? '', overlap: { seconds: '1', nanos: 0 } },
+      { token: user.tokens.accessToken },
+    );
+    assert.match(rotated.secret, /^ghk_/);
+    assert.equal(
+      (await call(gh.auth, 'validateToken', { accessToken: rotated.secret })).active,
+      true,
+    );
+    await eventually(
+      () => call(gh.auth, 'validateToken', { accessToken: noExpiry }),
+      (v) => !v.active,
+      { what: 'the legacy secret ends with the overlap' },
+    );
+    const v = await call(gh.auth, 'validateToken', { accessToken: rotated.secret });
+    assert.equal(v.apiKeyId, call1.results[0]?.apiKeyId, 'the same key, with a new secret');
+  });
+});
+
 describe('legacy key guesses', () => {
   let gh: Gatehouse;
   let pool: DatabasePool;

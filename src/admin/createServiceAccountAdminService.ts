@@ -74,6 +74,6 @@ export function createServiceAccountAdminService(
     createServiceAccountKey: (audit, input) => createServiceAccountKey(deps, audit, input),
     listServiceAccountKeys: (id, page) => listServiceAccountKeys(deps, id, page),
     revokeServiceAccountKey,
-    importApiKeys,
+    importApiKeys: (audit, entries) => importApiKeys(deps, audit, entries),
   };
 }

@@ -1,16 +1,25 @@
 import { apiKeyDisplayPrefix, hashApiKeySecret } from '../apiKeys/apiKeySecret.ts';
+import { maxKeyTtlMs } from '../apiKeys/createApiKey.ts';
+import { boundedKeyExpiry, checkKeyExpiry } from '../apiKeys/keyExpiry.ts';
 import { legacySecretProblem } from '../apiKeys/legacyApiKeySecret.ts';
 import { isViolation, normalizeDisplayName, normalizeEmail } from '../auth/normalize.ts';
+import type { ApiKeyLimits } from '../config/apiKeyConfig.ts';
 import type { ApiKeyOwner } from '../domain/ApiKey.ts';
 import {
   type ImportErrorReason,
   type ImportFailure,
   importErrorReason,
 } from '../errors/importErrorReason.ts';
-import { findApiKeyOwnerState, insertImportedApiKey } from '../storage/apiKeys.ts';
+import {
+  countLiveApiKeysOfOwner,
+  findApiKeyOwnerState,
+  insertImportedApiKey,
+  isApiKeySecretTaken,
+} from '../storage/apiKeys.ts';
 import type { Db } from '../storage/Db.ts';
 import { findServiceAccountByName } from '../storage/serviceAccounts.ts';
 import { findUserByIdentifier } from '../storage/users.ts';
+import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { checkImportBatchSize, isImportableCreationTime } from './importBatch.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
@@ -137,12 +146,15 @@ function checkEntry(e: ImportApiKeyEntry, now: number): Checked {
   };
 }
 
-/** The owner a key may be imported for: its id and the roles it holds now (its row locked). */
-type Owner = { owner: ApiKeyOwner; roles: string[] };
+/**
+ * The owner a key may be imported for: its id, the roles it holds now (its row locked), and for
+ * a user the live keys it holds (counted once, then kept up to date by this batch).
+ */
+type Owner = { owner: ApiKeyOwner; roles: string[]; liveKeys: number };
 
 /**
- * Finds the live owner an entry names and locks its row, so the roles the key is checked
- * against are the ones held at commit (a concurrent demotion waits for the import).
+ * Finds the live owner an entry names and locks its row, so the roles and the key count that
+ * entries are checked against are the ones at commit (a concurrent change waits for the import).
  */
 async function findOwner(tx: Db, ref: OwnerRef): Promise<Owner | Refusal> {
   let owner: ApiKeyOwner | null = null;
@@ -162,7 +174,65 @@ async function findOwner(tx: Db, ref: OwnerRef): Promise<Owner | Refusal> {
           message: 'no service account has this name',
         };
   }
-  return { owner, roles: state.roles };
+  const liveKeys = owner.kind === 'user' ? await countLiveApiKeysOfOwner(tx, owner) : 0;
+  return { owner, roles: state.roles, liveKeys };
+}
+
+/**
+ * Imports one checked key of `owner` under the rules every key follows: roles within the
+ * owner's, the maximum lifetime for the owner's kind (no expiry given: exactly that lifetime,
+ * as for a new key; a later one is refused; a past one is kept, the key is just inactive), and
+ * a user's cap of live keys. A secret some key has already is ALREADY_EXISTS, checked first so
+ * that re-running an import answers that and nothing else.
+ */
+async function importKey(
+  tx: Db,
+  limits: ApiKeyLimits,
+  key: CheckedKey,
+  owner: Owner,
+  now: number,
+): Promise<{ id: string; displayPrefix: string } | Refusal> {
+  const taken: Refusal = {
+    failure: { reason: 'API_KEY_SECRET_TAKEN' },
+    message: 'a key with this secret exists already (imported before, or an earlier entry)',
+  };
+  const held = new Set(owner.roles);
+  const missing = (key.roles ?? []).filter((r) => !held.has(r));
+  if (missing.length > 0) {
+    return invalid(
+      'roles',
+      `a key cannot hold roles its owner does not hold: ${missing.join(', ')}`,
+    );
+  }
+  const maxTtlMs = maxKeyTtlMs(limits, owner.owner);
+  const tooLate =
+    key.expiresAt !== null && key.expiresAt.getTime() > now
+      ? checkKeyExpiry(key.expiresAt, maxTtlMs, now)
+      : null;
+  if (tooLate !== null) return invalid('expire_time', `expire_time: ${tooLate.description}`);
+  const expiresAt = boundedKeyExpiry(key.expiresAt, null, maxTtlMs, now);
+  const live = !key.disabled && (expiresAt === null || expiresAt.getTime() > now);
+  const cap = owner.owner.kind === 'user' && live ? limits.maxKeysPerUser : null;
+  if (cap !== null && owner.liveKeys >= cap) {
+    if (await isApiKeySecretTaken(tx, key.secretHash)) return taken;
+    return {
+      failure: { reason: 'API_KEY_LIMIT_REACHED' },
+      message: `a user may hold at most ${cap} live API keys (API_KEY_MAX_PER_USER)`,
+    };
+  }
+  const id = await insertImportedApiKey(tx, {
+    owner: owner.owner,
+    displayName: key.displayName,
+    roles: key.roles ?? owner.roles,
+    expiresAt,
+    secretHash: key.secretHash,
+    displayPrefix: key.displayPrefix,
+    createdAt: key.createdAt,
+    revoked: key.disabled,
+  });
+  if (id === null) return taken;
+  if (live) owner.liveKeys += 1;
+  return { id, displayPrefix: key.displayPrefix };
 }
 
 /**
@@ -170,11 +240,12 @@ async function findOwner(tx: Db, ref: OwnerRef): Promise<Owner | Refusal> {
  * SHA-256 like every key (src/apiKeys), so whoever holds one keeps using it. Each entry
  * succeeds or fails on its own, and all of them are written in ONE transaction with the call's
  * audit event (counts only, never a secret): invalid entries are refused before it, an unknown
- * owner or roles the owner does not hold are refused inside it, and a secret some key already
- * has (an earlier import, an earlier entry) is ALREADY_EXISTS without aborting the transaction,
- * so re-running a batch is harmless and never duplicates a key.
+ * owner or a rule of keys broken (importKey) inside it, and a secret some key already has (an
+ * earlier import, an earlier entry) is ALREADY_EXISTS without aborting the transaction, so
+ * re-running a batch is harmless and never duplicates a key.
  */
 export async function importApiKeys(
+  deps: Pick<AdminDeps, 'apiKeyLimits'>,
   audit: AuditScope,
   entries: readonly ImportApiKeyEntry[],
 ): Promise<ImportApiKeyResult[]> {
@@ -193,65 +264,32 @@ export async function importApiKeys(
       }
       return found;
     };
-    const results: ImportApiKeyResult[] = [];
-    let alreadyExisted = 0;
-    for (const [index, entry] of checked.entries()) {
-      const refuse = (refusal: Refusal) =>
-        results.push({
-          index,
-          ok: false,
-          apiKeyId: '',
-          displayPrefix: '',
-          errorReason: importErrorReason(refusal.failure),
-          errorMessage: refusal.message,
-        });
-      if (isRefusal(entry)) {
-        refuse(entry);
-        continue;
-      }
-      const { key } = entry;
+    const importChecked = async (key: CheckedKey) => {
       const owner = await ownerOf(key.owner);
-      if (isRefusal(owner)) {
-        refuse(owner);
-        continue;
-      }
-      const held = new Set(owner.roles);
-      const missing = (key.roles ?? []).filter((r) => !held.has(r));
-      if (missing.length > 0) {
-        refuse(
-          invalid(
-            'roles',
-            `a key cannot hold roles its owner does not hold: ${missing.join(', ')}`,
-          ),
-        );
-        continue;
-      }
-      const id = await insertImportedApiKey(tx, {
-        owner: owner.owner,
-        displayName: key.displayName,
-        roles: key.roles ?? owner.roles,
-        expiresAt: key.expiresAt,
-        secretHash: key.secretHash,
-        displayPrefix: key.displayPrefix,
-        createdAt: key.createdAt,
-        revoked: key.disabled,
-      });
-      if (id === null) {
-        alreadyExisted += 1;
-        refuse({
-          failure: { reason: 'API_KEY_SECRET_TAKEN' },
-          message: 'a key with this secret exists already (imported before, or an earlier entry)',
-        });
-        continue;
-      }
-      results.push({
-        index,
-        ok: true,
-        apiKeyId: id,
-        displayPrefix: key.displayPrefix,
-        errorReason: '',
-        errorMessage: '',
-      });
+      return isRefusal(owner) ? owner : importKey(tx, deps.apiKeyLimits, key, owner, now);
+    };
+    const results: ImportApiKeyResult[] = [];
+    for (const [index, entry] of checked.entries()) {
+      const outcome = isRefusal(entry) ? entry : await importChecked(entry.key);
+      results.push(
+        isRefusal(outcome)
+          ? {
+              index,
+              ok: false,
+              apiKeyId: '',
+              displayPrefix: '',
+              errorReason: importErrorReason(outcome.failure),
+              errorMessage: outcome.message,
+            }
+          : {
+              index,
+              ok: true,
+              apiKeyId: outcome.id,
+              displayPrefix: outcome.displayPrefix,
+              errorReason: '',
+              errorMessage: '',
+            },
+      );
     }
     const imported = results.filter((r) => r.ok).length;
     audit.note({
@@ -259,7 +297,7 @@ export async function importApiKeys(
         requested: entries.length,
         imported,
         failed: entries.length - imported,
-        already_existed: alreadyExisted,
+        already_existed: results.filter((r) => r.errorReason === 'ALREADY_EXISTS').length,
       },
     });
     return results;

@@ -25,6 +25,7 @@ describe('importErrorReason', () => {
       [{ reason: 'API_KEY_SECRET_TAKEN' }, 'ALREADY_EXISTS'],
       [{ reason: 'USER_NOT_FOUND' }, 'USER_NOT_FOUND'],
       [{ reason: 'SERVICE_ACCOUNT_NOT_FOUND' }, 'SERVICE_ACCOUNT_NOT_FOUND'],
+      [{ reason: 'API_KEY_LIMIT_REACHED' }, 'API_KEY_LIMIT_REACHED'],
       [{ reason: 'VALIDATION_FAILED', field: 'secret' }, 'INVALID_SECRET'],
       [{ reason: 'VALIDATION_FAILED', field: 'secret_sha256' }, 'INVALID_SECRET'],
       [{ reason: 'VALIDATION_FAILED', field: 'user_email' }, 'INVALID_EMAIL'],

@@ -10,7 +10,11 @@ export type ImportFailure =
   | {
       reason: Extract<
         ErrorReason,
-        'EMAIL_TAKEN' | 'USERNAME_TAKEN' | 'USER_NOT_FOUND' | 'SERVICE_ACCOUNT_NOT_FOUND'
+        | 'EMAIL_TAKEN'
+        | 'USERNAME_TAKEN'
+        | 'USER_NOT_FOUND'
+        | 'SERVICE_ACCOUNT_NOT_FOUND'
+        | 'API_KEY_LIMIT_REACHED'
       >;
     }
   | { reason: 'API_KEY_SECRET_TAKEN' }
@@ -29,6 +33,7 @@ export type ImportErrorReason =
   | 'INVALID_SECRET'
   | 'USER_NOT_FOUND'
   | 'SERVICE_ACCOUNT_NOT_FOUND'
+  | 'API_KEY_LIMIT_REACHED'
   | 'VALIDATION_FAILED';
 
 /** The entry fields whose VALIDATION_FAILED has a wire value of its own. */
@@ -45,7 +50,8 @@ const INVALID_FIELD: ReadonlyMap<string, ImportErrorReason> = new Map([
 /**
  * The one mapping from an import failure to the result's error_reason, as documented on those
  * fields: something taken (an email, a username, a key's secret) is ALREADY_EXISTS, an owner
- * that does not exist keeps its reason, a field-specific VALIDATION_FAILED is INVALID_<FIELD>.
+ * that does not exist or a user's full key allowance keeps its reason, a field-specific
+ * VALIDATION_FAILED is INVALID_<FIELD>.
  */
 export function importErrorReason(failure: ImportFailure): ImportErrorReason {
   switch (failure.reason) {
@@ -53,6 +59,7 @@ export function importErrorReason(failure: ImportFailure): ImportErrorReason {
       return INVALID_FIELD.get(failure.field) ?? 'VALIDATION_FAILED';
     case 'USER_NOT_FOUND':
     case 'SERVICE_ACCOUNT_NOT_FOUND':
+    case 'API_KEY_LIMIT_REACHED':
       return failure.reason;
     case 'EMAIL_TAKEN':
     case 'USERNAME_TAKEN':

@@ -154,6 +154,13 @@ export async function insertImportedApiKey(db: Db, key: ImportedApiKey): Promise
   return null;
 }
 
+/** Whether some key has a secret hashing to `secretHash` (any key, live or not). */
+export async function isApiKeySecretTaken(db: Db, secretHash: Buffer): Promise<boolean> {
+  return db.oneFirst(sql.type(z.object({ taken: z.boolean() }))`
+    SELECT EXISTS (SELECT 1 FROM api_key_secrets WHERE secret_hash = ${sql.binary(secretHash)})
+      AS taken`);
+}
+
 /** The key with this id, or null. */
 export async function findApiKeyById(db: Db, id: string): Promise<ApiKey | null> {
   const row = await db.maybeOne(sql.type(apiKeyRow)`

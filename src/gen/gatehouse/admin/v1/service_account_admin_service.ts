@@ -441,8 +441,12 @@ export interface ImportedApiKey {
     | Date
     | undefined;
   /**
-   * When the key stops working; unset for a key that does not expire. May
-   * be in the past: the key is imported, and inactive.
+   * When the key stops working. May be in the past: the key is imported,
+   * and inactive. Bounded like a new key's by the maximum lifetime for its
+   * owner's kind (API_KEY_MAX_TTL_DAYS for users,
+   * SERVICE_ACCOUNT_KEY_MAX_TTL_DAYS): a later time is refused, and unset
+   * means exactly that lifetime from the import (no expiry where there is
+   * no maximum).
    */
   expireTime?:
     | Date
@@ -484,8 +488,12 @@ export interface ImportApiKeyResult {
    *   INVALID_EMAIL:    VALIDATION_FAILED on user_email;
    *   INVALID_ROLE:     VALIDATION_FAILED on roles (an invalid role name,
    *                     or a role the owner does not hold);
+   *   API_KEY_LIMIT_REACHED: the user holds the most live keys
+   *                     API_KEY_MAX_PER_USER allows (also counting the keys
+   *                     imported by earlier entries);
    *   VALIDATION_FAILED: VALIDATION_FAILED on another field (no owner,
-   *                     display_name, a creation time in the future).
+   *                     display_name, a creation time in the future, an
+   *                     expire_time beyond the maximum key lifetime).
    */
   errorReason: string;
   /**
@@ -3429,8 +3437,10 @@ export const ServiceAccountAdminServiceService = {
    * (secret_sha256), for legacy tables that kept only that hash. Up to 1000
    * keys per call, written in one transaction with the call's audit event
    * (api_keys_import, with counts only); each entry succeeds or fails on its
-   * own (ImportApiKeyResult). Importing a secret again is harmless: that
-   * entry fails with ALREADY_EXISTS and nothing is duplicated.
+   * own (ImportApiKeyResult), under the limits new keys have (maximum
+   * lifetime, a user's cap of live keys). Importing a secret again is
+   * harmless: that entry fails with ALREADY_EXISTS and nothing is
+   * duplicated.
    * Authenticated: `authorization: Bearer <access token or API key>` metadata
    * of an admin.
    *
@@ -3699,8 +3709,10 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    * (secret_sha256), for legacy tables that kept only that hash. Up to 1000
    * keys per call, written in one transaction with the call's audit event
    * (api_keys_import, with counts only); each entry succeeds or fails on its
-   * own (ImportApiKeyResult). Importing a secret again is harmless: that
-   * entry fails with ALREADY_EXISTS and nothing is duplicated.
+   * own (ImportApiKeyResult), under the limits new keys have (maximum
+   * lifetime, a user's cap of live keys). Importing a secret again is
+   * harmless: that entry fails with ALREADY_EXISTS and nothing is
+   * duplicated.
    * Authenticated: `authorization: Bearer <access token or API key>` metadata
    * of an admin.
    *
@@ -4100,8 +4112,10 @@ export interface ServiceAccountAdminServiceClient extends Client {
    * (secret_sha256), for legacy tables that kept only that hash. Up to 1000
    * keys per call, written in one transaction with the call's audit event
    * (api_keys_import, with counts only); each entry succeeds or fails on its
-   * own (ImportApiKeyResult). Importing a secret again is harmless: that
-   * entry fails with ALREADY_EXISTS and nothing is duplicated.
+   * own (ImportApiKeyResult), under the limits new keys have (maximum
+   * lifetime, a user's cap of live keys). Importing a secret again is
+   * harmless: that entry fails with ALREADY_EXISTS and nothing is
+   * duplicated.
    * Authenticated: `authorization: Bearer <access token or API key>` metadata
    * of an admin.
    *
