@@ -215,28 +215,22 @@ describe('worked example: a service account from the CLI to its loss of access',
        ORDER BY id`,
       [id],
     );
-    const common = { source: 'cli', service_account_id: id, name: 'audited-bot' };
+    // One success row per run, in the order run, each with the status it found.
+    const expected = (action: string, previous: string) => ({
+      action: `service_account_${action}`,
+      outcome: 'success',
+      details: {
+        source: 'cli',
+        service_account_id: id,
+        name: 'audited-bot',
+        previous_status: previous,
+      },
+    });
     assert.deepEqual(audit, [
-      {
-        action: 'service_account_disable',
-        outcome: 'success',
-        details: { ...common, previous_status: 'active' },
-      },
-      {
-        action: 'service_account_disable',
-        outcome: 'success',
-        details: { ...common, previous_status: 'disabled' },
-      },
-      {
-        action: 'service_account_enable',
-        outcome: 'success',
-        details: { ...common, previous_status: 'disabled' },
-      },
-      {
-        action: 'service_account_enable',
-        outcome: 'success',
-        details: { ...common, previous_status: 'active' },
-      },
+      expected('disable', 'active'),
+      expected('disable', 'disabled'),
+      expected('enable', 'disabled'),
+      expected('enable', 'active'),
     ]);
     const [state] = await db.query<{ status: string }>(
       `SELECT status FROM service_accounts WHERE id = $1`,
