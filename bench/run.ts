@@ -151,6 +151,7 @@ async function bench(options: Options, cleanups: Cleanups): Promise<number> {
     sessionIdleSec: config.tokens.sessionIdleSec,
     sessionAbsoluteSec: config.tokens.sessionAbsoluteSec,
     tokens: config.tokens,
+    apiKeyLimits: config.apiKeys.limits,
   });
   const machine = machineInfo(await postgresVersion(), await redisVersion(redis));
 

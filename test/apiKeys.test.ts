@@ -42,6 +42,9 @@ async function insertServiceAccount(db: TestDatabase, roles: string[]): Promise<
   return row.id;
 }
 
+/** No maximum lifetime, no cap: these tests make keys directly, whatever the server's limits. */
+const NO_LIMITS = { userKeyMaxTtlMs: null, serviceAccountKeyMaxTtlMs: null, maxKeysPerUser: null };
+
 function newKey(
   pool: DatabasePool,
   owner: ApiKeyOwner,
@@ -49,7 +52,7 @@ function newKey(
   expiresAt: Date | null = null,
 ): Promise<CreatedApiKey> {
   return pool.transaction((tx) =>
-    createApiKey(tx, { owner, displayName: 'test key', roles, expiresAt }),
+    createApiKey(tx, { owner, displayName: 'test key', roles, expiresAt }, NO_LIMITS),
   );
 }
 

@@ -30,6 +30,7 @@ describe('foundation', () => {
     for (const service of [
       '',
       'gatehouse.auth.v1.AuthService',
+      'gatehouse.auth.v1.ApiKeyService',
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.postgres',
       'gatehouse.redis',
@@ -49,6 +50,7 @@ describe('foundation', () => {
     assert.deepEqual(services.stdout.trim().split('\n').sort(), [
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.UserAdminService',
+      'gatehouse.auth.v1.ApiKeyService',
       'gatehouse.auth.v1.AuthService',
       'grpc.health.v1.Health',
     ]);
@@ -59,6 +61,8 @@ describe('foundation', () => {
       methods.stdout,
       /^gatehouse\.admin\.v1\.ServiceAccountAdminService\/CreateServiceAccountKey$/m,
     );
+    assert.match(methods.stdout, /^gatehouse\.auth\.v1\.ApiKeyService\/RotateApiKey$/m);
+    assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/RevokeUserApiKey$/m);
   });
 
   it('calls a method knowing only what reflection serves', async () => {

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import argon2 from 'argon2';
 import { createServiceAccountWithKey } from '../../src/admin/createServiceAccountWithKey.ts';
+import type { ApiKeyLimits } from '../../src/config/apiKeyConfig.ts';
 import type {
   ListUsersResponse,
   UserAdminServiceClient,
@@ -48,6 +49,8 @@ export interface SeedOptions {
   sessionAbsoluteSec: number;
   /** The server's token settings (issuer, audience, algorithm, lifetimes). */
   tokens: TokenSettings;
+  /** The server's API key bounds (lifetime, count), which key creation applies. */
+  apiKeyLimits: ApiKeyLimits;
 }
 
 export class Seeder {
@@ -171,7 +174,7 @@ export class Seeder {
       return await mapLimit(Array.from({ length: count }), 4, async () => {
         const name = `bench-sa-${String(++this.#serviceAccounts).padStart(4, '0')}`;
         const { account, key } = await createServiceAccountWithKey(
-          { pool },
+          { pool, apiKeyLimits: this.#options.apiKeyLimits },
           { name, displayName: '', description: '', roles: BENCH_SERVICE_ACCOUNT_ROLES },
           info,
         );

@@ -1,5 +1,6 @@
 import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
 import type { PasswordPolicy } from '../auth/passwordPolicy.ts';
+import type { ApiKeyLimits } from '../config/apiKeyConfig.ts';
 import type { PageTokens } from '../paging/createPageTokens.ts';
 import type { RevocationDeps } from '../sessions/updateSessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
@@ -18,4 +19,6 @@ export interface AdminDeps extends RevocationDeps {
   hasher: PasswordHasher;
   /** The rules CreateUser's initial password must pass. */
   policy: PasswordPolicy;
+  /** Maximum lifetimes of new keys, live keys per user (API_KEY_MAX_*). */
+  apiKeyLimits: ApiKeyLimits;
 }

@@ -1,4 +1,6 @@
+import type { KeyPage, KeyPageRequest } from '../apiKeys/ownerApiKeys.ts';
 import type { SessionPageRequest } from '../auth/sessions.ts';
+import type { ApiKey } from '../domain/ApiKey.ts';
 import type { ManagedUser } from '../domain/User.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
@@ -12,6 +14,7 @@ import { type ListAuditEventsInput, listAuditEvents } from './listAuditEvents.ts
 import { type ListUsersInput, listUsers } from './listUsers.ts';
 import { unlockUser } from './unlockUser.ts';
 import { type UpdateUserInput, updateUser } from './updateUser.ts';
+import { listUserApiKeys, revokeUserApiKey } from './userApiKeys.ts';
 import { listUserSessions, revokeUserSessions } from './userSessions.ts';
 
 /**
@@ -35,6 +38,8 @@ export interface AdminService {
   revokeUserSessions(audit: AuditScope, userId: string): Promise<number>;
   listAuditEvents: (input: ListAuditEventsInput) => ReturnType<typeof listAuditEvents>;
   importUsers(audit: AuditScope, entries: readonly ImportEntry[]): Promise<ImportResult[]>;
+  listUserApiKeys(userId: string, page: KeyPageRequest): Promise<KeyPage>;
+  revokeUserApiKey(audit: AuditScope, userId: string, apiKeyId: string): Promise<ApiKey>;
 }
 
 /** Binds the admin use cases to their dependencies (the page-token codec among them). */
@@ -52,5 +57,7 @@ export function createAdminService(deps: AdminDeps): AdminService {
     revokeUserSessions: (audit, userId) => revokeUserSessions(deps, audit, userId),
     listAuditEvents: (input) => listAuditEvents(deps, input),
     importUsers: (audit, entries) => importUsers(deps, audit, entries),
+    listUserApiKeys: (userId, page) => listUserApiKeys(deps, userId, page),
+    revokeUserApiKey,
   };
 }

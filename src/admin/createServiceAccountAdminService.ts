@@ -52,7 +52,7 @@ export interface ServiceAccountAdminService {
 
 /** Binds the service-account use cases to the reads' pool and the page-token codec. */
 export function createServiceAccountAdminService(
-  deps: Pick<AdminDeps, 'pool' | 'pageTokens'>,
+  deps: Pick<AdminDeps, 'pool' | 'pageTokens' | 'apiKeyLimits'>,
 ): ServiceAccountAdminService {
   const status = async (audit: AuditScope, id: string, target: ServiceAccount['status']) =>
     (await changeServiceAccountStatus(audit, id, target)).account;
@@ -65,7 +65,7 @@ export function createServiceAccountAdminService(
       (await changeServiceAccountStatus(audit, id, 'deleted')).revokedKeys,
     disableServiceAccount: (audit, id) => status(audit, id, 'disabled'),
     enableServiceAccount: (audit, id) => status(audit, id, 'active'),
-    createServiceAccountKey,
+    createServiceAccountKey: (audit, input) => createServiceAccountKey(deps, audit, input),
     listServiceAccountKeys: (id, page) => listServiceAccountKeys(deps, id, page),
     revokeServiceAccountKey,
   };

@@ -4,6 +4,7 @@ import {
   type ServiceAccountAdminService,
 } from '../admin/createServiceAccountAdminService.ts';
 import { ensureEmbeddedAdmin } from '../admin/ensureEmbeddedAdmin.ts';
+import { type ApiKeyService, createApiKeyService } from '../apiKeys/createApiKeyService.ts';
 import type { AuthDeps } from '../auth/AuthDeps.ts';
 import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
@@ -28,6 +29,7 @@ export interface Services {
   auth: AuthService;
   admin: AdminService;
   serviceAccounts: ServiceAccountAdminService;
+  apiKeys: ApiKeyService;
   limits: RateLimitBudgets;
 }
 
@@ -80,6 +82,7 @@ export async function createServices(
     sessionCache: stores.sessionCache,
     apiKeys: stores.apiKeys,
     apiKeyTokenTtlSec: config.apiKeys.accessTokenTtlSec,
+    apiKeyLimits: config.apiKeys.limits,
     hasher,
     policy,
     tokens: {
@@ -108,6 +111,7 @@ export async function createServices(
     auth: createAuthService(deps),
     admin: createAdminService(deps),
     serviceAccounts: createServiceAccountAdminService(deps),
+    apiKeys: createApiKeyService(deps),
     limits,
   };
 }

@@ -4,8 +4,10 @@ import { ReflectionService } from '@grpc/reflection';
 import type { Config } from '../config.ts';
 import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { createAdminHandlers } from '../grpc/adminHandlers.ts';
+import { createApiKeyHandlers } from '../grpc/apiKeyHandlers.ts';
 import { createAuthHandlers } from '../grpc/authHandlers.ts';
 import { type BindDeps, bindService } from '../grpc/bindService.ts';
 import { createClientAddressResolver } from '../grpc/clientAddress.ts';
@@ -82,6 +84,10 @@ export async function startGrpcServer(
   server.addService(
     AuthServiceService,
     bindService(AuthServiceService, createAuthHandlers(services.auth), bindDeps),
+  );
+  server.addService(
+    ApiKeyServiceService,
+    bindService(ApiKeyServiceService, createApiKeyHandlers(services.apiKeys), bindDeps),
   );
   server.addService(
     UserAdminServiceService,

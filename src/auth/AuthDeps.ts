@@ -1,4 +1,5 @@
 import type { ApiKeyResolver } from '../apiKeys/createApiKeyResolver.ts';
+import type { ApiKeyLimits } from '../config/apiKeyConfig.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
 import type { AccountMail } from '../mail/createAccountMail.ts';
@@ -30,6 +31,8 @@ export interface AuthDeps {
   apiKeys: ApiKeyResolver;
   /** Lifetime of the access tokens ExchangeApiKey mints. */
   apiKeyTokenTtlSec: number;
+  /** Maximum lifetimes of new keys, live keys per user (API_KEY_MAX_*). */
+  apiKeyLimits: ApiKeyLimits;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   tokens: TokenSettings;

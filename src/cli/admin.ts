@@ -159,7 +159,7 @@ async function createCommand(deps: BootstrapDeps): Promise<void> {
  */
 async function serviceAccountCommand(): Promise<void> {
   const { account, key } = await createServiceAccountWithKey(
-    { pool },
+    { pool, apiKeyLimits: config.apiKeys.limits },
     {
       name: values.name ?? '',
       displayName: values['display-name'] ?? '',

@@ -2,7 +2,12 @@ import type { AdminService } from '../admin/createAdminService.ts';
 import { sessionIdOf } from '../auth/Principal.ts';
 import type { UserAdminServiceServer } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import type { UnaryHandlers } from './bindService.ts';
-import { auditEventToProto, managedUserToProto as managed, sessionToProto } from './toProto.ts';
+import {
+  apiKeyToProto,
+  auditEventToProto,
+  managedUserToProto as managed,
+  sessionToProto,
+} from './toProto.ts';
 
 // UserStatus -> ListUsers status filter; UNSPECIFIED (0) means "all but deleted".
 const STATUS_FILTER: Record<number, string | null> = {
@@ -88,6 +93,17 @@ export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdmi
       const results = await admin.importUsers(ctx.audit, req.users);
       const imported = results.filter((r) => r.ok).length;
       return { results, importedCount: imported, failedCount: results.length - imported };
+    },
+    async listUserApiKeys(req) {
+      const page = await admin.listUserApiKeys(req.userId, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { apiKeys: page.apiKeys.map(apiKeyToProto), nextPageToken: page.nextPageToken };
+    },
+    async revokeUserApiKey(req, ctx) {
+      const revoked = await admin.revokeUserApiKey(ctx.audit, req.userId, req.apiKeyId);
+      return { apiKey: apiKeyToProto(revoked) };
     },
   };
 }

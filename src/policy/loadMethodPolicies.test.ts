@@ -11,18 +11,21 @@ import {
 import { type FileDescriptorSet, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { StartupError } from '../startup/StartupError.ts';
 import { loadMethodPolicies, readPolicyImage } from './loadMethodPolicies.ts';
 
 const DEFINITIONS = {
   AuthServiceService,
+  ApiKeyServiceService,
   UserAdminServiceService,
   ServiceAccountAdminServiceService,
 };
 const auth = (m: string) => `/gatehouse.auth.v1.AuthService/${m}`;
 const admin = (m: string) => `/gatehouse.admin.v1.UserAdminService/${m}`;
 const serviceAccounts = (m: string) => `/gatehouse.admin.v1.ServiceAccountAdminService/${m}`;
+const apiKeys = (m: string) => `/gatehouse.auth.v1.ApiKeyService/${m}`;
 
 /** The committed image with one method's descriptor changed by `edit`. */
 function editedImage(
@@ -160,6 +163,33 @@ describe('loadMethodPolicies', () => {
       }
     }
     assert.equal(policies.get(auth('Login'))?.audit, null);
+    // A user's own keys: minting keys or secrets needs a session; a key may read and revoke.
+    for (const { path: name } of Object.values(ApiKeyServiceService)) {
+      const p = policies.get(name);
+      assert.ok(p, name);
+      assert.equal(p.caller, 'authenticated');
+      assert.equal(p.requiredRole, null);
+      assert.equal(p.sourceBudget, 'read');
+      assert.equal(p.accountBudget, null);
+    }
+    const kindsOf = (m: string) => policies.get(apiKeys(m))?.principalKinds;
+    assert.deepEqual(kindsOf('CreateApiKey'), ['user']);
+    assert.deepEqual(kindsOf('RotateApiKey'), ['user']);
+    for (const m of ['ListApiKeys', 'GetApiKey', 'RevokeApiKey']) {
+      assert.deepEqual(kindsOf(m), ['user', 'user_api_key'], m);
+    }
+    const actions = [
+      'CreateApiKey',
+      'RevokeApiKey',
+      'RotateApiKey',
+      'ListApiKeys',
+      'GetApiKey',
+    ].map((m) => policies.get(apiKeys(m))?.audit?.action ?? null);
+    assert.deepEqual(actions, ['api_key_create', 'api_key_revoke', 'api_key_rotate', null, null]);
+    assert.deepEqual(policies.get(admin('RevokeUserApiKey'))?.audit, {
+      action: 'user_api_key_revoke',
+      subjectPath: ['userId'],
+    });
   });
 
   it('refuses to start when one method has no policy, naming it and what to add', () => {

@@ -23,6 +23,7 @@ import { ROLE_REFUSALS } from './requireRole.ts';
 /** The API services Gatehouse serves; every RPC of each must carry a call policy. */
 export const API_SERVICES = [
   'gatehouse.auth.v1.AuthService',
+  'gatehouse.auth.v1.ApiKeyService',
   'gatehouse.admin.v1.UserAdminService',
   'gatehouse.admin.v1.ServiceAccountAdminService',
 ] as const;

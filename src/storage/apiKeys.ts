@@ -259,3 +259,57 @@ export async function touchApiKeyLastUsed(db: Db, id: string): Promise<void> {
     UPDATE api_keys SET last_used_at = now()
     WHERE id = ${id} AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`);
 }
+
+/** How many live keys (neither revoked nor expired) `owner` holds now. */
+export async function countLiveApiKeysOfOwner(db: Db, owner: ApiKeyOwner): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+    SELECT count(*)::int AS count FROM api_keys k
+    WHERE ${ownerCondition(owner)} AND k.revoked_at IS NULL
+      AND (k.expires_at IS NULL OR k.expires_at > now())`);
+}
+
+/**
+ * Key `id` of `owner`, row-locked until the end of the transaction (so a rotation and a
+ * revocation of one key queue up), or null when `owner` has no such key.
+ */
+export async function lockApiKeyOfOwner(
+  db: Db,
+  id: string,
+  owner: ApiKeyOwner,
+): Promise<ApiKey | null> {
+  const row = await db.maybeOne(sql.type(apiKeyRow)`
+    SELECT ${API_KEY_COLUMNS} FROM api_keys k
+    WHERE k.id = ${id} AND ${ownerCondition(owner)}
+    FOR UPDATE OF k`);
+  return row && toApiKey(row);
+}
+
+/**
+ * Rotation: drops the secrets of key `apiKeyId` that are already dead and makes every other
+ * one stop `overlapMs` from now (one that would stop sooner keeps its sooner end). Each changed
+ * row's trigger announces the key (k:<id>), so caches re-read the secrets' new ends at once.
+ */
+export async function expireApiKeySecrets(
+  db: Db,
+  apiKeyId: string,
+  overlapMs: number,
+): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    DELETE FROM api_key_secrets WHERE api_key_id = ${apiKeyId} AND expires_at <= now()`);
+  await db.query(sql.typeAlias('void')`
+    UPDATE api_key_secrets
+    SET expires_at = now() + ${overlapMs} * interval '1 millisecond'
+    WHERE api_key_id = ${apiKeyId}
+      AND (expires_at IS NULL OR expires_at > now() + ${overlapMs} * interval '1 millisecond')`);
+}
+
+/** Sets key `id`'s expiry (null: none); its trigger announces the change (k:<id>). */
+export async function updateApiKeyExpiry(
+  db: Db,
+  id: string,
+  expiresAt: Date | null,
+): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    UPDATE api_keys SET expires_at = ${expiresAt === null ? null : sql.timestamp(expiresAt)}
+    WHERE id = ${id}`);
+}

@@ -12,6 +12,10 @@ import {
   type UserAdminServiceService,
 } from '../../src/gen/gatehouse/admin/v1/user_admin_service.ts';
 import {
+  ApiKeyServiceClient,
+  type ApiKeyServiceService,
+} from '../../src/gen/gatehouse/auth/v1/api_key_service.ts';
+import {
   AuthServiceClient,
   type AuthServiceService,
 } from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
@@ -25,6 +29,8 @@ export interface Gatehouse {
   auth: AuthServiceClient;
   admin: UserAdminServiceClient;
   serviceAccounts: ServiceAccountAdminServiceClient;
+  /** gatehouse.auth.v1.ApiKeyService: a user's own keys. */
+  apiKeys: ApiKeyServiceClient;
   redisKeyPrefix: string;
   /** Stops the server, the clients, and drops the database unless `keepDatabase`. */
   stop(options?: { keepDatabase?: boolean }): Promise<void>;
@@ -67,6 +73,7 @@ export async function startGatehouse(
     target,
     credentials.createInsecure(),
   );
+  const apiKeys = new ApiKeyServiceClient(target, credentials.createInsecure());
   return {
     app,
     db,
@@ -74,11 +81,13 @@ export async function startGatehouse(
     auth,
     admin,
     serviceAccounts,
+    apiKeys,
     redisKeyPrefix,
     async stop(options = {}) {
       auth.close();
       admin.close();
       serviceAccounts.close();
+      apiKeys.close();
       await app.close();
       if (!options.keepDatabase && !existingDb) await db.drop();
     },
@@ -111,13 +120,19 @@ type Definition<C> = C extends AuthServiceClient
   ? typeof AuthServiceService
   : C extends ServiceAccountAdminServiceClient
     ? typeof ServiceAccountAdminServiceService
-    : typeof UserAdminServiceService;
+    : C extends ApiKeyServiceClient
+      ? typeof ApiKeyServiceService
+      : typeof UserAdminServiceService;
 type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
 type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
 
 /** Promisified, typed unary call by method name, with optional bearer token and metadata. */
 export function call<
-  C extends AuthServiceClient | UserAdminServiceClient | ServiceAccountAdminServiceClient,
+  C extends
+    | AuthServiceClient
+    | UserAdminServiceClient
+    | ServiceAccountAdminServiceClient
+    | ApiKeyServiceClient,
   K extends keyof Definition<C> & string,
 >(
   client: C,

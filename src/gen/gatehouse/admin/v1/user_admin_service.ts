@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { FieldMask } from "../../../google/protobuf/field_mask.ts";
 import { Timestamp } from "../../../google/protobuf/timestamp.ts";
+import { ApiKey } from "../../auth/v1/api_key.ts";
 import { Session, User, UserStatus, userStatusFromJSON, userStatusToJSON } from "../../auth/v1/auth_service.ts";
 
 export const protobufPackage = "gatehouse.admin.v1";
@@ -27,7 +28,7 @@ export const protobufPackage = "gatehouse.admin.v1";
 export const protobufFileName = "gatehouse/admin/v1/user_admin_service.proto";
 
 /**
- * Gatehouse administration API: managing user accounts, their sessions and
+ * Gatehouse administration API: managing user accounts, their sessions, API keys and
  * lockouts, bulk import, and reading the audit log.
  *
  * Errors
@@ -166,6 +167,22 @@ export const AuditAction = {
   AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST: 37,
   /** AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE - ServiceAccountAdminService.RevokeServiceAccountKey. */
   AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE: 38,
+  /**
+   * AUDIT_ACTION_API_KEY_CREATE - gatehouse.auth.v1.ApiKeyService.CreateApiKey: a user made a key of
+   * their own (details: key_id, roles, expires_at).
+   */
+  AUDIT_ACTION_API_KEY_CREATE: 39,
+  /** AUDIT_ACTION_API_KEY_REVOKE - gatehouse.auth.v1.ApiKeyService.RevokeApiKey (details: key_id). */
+  AUDIT_ACTION_API_KEY_REVOKE: 40,
+  /**
+   * AUDIT_ACTION_API_KEY_ROTATE - gatehouse.auth.v1.ApiKeyService.RotateApiKey (details: key_id,
+   * overlap_sec, expires_at).
+   */
+  AUDIT_ACTION_API_KEY_ROTATE: 41,
+  /** AUDIT_ACTION_USER_API_KEYS_LIST - UserAdminService.ListUserApiKeys. */
+  AUDIT_ACTION_USER_API_KEYS_LIST: 42,
+  /** AUDIT_ACTION_USER_API_KEY_REVOKE - UserAdminService.RevokeUserApiKey (details: key_id). */
+  AUDIT_ACTION_USER_API_KEY_REVOKE: 43,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -211,6 +228,11 @@ export namespace AuditAction {
   export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_CREATE;
   export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST;
   export type AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE = typeof AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE;
+  export type AUDIT_ACTION_API_KEY_CREATE = typeof AuditAction.AUDIT_ACTION_API_KEY_CREATE;
+  export type AUDIT_ACTION_API_KEY_REVOKE = typeof AuditAction.AUDIT_ACTION_API_KEY_REVOKE;
+  export type AUDIT_ACTION_API_KEY_ROTATE = typeof AuditAction.AUDIT_ACTION_API_KEY_ROTATE;
+  export type AUDIT_ACTION_USER_API_KEYS_LIST = typeof AuditAction.AUDIT_ACTION_USER_API_KEYS_LIST;
+  export type AUDIT_ACTION_USER_API_KEY_REVOKE = typeof AuditAction.AUDIT_ACTION_USER_API_KEY_REVOKE;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -333,6 +355,21 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 38:
     case "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE":
       return AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE;
+    case 39:
+    case "AUDIT_ACTION_API_KEY_CREATE":
+      return AuditAction.AUDIT_ACTION_API_KEY_CREATE;
+    case 40:
+    case "AUDIT_ACTION_API_KEY_REVOKE":
+      return AuditAction.AUDIT_ACTION_API_KEY_REVOKE;
+    case 41:
+    case "AUDIT_ACTION_API_KEY_ROTATE":
+      return AuditAction.AUDIT_ACTION_API_KEY_ROTATE;
+    case 42:
+    case "AUDIT_ACTION_USER_API_KEYS_LIST":
+      return AuditAction.AUDIT_ACTION_USER_API_KEYS_LIST;
+    case 43:
+    case "AUDIT_ACTION_USER_API_KEY_REVOKE":
+      return AuditAction.AUDIT_ACTION_USER_API_KEY_REVOKE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -420,6 +457,16 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_LIST";
     case AuditAction.AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE:
       return "AUDIT_ACTION_SERVICE_ACCOUNT_KEY_REVOKE";
+    case AuditAction.AUDIT_ACTION_API_KEY_CREATE:
+      return "AUDIT_ACTION_API_KEY_CREATE";
+    case AuditAction.AUDIT_ACTION_API_KEY_REVOKE:
+      return "AUDIT_ACTION_API_KEY_REVOKE";
+    case AuditAction.AUDIT_ACTION_API_KEY_ROTATE:
+      return "AUDIT_ACTION_API_KEY_ROTATE";
+    case AuditAction.AUDIT_ACTION_USER_API_KEYS_LIST:
+      return "AUDIT_ACTION_USER_API_KEYS_LIST";
+    case AuditAction.AUDIT_ACTION_USER_API_KEY_REVOKE:
+      return "AUDIT_ACTION_USER_API_KEY_REVOKE";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -889,6 +936,44 @@ export interface ImportUsersResponse {
   importedCount: number;
   /** Number of entries that failed (results with ok = false). */
   failedCount: number;
+}
+
+/** Request of UserAdminService.ListUserApiKeys. */
+export interface ListUserApiKeysRequest {
+  /** Id of the user whose keys to list. */
+  userId: string;
+  /**
+   * Maximum number of keys to return: 0 means 50, values above 500 are
+   * treated as 500. The server may return fewer.
+   */
+  pageSize: number;
+  /**
+   * next_page_token from a previous response, or empty for the first page.
+   * Opaque and tamper-evident (signed); valid only for the same user_id.
+   */
+  pageToken: string;
+}
+
+/** Response of UserAdminService.ListUserApiKeys. */
+export interface ListUserApiKeysResponse {
+  /** One page of the user's keys, without secrets. */
+  apiKeys: ApiKey[];
+  /** Token for the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Request of UserAdminService.RevokeUserApiKey. */
+export interface RevokeUserApiKeyRequest {
+  /** Id of the user the key belongs to. */
+  userId: string;
+  /** Id of the key to revoke. */
+  apiKeyId: string;
+}
+
+/** Response of UserAdminService.RevokeUserApiKey. */
+export interface RevokeUserApiKeyResponse {
+  /** The revoked key. */
+  apiKey?: ApiKey | undefined;
 }
 
 function createBaseManagedUser(): ManagedUser {
@@ -3849,6 +3934,380 @@ export const ImportUsersResponse: MessageFns<ImportUsersResponse> = {
   },
 };
 
+function createBaseListUserApiKeysRequest(): ListUserApiKeysRequest {
+  return { userId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListUserApiKeysRequest: MessageFns<ListUserApiKeysRequest> = {
+  encode(message: ListUserApiKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListUserApiKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListUserApiKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListUserApiKeysRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListUserApiKeysRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListUserApiKeysRequest>, I>>(base?: I): ListUserApiKeysRequest {
+    return ListUserApiKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListUserApiKeysRequest>, I>>(object: I): ListUserApiKeysRequest {
+    const message = createBaseListUserApiKeysRequest();
+    message.userId = object.userId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListUserApiKeysResponse(): ListUserApiKeysResponse {
+  return { apiKeys: [], nextPageToken: "" };
+}
+
+export const ListUserApiKeysResponse: MessageFns<ListUserApiKeysResponse> = {
+  encode(message: ListUserApiKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.apiKeys) {
+      ApiKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListUserApiKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListUserApiKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeys.push(ApiKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListUserApiKeysResponse {
+    return {
+      apiKeys: globalThis.Array.isArray(object?.apiKeys)
+        ? object.apiKeys.map((e: any) => ApiKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.api_keys)
+        ? object.api_keys.map((e: any) => ApiKey.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListUserApiKeysResponse): unknown {
+    const obj: any = {};
+    if (message.apiKeys?.length) {
+      obj.apiKeys = message.apiKeys.map((e) => ApiKey.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListUserApiKeysResponse>, I>>(base?: I): ListUserApiKeysResponse {
+    return ListUserApiKeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListUserApiKeysResponse>, I>>(object: I): ListUserApiKeysResponse {
+    const message = createBaseListUserApiKeysResponse();
+    message.apiKeys = object.apiKeys?.map((e) => ApiKey.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeUserApiKeyRequest(): RevokeUserApiKeyRequest {
+  return { userId: "", apiKeyId: "" };
+}
+
+export const RevokeUserApiKeyRequest: MessageFns<RevokeUserApiKeyRequest> = {
+  encode(message: RevokeUserApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.apiKeyId !== "") {
+      writer.uint32(18).string(message.apiKeyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeUserApiKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeUserApiKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeUserApiKeyRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RevokeUserApiKeyRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeUserApiKeyRequest>, I>>(base?: I): RevokeUserApiKeyRequest {
+    return RevokeUserApiKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeUserApiKeyRequest>, I>>(object: I): RevokeUserApiKeyRequest {
+    const message = createBaseRevokeUserApiKeyRequest();
+    message.userId = object.userId ?? "";
+    message.apiKeyId = object.apiKeyId ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeUserApiKeyResponse(): RevokeUserApiKeyResponse {
+  return { apiKey: undefined };
+}
+
+export const RevokeUserApiKeyResponse: MessageFns<RevokeUserApiKeyResponse> = {
+  encode(message: RevokeUserApiKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKey !== undefined) {
+      ApiKey.encode(message.apiKey, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeUserApiKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeUserApiKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKey = ApiKey.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeUserApiKeyResponse {
+    return {
+      apiKey: isSet(object.apiKey)
+        ? ApiKey.fromJSON(object.apiKey)
+        : isSet(object.api_key)
+        ? ApiKey.fromJSON(object.api_key)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RevokeUserApiKeyResponse): unknown {
+    const obj: any = {};
+    if (message.apiKey !== undefined) {
+      obj.apiKey = ApiKey.toJSON(message.apiKey);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeUserApiKeyResponse>, I>>(base?: I): RevokeUserApiKeyResponse {
+    return RevokeUserApiKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeUserApiKeyResponse>, I>>(object: I): RevokeUserApiKeyResponse {
+    const message = createBaseRevokeUserApiKeyResponse();
+    message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
+      ? ApiKey.fromPartial(object.apiKey)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * Administrative management of user accounts. All RPCs are unary and
  * require the `admin` role (see the file comment).
@@ -4226,6 +4685,73 @@ export const UserAdminServiceService = {
     responseSerialize: (value: ImportUsersResponse): Buffer => Buffer.from(ImportUsersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ImportUsersResponse => ImportUsersResponse.decode(value),
   },
+  /**
+   * Lists the API keys a user owns (their own keys, made with
+   * gatehouse.auth.v1.ApiKeyService), revoked and expired ones included,
+   * ordered by creation time then id (oldest first), one page at a time.
+   * Never a secret. Authenticated: `authorization: Bearer <access token or
+   * API key>` metadata of an admin.
+   *
+   * Status codes:
+   *   OK: the response holds one page of keys (possibly none).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID, or page_size is
+   *     negative (reason VALIDATION_FAILED, google.rpc.BadRequest lists the
+   *     fields); or page_token is malformed, was tampered with, or was
+   *     issued for another user (reason INVALID_PAGE_TOKEN).
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listUserApiKeys: {
+    path: "/gatehouse.admin.v1.UserAdminService/ListUserApiKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListUserApiKeysRequest): Buffer =>
+      Buffer.from(ListUserApiKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListUserApiKeysRequest => ListUserApiKeysRequest.decode(value),
+    responseSerialize: (value: ListUserApiKeysResponse): Buffer =>
+      Buffer.from(ListUserApiKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListUserApiKeysResponse => ListUserApiKeysResponse.decode(value),
+  },
+  /**
+   * Revokes one API key of a user: it stops working within a second on
+   * every instance, for good. Idempotent: revoking a revoked key is OK and
+   * keeps its first revoke_time. Authenticated: `authorization: Bearer
+   * <access token or API key>` metadata of an admin.
+   *
+   * Status codes:
+   *   OK: the response holds the revoked key.
+   *   INVALID_ARGUMENT: user_id or api_key_id is empty or not a UUID;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   NOT_FOUND: the user has no key with this id (a key of another owner
+   *     is reported the same way); reason API_KEY_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  revokeUserApiKey: {
+    path: "/gatehouse.admin.v1.UserAdminService/RevokeUserApiKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeUserApiKeyRequest): Buffer =>
+      Buffer.from(RevokeUserApiKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeUserApiKeyRequest => RevokeUserApiKeyRequest.decode(value),
+    responseSerialize: (value: RevokeUserApiKeyResponse): Buffer =>
+      Buffer.from(RevokeUserApiKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeUserApiKeyResponse => RevokeUserApiKeyResponse.decode(value),
+  },
 } as const;
 
 export interface UserAdminServiceServer extends UntypedServiceImplementation {
@@ -4498,6 +5024,53 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
    *     retry after google.rpc.RetryInfo.
    */
   importUsers: handleUnaryCall<ImportUsersRequest, ImportUsersResponse>;
+  /**
+   * Lists the API keys a user owns (their own keys, made with
+   * gatehouse.auth.v1.ApiKeyService), revoked and expired ones included,
+   * ordered by creation time then id (oldest first), one page at a time.
+   * Never a secret. Authenticated: `authorization: Bearer <access token or
+   * API key>` metadata of an admin.
+   *
+   * Status codes:
+   *   OK: the response holds one page of keys (possibly none).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID, or page_size is
+   *     negative (reason VALIDATION_FAILED, google.rpc.BadRequest lists the
+   *     fields); or page_token is malformed, was tampered with, or was
+   *     issued for another user (reason INVALID_PAGE_TOKEN).
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listUserApiKeys: handleUnaryCall<ListUserApiKeysRequest, ListUserApiKeysResponse>;
+  /**
+   * Revokes one API key of a user: it stops working within a second on
+   * every instance, for good. Idempotent: revoking a revoked key is OK and
+   * keeps its first revoke_time. Authenticated: `authorization: Bearer
+   * <access token or API key>` metadata of an admin.
+   *
+   * Status codes:
+   *   OK: the response holds the revoked key.
+   *   INVALID_ARGUMENT: user_id or api_key_id is empty or not a UUID;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   NOT_FOUND: the user has no key with this id (a key of another owner
+   *     is reported the same way); reason API_KEY_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  revokeUserApiKey: handleUnaryCall<RevokeUserApiKeyRequest, RevokeUserApiKeyResponse>;
 }
 
 export interface UserAdminServiceClient extends Client {
@@ -4937,6 +5510,81 @@ export interface UserAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ImportUsersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the API keys a user owns (their own keys, made with
+   * gatehouse.auth.v1.ApiKeyService), revoked and expired ones included,
+   * ordered by creation time then id (oldest first), one page at a time.
+   * Never a secret. Authenticated: `authorization: Bearer <access token or
+   * API key>` metadata of an admin.
+   *
+   * Status codes:
+   *   OK: the response holds one page of keys (possibly none).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID, or page_size is
+   *     negative (reason VALIDATION_FAILED, google.rpc.BadRequest lists the
+   *     fields); or page_token is malformed, was tampered with, or was
+   *     issued for another user (reason INVALID_PAGE_TOKEN).
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listUserApiKeys(
+    request: ListUserApiKeysRequest,
+    callback: (error: ServiceError | null, response: ListUserApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  listUserApiKeys(
+    request: ListUserApiKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListUserApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  listUserApiKeys(
+    request: ListUserApiKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListUserApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes one API key of a user: it stops working within a second on
+   * every instance, for good. Idempotent: revoking a revoked key is OK and
+   * keeps its first revoke_time. Authenticated: `authorization: Bearer
+   * <access token or API key>` metadata of an admin.
+   *
+   * Status codes:
+   *   OK: the response holds the revoked key.
+   *   INVALID_ARGUMENT: user_id or api_key_id is empty or not a UUID;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   NOT_FOUND: the user has no key with this id (a key of another owner
+   *     is reported the same way); reason API_KEY_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  revokeUserApiKey(
+    request: RevokeUserApiKeyRequest,
+    callback: (error: ServiceError | null, response: RevokeUserApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  revokeUserApiKey(
+    request: RevokeUserApiKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeUserApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  revokeUserApiKey(
+    request: RevokeUserApiKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeUserApiKeyResponse) => void,
   ): ClientUnaryCall;
 }
 

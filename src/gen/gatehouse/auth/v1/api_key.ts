@@ -13,9 +13,10 @@ export const protobufPackage = "gatehouse.auth.v1";
 export const protobufFileName = "gatehouse/auth/v1/api_key.proto";
 
 /**
- * An API key as Gatehouse shows it: the credential of a service account (and,
- * later, a user's own keys), never its secret. Shared by every API that lists
- * or returns keys (gatehouse.admin.v1.ServiceAccountAdminService today).
+ * An API key as Gatehouse shows it: the credential of a service account or
+ * a user's own key, never its secret. Shared by every API that lists or
+ * returns keys (gatehouse.auth.v1.ApiKeyService,
+ * gatehouse.admin.v1.ServiceAccountAdminService and UserAdminService).
  */
 
 /**

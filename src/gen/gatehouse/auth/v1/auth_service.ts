@@ -67,8 +67,9 @@ export const protobufFileName = "gatehouse/auth/v1/auth_service.proto";
  * An API key (`ghk_` + 49 base62 characters, the last 6 a checksum) belongs
  * to a service account or to a user. It is a bearer credential for the RPCs
  * whose policy lists PRINCIPAL_KIND_SERVICE_ACCOUNT / PRINCIPAL_KIND_USER_API_KEY
- * (ExchangeApiKey here; the admin services), never for password and session
- * RPCs. A key acts with the roles it was given that its owner holds at the
+ * (ExchangeApiKey here; the admin services; a user's key for ApiKeyService's
+ * reads and revocation, see gatehouse/auth/v1/api_key_service.proto), never
+ * for password and session RPCs. A key acts with the roles it was given that its owner holds at the
  * time of the call; revoking it, its expiry, or disabling, deleting or
  * demoting its owner takes effect on every instance within a second. An
  * unknown, revoked or expired key, a key with a bad checksum (refused

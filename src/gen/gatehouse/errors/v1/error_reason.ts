@@ -194,6 +194,12 @@ export const ErrorReason = {
    * gRPC code: NOT_FOUND.
    */
   API_KEY_NOT_FOUND: 27,
+  /**
+   * API_KEY_LIMIT_REACHED - ApiKeyService.CreateApiKey: the user already holds the most live API
+   * keys a user may hold (API_KEY_MAX_PER_USER); revoke one first.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  API_KEY_LIMIT_REACHED: 28,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -228,6 +234,7 @@ export namespace ErrorReason {
   export type SERVICE_ACCOUNT_NOT_FOUND = typeof ErrorReason.SERVICE_ACCOUNT_NOT_FOUND;
   export type SERVICE_ACCOUNT_NAME_TAKEN = typeof ErrorReason.SERVICE_ACCOUNT_NAME_TAKEN;
   export type API_KEY_NOT_FOUND = typeof ErrorReason.API_KEY_NOT_FOUND;
+  export type API_KEY_LIMIT_REACHED = typeof ErrorReason.API_KEY_LIMIT_REACHED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -317,6 +324,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 27:
     case "API_KEY_NOT_FOUND":
       return ErrorReason.API_KEY_NOT_FOUND;
+    case 28:
+    case "API_KEY_LIMIT_REACHED":
+      return ErrorReason.API_KEY_LIMIT_REACHED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -382,6 +392,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "SERVICE_ACCOUNT_NAME_TAKEN";
     case ErrorReason.API_KEY_NOT_FOUND:
       return "API_KEY_NOT_FOUND";
+    case ErrorReason.API_KEY_LIMIT_REACHED:
+      return "API_KEY_LIMIT_REACHED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
