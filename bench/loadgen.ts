@@ -10,10 +10,12 @@
 import { argon2HashWorkload, argon2VerifyWorkload } from './baselines/argon2Loop.ts';
 import { emptyRpcWorkload } from './baselines/emptyRpc.ts';
 import { pgRefreshWorkload } from './baselines/pgRefresh.ts';
+import { signAndAuditWorkload } from './baselines/signAndAudit.ts';
 import { OpError, StopWorker } from './lib/grpcUnary.ts';
 import type { FromLoadgen, Job, JobResult, ToLoadgen } from './lib/protocol.ts';
 import { LatencyRecorder } from './lib/stats.ts';
 import {
+  exchangeApiKeyWorkload,
   listUsersWorkload,
   loginWorkload,
   refreshWorkload,
@@ -32,6 +34,8 @@ async function createWorkload(job: Job): Promise<Workload> {
       return emptyRpcWorkload(w, job.channels);
     case 'validate-token':
       return validateTokenWorkload(w, job.channels);
+    case 'exchange-api-key':
+      return exchangeApiKeyWorkload(w, job.channels);
     case 'login':
       return loginWorkload(w, job.channels);
     case 'register':
@@ -46,6 +50,8 @@ async function createWorkload(job: Job): Promise<Workload> {
       return argon2HashWorkload(w);
     case 'pg-refresh':
       return pgRefreshWorkload(w, job.concurrency);
+    case 'sign-and-audit':
+      return signAndAuditWorkload(w);
   }
 }
 

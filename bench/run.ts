@@ -117,6 +117,7 @@ async function bench(options: Options, cleanups: Cleanups): Promise<number> {
     RATE_LIMIT_IP_CREDENTIAL_POINTS: UNLIMITED,
     RATE_LIMIT_ACCOUNT_POINTS: UNLIMITED,
     RATE_LIMIT_ACCOUNT_IP_POINTS: UNLIMITED,
+    RATE_LIMIT_API_KEY_POINTS: UNLIMITED,
     // No scenario sends mail; production config wants it said explicitly.
     ...(inherited.SMTP_URL === undefined && inherited.MAIL_TRANSPORT === undefined
       ? { MAIL_TRANSPORT: 'log' }
@@ -150,6 +151,7 @@ async function bench(options: Options, cleanups: Cleanups): Promise<number> {
     sessionIdleSec: config.tokens.sessionIdleSec,
     sessionAbsoluteSec: config.tokens.sessionAbsoluteSec,
     tokens: config.tokens,
+    apiKeyLimits: config.apiKeys.limits,
   });
   const machine = machineInfo(await postgresVersion(), await redisVersion(redis));
 
@@ -231,6 +233,7 @@ async function bench(options: Options, cleanups: Cleanups): Promise<number> {
       distinctSessions: options.distinctSessions,
       repeatedTokens: options.repeatedTokens,
       loginAccounts: options.loginAccounts,
+      apiKeys: options.apiKeys,
       serverRoot: options.serverRoot,
     },
     machine,
@@ -239,6 +242,8 @@ async function bench(options: Options, cleanups: Cleanups): Promise<number> {
       uvThreadpoolSize: Number(threadpool),
       databasePoolMax: config.database.poolMax,
       jwtAlgorithm: config.tokens.algorithm,
+      apiKeyCacheTtlMs: config.apiKeys.cacheTtlMs,
+      apiKeyAccessTokenTtlSec: config.apiKeys.accessTokenTtlSec,
     },
     serverMemory: {
       gatehouse: { rssMb: toMb(gatehouseMemory?.rssKb), peakRssMb: toMb(gatehouseMemory?.hwmKb) },

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 export const SCENARIO_NAMES = [
   'validate-distinct',
   'validate-repeated',
+  'validate-api-key',
+  'exchange-api-key',
   'login',
   'register',
   'refresh',
@@ -31,6 +33,8 @@ export interface Options {
   repeatedTokens: number;
   /** Accounts the Login scenario cycles through. */
   loginAccounts: number;
+  /** Service accounts (one API key each) the API-key scenarios cycle through. */
+  apiKeys: number;
   /** Where results.json goes. */
   out: string;
   /** Directory for a V8 CPU profile of the Gatehouse process (node --cpu-prof), if set. */
@@ -56,6 +60,8 @@ export const USAGE = `usage: scripts/run bench [options]
                         ops/s x (warm-up + window) x 1.1); no token may be presented twice in a
                         run, or a per-token cache answers (the run says so if it happened)
   --sessions <n>        live sessions those tokens belong to (default 1000; smoke 50)
+  --api-keys <n>        service accounts, one API key each, that validate-api-key and
+                        exchange-api-key cycle through (default 64; smoke 8)
   --out <file>          results file (default bench/results.json)
   --cpu-prof <dir>      write a V8 CPU profile of the Gatehouse process into <dir>
   --server-root <dir>   benchmark the Gatehouse of another checkout (same protocol), e.g. a
@@ -89,6 +95,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
       'list-page': { type: 'string' },
       tokens: { type: 'string' },
       sessions: { type: 'string' },
+      'api-keys': { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'server-root': { type: 'string' },
@@ -137,6 +144,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     distinctSessions: Math.floor(positiveInt('sessions', values.sessions, smoke ? 50 : 1000)),
     repeatedTokens: 8,
     loginAccounts: smoke ? 64 : 1000,
+    apiKeys: Math.floor(positiveInt('api-keys', values['api-keys'], smoke ? 8 : 64)),
     out: values.out ?? new URL('../results.json', import.meta.url).pathname,
     cpuProfDir: values['cpu-prof'],
     serverRoot: values['server-root'] ?? new URL('../..', import.meta.url).pathname,

@@ -2,6 +2,8 @@
  * Messages between the orchestrator (bench/run.ts) and the load generator (bench/loadgen.ts),
  * which talk over the IPC channel of child_process.fork. Everything here is plain JSON.
  */
+import type { ApiKeyTokenInput } from '../../src/keys/createAccessTokens.ts';
+import type { KeyStoreOptions } from '../../src/keys/createKeyStore.ts';
 import type { LatencySummary } from './stats.ts';
 
 export interface Argon2Params {
@@ -17,6 +19,12 @@ export interface PgRefreshChain {
   refreshToken: string;
 }
 
+/** The server's token settings: what a signing loop needs to sign exactly what the server signs. */
+export type TokenSettings = Pick<
+  KeyStoreOptions,
+  'issuer' | 'audience' | 'algorithm' | 'accessTtlSec' | 'clockSkewSec'
+>;
+
 /** What the load generator does in a loop; each kind is implemented in bench/workloads or bench/baselines. */
 export type WorkloadSpec =
   /** Empty unary RPC on the bare grpc-js server (bench/baselines/emptyServer.ts). */
@@ -27,6 +35,8 @@ export type WorkloadSpec =
   | { kind: 'login'; target: string; identifiers: string[]; password: string }
   /** Register with a fresh address per call. */
   | { kind: 'register'; target: string; emailPrefix: string; password: string }
+  /** ExchangeApiKey with each API key secret in turn as the bearer credential. */
+  | { kind: 'exchange-api-key'; target: string; secrets: string[] }
   /** Refresh: worker i rotates chain i (needs one refresh token per worker). */
   | { kind: 'refresh'; target: string; refreshTokens: string[] }
   /** ListUsers with page_size `pageSize`, alternating between the given pages (label -> token). */
@@ -41,6 +51,21 @@ export type WorkloadSpec =
   | { kind: 'argon2-verify'; hash: string; password: string }
   /** argon2.hash with the server's parameters. */
   | { kind: 'argon2-hash'; params: Argon2Params; password: string }
+  /**
+   * What ExchangeApiKey cannot avoid, without gRPC, authentication or rate limits: the server's
+   * own KeyStore signs an API key's access token (with the server's active key, read from
+   * `databaseUrl`), then its audit row is inserted through raw `pg` (pool of `poolMax`), each
+   * worker cycling through `claims`.
+   */
+  | {
+      kind: 'sign-and-audit';
+      databaseUrl: string;
+      poolMax: number;
+      tokens: TokenSettings;
+      /** ExchangeApiKey's token lifetime (API_KEY_ACCESS_TOKEN_TTL_SEC). */
+      ttlSec: number;
+      claims: Omit<ApiKeyTokenInput, 'ttlSec'>[];
+    }
   /** The SQL transaction of a successful Refresh, through raw `pg`. */
   | {
       kind: 'pg-refresh';

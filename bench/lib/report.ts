@@ -38,7 +38,8 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 export function targetText(t: Target): string {
-  return t.compare === 'throughput' ? `>= ${t.atLeast}` : `<= ${t.atMost}x`;
+  if (t.compare === 'p50 latency') return `<= ${t.atMost}x`;
+  return t.atLeast === null ? 'none' : `>= ${t.atLeast}`;
 }
 
 function ratioText(r: ScenarioResult): string {

@@ -2,11 +2,14 @@
  * Test data: bulk users and sessions through SQL (one INSERT ... SELECT generate_series with one
  * precomputed argon2id hash made with the server's parameters, so logins never rehash); tokens
  * through the Login RPC, or, where tens of thousands are needed, through the server's own
- * KeyStore signing code and key.
+ * KeyStore signing code and key; service accounts and their API keys through the admin CLI's
+ * own use case (createServiceAccountWithKey, which makes the key with createApiKey).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import argon2 from 'argon2';
+import { createServiceAccountWithKey } from '../../src/admin/createServiceAccountWithKey.ts';
+import type { ApiKeyLimits } from '../../src/config/apiKeyConfig.ts';
 import type {
   ListUsersResponse,
   UserAdminServiceClient,
@@ -16,11 +19,11 @@ import type {
   LoginResponse,
   Tokens,
 } from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
-import { createKeyStore, type KeyStoreOptions } from '../../src/keys/createKeyStore.ts';
+import { createKeyStore } from '../../src/keys/createKeyStore.ts';
 import { createLogger } from '../../src/log.ts';
 import { createDatabase } from '../../src/storage/createDatabase.ts';
 import type { BenchDatabase } from './database.ts';
-import type { Argon2Params, PgRefreshChain } from './protocol.ts';
+import type { Argon2Params, PgRefreshChain, TokenSettings } from './protocol.ts';
 import { mapLimit, unary } from './rpc.ts';
 
 /** Every seeded account has this password (long enough, not common, unrelated to the email). */
@@ -29,15 +32,25 @@ export const ADMIN_EMAIL = 'bench-admin@example.test';
 
 export const benchEmail = (i: number) => `bench-${String(i).padStart(6, '0')}@example.test`;
 
+/** The roles every seeded service account and its key hold (a role check has something to do). */
+export const BENCH_SERVICE_ACCOUNT_ROLES = ['bench-reader'];
+
+/** A seeded service account's API key: the secret, and what a token minted from it carries. */
+export interface SeededApiKey {
+  serviceAccountId: string;
+  apiKeyId: string;
+  secret: string;
+  roles: string[];
+}
+
 export interface SeedOptions {
   argon2: Argon2Params;
   sessionIdleSec: number;
   sessionAbsoluteSec: number;
   /** The server's token settings (issuer, audience, algorithm, lifetimes). */
-  tokens: Pick<
-    KeyStoreOptions,
-    'issuer' | 'audience' | 'algorithm' | 'accessTtlSec' | 'clockSkewSec'
-  >;
+  tokens: TokenSettings;
+  /** The server's API key bounds (lifetime, count), which key creation applies. */
+  apiKeyLimits: ApiKeyLimits;
 }
 
 export class Seeder {
@@ -49,6 +62,7 @@ export class Seeder {
   #users = 0;
   #allocated = 0;
   #adminToken: Promise<string> | undefined;
+  #serviceAccounts = 0;
 
   constructor(
     db: BenchDatabase,
@@ -129,12 +143,7 @@ export class Seeder {
    */
   async mintAccessTokens(count: number, sessions: number): Promise<string[]> {
     const live = await this.insertSessions(Math.max(1, Math.min(sessions, count)));
-    const pool = await createDatabase({
-      url: this.#db.url,
-      poolMax: 2,
-      statementTimeoutMs: 5000,
-      connectTimeoutMs: 3000,
-    });
+    const pool = await this.#pool();
     const keys = createKeyStore(
       pool,
       { ...this.#options.tokens, refreshSec: 3600, privateKeyFile: undefined },
@@ -150,6 +159,45 @@ export class Seeder {
       keys.stop();
       await pool.end();
     }
+  }
+
+  /**
+   * `count` new service accounts (bench-sa-<n>), each holding BENCH_SERVICE_ACCOUNT_ROLES with
+   * one key asking for all of them: made exactly as `scripts/run admin service-account create`
+   * makes them (one transaction and audit row each, the secret generated and hashed by
+   * createApiKey), so the keys are the ones a real client would present.
+   */
+  async serviceAccountKeys(count: number): Promise<SeededApiKey[]> {
+    const pool = await this.#pool();
+    try {
+      const info = { clientIp: '', userAgent: 'gatehouse-bench', requestId: '' };
+      return await mapLimit(Array.from({ length: count }), 4, async () => {
+        const name = `bench-sa-${String(++this.#serviceAccounts).padStart(4, '0')}`;
+        const { account, key } = await createServiceAccountWithKey(
+          { pool, apiKeyLimits: this.#options.apiKeyLimits },
+          { name, displayName: '', description: '', roles: BENCH_SERVICE_ACCOUNT_ROLES },
+          info,
+        );
+        return {
+          serviceAccountId: account.id,
+          apiKeyId: key.apiKey.id,
+          secret: key.secret,
+          roles: key.apiKey.roles,
+        };
+      });
+    } finally {
+      await pool.end();
+    }
+  }
+
+  /** A small pool on the benchmark database for the server's own code to use. */
+  #pool() {
+    return createDatabase({
+      url: this.#db.url,
+      poolMax: 4,
+      statementTimeoutMs: 5000,
+      connectTimeoutMs: 3000,
+    });
   }
 
   /** Live sessions of `count` fresh accounts, inserted directly (as insertSession does). */

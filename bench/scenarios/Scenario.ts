@@ -22,9 +22,12 @@ export interface ScenarioContext extends MeasureContext {
   log(message: string): void;
 }
 
-/** A throughput ratio that must reach `atLeast`, or a p50 latency ratio that must stay under `atMost`. */
+/**
+ * A throughput ratio that must reach `atLeast` (null: reported, no target), or a p50 latency
+ * ratio that must stay under `atMost`.
+ */
 export type Target =
-  | { compare: 'throughput'; atLeast: number }
+  | { compare: 'throughput'; atLeast: number | null }
   | { compare: 'p50 latency'; atMost: number };
 
 export interface Headline {
@@ -84,9 +87,10 @@ export function invalidReason(m: Measurement): string | null {
   return null;
 }
 
-export function verdictOf(target: Target, ratio: number): 'PASS' | 'MISS' {
+export function verdictOf(target: Target, ratio: number): 'PASS' | 'MISS' | 'n/a' {
+  if (target.compare === 'throughput' && target.atLeast === null) return 'n/a';
   return target.compare === 'throughput'
-    ? ratio >= target.atLeast
+    ? ratio >= (target.atLeast ?? 0)
       ? 'PASS'
       : 'MISS'
     : ratio <= target.atMost
@@ -98,7 +102,8 @@ interface PairDefinition {
   name: ScenarioName;
   title: string;
   baselineTitle: string;
-  atLeast: number;
+  /** The throughput ratio to reach; null where no target can be justified (reported only). */
+  atLeast: number | null;
   /** Seeds what the scenario needs and says what both sides run. */
   prepare(ctx: ScenarioContext): Promise<{
     /** Or made once the baseline is known (e.g. sized from its throughput). */
@@ -143,8 +148,9 @@ export function pairScenario(def: PairDefinition): Scenario {
       const invalid = invalidReason(baseline) ?? invalidReason(measured);
       if (invalid) return { ...base, verdict: 'ERROR', ratio: null, note: invalid };
       const ratio = measured.result.throughput / baseline.result.throughput;
-      const note = def.caveat?.(measured) ?? undefined;
-      return { ...base, ratio, verdict: verdictOf(target, ratio), ...(note ? { note } : {}) };
+      const verdict = verdictOf(target, ratio);
+      const note = def.caveat?.(measured) ?? (verdict === 'n/a' ? 'no target' : undefined);
+      return { ...base, ratio, verdict, ...(note ? { note } : {}) };
     },
   };
 }

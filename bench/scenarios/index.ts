@@ -1,14 +1,17 @@
 import type { ScenarioName } from '../lib/options.ts';
+import { exchangeApiKey } from './exchangeApiKey.ts';
 import { listUsers } from './listUsers.ts';
 import { login, register } from './passwords.ts';
 import { refresh } from './refresh.ts';
 import type { Scenario } from './Scenario.ts';
-import { validateDistinct, validateRepeated } from './validateToken.ts';
+import { validateApiKey, validateDistinct, validateRepeated } from './validateToken.ts';
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'validate-distinct': validateDistinct,
   'validate-repeated': validateRepeated,
+  'validate-api-key': validateApiKey,
+  'exchange-api-key': exchangeApiKey,
   login,
   register,
   refresh,

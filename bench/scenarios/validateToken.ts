@@ -60,3 +60,28 @@ export const validateRepeated = pairScenario({
     };
   },
 });
+
+/**
+ * ValidateToken with API key secrets instead of access tokens (the resource-server case for
+ * machine callers): --api-keys service accounts with one key each, made through the admin
+ * CLI's use case, presented in turn over and over. No signature to verify: the checksum, one
+ * SHA-256 and the key-state cache, which reads PostgreSQL again for each key every
+ * API_KEY_CACHE_TTL_MS (so revocation reaches every instance within a second).
+ */
+export const validateApiKey = pairScenario({
+  name: 'validate-api-key',
+  title: 'ValidateToken, API key',
+  baselineTitle: BASELINE,
+  atLeast: 0.5,
+  async prepare(ctx) {
+    const keys = await ctx.seed.serviceAccountKeys(ctx.options.apiKeys);
+    return {
+      measured: {
+        kind: 'validate-token',
+        target: ctx.gatehouse.target,
+        tokens: keys.map((k) => k.secret),
+      },
+      ...emptyRpc(ctx),
+    };
+  },
+});

@@ -10,6 +10,8 @@ import {
 } from '../../src/gen/gatehouse/admin/v1/user_admin_service.ts';
 import {
   AuthServiceService,
+  ExchangeApiKeyRequest,
+  ExchangeApiKeyResponse,
   LoginRequest,
   LoginResponse,
   RefreshRequest,
@@ -54,6 +56,28 @@ export async function validateTokenWorkload(
     },
     close: () => caller.close(),
     stats: () => ({ tokens: requests.length, callsReusingAToken: reused }),
+  };
+}
+
+/** ExchangeApiKey, presenting the keys in turn as `authorization: Bearer`. */
+export async function exchangeApiKeyWorkload(
+  spec: Spec<'exchange-api-key'>,
+  channels: number,
+): Promise<Workload> {
+  if (spec.secrets.length === 0) throw new Error('exchange-api-key needs at least one key');
+  const caller = await connected(spec.target, channels);
+  const request = encode(ExchangeApiKeyRequest, {});
+  const headers = spec.secrets.map((secret) => ({ authorization: `Bearer ${secret}` }));
+  const path = AuthServiceService.exchangeApiKey.path;
+  let next = 0;
+  return {
+    async op(worker) {
+      const header = headers[next++ % headers.length] as Record<string, string>;
+      const res = ExchangeApiKeyResponse.decode(await caller.call(worker, path, request, header));
+      if (!res.accessToken) throw new OpError('NO_TOKEN', 'ExchangeApiKey returned no token');
+      return undefined;
+    },
+    close: () => caller.close(),
   };
 }
 

@@ -17,7 +17,7 @@ import {
   isApiKeySecretTaken,
 } from '../storage/apiKeys.ts';
 import type { Db } from '../storage/Db.ts';
-import { findServiceAccountByName } from '../storage/serviceAccounts.ts';
+import { findServiceAccountIdByName } from '../storage/serviceAccounts.ts';
 import { findUserByIdentifier } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
@@ -162,8 +162,8 @@ async function findOwner(tx: Db, ref: OwnerRef): Promise<Owner | Refusal> {
     const account = await findUserByIdentifier(tx, ref.normalizedEmail);
     if (account !== null) owner = { kind: 'user', id: account.user.id };
   } else {
-    const account = await findServiceAccountByName(tx, ref.name);
-    if (account !== null) owner = { kind: 'service_account', id: account.id };
+    const id = await findServiceAccountIdByName(tx, ref.name);
+    if (id !== null) owner = { kind: 'service_account', id };
   }
   const state = owner && (await findApiKeyOwnerState(tx, owner, { forUpdate: true }));
   if (owner === null || state === null || state.status === 'deleted') {

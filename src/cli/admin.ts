@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { type BootstrapDeps, createOrPromoteAdmin } from '../admin/createOrPromoteAdmin.ts';
 import { createServiceAccountWithKey } from '../admin/createServiceAccountWithKey.ts';
 import { resetPasswordByOperator } from '../admin/resetPasswordByOperator.ts';
+import { setServiceAccountStatusByName } from '../admin/setServiceAccountStatusByName.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
 import { AppError } from '../errors/AppError.ts';
@@ -13,6 +14,7 @@ const USAGE = `usage: scripts/run admin create --email <address> [--role <name>]
        scripts/run admin reset-password --email <address> [--password-stdin]
        scripts/run admin service-account create --name <name> [--role <name>]...
                                                [--display-name <text>]
+       scripts/run admin service-account disable|enable --name <name>
   create          Creates an account holding the roles (default: admin) against the configured
                   database (DATABASE_URL, or the embedded development database of a running
                   \`scripts/run start\`), or adds the roles to the live account with this email
@@ -27,6 +29,10 @@ const USAGE = `usage: scripts/run admin create --email <address> [--role <name>]
                   them, and prints the key's secret alone on stdout, once (what it created,
                   and a reminder to store the secret, go to stderr): for bootstrapping
                   automation without a person.
+  service-account disable|enable
+                  Disables the live service account with this name, so every key of it stops
+                  working on every instance within a second (nothing is revoked), or enables
+                  it again (keys neither revoked nor expired work again). Idempotent.
   Never prompts. Needs only the database (also with NODE_ENV=production).`;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -60,6 +66,7 @@ if (values.help) {
 }
 const command = positionals.join(' ');
 const forAccounts = command === 'create' || command === 'reset-password';
+const forStatus = command === 'service-account disable' || command === 'service-account enable';
 if (
   (forAccounts &&
     (values.email === undefined ||
@@ -70,7 +77,13 @@ if (
     (values.name === undefined ||
       values.email !== undefined ||
       values['password-stdin'] !== undefined)) ||
-  (!forAccounts && command !== 'service-account create')
+  (forStatus &&
+    (values.name === undefined ||
+      values.email !== undefined ||
+      values.role !== undefined ||
+      values['display-name'] !== undefined ||
+      values['password-stdin'] !== undefined)) ||
+  (!forAccounts && !forStatus && command !== 'service-account create')
 ) {
   fail(USAGE, 64);
 }
@@ -165,8 +178,25 @@ async function serviceAccountCommand(): Promise<void> {
   out(key.secret);
 }
 
+/** `service-account disable|enable`: the status change, audited; says whether it changed. */
+async function serviceAccountStatusCommand(status: 'active' | 'disabled'): Promise<void> {
+  const { account, changed } = await setServiceAccountStatusByName(
+    { pool },
+    { name: values.name ?? '', status },
+    info,
+  );
+  const what = status === 'active' ? 'enabled' : 'disabled';
+  out(
+    changed
+      ? `${what} service account ${account.name} (id ${account.id})`
+      : `service account ${account.name} (id ${account.id}) was already ${what}`,
+  );
+}
+
 try {
-  if (command === 'service-account create') {
+  if (forStatus) {
+    await serviceAccountStatusCommand(command.endsWith('enable') ? 'active' : 'disabled');
+  } else if (command === 'service-account create') {
     // Needs only the database: no hasher, no password policy.
     await serviceAccountCommand();
   } else {

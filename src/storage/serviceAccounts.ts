@@ -82,14 +82,13 @@ export async function getServiceAccountById(
   return toServiceAccount(row);
 }
 
-/** The live (not deleted) service account named `name`, or null. */
-export async function findServiceAccountByName(
-  db: Db,
-  name: string,
-): Promise<ServiceAccount | null> {
-  const row = await db.maybeOne(sql.type(serviceAccountRow)`
-    SELECT ${COLUMNS} FROM service_accounts WHERE name = ${name} AND status <> 'deleted'`);
-  return row && toServiceAccount(row);
+/**
+ * The id of the live (not deleted) service account named `name`, or null. Names are unique
+ * among live accounts (service_accounts_name_key), so there is at most one.
+ */
+export async function findServiceAccountIdByName(db: Db, name: string): Promise<string | null> {
+  return db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+    SELECT id FROM service_accounts WHERE name = ${name} AND status <> 'deleted'`);
 }
 
 /** Position after the last row of a page: created_at with microseconds (UTC), then id. */
