@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { credentials, type ServiceError, status } from '@grpc/grpc-js';
+import { credentials, status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import type pg from 'pg';
 import { generateApiKeySecret, hashApiKeySecret } from '../src/apiKeys/apiKeySecret.ts';
 import { createApiKey } from '../src/apiKeys/createApiKey.ts';
 import type { ApiKeyOwner, CreatedApiKey } from '../src/domain/ApiKey.ts';
@@ -16,11 +15,13 @@ import {
 } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { createDatabase, type DatabasePool } from '../src/storage/createDatabase.ts';
 import { eventually } from './helpers/eventually.ts';
+import { redisDump } from './helpers/redisDump.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
 import { spawnGatehouse } from './helpers/spawnGatehouse.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 import { createTestDatabase, redisUrl, type TestDatabase } from './helpers/testDatabase.ts';
 import { registerUser } from './helpers/users.ts';
+import { whileKeyLookupsBlocked } from './helpers/whileKeyLookupsBlocked.ts';
 
 /** A slonik pool on the test database, for createApiKey (the function the admin service uses). */
 async function keyPool(db: TestDatabase): Promise<DatabasePool> {
@@ -191,20 +192,7 @@ describe('API keys', () => {
     // answered; a bad-checksum key is answered at once, so it read nothing.
     const saId = await insertServiceAccount(gh.db, ['reader']);
     const live = await newKey(pool, { kind: 'service_account', id: saId }, ['reader']);
-    const client: pg.PoolClient = await gh.db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('LOCK TABLE api_key_secrets IN ACCESS EXCLUSIVE MODE');
-      const control = await call(
-        gh.auth,
-        'validateToken',
-        { accessToken: generateApiKeySecret() },
-        { deadlineMs: 1000 },
-      ).then(
-        () => 'answered',
-        (e: ServiceError) => status[e.code],
-      );
-      assert.notEqual(control, 'answered', 'a lookup waits for the lock (the probe works)');
+    await whileKeyLookupsBlocked(gh, generateApiKeySecret(), async () => {
       const v = await call(
         gh.auth,
         'validateToken',
@@ -222,10 +210,7 @@ describe('API keys', () => {
         status.UNAUTHENTICATED,
         'INVALID_ACCESS_TOKEN',
       );
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
+    });
   });
 
   it('ExchangeApiKey mints a JWT that verifies with the JWKS and validates as the key', async () => {
@@ -557,27 +542,7 @@ describe('API key secrets stay secret', () => {
       assert.ok(audit.length >= 3);
       assert.equal(leaks(JSON.stringify(audit)), false, 'no secret in audit rows');
 
-      await redis.connect();
-      let cursor = '0';
-      const values: string[] = [];
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        for (const k of keys) {
-          const type = await redis.type(k);
-          const value =
-            type === 'string'
-              ? await redis.get(k)
-              : type === 'hash'
-                ? await redis.hgetall(k)
-                : type === 'zset'
-                  ? await redis.zrange(k, '0', '-1', 'WITHSCORES')
-                  : type === 'list'
-                    ? await redis.lrange(k, 0, -1)
-                    : await redis.smembers(k);
-          values.push(k, JSON.stringify(value));
-        }
-      } while (cursor !== '0');
+      const values = await redisDump(redis, prefix);
       assert.ok(values.length > 0, 'the server wrote to Redis (rate limits)');
       assert.equal(leaks(values.join('\n')), false, 'no secret in Redis keys or values');
     } finally {

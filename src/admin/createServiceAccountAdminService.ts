@@ -5,6 +5,7 @@ import type { AuditScope } from './AuditScope.ts';
 import { changeServiceAccountStatus } from './changeServiceAccountStatus.ts';
 import { type CreateServiceAccountInput, createServiceAccount } from './createServiceAccount.ts';
 import { getServiceAccount } from './getServiceAccount.ts';
+import { type ImportApiKeyEntry, type ImportApiKeyResult, importApiKeys } from './importApiKeys.ts';
 import { type ListServiceAccountsInput, listServiceAccounts } from './listServiceAccounts.ts';
 import {
   type CreateServiceAccountKeyInput,
@@ -48,6 +49,11 @@ export interface ServiceAccountAdminService {
     serviceAccountId: string,
     apiKeyId: string,
   ): Promise<ApiKey>;
+  /** One result per entry, in order. */
+  importApiKeys(
+    audit: AuditScope,
+    entries: readonly ImportApiKeyEntry[],
+  ): Promise<ImportApiKeyResult[]>;
 }
 
 /** Binds the service-account use cases to the reads' pool and the page-token codec. */
@@ -68,5 +74,6 @@ export function createServiceAccountAdminService(
     createServiceAccountKey: (audit, input) => createServiceAccountKey(deps, audit, input),
     listServiceAccountKeys: (id, page) => listServiceAccountKeys(deps, id, page),
     revokeServiceAccountKey,
+    importApiKeys: (audit, entries) => importApiKeys(deps, audit, entries),
   };
 }

@@ -5,7 +5,6 @@ import {
   normalizeUsername,
 } from '../auth/normalize.ts';
 import type { NewUser } from '../domain/User.ts';
-import { invalidArgument } from '../errors/AppError.ts';
 import {
   type ImportErrorReason,
   type ImportFailure,
@@ -15,12 +14,10 @@ import { findUserConflict, insertImportedUser } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import type { AuditScope } from './AuditScope.ts';
 import { checkImportedHash } from './checkImportedHash.ts';
+import { checkImportBatchSize, isImportableCreationTime } from './importBatch.ts';
 import { normalizeRoles } from './normalizeRoles.ts';
 
-const MAX_IMPORT_BATCH = 1000;
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
-// Clock skew tolerated on a supplied created_at; later than this it is in the future.
-const FUTURE_SLACK_MS = 5 * 60_000;
 
 export interface ImportEntry {
   email: string;
@@ -74,10 +71,7 @@ function checkEntry(deps: Pick<AdminDeps, 'hasher'>, e: ImportEntry, now: number
     return invalid('external_id', 'external_id: at most 255 characters, no control characters');
   }
   const createdAt = e.createdAt ?? null;
-  if (
-    createdAt !== null &&
-    (!Number.isFinite(createdAt.getTime()) || createdAt.getTime() > now + FUTURE_SLACK_MS)
-  ) {
+  if (createdAt !== null && !isImportableCreationTime(createdAt, now)) {
     return invalid('created_at', 'created_at: must not be in the future');
   }
   return {
@@ -107,15 +101,7 @@ export async function importUsers(
   audit: AuditScope,
   entries: readonly ImportEntry[],
 ): Promise<ImportResult[]> {
-  if (entries.length === 0 || entries.length > MAX_IMPORT_BATCH) {
-    throw invalidArgument([
-      {
-        field: 'users',
-        description: `between 1 and ${MAX_IMPORT_BATCH} users per call`,
-        reason: entries.length === 0 ? 'REQUIRED' : 'TOO_MANY',
-      },
-    ]);
-  }
+  checkImportBatchSize(entries.length, 'users', 'users');
   const now = Date.now();
   const checked = entries.map((e) => checkEntry(deps, e, now));
   // Built inside the transaction: a retried transaction (deadlock) starts from scratch.

@@ -60,7 +60,11 @@ export function hashApiKeySecret(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
 }
 
-/** The first characters of a secret, kept for display ("ghk_3fA9"): never enough to use it. */
+/**
+ * The first characters of a secret, kept for display ("ghk_3fA9"): never enough to use it. At
+ * most 8, and never more than a quarter of the secret, so a short imported legacy key (16
+ * characters: 4 shown) keeps three quarters of it unknown.
+ */
 export function apiKeyDisplayPrefix(secret: string): string {
-  return secret.slice(0, DISPLAY_PREFIX_LENGTH);
+  return secret.slice(0, Math.min(DISPLAY_PREFIX_LENGTH, Math.floor(secret.length / 4)));
 }

@@ -10,6 +10,7 @@ import {
 import { recordAudit } from '../storage/audit.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { hashApiKeySecret, parseApiKeySecret } from './apiKeySecret.ts';
+import { isLegacyApiKeySecret } from './legacyApiKeySecret.ts';
 
 /** A key that may be used now, with the roles it acts with now. */
 export interface LiveApiKey {
@@ -27,10 +28,16 @@ export interface LiveApiKey {
  */
 export interface ApiKeyResolver {
   /**
-   * The live key behind `secret`, or null. A secret that is not a well-formed `ghk_` key
-   * (prefix, length, alphabet, checksum) is null without any I/O.
+   * The live key behind `secret`, or null. A secret that is neither a well-formed `ghk_` key
+   * (prefix, length, alphabet, checksum) nor of a shape ImportApiKeys accepts for legacy keys
+   * is null without any I/O. `beforeRead` runs when the answer is not cached, before the
+   * database is read (and may throw to refuse the lookup): the per-source budget of guesses.
    */
-  resolveSecret(secret: string, info: RequestInfo): Promise<LiveApiKey | null>;
+  resolveSecret(
+    secret: string,
+    info: RequestInfo,
+    options?: { beforeRead?: () => Promise<void> },
+  ): Promise<LiveApiKey | null>;
   /** The live key `apiKeyId` (for tokens minted from it), or null. */
   resolveById(apiKeyId: string, info: RequestInfo): Promise<LiveApiKey | null>;
   /** Reads key `apiKeyId` from PostgreSQL, bypassing the cache (role checks). */
@@ -68,9 +75,11 @@ export function createApiKeyResolver(deps: ApiKeyResolverDeps): ApiKeyResolver {
   const read = async (
     cacheKey: string,
     load: () => Promise<ApiKeyState | null>,
+    beforeRead?: () => Promise<void>,
   ): Promise<ApiKeyState | null> => {
     const hit = cache.get(cacheKey);
     if (hit !== undefined) return hit.state;
+    await beforeRead?.();
     const startedAt = generation;
     const state = await load();
     if (state !== null && startedAt === generation) cache.set(cacheKey, { state });
@@ -118,11 +127,13 @@ export function createApiKeyResolver(deps: ApiKeyResolverDeps): ApiKeyResolver {
   };
 
   return {
-    async resolveSecret(secret, info) {
-      if (!parseApiKeySecret(secret)) return null;
+    async resolveSecret(secret, info, options = {}) {
+      if (!parseApiKeySecret(secret) && !isLegacyApiKeySecret(secret)) return null;
       const hash = hashApiKeySecret(secret);
-      const state = await read(`h:${hash.toString('hex')}`, () =>
-        findApiKeyStateBySecretHash(deps.pool, hash),
+      const state = await read(
+        `h:${hash.toString('hex')}`,
+        () => findApiKeyStateBySecretHash(deps.pool, hash),
+        options.beforeRead,
       );
       return judge(state, info);
     },

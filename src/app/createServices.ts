@@ -83,6 +83,10 @@ export async function createServices(
     apiKeys: stores.apiKeys,
     apiKeyTokenTtlSec: config.apiKeys.accessTokenTtlSec,
     apiKeyLimits: config.apiKeys.limits,
+    credentialBudget: {
+      spend: (clientIp) => limits.admitSource('credential', clientIp),
+      refund: (clientIp) => limits.refundSource('credential', clientIp),
+    },
     hasher,
     policy,
     tokens: {

@@ -33,6 +33,8 @@ export interface AuthDeps {
   apiKeyTokenTtlSec: number;
   /** Maximum lifetimes of new keys, live keys per user (API_KEY_MAX_*). */
   apiKeyLimits: ApiKeyLimits;
+  /** The per-source credential budget that lookups of legacy API keys spend. */
+  credentialBudget: CredentialBudget;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   tokens: TokenSettings;
@@ -49,6 +51,16 @@ export interface AuthDeps {
   pageTokens: PageTokens;
   /** The key successor refresh tokens are derived under (see deriveSuccessorRefreshToken). */
   refreshSuccessorKey: () => Promise<Buffer>;
+}
+
+/**
+ * The per-source budget of credential attempts (the request path's rate limits): `spend`
+ * throws RATE_LIMITED when it is used up; `refund` gives back a point that paid for an attempt
+ * that succeeded.
+ */
+export interface CredentialBudget {
+  spend(clientIp: string): Promise<void>;
+  refund(clientIp: string): Promise<void>;
 }
 
 /** Who is asking, for sessions and audit rows. */

@@ -1,4 +1,4 @@
-import { isApiKeyLike } from '../apiKeys/apiKeySecret.ts';
+import { classifyCredential } from '../apiKeys/legacyApiKeySecret.ts';
 import type { User } from '../domain/User.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { findUserById } from '../storage/users.ts';
@@ -79,7 +79,7 @@ export interface AuthService {
 export function createAuthService(deps: AuthDeps): AuthService {
   return {
     async authenticate(token, info) {
-      if (!isApiKeyLike(token)) {
+      if (classifyCredential(token) === 'access_token') {
         const v = await validateAccessToken(deps, token);
         if (v !== null) {
           return { kind: 'user', userId: v.userId, sessionId: v.sessionId, roles: v.roles };

@@ -1,4 +1,4 @@
-import { isApiKeyLike } from '../apiKeys/apiKeySecret.ts';
+import { classifyCredential } from '../apiKeys/legacyApiKeySecret.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type ApiKeyAuthDeps, authenticateApiKey } from './authenticateApiKey.ts';
 import { validateAccessToken } from './validateAccessToken.ts';
@@ -25,15 +25,20 @@ export interface Introspection {
 }
 
 /**
- * ValidateToken's answer for `credential`: a session's access token, an API key's secret, or an
- * access token minted from a key; null when it is none of these or no longer live.
+ * ValidateToken's answer for `credential`: a session's access token, an API key's secret (also
+ * an imported legacy one), or an access token minted from a key; null when it is none of these
+ * or no longer live. A legacy secret's lookup spends the per-source credential budget unless
+ * the key is live (authenticateApiKey), so it may throw RATE_LIMITED.
  */
 export async function introspectToken(
   deps: Pick<AuthDeps, 'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log'> & ApiKeyAuthDeps,
   credential: string,
   info: RequestInfo,
 ): Promise<Introspection | null> {
-  const session = isApiKeyLike(credential) ? null : await validateAccessToken(deps, credential);
+  const session =
+    classifyCredential(credential) === 'access_token'
+      ? await validateAccessToken(deps, credential)
+      : null;
   if (session !== null) {
     return {
       principalType: 'user_session',

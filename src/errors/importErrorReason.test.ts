@@ -19,4 +19,22 @@ describe('importErrorReason', () => {
       assert.equal(importErrorReason(failure), wire, JSON.stringify(failure));
     }
   });
+
+  it('maps each failure to the ImportApiKeyResult.error_reason the service account proto documents', () => {
+    const cases: [ImportFailure, string][] = [
+      [{ reason: 'API_KEY_SECRET_TAKEN' }, 'ALREADY_EXISTS'],
+      [{ reason: 'USER_NOT_FOUND' }, 'USER_NOT_FOUND'],
+      [{ reason: 'SERVICE_ACCOUNT_NOT_FOUND' }, 'SERVICE_ACCOUNT_NOT_FOUND'],
+      [{ reason: 'API_KEY_LIMIT_REACHED' }, 'API_KEY_LIMIT_REACHED'],
+      [{ reason: 'VALIDATION_FAILED', field: 'secret' }, 'INVALID_SECRET'],
+      [{ reason: 'VALIDATION_FAILED', field: 'secret_sha256' }, 'INVALID_SECRET'],
+      [{ reason: 'VALIDATION_FAILED', field: 'user_email' }, 'INVALID_EMAIL'],
+      [{ reason: 'VALIDATION_FAILED', field: 'roles' }, 'INVALID_ROLE'],
+      [{ reason: 'VALIDATION_FAILED', field: 'owner' }, 'VALIDATION_FAILED'],
+      [{ reason: 'VALIDATION_FAILED', field: 'display_name' }, 'VALIDATION_FAILED'],
+    ];
+    for (const [failure, wire] of cases) {
+      assert.equal(importErrorReason(failure), wire, JSON.stringify(failure));
+    }
+  });
 });

@@ -1,5 +1,9 @@
 import type { ServiceAccountAdminService } from '../admin/createServiceAccountAdminService.ts';
-import type { ServiceAccountAdminServiceServer } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
+import type { ImportApiKeyEntry } from '../admin/importApiKeys.ts';
+import type {
+  ImportedApiKey,
+  ServiceAccountAdminServiceServer,
+} from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import type { UnaryHandlers } from './bindService.ts';
 import { serviceAccountToProto as account, apiKeyToProto } from './toProto.ts';
 
@@ -10,6 +14,30 @@ const STATUS_FILTER: Record<number, string | null> = {
   2: 'disabled',
   3: 'deleted',
 };
+
+/** An ImportedApiKey as the use case reads it: its oneofs as tagged values, or null. */
+function importEntry(k: ImportedApiKey): ImportApiKeyEntry {
+  const { credential, owner } = k;
+  return {
+    credential:
+      credential === undefined
+        ? null
+        : credential.$case === 'secret'
+          ? { kind: 'secret', secret: credential.value }
+          : { kind: 'secret_sha256', hex: credential.value },
+    owner:
+      owner === undefined
+        ? null
+        : owner.$case === 'userEmail'
+          ? { kind: 'user', email: owner.value }
+          : { kind: 'service_account', name: owner.value },
+    displayName: k.displayName,
+    roles: k.roles,
+    createdAt: k.createTime ?? null,
+    expiresAt: k.expireTime ?? null,
+    disabled: k.disabled,
+  };
+}
 
 /**
  * ServiceAccountAdminService transport: translates messages to use-case calls and back. The
@@ -86,6 +114,11 @@ export function createServiceAccountAdminHandlers(
         req.apiKeyId,
       );
       return { apiKey: apiKeyToProto(revoked) };
+    },
+    async importApiKeys(req, ctx) {
+      const results = await service.importApiKeys(ctx.audit, req.apiKeys.map(importEntry));
+      const imported = results.filter((r) => r.ok).length;
+      return { results, importedCount: imported, failedCount: results.length - imported };
     },
   };
 }

@@ -22,8 +22,9 @@ const BEARER_PROBLEMS = {
  * token and its live session, or a live API key), and refuses (UNAUTHENTICATED,
  * INVALID_ACCESS_TOKEN) a call without one or with a principal of a kind the policy does not
  * accept. A refused API key (`ghk_...`) spends the per-source credential budget, like a failed
- * login, so keys cannot be tried without limit; every call made with a key spends the key's
- * own budget. Either may refuse with RATE_LIMITED.
+ * login, so keys cannot be tried without limit (an imported legacy key's lookup spends it up
+ * front, in authenticateApiKey); every call made with a key spends the key's own budget. Either
+ * may refuse with RATE_LIMITED.
  */
 export function authenticateCaller(
   policy: MethodPolicy,

@@ -140,13 +140,22 @@ describe('loadMethodPolicies', () => {
       assert.equal(p.requiredRole, 'admin');
       assert.equal(p.sourceBudget, 'read');
       assert.equal(p.accountBudget, null);
-      assert.ok(p.audit?.action.startsWith('service_account_'), `${name} is audited`);
+      // ImportApiKeys is about keys of many owners, not one account: api_keys_import.
+      const action = p.audit?.action ?? '';
+      assert.ok(
+        action.startsWith('service_account_') || action === 'api_keys_import',
+        `${name} is audited`,
+      );
       assert.deepEqual(p.audit?.subjectPath, [], `${name} names no subject user`);
     }
     assert.deepEqual(policies.get(serviceAccounts('UpdateServiceAccount'))?.audit, {
       action: 'service_account_update',
       subjectPath: [],
       serviceAccountPath: ['serviceAccount', 'id'],
+    });
+    assert.deepEqual(policies.get(serviceAccounts('ImportApiKeys'))?.audit, {
+      action: 'api_keys_import',
+      subjectPath: [],
     });
     assert.deepEqual(
       policies.get(serviceAccounts('RevokeServiceAccountKey'))?.audit?.serviceAccountPath,

@@ -42,6 +42,26 @@ describe('createRateLimitBudgets', () => {
     assert.equal(limits.status(), 'in-process');
   });
 
+  it('refundSource gives back what one admitSource of the same class took', async () => {
+    const limits = createRateLimitBudgets(
+      null,
+      'gh:',
+      settings({ ipRead: 2, ipCredential: 1 }),
+      log,
+    );
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await admission(limits.admitSource('credential', 'ip')), 'admitted');
+      await limits.refundSource('credential', 'ip');
+    }
+    assert.equal(await admission(limits.admitSource('credential', 'ip')), 'admitted');
+    assert.equal(await admission(limits.admitSource('credential', 'ip')), 'ip_credential');
+    // The admitted call's read point, given back: two reads fit again.
+    await limits.refundSource('read', 'ip');
+    assert.equal(await admission(limits.admitSource('read', 'ip')), 'admitted');
+    assert.equal(await admission(limits.admitSource('read', 'ip')), 'admitted');
+    assert.equal(await admission(limits.admitSource('read', 'ip')), 'ip_read');
+  });
+
   it('a refused call costs nothing: the budgets it did fit are refunded', async () => {
     const rejected: string[] = [];
     const limits = createRateLimitBudgets(

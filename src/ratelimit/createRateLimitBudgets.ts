@@ -45,6 +45,11 @@ export type RateLimitMode = 'redis' | 'in-process' | 'degraded';
 export interface RateLimitBudgets {
   /** Per-source limit for every call; throws RATE_LIMITED with the retry delay. */
   admitSource(callClass: CallClass, clientIp: string): Promise<void>;
+  /**
+   * Gives back what one admitSource took: for a check paid for up front that turned out not to
+   * be a failed attempt (a legacy API key lookup that found a live key).
+   */
+  refundSource(callClass: CallClass, clientIp: string): Promise<void>;
   /** Per-account and per-(account, source) limits of a credential action. */
   admitAccount(action: string, account: string, clientIp: string): Promise<void>;
   /** The budget of API key `apiKeyId` (its id, never its secret, is in the key). */
@@ -137,6 +142,13 @@ export function createRateLimitBudgets(
             ['ip_read', limiters.ipRead, source],
             ['ip_credential', limiters.ipCredential, source],
           ]);
+    },
+    async refundSource(callClass, clientIp) {
+      const source = sourceKey(clientIp);
+      await Promise.all([
+        limiters.ipRead.refund(source),
+        ...(callClass === 'credential' ? [limiters.ipCredential.refund(source)] : []),
+      ]);
     },
     admitAccount(action, account, clientIp) {
       const key = accountKey(action, account);

@@ -111,6 +111,56 @@ export async function insertApiKeySecret(
             ${secret.expiresAt ? sql.timestamp(secret.expiresAt) : null})`);
 }
 
+/** A key imported with an existing secret (ImportApiKeys): its own history, its secret's hash. */
+export interface ImportedApiKey extends NewApiKey {
+  secretHash: Buffer;
+  displayPrefix: string;
+  /** null: the time of the import. */
+  createdAt: Date | null;
+  /** Imported revoked (a disabled legacy key): revoked at the time of the import. */
+  revoked: boolean;
+}
+
+/**
+ * Inserts an imported key and its secret, unless a key has that secret already: then nothing
+ * is written and the answer is null. A concurrent import of the same secret is settled by the
+ * secret's unique index (ON CONFLICT), and the key row it would have orphaned is removed, so
+ * the caller's transaction survives either way.
+ */
+export async function insertImportedApiKey(db: Db, key: ImportedApiKey): Promise<string | null> {
+  const userId = key.owner.kind === 'user' ? key.owner.id : null;
+  const serviceAccountId = key.owner.kind === 'service_account' ? key.owner.id : null;
+  const hash = sql.binary(key.secretHash);
+  const row = await db.maybeOne(sql.type(z.object({ id: z.string(), stored: z.boolean() }))`
+    WITH k AS (
+      INSERT INTO api_keys (owner_user_id, owner_service_account_id, display_name, roles,
+                            created_at, expires_at, revoked_at)
+      SELECT ${userId}::uuid, ${serviceAccountId}::uuid, ${key.displayName},
+             ${sql.array([...key.roles], 'text')},
+             ${key.createdAt === null ? sql.fragment`now()` : sql.timestamp(key.createdAt)},
+             ${key.expiresAt === null ? sql.fragment`NULL::timestamptz` : sql.timestamp(key.expiresAt)},
+             ${key.revoked ? sql.fragment`now()` : sql.fragment`NULL::timestamptz`}
+      WHERE NOT EXISTS (SELECT 1 FROM api_key_secrets WHERE secret_hash = ${hash})
+      RETURNING id, created_at),
+    s AS (
+      INSERT INTO api_key_secrets (api_key_id, secret_hash, display_prefix, created_at)
+      SELECT id, ${hash}, ${key.displayPrefix}, created_at FROM k
+      ON CONFLICT (secret_hash) DO NOTHING
+      RETURNING api_key_id)
+    SELECT k.id, EXISTS (SELECT 1 FROM s) AS stored FROM k`);
+  if (row === null) return null;
+  if (row.stored) return row.id;
+  await db.query(sql.typeAlias('void')`DELETE FROM api_keys WHERE id = ${row.id}`);
+  return null;
+}
+
+/** Whether some key has a secret hashing to `secretHash` (any key, live or not). */
+export async function isApiKeySecretTaken(db: Db, secretHash: Buffer): Promise<boolean> {
+  return db.oneFirst(sql.type(z.object({ taken: z.boolean() }))`
+    SELECT EXISTS (SELECT 1 FROM api_key_secrets WHERE secret_hash = ${sql.binary(secretHash)})
+      AS taken`);
+}
+
 /** The key with this id, or null. */
 export async function findApiKeyById(db: Db, id: string): Promise<ApiKey | null> {
   const row = await db.maybeOne(sql.type(apiKeyRow)`

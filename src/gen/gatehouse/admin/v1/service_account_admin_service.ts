@@ -386,6 +386,139 @@ export interface RevokeServiceAccountKeyResponse {
   apiKey?: ApiKey | undefined;
 }
 
+/**
+ * One key of ImportApiKeysRequest: a legacy key's secret (or its SHA-256),
+ * its owner and what the legacy table knew about it.
+ */
+export interface ImportedApiKey {
+  /** The key's secret as its holders send it, or its SHA-256; exactly one. */
+  credential?:
+    | //
+    /**
+     * The secret itself, exactly as clients present it: 16 to 512
+     * characters of letters, digits and `-._~+/` (trailing `=` allowed), no
+     * whitespace. Not a JWT (three dot-separated segments) and not a
+     * malformed `ghk_` key: those are never looked up as keys. A secret
+     * shorter than 16 characters is refused because it is guessable: rotate
+     * such keys instead (CreateServiceAccountKey, or a user's own keys).
+     */
+    { $case: "secret"; value: string }
+    | //
+    /**
+     * Lowercase or uppercase hex (64 digits) of SHA-256 over the secret's
+     * UTF-8 bytes, for legacy tables that kept only this hash. The secret
+     * must still follow the rules of `secret` to ever validate (they cannot
+     * be checked from a hash). Other hashes (salted, bcrypt, HMAC, ...)
+     * cannot be imported.
+     */
+    { $case: "secretSha256"; value: string }
+    | undefined;
+  /** Who the key belongs to; exactly one. */
+  owner?:
+    | //
+    /**
+     * A live (not deleted) user, by email, matched like Login matches it
+     * (trimmed, NFKC, case-insensitive).
+     */
+    { $case: "userEmail"; value: string }
+    | //
+    /** A live (not deleted) service account, by its name. */
+    { $case: "serviceAccountName"; value: string }
+    | undefined;
+  /** Optional display name of the key, at most 100 characters. */
+  displayName: string;
+  /**
+   * Roles the key asks for, each held by the owner now; empty means all the
+   * owner's roles at the time of the import. A call with the key acts with
+   * those of these roles the owner still holds.
+   */
+  roles: string[];
+  /**
+   * When the legacy key was created; default: the time of the import. Not
+   * in the future.
+   */
+  createTime?:
+    | Date
+    | undefined;
+  /**
+   * When the key stops working. May be in the past: the key is imported,
+   * and inactive. Bounded like a new key's by the maximum lifetime for its
+   * owner's kind (API_KEY_MAX_TTL_DAYS for users,
+   * SERVICE_ACCOUNT_KEY_MAX_TTL_DAYS): a later time is refused, and unset
+   * means exactly that lifetime from the import (no expiry where there is
+   * no maximum).
+   */
+  expireTime?:
+    | Date
+    | undefined;
+  /**
+   * A disabled legacy key is imported revoked (at the time of the import):
+   * it never works, and its secret cannot be imported again.
+   */
+  disabled: boolean;
+}
+
+/** The outcome of one ImportedApiKey. Never contains the secret. */
+export interface ImportApiKeyResult {
+  /** Zero-based position of the entry in ImportApiKeysRequest.api_keys. */
+  index: number;
+  /** Whether the key was created. */
+  ok: boolean;
+  /** Id of the created key; empty when ok is false. */
+  apiKeyId: string;
+  /**
+   * The key's display prefix (its first characters, at most 8 and never
+   * more than a quarter of the secret; empty for an import by
+   * secret_sha256); empty when ok is false.
+   */
+  displayPrefix: string;
+  /**
+   * Why the entry failed, UPPER_SNAKE_CASE; empty when ok is true. Each
+   * value is a gatehouse.errors.v1.ErrorReason, narrowed to the entry field
+   * at fault for VALIDATION_FAILED:
+   *   ALREADY_EXISTS:   the secret already belongs to a key (an earlier
+   *                     import, an earlier entry of this request, or a key
+   *                     created here);
+   *   USER_NOT_FOUND:   no live user has user_email;
+   *   SERVICE_ACCOUNT_NOT_FOUND: no live service account has that name;
+   *   INVALID_SECRET:   VALIDATION_FAILED on secret or secret_sha256 (too
+   *                     short, whitespace, not a bearer-token character, a
+   *                     JWT's or a malformed ghk_ key's shape, not 64 hex
+   *                     digits, or neither set);
+   *   INVALID_EMAIL:    VALIDATION_FAILED on user_email;
+   *   INVALID_ROLE:     VALIDATION_FAILED on roles (an invalid role name,
+   *                     or a role the owner does not hold);
+   *   API_KEY_LIMIT_REACHED: the user holds the most live keys
+   *                     API_KEY_MAX_PER_USER allows (also counting the keys
+   *                     imported by earlier entries);
+   *   VALIDATION_FAILED: VALIDATION_FAILED on another field (no owner,
+   *                     display_name, a creation time in the future, an
+   *                     expire_time beyond the maximum key lifetime).
+   */
+  errorReason: string;
+  /**
+   * Human-readable explanation of the failure; empty when ok is true. Never
+   * contains the secret.
+   */
+  errorMessage: string;
+}
+
+/** Request of ServiceAccountAdminService.ImportApiKeys. */
+export interface ImportApiKeysRequest {
+  /** Keys to import, 1 to 1000. */
+  apiKeys: ImportedApiKey[];
+}
+
+/** Response of ServiceAccountAdminService.ImportApiKeys. */
+export interface ImportApiKeysResponse {
+  /** One result per entry of the request, in the same order. */
+  results: ImportApiKeyResult[];
+  /** Number of entries that were imported (results with ok = true). */
+  importedCount: number;
+  /** Number of entries that failed (results with ok = false). */
+  failedCount: number;
+}
+
 function createBaseServiceAccount(): ServiceAccount {
   return {
     id: "",
@@ -2354,6 +2487,610 @@ export const RevokeServiceAccountKeyResponse: MessageFns<RevokeServiceAccountKey
   },
 };
 
+function createBaseImportedApiKey(): ImportedApiKey {
+  return {
+    credential: undefined,
+    owner: undefined,
+    displayName: "",
+    roles: [],
+    createTime: undefined,
+    expireTime: undefined,
+    disabled: false,
+  };
+}
+
+export const ImportedApiKey: MessageFns<ImportedApiKey> = {
+  encode(message: ImportedApiKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.credential?.$case) {
+      case "secret":
+        writer.uint32(10).string(message.credential.value);
+        break;
+      case "secretSha256":
+        writer.uint32(18).string(message.credential.value);
+        break;
+    }
+    switch (message.owner?.$case) {
+      case "userEmail":
+        writer.uint32(26).string(message.owner.value);
+        break;
+      case "serviceAccountName":
+        writer.uint32(34).string(message.owner.value);
+        break;
+    }
+    if (message.displayName !== "") {
+      writer.uint32(42).string(message.displayName);
+    }
+    for (const v of message.roles) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(58).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(66).fork()).join();
+    }
+    if (message.disabled !== false) {
+      writer.uint32(72).bool(message.disabled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedApiKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedApiKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.credential = { $case: "secret", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.credential = { $case: "secretSha256", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = { $case: "userEmail", value: reader.string() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.owner = { $case: "serviceAccountName", value: reader.string() };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.disabled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedApiKey {
+    return {
+      credential: isSet(object.secret)
+        ? { $case: "secret", value: globalThis.String(object.secret) }
+        : isSet(object.secretSha256)
+        ? { $case: "secretSha256", value: globalThis.String(object.secretSha256) }
+        : isSet(object.secret_sha256)
+        ? { $case: "secretSha256", value: globalThis.String(object.secret_sha256) }
+        : undefined,
+      owner: isSet(object.userEmail)
+        ? { $case: "userEmail", value: globalThis.String(object.userEmail) }
+        : isSet(object.user_email)
+        ? { $case: "userEmail", value: globalThis.String(object.user_email) }
+        : isSet(object.serviceAccountName)
+        ? { $case: "serviceAccountName", value: globalThis.String(object.serviceAccountName) }
+        : isSet(object.service_account_name)
+        ? { $case: "serviceAccountName", value: globalThis.String(object.service_account_name) }
+        : undefined,
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      disabled: isSet(object.disabled) ? globalThis.Boolean(object.disabled) : false,
+    };
+  },
+
+  toJSON(message: ImportedApiKey): unknown {
+    const obj: any = {};
+    if (message.credential?.$case === "secret") {
+      obj.secret = message.credential.value;
+    } else if (message.credential?.$case === "secretSha256") {
+      obj.secretSha256 = message.credential.value;
+    }
+    if (message.owner?.$case === "userEmail") {
+      obj.userEmail = message.owner.value;
+    } else if (message.owner?.$case === "serviceAccountName") {
+      obj.serviceAccountName = message.owner.value;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.disabled !== false) {
+      obj.disabled = message.disabled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportedApiKey>, I>>(base?: I): ImportedApiKey {
+    return ImportedApiKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportedApiKey>, I>>(object: I): ImportedApiKey {
+    const message = createBaseImportedApiKey();
+    switch (object.credential?.$case) {
+      case "secret": {
+        if (object.credential?.value !== undefined && object.credential?.value !== null) {
+          message.credential = { $case: "secret", value: object.credential.value };
+        }
+        break;
+      }
+      case "secretSha256": {
+        if (object.credential?.value !== undefined && object.credential?.value !== null) {
+          message.credential = { $case: "secretSha256", value: object.credential.value };
+        }
+        break;
+      }
+    }
+    switch (object.owner?.$case) {
+      case "userEmail": {
+        if (object.owner?.value !== undefined && object.owner?.value !== null) {
+          message.owner = { $case: "userEmail", value: object.owner.value };
+        }
+        break;
+      }
+      case "serviceAccountName": {
+        if (object.owner?.value !== undefined && object.owner?.value !== null) {
+          message.owner = { $case: "serviceAccountName", value: object.owner.value };
+        }
+        break;
+      }
+    }
+    message.displayName = object.displayName ?? "";
+    message.roles = object.roles?.map((e) => e) || [];
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.disabled = object.disabled ?? false;
+    return message;
+  },
+};
+
+function createBaseImportApiKeyResult(): ImportApiKeyResult {
+  return { index: 0, ok: false, apiKeyId: "", displayPrefix: "", errorReason: "", errorMessage: "" };
+}
+
+export const ImportApiKeyResult: MessageFns<ImportApiKeyResult> = {
+  encode(message: ImportApiKeyResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.ok !== false) {
+      writer.uint32(16).bool(message.ok);
+    }
+    if (message.apiKeyId !== "") {
+      writer.uint32(26).string(message.apiKeyId);
+    }
+    if (message.displayPrefix !== "") {
+      writer.uint32(34).string(message.displayPrefix);
+    }
+    if (message.errorReason !== "") {
+      writer.uint32(42).string(message.errorReason);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(50).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportApiKeyResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportApiKeyResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.displayPrefix = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorReason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportApiKeyResult {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      displayPrefix: isSet(object.displayPrefix)
+        ? globalThis.String(object.displayPrefix)
+        : isSet(object.display_prefix)
+        ? globalThis.String(object.display_prefix)
+        : "",
+      errorReason: isSet(object.errorReason)
+        ? globalThis.String(object.errorReason)
+        : isSet(object.error_reason)
+        ? globalThis.String(object.error_reason)
+        : "",
+      errorMessage: isSet(object.errorMessage)
+        ? globalThis.String(object.errorMessage)
+        : isSet(object.error_message)
+        ? globalThis.String(object.error_message)
+        : "",
+    };
+  },
+
+  toJSON(message: ImportApiKeyResult): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.displayPrefix !== "") {
+      obj.displayPrefix = message.displayPrefix;
+    }
+    if (message.errorReason !== "") {
+      obj.errorReason = message.errorReason;
+    }
+    if (message.errorMessage !== "") {
+      obj.errorMessage = message.errorMessage;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportApiKeyResult>, I>>(base?: I): ImportApiKeyResult {
+    return ImportApiKeyResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportApiKeyResult>, I>>(object: I): ImportApiKeyResult {
+    const message = createBaseImportApiKeyResult();
+    message.index = object.index ?? 0;
+    message.ok = object.ok ?? false;
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.displayPrefix = object.displayPrefix ?? "";
+    message.errorReason = object.errorReason ?? "";
+    message.errorMessage = object.errorMessage ?? "";
+    return message;
+  },
+};
+
+function createBaseImportApiKeysRequest(): ImportApiKeysRequest {
+  return { apiKeys: [] };
+}
+
+export const ImportApiKeysRequest: MessageFns<ImportApiKeysRequest> = {
+  encode(message: ImportApiKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.apiKeys) {
+      ImportedApiKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportApiKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportApiKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeys.push(ImportedApiKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportApiKeysRequest {
+    return {
+      apiKeys: globalThis.Array.isArray(object?.apiKeys)
+        ? object.apiKeys.map((e: any) => ImportedApiKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.api_keys)
+        ? object.api_keys.map((e: any) => ImportedApiKey.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ImportApiKeysRequest): unknown {
+    const obj: any = {};
+    if (message.apiKeys?.length) {
+      obj.apiKeys = message.apiKeys.map((e) => ImportedApiKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportApiKeysRequest>, I>>(base?: I): ImportApiKeysRequest {
+    return ImportApiKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportApiKeysRequest>, I>>(object: I): ImportApiKeysRequest {
+    const message = createBaseImportApiKeysRequest();
+    message.apiKeys = object.apiKeys?.map((e) => ImportedApiKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseImportApiKeysResponse(): ImportApiKeysResponse {
+  return { results: [], importedCount: 0, failedCount: 0 };
+}
+
+export const ImportApiKeysResponse: MessageFns<ImportApiKeysResponse> = {
+  encode(message: ImportApiKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ImportApiKeyResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.importedCount !== 0) {
+      writer.uint32(16).int32(message.importedCount);
+    }
+    if (message.failedCount !== 0) {
+      writer.uint32(24).int32(message.failedCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportApiKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportApiKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ImportApiKeyResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.importedCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failedCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportApiKeysResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ImportApiKeyResult.fromJSON(e))
+        : [],
+      importedCount: isSet(object.importedCount)
+        ? globalThis.Number(object.importedCount)
+        : isSet(object.imported_count)
+        ? globalThis.Number(object.imported_count)
+        : 0,
+      failedCount: isSet(object.failedCount)
+        ? globalThis.Number(object.failedCount)
+        : isSet(object.failed_count)
+        ? globalThis.Number(object.failed_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ImportApiKeysResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ImportApiKeyResult.toJSON(e));
+    }
+    if (message.importedCount !== 0) {
+      obj.importedCount = Math.round(message.importedCount);
+    }
+    if (message.failedCount !== 0) {
+      obj.failedCount = Math.round(message.failedCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportApiKeysResponse>, I>>(base?: I): ImportApiKeysResponse {
+    return ImportApiKeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportApiKeysResponse>, I>>(object: I): ImportApiKeysResponse {
+    const message = createBaseImportApiKeysResponse();
+    message.results = object.results?.map((e) => ImportApiKeyResult.fromPartial(e)) || [];
+    message.importedCount = object.importedCount ?? 0;
+    message.failedCount = object.failedCount ?? 0;
+    return message;
+  },
+};
+
 /**
  * Administrative management of service accounts and their API keys. All
  * RPCs are unary and require the `admin` role (see the file comment).
@@ -2687,6 +3424,51 @@ export const ServiceAccountAdminServiceService = {
     responseDeserialize: (value: Buffer): RevokeServiceAccountKeyResponse =>
       RevokeServiceAccountKeyResponse.decode(value),
   },
+  /**
+   * Imports API keys from a legacy system with their existing secrets, so
+   * that whoever holds one keeps using it: a legacy key then validates
+   * (AuthService.ValidateToken) and authenticates (`authorization: Bearer
+   * <legacy key>`) like a `ghk_` key, with every rule of keys (roles its
+   * owner holds now, revocation, expiry, owner disabled or deleted, all
+   * within a second). A secret may have any format (UUIDs, `sk_live_...`,
+   * hex, ...) of 16 to 512 characters of the bearer-token alphabet (RFC
+   * 6750: letters, digits, `-._~+/`, trailing `=`); it is stored only as its
+   * SHA-256, as is every key. Instead of the secret, its SHA-256 may be given
+   * (secret_sha256), for legacy tables that kept only that hash. Up to 1000
+   * keys per call, written in one transaction with the call's audit event
+   * (api_keys_import, with counts only); each entry succeeds or fails on its
+   * own (ImportApiKeyResult), under the limits new keys have (maximum
+   * lifetime, a user's cap of live keys). Importing a secret again is
+   * harmless: that entry fails with ALREADY_EXISTS and nothing is
+   * duplicated.
+   * Authenticated: `authorization: Bearer <access token or API key>` metadata
+   * of an admin.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: api_keys is empty or has more than 1000 entries;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names api_keys.
+   *     Invalid individual entries are reported in results, not as this
+   *     code.
+   *   UNAUTHENTICATED: the bearer credential is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was imported;
+   *     retry after google.rpc.RetryInfo.
+   */
+  importApiKeys: {
+    path: "/gatehouse.admin.v1.ServiceAccountAdminService/ImportApiKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportApiKeysRequest): Buffer => Buffer.from(ImportApiKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportApiKeysRequest => ImportApiKeysRequest.decode(value),
+    responseSerialize: (value: ImportApiKeysResponse): Buffer =>
+      Buffer.from(ImportApiKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportApiKeysResponse => ImportApiKeysResponse.decode(value),
+  },
 } as const;
 
 export interface ServiceAccountAdminServiceServer extends UntypedServiceImplementation {
@@ -2914,6 +3696,42 @@ export interface ServiceAccountAdminServiceServer extends UntypedServiceImplemen
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   revokeServiceAccountKey: handleUnaryCall<RevokeServiceAccountKeyRequest, RevokeServiceAccountKeyResponse>;
+  /**
+   * Imports API keys from a legacy system with their existing secrets, so
+   * that whoever holds one keeps using it: a legacy key then validates
+   * (AuthService.ValidateToken) and authenticates (`authorization: Bearer
+   * <legacy key>`) like a `ghk_` key, with every rule of keys (roles its
+   * owner holds now, revocation, expiry, owner disabled or deleted, all
+   * within a second). A secret may have any format (UUIDs, `sk_live_...`,
+   * hex, ...) of 16 to 512 characters of the bearer-token alphabet (RFC
+   * 6750: letters, digits, `-._~+/`, trailing `=`); it is stored only as its
+   * SHA-256, as is every key. Instead of the secret, its SHA-256 may be given
+   * (secret_sha256), for legacy tables that kept only that hash. Up to 1000
+   * keys per call, written in one transaction with the call's audit event
+   * (api_keys_import, with counts only); each entry succeeds or fails on its
+   * own (ImportApiKeyResult), under the limits new keys have (maximum
+   * lifetime, a user's cap of live keys). Importing a secret again is
+   * harmless: that entry fails with ALREADY_EXISTS and nothing is
+   * duplicated.
+   * Authenticated: `authorization: Bearer <access token or API key>` metadata
+   * of an admin.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: api_keys is empty or has more than 1000 entries;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names api_keys.
+   *     Invalid individual entries are reported in results, not as this
+   *     code.
+   *   UNAUTHENTICATED: the bearer credential is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was imported;
+   *     retry after google.rpc.RetryInfo.
+   */
+  importApiKeys: handleUnaryCall<ImportApiKeysRequest, ImportApiKeysResponse>;
 }
 
 export interface ServiceAccountAdminServiceClient extends Client {
@@ -3280,6 +4098,56 @@ export interface ServiceAccountAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeServiceAccountKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Imports API keys from a legacy system with their existing secrets, so
+   * that whoever holds one keeps using it: a legacy key then validates
+   * (AuthService.ValidateToken) and authenticates (`authorization: Bearer
+   * <legacy key>`) like a `ghk_` key, with every rule of keys (roles its
+   * owner holds now, revocation, expiry, owner disabled or deleted, all
+   * within a second). A secret may have any format (UUIDs, `sk_live_...`,
+   * hex, ...) of 16 to 512 characters of the bearer-token alphabet (RFC
+   * 6750: letters, digits, `-._~+/`, trailing `=`); it is stored only as its
+   * SHA-256, as is every key. Instead of the secret, its SHA-256 may be given
+   * (secret_sha256), for legacy tables that kept only that hash. Up to 1000
+   * keys per call, written in one transaction with the call's audit event
+   * (api_keys_import, with counts only); each entry succeeds or fails on its
+   * own (ImportApiKeyResult), under the limits new keys have (maximum
+   * lifetime, a user's cap of live keys). Importing a secret again is
+   * harmless: that entry fails with ALREADY_EXISTS and nothing is
+   * duplicated.
+   * Authenticated: `authorization: Bearer <access token or API key>` metadata
+   * of an admin.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: api_keys is empty or has more than 1000 entries;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names api_keys.
+   *     Invalid individual entries are reported in results, not as this
+   *     code.
+   *   UNAUTHENTICATED: the bearer credential is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was imported;
+   *     retry after google.rpc.RetryInfo.
+   */
+  importApiKeys(
+    request: ImportApiKeysRequest,
+    callback: (error: ServiceError | null, response: ImportApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  importApiKeys(
+    request: ImportApiKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImportApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  importApiKeys(
+    request: ImportApiKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImportApiKeysResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -183,6 +183,11 @@ export const AuditAction = {
   AUDIT_ACTION_USER_API_KEYS_LIST: 42,
   /** AUDIT_ACTION_USER_API_KEY_REVOKE - UserAdminService.RevokeUserApiKey (details: key_id). */
   AUDIT_ACTION_USER_API_KEY_REVOKE: 43,
+  /**
+   * AUDIT_ACTION_API_KEYS_IMPORT - ServiceAccountAdminService.ImportApiKeys: legacy keys imported (details:
+   * requested, imported, failed; never a secret or its hash).
+   */
+  AUDIT_ACTION_API_KEYS_IMPORT: 44,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -233,6 +238,7 @@ export namespace AuditAction {
   export type AUDIT_ACTION_API_KEY_ROTATE = typeof AuditAction.AUDIT_ACTION_API_KEY_ROTATE;
   export type AUDIT_ACTION_USER_API_KEYS_LIST = typeof AuditAction.AUDIT_ACTION_USER_API_KEYS_LIST;
   export type AUDIT_ACTION_USER_API_KEY_REVOKE = typeof AuditAction.AUDIT_ACTION_USER_API_KEY_REVOKE;
+  export type AUDIT_ACTION_API_KEYS_IMPORT = typeof AuditAction.AUDIT_ACTION_API_KEYS_IMPORT;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -370,6 +376,9 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 43:
     case "AUDIT_ACTION_USER_API_KEY_REVOKE":
       return AuditAction.AUDIT_ACTION_USER_API_KEY_REVOKE;
+    case 44:
+    case "AUDIT_ACTION_API_KEYS_IMPORT":
+      return AuditAction.AUDIT_ACTION_API_KEYS_IMPORT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -467,6 +476,8 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_USER_API_KEYS_LIST";
     case AuditAction.AUDIT_ACTION_USER_API_KEY_REVOKE:
       return "AUDIT_ACTION_USER_API_KEY_REVOKE";
+    case AuditAction.AUDIT_ACTION_API_KEYS_IMPORT:
+      return "AUDIT_ACTION_API_KEYS_IMPORT";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

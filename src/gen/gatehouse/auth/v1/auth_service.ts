@@ -3992,6 +3992,12 @@ export const AuthServiceService = {
    * `user_id`) who, and `roles` the key's roles its owner holds now. A
    * revoked, expired or unknown key, one with a bad checksum, or one whose
    * owner is disabled or deleted is active = false, like any invalid token.
+   * Keys imported from a legacy system (ServiceAccountAdminService
+   * ImportApiKeys) validate the same way: a credential that is neither
+   * `ghk_...` nor a JWT's three dot-separated segments is looked up as one.
+   * Such a lookup spends a point of the caller's per-source credential
+   * budget unless the key is live, so repeated unknown legacy-shaped
+   * credentials end in RESOURCE_EXHAUSTED.
    *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
@@ -4424,6 +4430,12 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * `user_id`) who, and `roles` the key's roles its owner holds now. A
    * revoked, expired or unknown key, one with a bad checksum, or one whose
    * owner is disabled or deleted is active = false, like any invalid token.
+   * Keys imported from a legacy system (ServiceAccountAdminService
+   * ImportApiKeys) validate the same way: a credential that is neither
+   * `ghk_...` nor a JWT's three dot-separated segments is looked up as one.
+   * Such a lookup spends a point of the caller's per-source credential
+   * budget unless the key is live, so repeated unknown legacy-shaped
+   * credentials end in RESOURCE_EXHAUSTED.
    *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
@@ -4798,6 +4810,12 @@ export interface AuthServiceClient extends Client {
    * `user_id`) who, and `roles` the key's roles its owner holds now. A
    * revoked, expired or unknown key, one with a bad checksum, or one whose
    * owner is disabled or deleted is active = false, like any invalid token.
+   * Keys imported from a legacy system (ServiceAccountAdminService
+   * ImportApiKeys) validate the same way: a credential that is neither
+   * `ghk_...` nor a JWT's three dot-separated segments is looked up as one.
+   * Such a lookup spends a point of the caller's per-source credential
+   * budget unless the key is live, so repeated unknown legacy-shaped
+   * credentials end in RESOURCE_EXHAUSTED.
    *
    * Status codes:
    *   OK: the token was evaluated; see `active`.
