@@ -337,6 +337,26 @@ describe('password reset', () => {
     await expectRpcError(reset(token), status.INVALID_ARGUMENT, 'INVALID_RESET_TOKEN');
   });
 
+  it('voids a token once the account changes its password', async () => {
+    const u = await registerUser(gh);
+    await requestReset(u.email);
+    const token = resetToken(await smtp.next(u.email));
+    const changed = await call(
+      gh.auth,
+      'changePassword',
+      { currentPassword: u.password, newPassword: NEW_PASSWORD },
+      { token: u.tokens.accessToken },
+    );
+    assert.ok(changed.tokens?.accessToken);
+    // A link mailed before the change must not undo it.
+    await expectRpcError(
+      reset(token, 'another-quartz-lantern-7'),
+      status.INVALID_ARGUMENT,
+      'INVALID_RESET_TOKEN',
+    );
+    assert.ok((await login(u.email, NEW_PASSWORD)).tokens?.accessToken);
+  });
+
   it('works end to end through buf curl', async () => {
     const u = await registerUser(gh);
     const base = `http://${gh.target}/gatehouse.auth.v1.AuthService`;

@@ -2,8 +2,7 @@ import { AppError, type FieldViolation, invalidArgument } from '../errors/AppErr
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
-import { revokeSessions } from '../storage/sessions.ts';
-import { findUserById, updateUserPassword } from '../storage/users.ts';
+import { findUserById } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkPasswordAndRecordAttempt,
@@ -13,6 +12,7 @@ import {
 } from './checkPasswordAndRecordAttempt.ts';
 import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
 import type { UserPrincipal } from './Principal.ts';
+import { replacePassword } from './replacePassword.ts';
 
 type ChangePasswordDeps = PasswordCheckDeps &
   PasswordFailureDeps &
@@ -22,7 +22,8 @@ type ChangePasswordDeps = PasswordCheckDeps &
 
 /**
  * Changes the caller's password after re-checking the current one, ends every session of the
- * account (including the calling one) and returns tokens of a fresh session.
+ * account (including the calling one), voids outstanding password-reset links, and returns
+ * tokens of a fresh session.
  */
 export async function changePassword(
   deps: ChangePasswordDeps,
@@ -63,8 +64,12 @@ export async function changePassword(
   }
   const hash = await deps.hasher.hash(input.newPassword);
   const { tokens, revoked } = await deps.pool.transaction(async (tx) => {
-    const updated = await updateUserPassword(tx, user.id, hash);
-    const revoked = await revokeSessions(tx, { userId: user.id }, 'password_change');
+    const { user: updated, revokedSessionIds: revoked } = await replacePassword(
+      tx,
+      user.id,
+      hash,
+      'password_change',
+    );
     const issued = await issueSession(tx, deps, updated, info);
     await recordAudit(tx, 'password_change', {
       actor: user.id,

@@ -4104,8 +4104,9 @@ export const AuthServiceService = {
    * Changes the caller's password after re-checking the current one.
    * Authenticated: `authorization: Bearer <access token>` metadata. On
    * success ALL of the user's sessions, including the calling one, are
-   * revoked and the response carries tokens of a brand-new session, which
-   * the client must switch to.
+   * revoked, every password-reset link mailed before is void, and the
+   * response carries tokens of a brand-new session, which the client must
+   * switch to.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
@@ -4505,8 +4506,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * Changes the caller's password after re-checking the current one.
    * Authenticated: `authorization: Bearer <access token>` metadata. On
    * success ALL of the user's sessions, including the calling one, are
-   * revoked and the response carries tokens of a brand-new session, which
-   * the client must switch to.
+   * revoked, every password-reset link mailed before is void, and the
+   * response carries tokens of a brand-new session, which the client must
+   * switch to.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
@@ -4941,8 +4943,9 @@ export interface AuthServiceClient extends Client {
    * Changes the caller's password after re-checking the current one.
    * Authenticated: `authorization: Bearer <access token>` metadata. On
    * success ALL of the user's sessions, including the calling one, are
-   * revoked and the response carries tokens of a brand-new session, which
-   * the client must switch to.
+   * revoked, every password-reset link mailed before is void, and the
+   * response carries tokens of a brand-new session, which the client must
+   * switch to.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
