@@ -52,48 +52,46 @@ async function requireOrganizationRoles(db: Db, roleIds: readonly string[]) {
   if (global.length > 0) throw invalidArgument(global);
 }
 
-/** Parses a membership request with roles, every violation at once. */
-function parseWithRoles(input: MemberInput & { roleIds: readonly string[] }) {
+type MemberRolesInput = MemberInput & { roleIds: readonly string[] };
+
+/**
+ * What AddMember and SetMemberRoles share: parse the request (every violation at once), then in
+ * one audited transaction check the organisation (kept from changing until the end) and that
+ * every role is of organisation scope, and `write` the membership.
+ */
+async function writeMembership(
+  audit: AuditScope,
+  input: MemberRolesInput,
+  write: (tx: Db, organizationId: string, ref: MemberRef, roleIds: string[]) => Promise<Member>,
+): Promise<Member> {
   const violations: FieldViolation[] = [];
   const roleIds = normalizeRoleIds(input.roleIds, violations);
-  return { ...requireMembership(input, violations), roleIds };
+  const { organizationId, ref } = requireMembership(input, violations);
+  audit.note({ ...subjectOf(ref), details: { organization_id: organizationId } });
+  return audit.transaction(async (tx) => {
+    await getOrganizationById(tx, organizationId, { lock: 'share' });
+    await requireOrganizationRoles(tx, roleIds);
+    const member = await write(tx, organizationId, ref, roleIds);
+    audit.note({ details: { membership_id: member.id, role_ids: roleIds.join(',') } });
+    return member;
+  });
 }
 
 /**
  * Makes a user or service account (live, not deleted) a member of a live organisation with
  * organisation-scope roles; the partial unique indexes decide ALREADY_MEMBER.
  */
-export async function addMember(
-  audit: AuditScope,
-  input: MemberInput & { roleIds: readonly string[] },
-): Promise<Member> {
-  const { organizationId, ref, roleIds } = parseWithRoles(input);
-  audit.note({ ...subjectOf(ref), details: { organization_id: organizationId } });
-  return audit.transaction(async (tx) => {
-    await getOrganizationById(tx, organizationId, { lock: 'share' });
+export function addMember(audit: AuditScope, input: MemberRolesInput): Promise<Member> {
+  return writeMembership(audit, input, async (tx, organizationId, ref, roleIds) => {
     if (ref.kind === 'user') await getUserById(tx, ref.id);
     else await getServiceAccountById(tx, ref.id);
-    await requireOrganizationRoles(tx, roleIds);
-    const member = await insertMember(tx, organizationId, ref, roleIds);
-    audit.note({ details: { membership_id: member.id, role_ids: roleIds.join(',') } });
-    return member;
+    return insertMember(tx, organizationId, ref, roleIds);
   });
 }
 
 /** Replaces a member's roles with organisation-scope roles. */
-export async function setMemberRoles(
-  audit: AuditScope,
-  input: MemberInput & { roleIds: readonly string[] },
-): Promise<Member> {
-  const { organizationId, ref, roleIds } = parseWithRoles(input);
-  audit.note({ ...subjectOf(ref), details: { organization_id: organizationId } });
-  return audit.transaction(async (tx) => {
-    await getOrganizationById(tx, organizationId, { lock: 'share' });
-    await requireOrganizationRoles(tx, roleIds);
-    const member = await setMemberRoleRows(tx, organizationId, ref, roleIds);
-    audit.note({ details: { membership_id: member.id, role_ids: roleIds.join(',') } });
-    return member;
-  });
+export function setMemberRoles(audit: AuditScope, input: MemberRolesInput): Promise<Member> {
+  return writeMembership(audit, input, setMemberRoleRows);
 }
 
 /** Ends a membership; MEMBERSHIP_NOT_FOUND if the principal is not a member. */

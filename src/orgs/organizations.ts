@@ -5,8 +5,8 @@ import { requireId } from '../admin/requireUserId.ts';
 import { isViolation, normalizeDisplayName } from '../auth/normalize.ts';
 import type { Organization, OrganizationStatus } from '../domain/Organization.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { checkStatusListRequest } from '../paging/checkListRequest.ts';
 import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
-import { pageSize } from '../paging/pageSize.ts';
 import {
   findOrganizationsPage,
   getOrganizationById,
@@ -16,7 +16,7 @@ import {
 } from '../storage/organizations.ts';
 import { normalizeAttributes, normalizeSlug } from './checkOrgFields.ts';
 
-const STATUSES: readonly string[] = ['active', 'disabled', 'deleted'];
+const STATUSES: readonly OrganizationStatus[] = ['active', 'disabled', 'deleted'];
 
 /** The update_mask paths UpdateOrganization accepts (proto field names of Organization). */
 const UPDATABLE_PATHS = ['display_name', 'attributes', 'status'] as const;
@@ -75,14 +75,7 @@ export async function listOrganizations(
   deps: Pick<AdminDeps, 'pool' | 'pageTokens'>,
   input: ListOrganizationsInput,
 ): Promise<{ organizations: Organization[]; nextPageToken: string }> {
-  const violations: FieldViolation[] = [];
-  const limit = pageSize(input.pageSize);
-  if (isViolation(limit)) violations.push(limit);
-  if (input.status !== null && !STATUSES.includes(input.status)) {
-    violations.push({ field: 'status', description: 'unknown status', reason: 'INVALID_VALUE' });
-  }
-  if (violations.length > 0 || isViolation(limit)) throw invalidArgument(violations);
-  const status = input.status as OrganizationStatus | null;
+  const { limit, status } = checkStatusListRequest(input, STATUSES);
   const filter = [status];
   const cursor = await readTimeIdCursor(deps.pageTokens, 'organizations', filter, input.pageToken);
   const after = cursor && { createdAt: cursor.time, id: cursor.id };
