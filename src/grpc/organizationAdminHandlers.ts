@@ -1,68 +1,21 @@
-import type { Member, Organization, OrganizationStatus as Status } from '../domain/Organization.ts';
-import type { Permission, Role, RoleScope as Scope } from '../domain/Role.ts';
-import {
-  type Member as MemberMessage,
-  type OrganizationAdminServiceServer,
-  type Organization as OrganizationMessage,
-  OrganizationStatus,
-  type Permission as PermissionMessage,
-  type Role as RoleMessage,
-  RoleScope,
-} from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
+import type { OrganizationAdminServiceServer } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import type { OrganizationAdminService } from '../orgs/createOrganizationAdminService.ts';
 import type { UnaryHandlers } from './bindService.ts';
-
-const SCOPE: Record<Scope, RoleScope> = {
-  global: RoleScope.ROLE_SCOPE_GLOBAL,
-  organization: RoleScope.ROLE_SCOPE_ORGANIZATION,
-};
-const STATUS: Record<Status, OrganizationStatus> = {
-  active: OrganizationStatus.ORGANIZATION_STATUS_ACTIVE,
-  disabled: OrganizationStatus.ORGANIZATION_STATUS_DISABLED,
-  deleted: OrganizationStatus.ORGANIZATION_STATUS_DELETED,
-};
+import {
+  memberToProto as member,
+  organizationToProto as organization,
+  permissionToProto as permission,
+  roleToProto as role,
+  ROLE_SCOPE as SCOPE,
+  ORGANIZATION_STATUS as STATUS,
+} from './toProto.ts';
 
 /** A wire enum value as the use cases read it: its domain name, null for UNSPECIFIED (0). */
-function fromWire<D extends string>(table: Record<D, number>, value: number): string | null {
+function fromWire(table: Record<string, number>, value: number): string | null {
   if (value === 0) return null;
-  const found = (Object.keys(table) as D[]).find((k) => table[k] === value);
+  const found = Object.keys(table).find((k) => table[k] === value);
   return found ?? `${value}`;
 }
-
-const permission = (p: Permission): PermissionMessage => ({
-  name: p.name,
-  description: p.description,
-  createTime: p.createdAt,
-});
-
-const role = (r: Role): RoleMessage => ({
-  id: r.id,
-  name: r.name,
-  scope: SCOPE[r.scope],
-  description: r.description,
-  permissions: r.permissions,
-  createTime: r.createdAt,
-  updateTime: r.updatedAt,
-});
-
-const organization = (o: Organization): OrganizationMessage => ({
-  id: o.id,
-  slug: o.slug,
-  displayName: o.displayName,
-  attributes: o.attributes,
-  status: STATUS[o.status],
-  createTime: o.createdAt,
-  updateTime: o.updatedAt,
-});
-
-const member = (m: Member): MemberMessage => ({
-  id: m.id,
-  organizationId: m.organizationId,
-  userId: m.member.kind === 'user' ? m.member.id : '',
-  serviceAccountId: m.member.kind === 'service_account' ? m.member.id : '',
-  roleIds: m.roleIds,
-  createTime: m.createdAt,
-});
 
 /**
  * OrganizationAdminService transport: translates messages to use-case calls and back. The
