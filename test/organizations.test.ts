@@ -452,8 +452,16 @@ describe('OrganizationAdminService', () => {
       status.NOT_FOUND,
       'ORGANIZATION_NOT_FOUND',
     );
-    const bot = await org('addMember', { ...base, serviceAccountId: botId, roleIds: [] });
+    const botRequest = randomUUID();
+    const bot = await org(
+      'addMember',
+      { ...base, serviceAccountId: botId, roleIds: [] },
+      { metadata: { 'x-request-id': botRequest } },
+    );
     assert.equal(bot.member?.serviceAccountId, botId);
+    const [botRow] = await auditRows(botRequest);
+    assert.equal(botRow?.subject_user_id, null, 'a service account is not a subject user');
+    assert.equal(botRow?.details.service_account_id, botId);
 
     const page1 = await org('listMembers', { organizationId: acme.id, pageSize: 1, pageToken: '' });
     assert.equal(page1.members[0]?.userId, alice.user.id, 'in joining order');
@@ -478,6 +486,17 @@ describe('OrganizationAdminService', () => {
     );
     const cleared = await org('setMemberRoles', { ...base, userId: alice.user.id, roleIds: [] });
     assert.deepEqual(cleared.member?.roleIds, []);
+    await org('deleteRole', { roleId: lead });
+    const afterDelete = await org('listMembers', {
+      organizationId: acme.id,
+      pageSize: 0,
+      pageToken: '',
+    });
+    assert.deepEqual(
+      afterDelete.members.find((m) => m.serviceAccountId === botId)?.roleIds,
+      [agent],
+      'a deleted role is taken from every membership',
+    );
 
     await org('removeMember', { ...base, userId: alice.user.id });
     await expectRpcError(

@@ -38,8 +38,8 @@ export const protobufFileName = "gatehouse/admin/v1/organization_admin_service.p
  * memberships of users or service accounts in an organisation, each with
  * organisation-scope roles. A principal's permissions in an organisation are
  * those of its global roles and of its membership roles there (while the
- * organisation is active). Every change reaches permission checks on every
- * instance within a second.
+ * organisation is active). Every change is announced to every instance on
+ * the database's change channel, so permission checks follow it.
  *
  * Errors
  * ------
