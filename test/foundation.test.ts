@@ -32,6 +32,7 @@ describe('foundation', () => {
       'gatehouse.auth.v1.AuthService',
       'gatehouse.auth.v1.ApiKeyService',
       'gatehouse.admin.v1.ServiceAccountAdminService',
+      'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.postgres',
       'gatehouse.redis',
     ]) {
@@ -48,6 +49,7 @@ describe('foundation', () => {
     const services = await bufCurl(`http://${gh.target}`, ['--list-services']);
     assert.equal(services.code, 0, services.stderr);
     assert.deepEqual(services.stdout.trim().split('\n').sort(), [
+      'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.UserAdminService',
       'gatehouse.auth.v1.ApiKeyService',
@@ -62,6 +64,7 @@ describe('foundation', () => {
       /^gatehouse\.admin\.v1\.ServiceAccountAdminService\/CreateServiceAccountKey$/m,
     );
     assert.match(methods.stdout, /^gatehouse\.auth\.v1\.ApiKeyService\/RotateApiKey$/m);
+    assert.match(methods.stdout, /^gatehouse\.admin\.v1\.OrganizationAdminService\/AddMember$/m);
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/RevokeUserApiKey$/m);
   });
 

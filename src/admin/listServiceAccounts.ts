@@ -1,12 +1,10 @@
-import { isViolation } from '../auth/normalize.ts';
 import type { ServiceAccount, ServiceAccountStatus } from '../domain/ServiceAccount.ts';
-import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
+import { checkStatusListRequest } from '../paging/checkListRequest.ts';
 import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
-import { pageSize } from '../paging/pageSize.ts';
 import { findServiceAccountsPage } from '../storage/serviceAccounts.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 
-const STATUSES: readonly string[] = ['active', 'disabled', 'deleted'];
+const STATUSES: readonly ServiceAccountStatus[] = ['active', 'disabled', 'deleted'];
 
 export interface ListServiceAccountsInput {
   pageSize: number;
@@ -23,14 +21,7 @@ export async function listServiceAccounts(
   deps: Pick<AdminDeps, 'pool' | 'pageTokens'>,
   input: ListServiceAccountsInput,
 ): Promise<{ serviceAccounts: ServiceAccount[]; nextPageToken: string }> {
-  const violations: FieldViolation[] = [];
-  const limit = pageSize(input.pageSize);
-  if (isViolation(limit)) violations.push(limit);
-  if (input.status !== null && !STATUSES.includes(input.status)) {
-    violations.push({ field: 'status', description: 'unknown status', reason: 'INVALID_VALUE' });
-  }
-  if (violations.length > 0 || isViolation(limit)) throw invalidArgument(violations);
-  const status = input.status as ServiceAccountStatus | null;
+  const { limit, status } = checkStatusListRequest(input, STATUSES);
   const tokenFilter = [status];
   const cursor = await readTimeIdCursor(
     deps.pageTokens,

@@ -15,6 +15,10 @@ import { createAccountMail } from '../mail/createAccountMail.ts';
 import { createMailTransport } from '../mail/createMailTransport.ts';
 import { createOutboxSender } from '../mail/createOutboxSender.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
+import {
+  createOrganizationAdminService,
+  type OrganizationAdminService,
+} from '../orgs/createOrganizationAdminService.ts';
 import { createPageTokens } from '../paging/createPageTokens.ts';
 import {
   createRateLimitBudgets,
@@ -29,6 +33,7 @@ export interface Services {
   auth: AuthService;
   admin: AdminService;
   serviceAccounts: ServiceAccountAdminService;
+  organizations: OrganizationAdminService;
   apiKeys: ApiKeyService;
   limits: RateLimitBudgets;
 }
@@ -115,6 +120,7 @@ export async function createServices(
     auth: createAuthService(deps),
     admin: createAdminService(deps),
     serviceAccounts: createServiceAccountAdminService(deps),
+    organizations: createOrganizationAdminService(deps),
     apiKeys: createApiKeyService(deps),
     limits,
   };

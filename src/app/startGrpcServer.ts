@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { Config } from '../config.ts';
+import { OrganizationAdminServiceService } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
@@ -14,6 +15,7 @@ import { createClientAddressResolver } from '../grpc/clientAddress.ts';
 import { createMetadataLimitInterceptor } from '../grpc/createMetadataLimitInterceptor.ts';
 import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from '../grpc/enforcePingPolicy.ts';
 import { loadPackageDefinition } from '../grpc/loadPackageDefinition.ts';
+import { createOrganizationAdminHandlers } from '../grpc/organizationAdminHandlers.ts';
 import { createServiceAccountAdminHandlers } from '../grpc/serviceAccountAdminHandlers.ts';
 import type { HealthMonitor } from '../health/createHealthMonitor.ts';
 import type { Logger } from '../log.ts';
@@ -98,6 +100,14 @@ export async function startGrpcServer(
     bindService(
       ServiceAccountAdminServiceService,
       createServiceAccountAdminHandlers(services.serviceAccounts),
+      bindDeps,
+    ),
+  );
+  server.addService(
+    OrganizationAdminServiceService,
+    bindService(
+      OrganizationAdminServiceService,
+      createOrganizationAdminHandlers(services.organizations),
       bindDeps,
     ),
   );

@@ -2,9 +2,19 @@ import type { Introspection } from '../auth/introspectToken.ts';
 import type { IssuedTokens } from '../auth/issueSession.ts';
 import type { ApiKey } from '../domain/ApiKey.ts';
 import { type AuditEvent, auditActionCode } from '../domain/AuditEvent.ts';
+import type { Member, Organization, OrganizationStatus as Status } from '../domain/Organization.ts';
+import type { Permission, Role, RoleScope as Scope } from '../domain/Role.ts';
 import type { ServiceAccount } from '../domain/ServiceAccount.ts';
 import type { Session } from '../domain/Session.ts';
 import type { ManagedUser, User } from '../domain/User.ts';
+import {
+  type Member as MemberMessage,
+  type Organization as OrganizationMessage,
+  OrganizationStatus,
+  type Permission as PermissionMessage,
+  type Role as RoleMessage,
+  RoleScope,
+} from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import {
   type ServiceAccount as ServiceAccountMessage,
   ServiceAccountStatus,
@@ -180,3 +190,54 @@ export function apiKeyToProto(k: ApiKey): ApiKeyMessage {
     ...(k.lastUsedAt === null ? {} : { lastUsedTime: k.lastUsedAt }),
   };
 }
+
+/** Domain role scope -> wire enum. */
+export const ROLE_SCOPE: Record<Scope, RoleScope> = {
+  global: RoleScope.ROLE_SCOPE_GLOBAL,
+  organization: RoleScope.ROLE_SCOPE_ORGANIZATION,
+};
+/** Domain organisation status -> wire enum. */
+export const ORGANIZATION_STATUS: Record<Status, OrganizationStatus> = {
+  active: OrganizationStatus.ORGANIZATION_STATUS_ACTIVE,
+  disabled: OrganizationStatus.ORGANIZATION_STATUS_DISABLED,
+  deleted: OrganizationStatus.ORGANIZATION_STATUS_DELETED,
+};
+
+/** A catalog entry as clients see it. */
+export const permissionToProto = (p: Permission): PermissionMessage => ({
+  name: p.name,
+  description: p.description,
+  createTime: p.createdAt,
+});
+
+/** A role with its permission names. */
+export const roleToProto = (r: Role): RoleMessage => ({
+  id: r.id,
+  name: r.name,
+  scope: ROLE_SCOPE[r.scope],
+  description: r.description,
+  permissions: r.permissions,
+  createTime: r.createdAt,
+  updateTime: r.updatedAt,
+});
+
+/** An organisation; its attributes are a plain string map. */
+export const organizationToProto = (o: Organization): OrganizationMessage => ({
+  id: o.id,
+  slug: o.slug,
+  displayName: o.displayName,
+  attributes: o.attributes,
+  status: ORGANIZATION_STATUS[o.status],
+  createTime: o.createdAt,
+  updateTime: o.updatedAt,
+});
+
+/** A membership: exactly one of user_id and service_account_id is set. */
+export const memberToProto = (m: Member): MemberMessage => ({
+  id: m.id,
+  organizationId: m.organizationId,
+  userId: m.member.kind === 'user' ? m.member.id : '',
+  serviceAccountId: m.member.kind === 'service_account' ? m.member.id : '',
+  roleIds: m.roleIds,
+  createTime: m.createdAt,
+});

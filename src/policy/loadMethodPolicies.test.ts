@@ -9,6 +9,7 @@ import {
   toBinary,
 } from '@bufbuild/protobuf';
 import { type FileDescriptorSet, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { OrganizationAdminServiceService } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
@@ -21,6 +22,7 @@ const DEFINITIONS = {
   ApiKeyServiceService,
   UserAdminServiceService,
   ServiceAccountAdminServiceService,
+  OrganizationAdminServiceService,
 };
 const auth = (m: string) => `/gatehouse.auth.v1.AuthService/${m}`;
 const admin = (m: string) => `/gatehouse.admin.v1.UserAdminService/${m}`;
@@ -118,7 +120,10 @@ describe('loadMethodPolicies', () => {
       [auth('RequestPasswordReset')]: 'password_reset',
       [auth('RequestEmailVerification')]: 'email_verification',
     });
-    for (const { path: name } of Object.values(UserAdminServiceService)) {
+    for (const { path: name } of [
+      ...Object.values(UserAdminServiceService),
+      ...Object.values(OrganizationAdminServiceService),
+    ]) {
       const p = policies.get(name);
       assert.ok(p, name);
       assert.equal(p.caller, 'authenticated');

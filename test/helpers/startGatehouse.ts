@@ -4,6 +4,10 @@ import { Redis } from 'ioredis';
 import { type App, createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import {
+  OrganizationAdminServiceClient,
+  type OrganizationAdminServiceService,
+} from '../../src/gen/gatehouse/admin/v1/organization_admin_service.ts';
+import {
   ServiceAccountAdminServiceClient,
   type ServiceAccountAdminServiceService,
 } from '../../src/gen/gatehouse/admin/v1/service_account_admin_service.ts';
@@ -31,6 +35,8 @@ export interface Gatehouse {
   serviceAccounts: ServiceAccountAdminServiceClient;
   /** gatehouse.auth.v1.ApiKeyService: a user's own keys. */
   apiKeys: ApiKeyServiceClient;
+  /** gatehouse.admin.v1.OrganizationAdminService. */
+  organizations: OrganizationAdminServiceClient;
   redisKeyPrefix: string;
   /** Stops the server, the clients, and drops the database unless `keepDatabase`. */
   stop(options?: { keepDatabase?: boolean }): Promise<void>;
@@ -74,6 +80,7 @@ export async function startGatehouse(
     credentials.createInsecure(),
   );
   const apiKeys = new ApiKeyServiceClient(target, credentials.createInsecure());
+  const organizations = new OrganizationAdminServiceClient(target, credentials.createInsecure());
   return {
     app,
     db,
@@ -82,12 +89,14 @@ export async function startGatehouse(
     admin,
     serviceAccounts,
     apiKeys,
+    organizations,
     redisKeyPrefix,
     async stop(options = {}) {
       auth.close();
       admin.close();
       serviceAccounts.close();
       apiKeys.close();
+      organizations.close();
       await app.close();
       if (!options.keepDatabase && !existingDb) await db.drop();
     },
@@ -122,7 +131,9 @@ type Definition<C> = C extends AuthServiceClient
     ? typeof ServiceAccountAdminServiceService
     : C extends ApiKeyServiceClient
       ? typeof ApiKeyServiceService
-      : typeof UserAdminServiceService;
+      : C extends OrganizationAdminServiceClient
+        ? typeof OrganizationAdminServiceService
+        : typeof UserAdminServiceService;
 type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
 type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
 
@@ -132,7 +143,8 @@ export function call<
     | AuthServiceClient
     | UserAdminServiceClient
     | ServiceAccountAdminServiceClient
-    | ApiKeyServiceClient,
+    | ApiKeyServiceClient
+    | OrganizationAdminServiceClient,
   K extends keyof Definition<C> & string,
 >(
   client: C,

@@ -188,6 +188,38 @@ export const AuditAction = {
    * requested, imported, failed; never a secret or its hash).
    */
   AUDIT_ACTION_API_KEYS_IMPORT: 44,
+  /** AUDIT_ACTION_PERMISSION_DEFINE - OrganizationAdminService.DefinePermission (details: permission). */
+  AUDIT_ACTION_PERMISSION_DEFINE: 45,
+  /** AUDIT_ACTION_PERMISSION_LIST - OrganizationAdminService.ListPermissions. */
+  AUDIT_ACTION_PERMISSION_LIST: 46,
+  /** AUDIT_ACTION_ROLE_CREATE - OrganizationAdminService.CreateRole (details: role_id, name, scope, permissions). */
+  AUDIT_ACTION_ROLE_CREATE: 47,
+  /** AUDIT_ACTION_ROLE_GET - OrganizationAdminService.GetRole. */
+  AUDIT_ACTION_ROLE_GET: 48,
+  /** AUDIT_ACTION_ROLE_LIST - OrganizationAdminService.ListRoles. */
+  AUDIT_ACTION_ROLE_LIST: 49,
+  /** AUDIT_ACTION_ROLE_UPDATE - OrganizationAdminService.UpdateRole (details: role_id, fields, permissions). */
+  AUDIT_ACTION_ROLE_UPDATE: 50,
+  /** AUDIT_ACTION_ROLE_DELETE - OrganizationAdminService.DeleteRole (details: role_id, name, scope). */
+  AUDIT_ACTION_ROLE_DELETE: 51,
+  /** AUDIT_ACTION_ORGANIZATION_CREATE - OrganizationAdminService.CreateOrganization (details: organization_id, slug). */
+  AUDIT_ACTION_ORGANIZATION_CREATE: 52,
+  /** AUDIT_ACTION_ORGANIZATION_GET - OrganizationAdminService.GetOrganization. */
+  AUDIT_ACTION_ORGANIZATION_GET: 53,
+  /** AUDIT_ACTION_ORGANIZATION_LIST - OrganizationAdminService.ListOrganizations. */
+  AUDIT_ACTION_ORGANIZATION_LIST: 54,
+  /** AUDIT_ACTION_ORGANIZATION_UPDATE - OrganizationAdminService.UpdateOrganization (details: organization_id, fields). */
+  AUDIT_ACTION_ORGANIZATION_UPDATE: 55,
+  /** AUDIT_ACTION_ORGANIZATION_DELETE - OrganizationAdminService.DeleteOrganization (details: organization_id, slug). */
+  AUDIT_ACTION_ORGANIZATION_DELETE: 56,
+  /** AUDIT_ACTION_MEMBER_ADD - OrganizationAdminService.AddMember (subject: the user or service account; details: organization_id, role_ids). */
+  AUDIT_ACTION_MEMBER_ADD: 57,
+  /** AUDIT_ACTION_MEMBER_LIST - OrganizationAdminService.ListMembers. */
+  AUDIT_ACTION_MEMBER_LIST: 58,
+  /** AUDIT_ACTION_MEMBER_REMOVE - OrganizationAdminService.RemoveMember (subject: the member; details: organization_id). */
+  AUDIT_ACTION_MEMBER_REMOVE: 59,
+  /** AUDIT_ACTION_MEMBER_ROLES_SET - OrganizationAdminService.SetMemberRoles (subject: the member; details: organization_id, role_ids). */
+  AUDIT_ACTION_MEMBER_ROLES_SET: 60,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -239,6 +271,22 @@ export namespace AuditAction {
   export type AUDIT_ACTION_USER_API_KEYS_LIST = typeof AuditAction.AUDIT_ACTION_USER_API_KEYS_LIST;
   export type AUDIT_ACTION_USER_API_KEY_REVOKE = typeof AuditAction.AUDIT_ACTION_USER_API_KEY_REVOKE;
   export type AUDIT_ACTION_API_KEYS_IMPORT = typeof AuditAction.AUDIT_ACTION_API_KEYS_IMPORT;
+  export type AUDIT_ACTION_PERMISSION_DEFINE = typeof AuditAction.AUDIT_ACTION_PERMISSION_DEFINE;
+  export type AUDIT_ACTION_PERMISSION_LIST = typeof AuditAction.AUDIT_ACTION_PERMISSION_LIST;
+  export type AUDIT_ACTION_ROLE_CREATE = typeof AuditAction.AUDIT_ACTION_ROLE_CREATE;
+  export type AUDIT_ACTION_ROLE_GET = typeof AuditAction.AUDIT_ACTION_ROLE_GET;
+  export type AUDIT_ACTION_ROLE_LIST = typeof AuditAction.AUDIT_ACTION_ROLE_LIST;
+  export type AUDIT_ACTION_ROLE_UPDATE = typeof AuditAction.AUDIT_ACTION_ROLE_UPDATE;
+  export type AUDIT_ACTION_ROLE_DELETE = typeof AuditAction.AUDIT_ACTION_ROLE_DELETE;
+  export type AUDIT_ACTION_ORGANIZATION_CREATE = typeof AuditAction.AUDIT_ACTION_ORGANIZATION_CREATE;
+  export type AUDIT_ACTION_ORGANIZATION_GET = typeof AuditAction.AUDIT_ACTION_ORGANIZATION_GET;
+  export type AUDIT_ACTION_ORGANIZATION_LIST = typeof AuditAction.AUDIT_ACTION_ORGANIZATION_LIST;
+  export type AUDIT_ACTION_ORGANIZATION_UPDATE = typeof AuditAction.AUDIT_ACTION_ORGANIZATION_UPDATE;
+  export type AUDIT_ACTION_ORGANIZATION_DELETE = typeof AuditAction.AUDIT_ACTION_ORGANIZATION_DELETE;
+  export type AUDIT_ACTION_MEMBER_ADD = typeof AuditAction.AUDIT_ACTION_MEMBER_ADD;
+  export type AUDIT_ACTION_MEMBER_LIST = typeof AuditAction.AUDIT_ACTION_MEMBER_LIST;
+  export type AUDIT_ACTION_MEMBER_REMOVE = typeof AuditAction.AUDIT_ACTION_MEMBER_REMOVE;
+  export type AUDIT_ACTION_MEMBER_ROLES_SET = typeof AuditAction.AUDIT_ACTION_MEMBER_ROLES_SET;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -379,6 +427,54 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 44:
     case "AUDIT_ACTION_API_KEYS_IMPORT":
       return AuditAction.AUDIT_ACTION_API_KEYS_IMPORT;
+    case 45:
+    case "AUDIT_ACTION_PERMISSION_DEFINE":
+      return AuditAction.AUDIT_ACTION_PERMISSION_DEFINE;
+    case 46:
+    case "AUDIT_ACTION_PERMISSION_LIST":
+      return AuditAction.AUDIT_ACTION_PERMISSION_LIST;
+    case 47:
+    case "AUDIT_ACTION_ROLE_CREATE":
+      return AuditAction.AUDIT_ACTION_ROLE_CREATE;
+    case 48:
+    case "AUDIT_ACTION_ROLE_GET":
+      return AuditAction.AUDIT_ACTION_ROLE_GET;
+    case 49:
+    case "AUDIT_ACTION_ROLE_LIST":
+      return AuditAction.AUDIT_ACTION_ROLE_LIST;
+    case 50:
+    case "AUDIT_ACTION_ROLE_UPDATE":
+      return AuditAction.AUDIT_ACTION_ROLE_UPDATE;
+    case 51:
+    case "AUDIT_ACTION_ROLE_DELETE":
+      return AuditAction.AUDIT_ACTION_ROLE_DELETE;
+    case 52:
+    case "AUDIT_ACTION_ORGANIZATION_CREATE":
+      return AuditAction.AUDIT_ACTION_ORGANIZATION_CREATE;
+    case 53:
+    case "AUDIT_ACTION_ORGANIZATION_GET":
+      return AuditAction.AUDIT_ACTION_ORGANIZATION_GET;
+    case 54:
+    case "AUDIT_ACTION_ORGANIZATION_LIST":
+      return AuditAction.AUDIT_ACTION_ORGANIZATION_LIST;
+    case 55:
+    case "AUDIT_ACTION_ORGANIZATION_UPDATE":
+      return AuditAction.AUDIT_ACTION_ORGANIZATION_UPDATE;
+    case 56:
+    case "AUDIT_ACTION_ORGANIZATION_DELETE":
+      return AuditAction.AUDIT_ACTION_ORGANIZATION_DELETE;
+    case 57:
+    case "AUDIT_ACTION_MEMBER_ADD":
+      return AuditAction.AUDIT_ACTION_MEMBER_ADD;
+    case 58:
+    case "AUDIT_ACTION_MEMBER_LIST":
+      return AuditAction.AUDIT_ACTION_MEMBER_LIST;
+    case 59:
+    case "AUDIT_ACTION_MEMBER_REMOVE":
+      return AuditAction.AUDIT_ACTION_MEMBER_REMOVE;
+    case 60:
+    case "AUDIT_ACTION_MEMBER_ROLES_SET":
+      return AuditAction.AUDIT_ACTION_MEMBER_ROLES_SET;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -478,6 +574,38 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_USER_API_KEY_REVOKE";
     case AuditAction.AUDIT_ACTION_API_KEYS_IMPORT:
       return "AUDIT_ACTION_API_KEYS_IMPORT";
+    case AuditAction.AUDIT_ACTION_PERMISSION_DEFINE:
+      return "AUDIT_ACTION_PERMISSION_DEFINE";
+    case AuditAction.AUDIT_ACTION_PERMISSION_LIST:
+      return "AUDIT_ACTION_PERMISSION_LIST";
+    case AuditAction.AUDIT_ACTION_ROLE_CREATE:
+      return "AUDIT_ACTION_ROLE_CREATE";
+    case AuditAction.AUDIT_ACTION_ROLE_GET:
+      return "AUDIT_ACTION_ROLE_GET";
+    case AuditAction.AUDIT_ACTION_ROLE_LIST:
+      return "AUDIT_ACTION_ROLE_LIST";
+    case AuditAction.AUDIT_ACTION_ROLE_UPDATE:
+      return "AUDIT_ACTION_ROLE_UPDATE";
+    case AuditAction.AUDIT_ACTION_ROLE_DELETE:
+      return "AUDIT_ACTION_ROLE_DELETE";
+    case AuditAction.AUDIT_ACTION_ORGANIZATION_CREATE:
+      return "AUDIT_ACTION_ORGANIZATION_CREATE";
+    case AuditAction.AUDIT_ACTION_ORGANIZATION_GET:
+      return "AUDIT_ACTION_ORGANIZATION_GET";
+    case AuditAction.AUDIT_ACTION_ORGANIZATION_LIST:
+      return "AUDIT_ACTION_ORGANIZATION_LIST";
+    case AuditAction.AUDIT_ACTION_ORGANIZATION_UPDATE:
+      return "AUDIT_ACTION_ORGANIZATION_UPDATE";
+    case AuditAction.AUDIT_ACTION_ORGANIZATION_DELETE:
+      return "AUDIT_ACTION_ORGANIZATION_DELETE";
+    case AuditAction.AUDIT_ACTION_MEMBER_ADD:
+      return "AUDIT_ACTION_MEMBER_ADD";
+    case AuditAction.AUDIT_ACTION_MEMBER_LIST:
+      return "AUDIT_ACTION_MEMBER_LIST";
+    case AuditAction.AUDIT_ACTION_MEMBER_REMOVE:
+      return "AUDIT_ACTION_MEMBER_REMOVE";
+    case AuditAction.AUDIT_ACTION_MEMBER_ROLES_SET:
+      return "AUDIT_ACTION_MEMBER_ROLES_SET";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

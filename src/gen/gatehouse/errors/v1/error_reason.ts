@@ -200,6 +200,49 @@ export const ErrorReason = {
    * gRPC code: FAILED_PRECONDITION.
    */
   API_KEY_LIMIT_REACHED: 28,
+  /**
+   * ORGANIZATION_NOT_FOUND - No such organisation, or it is deleted.
+   * gRPC code: NOT_FOUND.
+   */
+  ORGANIZATION_NOT_FOUND: 29,
+  /**
+   * ORGANIZATION_SLUG_TAKEN - The slug belongs to another organisation that is not deleted.
+   * gRPC code: ALREADY_EXISTS.
+   */
+  ORGANIZATION_SLUG_TAKEN: 30,
+  /**
+   * ROLE_NOT_FOUND - No role with that id.
+   * gRPC code: NOT_FOUND.
+   */
+  ROLE_NOT_FOUND: 31,
+  /**
+   * ROLE_NAME_TAKEN - A role of the same scope already has that name.
+   * gRPC code: ALREADY_EXISTS.
+   */
+  ROLE_NAME_TAKEN: 32,
+  /**
+   * UNKNOWN_PERMISSION - A role names a permission that is not in the catalog (define it first
+   * with OrganizationAdminService.DefinePermission); google.rpc.BadRequest
+   * names the field.
+   * gRPC code: INVALID_ARGUMENT.
+   */
+  UNKNOWN_PERMISSION: 33,
+  /**
+   * MEMBERSHIP_NOT_FOUND - The user or service account is not a member of the organisation.
+   * gRPC code: NOT_FOUND.
+   */
+  MEMBERSHIP_NOT_FOUND: 34,
+  /**
+   * PERMISSION_IN_USE - The permission is still part of a role (reserved for removing a
+   * permission from the catalog, which phase 1 does not offer).
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  PERMISSION_IN_USE: 35,
+  /**
+   * ALREADY_MEMBER - The user or service account is already a member of the organisation.
+   * gRPC code: ALREADY_EXISTS.
+   */
+  ALREADY_MEMBER: 36,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -235,6 +278,14 @@ export namespace ErrorReason {
   export type SERVICE_ACCOUNT_NAME_TAKEN = typeof ErrorReason.SERVICE_ACCOUNT_NAME_TAKEN;
   export type API_KEY_NOT_FOUND = typeof ErrorReason.API_KEY_NOT_FOUND;
   export type API_KEY_LIMIT_REACHED = typeof ErrorReason.API_KEY_LIMIT_REACHED;
+  export type ORGANIZATION_NOT_FOUND = typeof ErrorReason.ORGANIZATION_NOT_FOUND;
+  export type ORGANIZATION_SLUG_TAKEN = typeof ErrorReason.ORGANIZATION_SLUG_TAKEN;
+  export type ROLE_NOT_FOUND = typeof ErrorReason.ROLE_NOT_FOUND;
+  export type ROLE_NAME_TAKEN = typeof ErrorReason.ROLE_NAME_TAKEN;
+  export type UNKNOWN_PERMISSION = typeof ErrorReason.UNKNOWN_PERMISSION;
+  export type MEMBERSHIP_NOT_FOUND = typeof ErrorReason.MEMBERSHIP_NOT_FOUND;
+  export type PERMISSION_IN_USE = typeof ErrorReason.PERMISSION_IN_USE;
+  export type ALREADY_MEMBER = typeof ErrorReason.ALREADY_MEMBER;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -327,6 +378,30 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 28:
     case "API_KEY_LIMIT_REACHED":
       return ErrorReason.API_KEY_LIMIT_REACHED;
+    case 29:
+    case "ORGANIZATION_NOT_FOUND":
+      return ErrorReason.ORGANIZATION_NOT_FOUND;
+    case 30:
+    case "ORGANIZATION_SLUG_TAKEN":
+      return ErrorReason.ORGANIZATION_SLUG_TAKEN;
+    case 31:
+    case "ROLE_NOT_FOUND":
+      return ErrorReason.ROLE_NOT_FOUND;
+    case 32:
+    case "ROLE_NAME_TAKEN":
+      return ErrorReason.ROLE_NAME_TAKEN;
+    case 33:
+    case "UNKNOWN_PERMISSION":
+      return ErrorReason.UNKNOWN_PERMISSION;
+    case 34:
+    case "MEMBERSHIP_NOT_FOUND":
+      return ErrorReason.MEMBERSHIP_NOT_FOUND;
+    case 35:
+    case "PERMISSION_IN_USE":
+      return ErrorReason.PERMISSION_IN_USE;
+    case 36:
+    case "ALREADY_MEMBER":
+      return ErrorReason.ALREADY_MEMBER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -394,6 +469,22 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "API_KEY_NOT_FOUND";
     case ErrorReason.API_KEY_LIMIT_REACHED:
       return "API_KEY_LIMIT_REACHED";
+    case ErrorReason.ORGANIZATION_NOT_FOUND:
+      return "ORGANIZATION_NOT_FOUND";
+    case ErrorReason.ORGANIZATION_SLUG_TAKEN:
+      return "ORGANIZATION_SLUG_TAKEN";
+    case ErrorReason.ROLE_NOT_FOUND:
+      return "ROLE_NOT_FOUND";
+    case ErrorReason.ROLE_NAME_TAKEN:
+      return "ROLE_NAME_TAKEN";
+    case ErrorReason.UNKNOWN_PERMISSION:
+      return "UNKNOWN_PERMISSION";
+    case ErrorReason.MEMBERSHIP_NOT_FOUND:
+      return "MEMBERSHIP_NOT_FOUND";
+    case ErrorReason.PERMISSION_IN_USE:
+      return "PERMISSION_IN_USE";
+    case ErrorReason.ALREADY_MEMBER:
+      return "ALREADY_MEMBER";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

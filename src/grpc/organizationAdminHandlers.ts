@@ -1,0 +1,116 @@
+import type { OrganizationAdminServiceServer } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
+import type { OrganizationAdminService } from '../orgs/createOrganizationAdminService.ts';
+import type { UnaryHandlers } from './bindService.ts';
+import {
+  memberToProto as member,
+  organizationToProto as organization,
+  permissionToProto as permission,
+  roleToProto as role,
+  ROLE_SCOPE as SCOPE,
+  ORGANIZATION_STATUS as STATUS,
+} from './toProto.ts';
+
+/** A wire enum value as the use cases read it: its domain name, null for UNSPECIFIED (0). */
+function fromWire(table: Record<string, number>, value: number): string | null {
+  if (value === 0) return null;
+  const found = Object.keys(table).find((k) => table[k] === value);
+  return found ?? `${value}`;
+}
+
+/**
+ * OrganizationAdminService transport: translates messages to use-case calls and back. The
+ * admin role, the per-source budget and the one audit event per call are each RPC's call
+ * policy, applied before a handler runs; state changes hand the call's audit scope on.
+ */
+export function createOrganizationAdminHandlers(
+  service: OrganizationAdminService,
+): UnaryHandlers<OrganizationAdminServiceServer> {
+  return {
+    async definePermission(req, ctx) {
+      const defined = await service.definePermission(ctx.audit, {
+        name: req.name,
+        description: req.description,
+      });
+      return { permission: permission(defined) };
+    },
+    async listPermissions() {
+      const list = await service.listPermissions();
+      return { permissions: list.permissions.map(permission), truncated: list.truncated };
+    },
+    async createRole(req, ctx) {
+      const created = await service.createRole(ctx.audit, {
+        name: req.name,
+        scope: fromWire(SCOPE, req.scope),
+        permissions: req.permissions,
+        description: req.description,
+      });
+      return { role: role(created) };
+    },
+    async getRole(req) {
+      return { role: role(await service.getRole(req.roleId)) };
+    },
+    async listRoles(req) {
+      const list = await service.listRoles(fromWire(SCOPE, req.scope));
+      return { roles: list.roles.map(role), truncated: list.truncated };
+    },
+    async updateRole(req, ctx) {
+      const updated = await service.updateRole(ctx.audit, {
+        role: req.role,
+        paths: req.updateMask,
+      });
+      return { role: role(updated) };
+    },
+    async deleteRole(req, ctx) {
+      await service.deleteRole(ctx.audit, req.roleId);
+      return {};
+    },
+    async createOrganization(req, ctx) {
+      const created = await service.createOrganization(ctx.audit, {
+        slug: req.slug,
+        displayName: req.displayName,
+        attributes: req.attributes,
+      });
+      return { organization: organization(created) };
+    },
+    async getOrganization(req) {
+      return { organization: organization(await service.getOrganization(req.organizationId)) };
+    },
+    async listOrganizations(req) {
+      const page = await service.listOrganizations({
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        status: fromWire(STATUS, req.status),
+      });
+      return {
+        organizations: page.organizations.map(organization),
+        nextPageToken: page.nextPageToken,
+      };
+    },
+    async updateOrganization(req, ctx) {
+      const org = req.organization;
+      const updated = await service.updateOrganization(ctx.audit, {
+        organization: org && { ...org, status: fromWire(STATUS, org.status) },
+        paths: req.updateMask,
+      });
+      return { organization: organization(updated) };
+    },
+    async deleteOrganization(req, ctx) {
+      await service.deleteOrganization(ctx.audit, req.organizationId);
+      return {};
+    },
+    async addMember(req, ctx) {
+      return { member: member(await service.addMember(ctx.audit, req)) };
+    },
+    async listMembers(req) {
+      const page = await service.listMembers(req);
+      return { members: page.members.map(member), nextPageToken: page.nextPageToken };
+    },
+    async removeMember(req, ctx) {
+      await service.removeMember(ctx.audit, req);
+      return {};
+    },
+    async setMemberRoles(req, ctx) {
+      return { member: member(await service.setMemberRoles(ctx.audit, req)) };
+    },
+  };
+}
