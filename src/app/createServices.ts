@@ -9,6 +9,10 @@ import type { AuthDeps } from '../auth/AuthDeps.ts';
 import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
+import {
+  type AuthorizationService,
+  createAuthorizationService,
+} from '../authz/createAuthorizationService.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
@@ -30,6 +34,7 @@ export interface Services {
   admin: AdminService;
   serviceAccounts: ServiceAccountAdminService;
   apiKeys: ApiKeyService;
+  authorization: AuthorizationService;
   limits: RateLimitBudgets;
 }
 
@@ -116,6 +121,7 @@ export async function createServices(
     admin: createAdminService(deps),
     serviceAccounts: createServiceAccountAdminService(deps),
     apiKeys: createApiKeyService(deps),
+    authorization: createAuthorizationService({ ...deps, permissions: stores.permissions }),
     limits,
   };
 }

@@ -39,4 +39,5 @@ export const errorCatalog: Record<ErrorReason, status> = {
   SERVICE_ACCOUNT_NAME_TAKEN: status.ALREADY_EXISTS,
   API_KEY_NOT_FOUND: status.NOT_FOUND,
   API_KEY_LIMIT_REACHED: status.FAILED_PRECONDITION,
+  PERMISSION_REQUIRED: status.PERMISSION_DENIED,
 };

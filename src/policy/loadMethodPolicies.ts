@@ -26,6 +26,7 @@ export const API_SERVICES = [
   'gatehouse.auth.v1.ApiKeyService',
   'gatehouse.admin.v1.UserAdminService',
   'gatehouse.admin.v1.ServiceAccountAdminService',
+  'gatehouse.authz.v1.AuthorizationService',
 ] as const;
 
 const EXTENSION = 'gatehouse.policy.v1.method_policy';

@@ -200,6 +200,12 @@ export const ErrorReason = {
    * gRPC code: FAILED_PRECONDITION.
    */
   API_KEY_LIMIT_REACHED: 28,
+  /**
+   * PERMISSION_REQUIRED - The caller lacks a permission the call needs (e.g. `authz:check` for
+   * AuthorizationService); the message names it.
+   * gRPC code: PERMISSION_DENIED.
+   */
+  PERMISSION_REQUIRED: 36,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -235,6 +241,7 @@ export namespace ErrorReason {
   export type SERVICE_ACCOUNT_NAME_TAKEN = typeof ErrorReason.SERVICE_ACCOUNT_NAME_TAKEN;
   export type API_KEY_NOT_FOUND = typeof ErrorReason.API_KEY_NOT_FOUND;
   export type API_KEY_LIMIT_REACHED = typeof ErrorReason.API_KEY_LIMIT_REACHED;
+  export type PERMISSION_REQUIRED = typeof ErrorReason.PERMISSION_REQUIRED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -327,6 +334,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 28:
     case "API_KEY_LIMIT_REACHED":
       return ErrorReason.API_KEY_LIMIT_REACHED;
+    case 36:
+    case "PERMISSION_REQUIRED":
+      return ErrorReason.PERMISSION_REQUIRED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -394,6 +404,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "API_KEY_NOT_FOUND";
     case ErrorReason.API_KEY_LIMIT_REACHED:
       return "API_KEY_LIMIT_REACHED";
+    case ErrorReason.PERMISSION_REQUIRED:
+      return "PERMISSION_REQUIRED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
