@@ -6,6 +6,7 @@ import {
   apiKeyEnvShape,
   toApiKeyConfig,
 } from './config/apiKeyConfig.ts';
+import { type AuthzConfig, authzEnvShape, toAuthzConfig } from './config/authzConfig.ts';
 import {
   type DatabaseConfig,
   databaseEnvShape,
@@ -65,6 +66,7 @@ const envSchema = z.object({
   ...passwordEnvShape,
   ...rateLimitEnvShape,
   ...apiKeyEnvShape,
+  ...authzEnvShape,
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',
   }),
@@ -94,6 +96,7 @@ export interface Config {
   lockout: LockoutConfig;
   rateLimits: RateLimitSettings;
   apiKeys: ApiKeyConfig;
+  authz: AuthzConfig;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
   cleanup: CleanupConfig;
@@ -201,6 +204,7 @@ export function loadConfig(
     rateLimits: toRateLimitSettings(e),
     lockout: toLockoutConfig(e),
     apiKeys: toApiKeyConfig(e),
+    authz: toAuthzConfig(e),
     pageTokenSecret: e.PAGE_TOKEN_SECRET,
     cleanup: toCleanupConfig(e),
     mail: toMailConfig(e),

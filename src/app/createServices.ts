@@ -9,6 +9,10 @@ import type { AuthDeps } from '../auth/AuthDeps.ts';
 import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
+import {
+  type AuthorizationService,
+  createAuthorizationService,
+} from '../authz/createAuthorizationService.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
@@ -35,6 +39,7 @@ export interface Services {
   serviceAccounts: ServiceAccountAdminService;
   organizations: OrganizationAdminService;
   apiKeys: ApiKeyService;
+  authorization: AuthorizationService;
   limits: RateLimitBudgets;
 }
 
@@ -122,6 +127,7 @@ export async function createServices(
     serviceAccounts: createServiceAccountAdminService(deps),
     organizations: createOrganizationAdminService(deps),
     apiKeys: createApiKeyService(deps),
+    authorization: createAuthorizationService({ ...deps, permissions: stores.permissions }),
     limits,
   };
 }

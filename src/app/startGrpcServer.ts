@@ -7,9 +7,11 @@ import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/ser
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
+import { AuthorizationServiceService } from '../gen/gatehouse/authz/v1/authorization_service.ts';
 import { createAdminHandlers } from '../grpc/adminHandlers.ts';
 import { createApiKeyHandlers } from '../grpc/apiKeyHandlers.ts';
 import { createAuthHandlers } from '../grpc/authHandlers.ts';
+import { createAuthorizationHandlers } from '../grpc/authorizationHandlers.ts';
 import { type BindDeps, bindService } from '../grpc/bindService.ts';
 import { createClientAddressResolver } from '../grpc/clientAddress.ts';
 import { createMetadataLimitInterceptor } from '../grpc/createMetadataLimitInterceptor.ts';
@@ -108,6 +110,14 @@ export async function startGrpcServer(
     bindService(
       OrganizationAdminServiceService,
       createOrganizationAdminHandlers(services.organizations),
+      bindDeps,
+    ),
+  );
+  server.addService(
+    AuthorizationServiceService,
+    bindService(
+      AuthorizationServiceService,
+      createAuthorizationHandlers(services.authorization),
       bindDeps,
     ),
   );

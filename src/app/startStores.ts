@@ -1,4 +1,5 @@
 import { type ApiKeyResolver, createApiKeyResolver } from '../apiKeys/createApiKeyResolver.ts';
+import { createPermissionCache, type PermissionCache } from '../authz/createPermissionCache.ts';
 import type { Config } from '../config.ts';
 import { createKeyStore, type KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
@@ -23,6 +24,8 @@ export interface Stores {
   sessionCache: SessionCache;
   /** API key state on the hot path: an in-process cache kept current by the change feed. */
   apiKeys: ApiKeyResolver;
+  /** Effective permissions on the hot path, kept current by the change feed. */
+  permissions: PermissionCache;
   keys: KeyStore;
 }
 
@@ -70,11 +73,13 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   // entries read before it returned are checked against PostgreSQL again.
   redis?.on('ready', () => sessionCache.distrustLive());
   const apiKeys = createApiKeyResolver({ pool, log, cacheTtlMs: config.apiKeys.cacheTtlMs });
+  const permissions = createPermissionCache({ pool, ttlMs: config.authz.cacheTtlMs });
   const sessionChanges = await startSessionChangeFeed({
     databaseUrl,
     pool,
     sessionCache,
     apiKeyCache: apiKeys,
+    permissionCache: permissions,
     revokedTtlMs: (config.tokens.accessTtlSec + config.tokens.clockSkewSec) * 1000,
     connectTimeoutMs: config.database.connectTimeoutMs,
     log,
@@ -96,5 +101,5 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   );
   await keys.start();
   closers.push(() => keys.stop());
-  return { databaseUrl, pool, redis, sessionCache, apiKeys, keys };
+  return { databaseUrl, pool, redis, sessionCache, apiKeys, permissions, keys };
 }

@@ -47,4 +47,5 @@ export const errorCatalog: Record<ErrorReason, status> = {
   MEMBERSHIP_NOT_FOUND: status.NOT_FOUND,
   PERMISSION_IN_USE: status.FAILED_PRECONDITION,
   ALREADY_MEMBER: status.ALREADY_EXISTS,
+  PERMISSION_REQUIRED: status.PERMISSION_DENIED,
 };

@@ -14,6 +14,7 @@ import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/ser
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
+import { AuthorizationServiceService } from '../gen/gatehouse/authz/v1/authorization_service.ts';
 import { StartupError } from '../startup/StartupError.ts';
 import { loadMethodPolicies, readPolicyImage } from './loadMethodPolicies.ts';
 
@@ -23,6 +24,7 @@ const DEFINITIONS = {
   UserAdminServiceService,
   ServiceAccountAdminServiceService,
   OrganizationAdminServiceService,
+  AuthorizationServiceService,
 };
 const auth = (m: string) => `/gatehouse.auth.v1.AuthService/${m}`;
 const admin = (m: string) => `/gatehouse.admin.v1.UserAdminService/${m}`;
@@ -108,7 +110,17 @@ describe('loadMethodPolicies', () => {
         .sort(),
     );
     const unlimited = [...policies.values()].filter((p) => p.sourceBudget === null);
-    assert.deepEqual(unlimited.map((p) => p.path).sort(), ['GetJwks', 'ValidateToken'].map(auth));
+    // Hot-path calls of resource servers; permission checks are authenticated instead, and a
+    // failed key presentation still spends the credential budget (authenticateCaller).
+    assert.deepEqual(unlimited.map((p) => p.path).sort(), [
+      ...['GetJwks', 'ValidateToken'].map(auth),
+      ...['BatchCheckPermissions', 'CheckPermission'].map(
+        (m) => `/gatehouse.authz.v1.AuthorizationService/${m}`,
+      ),
+    ]);
+    for (const { path: name } of Object.values(AuthorizationServiceService)) {
+      assert.equal(policies.get(name)?.caller, 'authenticated', name);
+    }
     const budgets = Object.fromEntries(
       [...policies.values()].filter((p) => p.accountBudget).map((p) => [p.path, p.accountBudget]),
     );

@@ -27,6 +27,7 @@ export const API_SERVICES = [
   'gatehouse.admin.v1.UserAdminService',
   'gatehouse.admin.v1.ServiceAccountAdminService',
   'gatehouse.admin.v1.OrganizationAdminService',
+  'gatehouse.authz.v1.AuthorizationService',
 ] as const;
 
 const EXTENSION = 'gatehouse.policy.v1.method_policy';

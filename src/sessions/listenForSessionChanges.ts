@@ -2,8 +2,8 @@ import pg from 'pg';
 import type { Logger } from '../log.ts';
 
 /**
- * The channel migrations 0005 and 0006 announce session revocations, user changes, API key
- * changes and service account changes on.
+ * The channel migrations 0005, 0006 and 0007 announce session revocations, user changes, API key
+ * changes, service account changes and changes of the permission model ('authz') on.
  */
 const SESSION_CHANGES_CHANNEL = 'gatehouse_session_changes';
 
@@ -15,6 +15,8 @@ export interface SessionChanges {
   changedApiKeyIds: string[];
   /** 'sa:' service accounts whose roles or status changed. */
   changedServiceAccountIds: string[];
+  /** 'authz': a permission, role, organisation or membership changed (migration 0007). */
+  authzChanged: boolean;
 }
 
 export interface SessionChangeHandlers {
@@ -66,10 +68,12 @@ export function listenForSessionChanges(
         changedUserIds: [],
         changedApiKeyIds: [],
         changedServiceAccountIds: [],
+        authzChanged: false,
       };
       setImmediate(flush);
     }
-    if (kind === 's') pending.revokedSessionIds.push(id);
+    if (payload === 'authz') pending.authzChanged = true;
+    else if (kind === 's') pending.revokedSessionIds.push(id);
     else if (kind === 'u') pending.changedUserIds.push(id);
     else if (kind === 'k') pending.changedApiKeyIds.push(id);
     else if (kind === 'sa') pending.changedServiceAccountIds.push(id);

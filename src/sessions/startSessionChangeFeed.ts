@@ -1,3 +1,4 @@
+import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { Logger } from '../log.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { findLiveSessionIdsByUser } from '../storage/sessions.ts';
@@ -23,6 +24,8 @@ export async function startSessionChangeFeed(d: {
   pool: DatabasePool;
   sessionCache: SessionCache;
   apiKeyCache: ApiKeyCacheInvalidation;
+  /** Effective permissions: all dropped on 'authz' or a gap, a changed principal's on 'u:'/'sa:'. */
+  permissionCache: Pick<PermissionCache, 'forget' | 'forgetAll'>;
   /** How long a revoked marker must outlive the session's last access token. */
   revokedTtlMs: number;
   connectTimeoutMs: number;
@@ -33,6 +36,11 @@ export async function startSessionChangeFeed(d: {
     d.databaseUrl,
     {
       async onChanges(changes) {
+        if (changes.authzChanged) d.permissionCache.forgetAll();
+        d.permissionCache.forget({
+          userIds: changes.changedUserIds,
+          serviceAccountIds: changes.changedServiceAccountIds,
+        });
         if (
           changes.changedApiKeyIds.length > 0 ||
           changes.changedUserIds.length > 0 ||
@@ -55,6 +63,7 @@ export async function startSessionChangeFeed(d: {
       },
       onGap: () => {
         d.apiKeyCache.forgetAll();
+        d.permissionCache.forgetAll();
         cache.distrustLive();
       },
     },

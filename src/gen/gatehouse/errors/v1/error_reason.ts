@@ -243,6 +243,12 @@ export const ErrorReason = {
    * gRPC code: ALREADY_EXISTS.
    */
   ALREADY_MEMBER: 36,
+  /**
+   * PERMISSION_REQUIRED - The caller lacks a permission the call needs (e.g. `authz:check` for
+   * AuthorizationService); the message names it.
+   * gRPC code: PERMISSION_DENIED.
+   */
+  PERMISSION_REQUIRED: 37,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -286,6 +292,7 @@ export namespace ErrorReason {
   export type MEMBERSHIP_NOT_FOUND = typeof ErrorReason.MEMBERSHIP_NOT_FOUND;
   export type PERMISSION_IN_USE = typeof ErrorReason.PERMISSION_IN_USE;
   export type ALREADY_MEMBER = typeof ErrorReason.ALREADY_MEMBER;
+  export type PERMISSION_REQUIRED = typeof ErrorReason.PERMISSION_REQUIRED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -402,6 +409,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 36:
     case "ALREADY_MEMBER":
       return ErrorReason.ALREADY_MEMBER;
+    case 37:
+    case "PERMISSION_REQUIRED":
+      return ErrorReason.PERMISSION_REQUIRED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -485,6 +495,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "PERMISSION_IN_USE";
     case ErrorReason.ALREADY_MEMBER:
       return "ALREADY_MEMBER";
+    case ErrorReason.PERMISSION_REQUIRED:
+      return "PERMISSION_REQUIRED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

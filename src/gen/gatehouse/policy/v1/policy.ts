@@ -16,8 +16,10 @@ export const protobufFileName = "gatehouse/policy/v1/policy.proto";
  * on the RPC itself as the method option `(gatehouse.policy.v1.method_policy)`.
  *
  * Every RPC of gatehouse.auth.v1.AuthService,
- * gatehouse.auth.v1.ApiKeyService, gatehouse.admin.v1.UserAdminService and
- * gatehouse.admin.v1.ServiceAccountAdminService carries one. The server
+ * gatehouse.auth.v1.ApiKeyService, gatehouse.admin.v1.UserAdminService,
+ * gatehouse.admin.v1.ServiceAccountAdminService,
+ * gatehouse.admin.v1.OrganizationAdminService and
+ * gatehouse.authz.v1.AuthorizationService carries one. The server
  * reads them from its own descriptors when it starts (and refuses to start
  * when an RPC has none, or an invalid one), and applies them to every call
  * in this order:
