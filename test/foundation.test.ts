@@ -33,6 +33,7 @@ describe('foundation', () => {
       'gatehouse.auth.v1.ApiKeyService',
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.OrganizationAdminService',
+      'gatehouse.authz.v1.AuthorizationService',
       'gatehouse.postgres',
       'gatehouse.redis',
     ]) {
@@ -54,6 +55,7 @@ describe('foundation', () => {
       'gatehouse.admin.v1.UserAdminService',
       'gatehouse.auth.v1.ApiKeyService',
       'gatehouse.auth.v1.AuthService',
+      'gatehouse.authz.v1.AuthorizationService',
       'grpc.health.v1.Health',
     ]);
     const methods = await bufCurl(`http://${gh.target}`, ['--list-methods']);
@@ -65,6 +67,7 @@ describe('foundation', () => {
     );
     assert.match(methods.stdout, /^gatehouse\.auth\.v1\.ApiKeyService\/RotateApiKey$/m);
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.OrganizationAdminService\/AddMember$/m);
+    assert.match(methods.stdout, /^gatehouse\.authz\.v1\.AuthorizationService\/CheckPermission$/m);
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/RevokeUserApiKey$/m);
   });
 
