@@ -1,6 +1,6 @@
 import type { ServiceAccount, ServiceAccountStatus } from '../domain/ServiceAccount.ts';
 import { checkStatusListRequest } from '../paging/checkListRequest.ts';
-import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
+import { createdAtPage } from '../paging/createPageTokens.ts';
 import { findServiceAccountsPage } from '../storage/serviceAccounts.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 
@@ -23,21 +23,13 @@ export async function listServiceAccounts(
 ): Promise<{ serviceAccounts: ServiceAccount[]; nextPageToken: string }> {
   const { limit, status } = checkStatusListRequest(input, STATUSES);
   const tokenFilter = [status];
-  const cursor = await readTimeIdCursor(
+  const { page, nextPageToken } = await createdAtPage(
     deps.pageTokens,
     'service_accounts',
     tokenFilter,
     input.pageToken,
-  );
-  const after = cursor && { createdAt: cursor.time, id: cursor.id };
-  const rows = await findServiceAccountsPage(deps.pool, status, after, limit + 1);
-  const { page, nextPageToken } = await keysetPage(
-    deps.pageTokens,
-    'service_accounts',
-    tokenFilter,
-    rows,
     limit,
-    (last) => [last.cursor.createdAt, last.cursor.id],
+    (after, rows) => findServiceAccountsPage(deps.pool, status, after, rows),
   );
   return { serviceAccounts: page.map((e) => e.account), nextPageToken };
 }

@@ -1,7 +1,7 @@
 import { isViolation, normalizeIdentifier } from '../auth/normalize.ts';
 import { type ManagedUser, toManagedUser, type UserStatus } from '../domain/User.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
+import { createdAtPage } from '../paging/createPageTokens.ts';
 import { pageSize } from '../paging/pageSize.ts';
 import { findUsersPage, type UserListFilter } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
@@ -63,16 +63,13 @@ export async function listUsers(
 ): Promise<{ users: ManagedUser[]; nextPageToken: string }> {
   const { filter, limit } = parseFilter(input);
   const tokenFilter = [filter.status, filter.role, filter.prefix];
-  const cursor = await readTimeIdCursor(deps.pageTokens, 'users', tokenFilter, input.pageToken);
-  const after = cursor && { createdAt: cursor.time, id: cursor.id };
-  const rows = await findUsersPage(deps.pool, filter, after, limit + 1);
-  const { page, nextPageToken } = await keysetPage(
+  const { page, nextPageToken } = await createdAtPage(
     deps.pageTokens,
     'users',
     tokenFilter,
-    rows,
+    input.pageToken,
     limit,
-    (last) => [last.cursor.createdAt, last.cursor.id],
+    (after, rows) => findUsersPage(deps.pool, filter, after, rows),
   );
   return { users: page.map((e) => toManagedUser(e.account, deps.hasher)), nextPageToken };
 }

@@ -1,7 +1,7 @@
 import { isViolation } from '../auth/normalize.ts';
 import type { ApiKey, ApiKeyOwner } from '../domain/ApiKey.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
-import { keysetPage, type PageTokens, readTimeIdCursor } from '../paging/createPageTokens.ts';
+import { createdAtPage, type PageTokens } from '../paging/createPageTokens.ts';
 import { pageSize } from '../paging/pageSize.ts';
 import { findApiKeysPageByOwner, revokeApiKey } from '../storage/apiKeys.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
@@ -35,17 +35,16 @@ export async function listApiKeysOfOwner(
   const limit = pageSize(request.pageSize);
   if (isViolation(limit)) throw invalidArgument([limit]);
   const filter = [owner.id];
-  const cursor = await readTimeIdCursor(deps.pageTokens, listKind, filter, request.pageToken);
-  await checkOwner();
-  const after = cursor && { createdAt: cursor.time, id: cursor.id };
-  const rows = await findApiKeysPageByOwner(deps.pool, owner, after, limit + 1);
-  const { page, nextPageToken } = await keysetPage(
+  const { page, nextPageToken } = await createdAtPage(
     deps.pageTokens,
     listKind,
     filter,
-    rows,
+    request.pageToken,
     limit,
-    (last) => [last.cursor.createdAt, last.cursor.id],
+    async (after, rows) => {
+      await checkOwner();
+      return findApiKeysPageByOwner(deps.pool, owner, after, rows);
+    },
   );
   return { apiKeys: page.map((e) => e.apiKey), nextPageToken };
 }

@@ -3,7 +3,7 @@ import type { AuditScope } from '../admin/AuditScope.ts';
 import { isViolation } from '../auth/normalize.ts';
 import type { Member, MemberRef } from '../domain/Organization.ts';
 import { AppError, type FieldViolation, invalidArgument } from '../errors/AppError.ts';
-import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
+import { createdAtPage } from '../paging/createPageTokens.ts';
 import { pageSize } from '../paging/pageSize.ts';
 import type { Db } from '../storage/Db.ts';
 import {
@@ -116,17 +116,16 @@ export async function listMembers(
   const organizationId = requireOrganizationId(input.organizationId);
   if (isViolation(limit)) throw invalidArgument([limit]);
   const filter = [organizationId];
-  const cursor = await readTimeIdCursor(deps.pageTokens, 'members', filter, input.pageToken);
-  await getOrganizationById(deps.pool, organizationId);
-  const after = cursor && { createdAt: cursor.time, id: cursor.id };
-  const rows = await findMembersPage(deps.pool, organizationId, after, limit + 1);
-  const { page, nextPageToken } = await keysetPage(
+  const { page, nextPageToken } = await createdAtPage(
     deps.pageTokens,
     'members',
     filter,
-    rows,
+    input.pageToken,
     limit,
-    (last) => [last.cursor.createdAt, last.cursor.id],
+    async (after, rows) => {
+      await getOrganizationById(deps.pool, organizationId);
+      return findMembersPage(deps.pool, organizationId, after, rows);
+    },
   );
   return { members: page.map((e) => e.member), nextPageToken };
 }

@@ -6,7 +6,7 @@ import { isViolation, normalizeDisplayName } from '../auth/normalize.ts';
 import type { Organization, OrganizationStatus } from '../domain/Organization.ts';
 import { type FieldViolation, invalidArgument } from '../errors/AppError.ts';
 import { checkStatusListRequest } from '../paging/checkListRequest.ts';
-import { keysetPage, readTimeIdCursor } from '../paging/createPageTokens.ts';
+import { createdAtPage } from '../paging/createPageTokens.ts';
 import {
   findOrganizationsPage,
   getOrganizationById,
@@ -77,16 +77,13 @@ export async function listOrganizations(
 ): Promise<{ organizations: Organization[]; nextPageToken: string }> {
   const { limit, status } = checkStatusListRequest(input, STATUSES);
   const filter = [status];
-  const cursor = await readTimeIdCursor(deps.pageTokens, 'organizations', filter, input.pageToken);
-  const after = cursor && { createdAt: cursor.time, id: cursor.id };
-  const rows = await findOrganizationsPage(deps.pool, status, after, limit + 1);
-  const { page, nextPageToken } = await keysetPage(
+  const { page, nextPageToken } = await createdAtPage(
     deps.pageTokens,
     'organizations',
     filter,
-    rows,
+    input.pageToken,
     limit,
-    (last) => [last.cursor.createdAt, last.cursor.id],
+    (after, rows) => findOrganizationsPage(deps.pool, status, after, rows),
   );
   return { organizations: page.map((e) => e.organization), nextPageToken };
 }

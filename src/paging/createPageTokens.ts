@@ -103,3 +103,32 @@ export async function keysetPage<R>(
       : '';
   return { page, nextPageToken };
 }
+
+/** Where a page of a list ordered by (created_at, id) starts: after this row. */
+export interface CreatedAtCursor {
+  /** created_at as the page token carries it (UTC, microseconds). */
+  createdAt: string;
+  id: string;
+}
+
+/**
+ * One page of a list ordered by (created_at, id): reads the cursor in `pageToken` (valid only
+ * for `kind` and `filter`), asks `find` for one row more than `limit` after it, and issues the
+ * token of the next page when there is one. `find` runs after the token is checked, so a bad
+ * token is refused before any lookup.
+ */
+export async function createdAtPage<R extends { cursor: CreatedAtCursor }>(
+  tokens: PageTokens,
+  kind: string,
+  filter: unknown,
+  pageToken: string,
+  limit: number,
+  find: (after: CreatedAtCursor | null, rows: number) => Promise<readonly R[]>,
+): Promise<{ page: R[]; nextPageToken: string }> {
+  const cursor = await readTimeIdCursor(tokens, kind, filter, pageToken);
+  const rows = await find(cursor && { createdAt: cursor.time, id: cursor.id }, limit + 1);
+  return keysetPage(tokens, kind, filter, rows, limit, (last) => [
+    last.cursor.createdAt,
+    last.cursor.id,
+  ]);
+}
