@@ -18,6 +18,8 @@ function storedAuditActionNames(name: AuditActionName): string[] {
 /** Audit details: never secrets (no passwords, tokens or hashes). */
 type AuditDetails = Record<string, string | number | boolean | null>;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 interface AuditEventInput {
   action: AuditActionName;
   outcome: AuditOutcome;
@@ -33,14 +35,16 @@ interface AuditEventInput {
 
 /** Appends one audit event; call it inside the transaction of the change it records. */
 async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
+  const org = event.details?.organization_id;
+  const organizationId = typeof org === 'string' && UUID.test(org) ? org : null;
   await db.query(sql.typeAlias('void')`
     INSERT INTO audit_events (actor_user_id, actor_service_account_id, api_key_id,
                               subject_user_id, action, outcome, ip_address, user_agent,
-                              request_id, details)
+                              request_id, details, organization_id)
     VALUES (${event.actorUserId ?? null}, ${event.actorServiceAccountId ?? null},
             ${event.apiKeyId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
             ${event.outcome}, ${event.clientIp ?? ''}, ${event.userAgent ?? ''},
-            ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})})`);
+            ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})}, ${organizationId})`);
 }
 
 /** Who did what to whom, from where: the parts of an audit event a use case supplies. */

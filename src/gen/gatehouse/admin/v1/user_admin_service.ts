@@ -220,6 +220,33 @@ export const AuditAction = {
   AUDIT_ACTION_MEMBER_REMOVE: 59,
   /** AUDIT_ACTION_MEMBER_ROLES_SET - OrganizationAdminService.SetMemberRoles (subject: the member; details: organization_id, role_ids). */
   AUDIT_ACTION_MEMBER_ROLES_SET: 60,
+  /**
+   * AUDIT_ACTION_ORGANIZATION_SWITCH - AuthService.SwitchOrganization (subject: the user; details: session_id,
+   * organization_id, previous_organization_id).
+   */
+  AUDIT_ACTION_ORGANIZATION_SWITCH: 61,
+  /**
+   * AUDIT_ACTION_INVITATION_CREATE - OrganizationAdminService.CreateInvitation (details: organization_id,
+   * invitation_id, role_ids; the address is not recorded).
+   */
+  AUDIT_ACTION_INVITATION_CREATE: 62,
+  /** AUDIT_ACTION_INVITATION_LIST - OrganizationAdminService.ListInvitations. */
+  AUDIT_ACTION_INVITATION_LIST: 63,
+  /**
+   * AUDIT_ACTION_INVITATION_REVOKE - OrganizationAdminService.RevokeInvitation (details: organization_id,
+   * invitation_id).
+   */
+  AUDIT_ACTION_INVITATION_REVOKE: 64,
+  /**
+   * AUDIT_ACTION_INVITATION_ACCEPT - AuthService.AcceptInvitation, or Register with an invitation token
+   * (subject: the user; details: organization_id, invitation_id,
+   * membership_id).
+   */
+  AUDIT_ACTION_INVITATION_ACCEPT: 65,
+  /** AUDIT_ACTION_ORGANIZATIONS_IMPORT - OrganizationAdminService.ImportOrganizations. */
+  AUDIT_ACTION_ORGANIZATIONS_IMPORT: 66,
+  /** AUDIT_ACTION_MEMBERSHIPS_IMPORT - OrganizationAdminService.ImportMemberships. */
+  AUDIT_ACTION_MEMBERSHIPS_IMPORT: 67,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -287,6 +314,13 @@ export namespace AuditAction {
   export type AUDIT_ACTION_MEMBER_LIST = typeof AuditAction.AUDIT_ACTION_MEMBER_LIST;
   export type AUDIT_ACTION_MEMBER_REMOVE = typeof AuditAction.AUDIT_ACTION_MEMBER_REMOVE;
   export type AUDIT_ACTION_MEMBER_ROLES_SET = typeof AuditAction.AUDIT_ACTION_MEMBER_ROLES_SET;
+  export type AUDIT_ACTION_ORGANIZATION_SWITCH = typeof AuditAction.AUDIT_ACTION_ORGANIZATION_SWITCH;
+  export type AUDIT_ACTION_INVITATION_CREATE = typeof AuditAction.AUDIT_ACTION_INVITATION_CREATE;
+  export type AUDIT_ACTION_INVITATION_LIST = typeof AuditAction.AUDIT_ACTION_INVITATION_LIST;
+  export type AUDIT_ACTION_INVITATION_REVOKE = typeof AuditAction.AUDIT_ACTION_INVITATION_REVOKE;
+  export type AUDIT_ACTION_INVITATION_ACCEPT = typeof AuditAction.AUDIT_ACTION_INVITATION_ACCEPT;
+  export type AUDIT_ACTION_ORGANIZATIONS_IMPORT = typeof AuditAction.AUDIT_ACTION_ORGANIZATIONS_IMPORT;
+  export type AUDIT_ACTION_MEMBERSHIPS_IMPORT = typeof AuditAction.AUDIT_ACTION_MEMBERSHIPS_IMPORT;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -475,6 +509,27 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 60:
     case "AUDIT_ACTION_MEMBER_ROLES_SET":
       return AuditAction.AUDIT_ACTION_MEMBER_ROLES_SET;
+    case 61:
+    case "AUDIT_ACTION_ORGANIZATION_SWITCH":
+      return AuditAction.AUDIT_ACTION_ORGANIZATION_SWITCH;
+    case 62:
+    case "AUDIT_ACTION_INVITATION_CREATE":
+      return AuditAction.AUDIT_ACTION_INVITATION_CREATE;
+    case 63:
+    case "AUDIT_ACTION_INVITATION_LIST":
+      return AuditAction.AUDIT_ACTION_INVITATION_LIST;
+    case 64:
+    case "AUDIT_ACTION_INVITATION_REVOKE":
+      return AuditAction.AUDIT_ACTION_INVITATION_REVOKE;
+    case 65:
+    case "AUDIT_ACTION_INVITATION_ACCEPT":
+      return AuditAction.AUDIT_ACTION_INVITATION_ACCEPT;
+    case 66:
+    case "AUDIT_ACTION_ORGANIZATIONS_IMPORT":
+      return AuditAction.AUDIT_ACTION_ORGANIZATIONS_IMPORT;
+    case 67:
+    case "AUDIT_ACTION_MEMBERSHIPS_IMPORT":
+      return AuditAction.AUDIT_ACTION_MEMBERSHIPS_IMPORT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -606,6 +661,20 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_MEMBER_REMOVE";
     case AuditAction.AUDIT_ACTION_MEMBER_ROLES_SET:
       return "AUDIT_ACTION_MEMBER_ROLES_SET";
+    case AuditAction.AUDIT_ACTION_ORGANIZATION_SWITCH:
+      return "AUDIT_ACTION_ORGANIZATION_SWITCH";
+    case AuditAction.AUDIT_ACTION_INVITATION_CREATE:
+      return "AUDIT_ACTION_INVITATION_CREATE";
+    case AuditAction.AUDIT_ACTION_INVITATION_LIST:
+      return "AUDIT_ACTION_INVITATION_LIST";
+    case AuditAction.AUDIT_ACTION_INVITATION_REVOKE:
+      return "AUDIT_ACTION_INVITATION_REVOKE";
+    case AuditAction.AUDIT_ACTION_INVITATION_ACCEPT:
+      return "AUDIT_ACTION_INVITATION_ACCEPT";
+    case AuditAction.AUDIT_ACTION_ORGANIZATIONS_IMPORT:
+      return "AUDIT_ACTION_ORGANIZATIONS_IMPORT";
+    case AuditAction.AUDIT_ACTION_MEMBERSHIPS_IMPORT:
+      return "AUDIT_ACTION_MEMBERSHIPS_IMPORT";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -249,6 +249,48 @@ export const ErrorReason = {
    * gRPC code: PERMISSION_DENIED.
    */
   PERMISSION_REQUIRED: 37,
+  /**
+   * NOT_A_MEMBER - The signed-in user (or the member named) is not a member of the
+   * organisation: Login or Register with organization_id, SwitchOrganization.
+   * Reported the same whether or not the organisation exists.
+   * gRPC code: PERMISSION_DENIED.
+   */
+  NOT_A_MEMBER: 38,
+  /**
+   * ORGANIZATION_DISABLED - The organisation is disabled: no session can make it active.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  ORGANIZATION_DISABLED: 39,
+  /**
+   * LAST_ORGANIZATION_MANAGER - The change would leave the organisation without a member holding
+   * `org:manage` through a membership role (a delegated administrator
+   * cannot remove or demote the last manager; a global admin can).
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  LAST_ORGANIZATION_MANAGER: 40,
+  /**
+   * INVALID_INVITATION_TOKEN - The invitation token is unknown, malformed, expired, already used or
+   * revoked (one reason for all, so a token cannot be probed).
+   * gRPC code: INVALID_ARGUMENT.
+   */
+  INVALID_INVITATION_TOKEN: 41,
+  /**
+   * INVITATION_EMAIL_MISMATCH - The invitation was sent to another email address than the signed-in
+   * (or registering) user's.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  INVITATION_EMAIL_MISMATCH: 42,
+  /**
+   * INVITATION_NOT_FOUND - No open invitation with that id in the organisation.
+   * gRPC code: NOT_FOUND.
+   */
+  INVITATION_NOT_FOUND: 43,
+  /**
+   * GRANT_EXCEEDS_CALLER - A delegated administrator tried to grant a role holding a permission
+   * they do not hold themselves in the organisation; the message names it.
+   * gRPC code: PERMISSION_DENIED.
+   */
+  GRANT_EXCEEDS_CALLER: 44,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -293,6 +335,13 @@ export namespace ErrorReason {
   export type PERMISSION_IN_USE = typeof ErrorReason.PERMISSION_IN_USE;
   export type ALREADY_MEMBER = typeof ErrorReason.ALREADY_MEMBER;
   export type PERMISSION_REQUIRED = typeof ErrorReason.PERMISSION_REQUIRED;
+  export type NOT_A_MEMBER = typeof ErrorReason.NOT_A_MEMBER;
+  export type ORGANIZATION_DISABLED = typeof ErrorReason.ORGANIZATION_DISABLED;
+  export type LAST_ORGANIZATION_MANAGER = typeof ErrorReason.LAST_ORGANIZATION_MANAGER;
+  export type INVALID_INVITATION_TOKEN = typeof ErrorReason.INVALID_INVITATION_TOKEN;
+  export type INVITATION_EMAIL_MISMATCH = typeof ErrorReason.INVITATION_EMAIL_MISMATCH;
+  export type INVITATION_NOT_FOUND = typeof ErrorReason.INVITATION_NOT_FOUND;
+  export type GRANT_EXCEEDS_CALLER = typeof ErrorReason.GRANT_EXCEEDS_CALLER;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -412,6 +461,27 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 37:
     case "PERMISSION_REQUIRED":
       return ErrorReason.PERMISSION_REQUIRED;
+    case 38:
+    case "NOT_A_MEMBER":
+      return ErrorReason.NOT_A_MEMBER;
+    case 39:
+    case "ORGANIZATION_DISABLED":
+      return ErrorReason.ORGANIZATION_DISABLED;
+    case 40:
+    case "LAST_ORGANIZATION_MANAGER":
+      return ErrorReason.LAST_ORGANIZATION_MANAGER;
+    case 41:
+    case "INVALID_INVITATION_TOKEN":
+      return ErrorReason.INVALID_INVITATION_TOKEN;
+    case 42:
+    case "INVITATION_EMAIL_MISMATCH":
+      return ErrorReason.INVITATION_EMAIL_MISMATCH;
+    case 43:
+    case "INVITATION_NOT_FOUND":
+      return ErrorReason.INVITATION_NOT_FOUND;
+    case 44:
+    case "GRANT_EXCEEDS_CALLER":
+      return ErrorReason.GRANT_EXCEEDS_CALLER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -497,6 +567,20 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "ALREADY_MEMBER";
     case ErrorReason.PERMISSION_REQUIRED:
       return "PERMISSION_REQUIRED";
+    case ErrorReason.NOT_A_MEMBER:
+      return "NOT_A_MEMBER";
+    case ErrorReason.ORGANIZATION_DISABLED:
+      return "ORGANIZATION_DISABLED";
+    case ErrorReason.LAST_ORGANIZATION_MANAGER:
+      return "LAST_ORGANIZATION_MANAGER";
+    case ErrorReason.INVALID_INVITATION_TOKEN:
+      return "INVALID_INVITATION_TOKEN";
+    case ErrorReason.INVITATION_EMAIL_MISMATCH:
+      return "INVITATION_EMAIL_MISMATCH";
+    case ErrorReason.INVITATION_NOT_FOUND:
+      return "INVITATION_NOT_FOUND";
+    case ErrorReason.GRANT_EXCEEDS_CALLER:
+      return "GRANT_EXCEEDS_CALLER";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
