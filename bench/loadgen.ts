@@ -15,6 +15,7 @@ import { OpError, StopWorker } from './lib/grpcUnary.ts';
 import type { FromLoadgen, Job, JobResult, ToLoadgen } from './lib/protocol.ts';
 import { LatencyRecorder } from './lib/stats.ts';
 import {
+  checkPermissionWorkload,
   exchangeApiKeyWorkload,
   listUsersWorkload,
   loginWorkload,
@@ -44,6 +45,8 @@ async function createWorkload(job: Job): Promise<Workload> {
       return refreshWorkload(w, job.channels, job.concurrency);
     case 'list-users':
       return listUsersWorkload(w, job.channels);
+    case 'check-permission':
+      return checkPermissionWorkload(w, job.channels);
     case 'argon2-verify':
       return argon2VerifyWorkload(w);
     case 'argon2-hash':

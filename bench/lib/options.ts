@@ -9,6 +9,7 @@ export const SCENARIO_NAMES = [
   'register',
   'refresh',
   'list-users',
+  'check-permission',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -35,6 +36,8 @@ export interface Options {
   loginAccounts: number;
   /** Service accounts (one API key each) the API-key scenarios cycle through. */
   apiKeys: number;
+  /** Members whose permission check-permission asks about, over and over. */
+  authzSubjects: number;
   /** Where results.json goes. */
   out: string;
   /** Directory for a V8 CPU profile of the Gatehouse process (node --cpu-prof), if set. */
@@ -62,6 +65,8 @@ export const USAGE = `usage: scripts/run bench [options]
   --sessions <n>        live sessions those tokens belong to (default 1000; smoke 50)
   --api-keys <n>        service accounts, one API key each, that validate-api-key and
                         exchange-api-key cycle through (default 64; smoke 8)
+  --subjects <n>        organisation members check-permission asks about in turn (default
+                        64; smoke 8)
   --out <file>          results file (default bench/results.json)
   --cpu-prof <dir>      write a V8 CPU profile of the Gatehouse process into <dir>
   --server-root <dir>   benchmark the Gatehouse of another checkout (same protocol), e.g. a
@@ -96,6 +101,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
       tokens: { type: 'string' },
       sessions: { type: 'string' },
       'api-keys': { type: 'string' },
+      subjects: { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'server-root': { type: 'string' },
@@ -145,6 +151,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     repeatedTokens: 8,
     loginAccounts: smoke ? 64 : 1000,
     apiKeys: Math.floor(positiveInt('api-keys', values['api-keys'], smoke ? 8 : 64)),
+    authzSubjects: Math.floor(positiveInt('subjects', values.subjects, smoke ? 8 : 64)),
     out: values.out ?? new URL('../results.json', import.meta.url).pathname,
     cpuProfDir: values['cpu-prof'],
     serverRoot: values['server-root'] ?? new URL('../..', import.meta.url).pathname,

@@ -37,6 +37,16 @@ export type WorkloadSpec =
   | { kind: 'register'; target: string; emailPrefix: string; password: string }
   /** ExchangeApiKey with each API key secret in turn as the bearer credential. */
   | { kind: 'exchange-api-key'; target: string; secrets: string[] }
+  /**
+   * CheckPermission by subject, cycling through `checks`, each call presenting `credential` (a
+   * service account's API key holding `authz:check`) as `authorization: Bearer`.
+   */
+  | {
+      kind: 'check-permission';
+      target: string;
+      credential: string;
+      checks: { userId: string; organizationId: string; permission: string }[];
+    }
   /** Refresh: worker i rotates chain i (needs one refresh token per worker). */
   | { kind: 'refresh'; target: string; refreshTokens: string[] }
   /** ListUsers with page_size `pageSize`, alternating between the given pages (label -> token). */

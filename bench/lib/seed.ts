@@ -35,6 +35,12 @@ export const benchEmail = (i: number) => `bench-${String(i).padStart(6, '0')}@ex
 /** The roles every seeded service account and its key hold (a role check has something to do). */
 export const BENCH_SERVICE_ACCOUNT_ROLES = ['bench-reader'];
 
+/** The caller and the checks of check-permission (see Seeder.permissionSubjects). */
+export interface PermissionSubjects {
+  credential: string;
+  checks: { userId: string; organizationId: string; permission: string }[];
+}
+
 /** A seeded service account's API key: the secret, and what a token minted from it carries. */
 export interface SeededApiKey {
   serviceAccountId: string;
@@ -185,6 +191,70 @@ export class Seeder {
           roles: key.apiKey.roles,
         };
       });
+    } finally {
+      await pool.end();
+    }
+  }
+
+  /**
+   * What check-permission asks about: `count` fresh seeded users, members of one organisation
+   * with an organisation role granting `bench:read`, and the caller, a service account whose
+   * global role grants `authz:check` (the permission AuthorizationService requires), with one
+   * API key. The catalog, roles, organisation and memberships are written in SQL, as
+   * OrganizationAdminService would write them; the account and key through the CLI's use case.
+   */
+  async permissionSubjects(count: number): Promise<PermissionSubjects> {
+    const emails = await this.allocate(count);
+    const { rows } = await this.#db.pool.query<{ organization_id: string; user_id: string }>(
+      `WITH perms AS (
+         INSERT INTO permissions (name) VALUES ('authz:check'), ('bench:read')
+         ON CONFLICT (name) DO NOTHING),
+       checker AS (
+         INSERT INTO roles (name, scope) VALUES ('bench-checker', 'global')
+         ON CONFLICT (scope, name) DO UPDATE SET name = EXCLUDED.name RETURNING id),
+       staff AS (
+         INSERT INTO roles (name, scope) VALUES ('bench-staff', 'organization')
+         ON CONFLICT (scope, name) DO UPDATE SET name = EXCLUDED.name RETURNING id),
+       org AS (
+         INSERT INTO organizations (slug, display_name)
+         VALUES ('bench-org-' || substr(md5(random()::text), 1, 8), 'Bench organisation')
+         RETURNING id),
+       members AS (
+         INSERT INTO memberships (organization_id, user_id)
+         SELECT org.id, users.id FROM org, users WHERE users.email_normalized = ANY($1)
+         RETURNING id, organization_id, user_id)
+       SELECT organization_id, user_id FROM members`,
+      [emails],
+    );
+    // Role grants in a second statement: they need the permissions the first one inserted.
+    await this.#db.pool.query(
+      `INSERT INTO role_permissions (role_id, permission)
+       SELECT id, CASE name WHEN 'bench-checker' THEN 'authz:check' ELSE 'bench:read' END
+       FROM roles WHERE name IN ('bench-checker', 'bench-staff')
+       ON CONFLICT DO NOTHING`,
+    );
+    await this.#db.pool.query(
+      `INSERT INTO membership_roles (membership_id, role_id)
+       SELECT m.id, r.id FROM memberships m, roles r
+       WHERE m.user_id = ANY($1::uuid[]) AND r.name = 'bench-staff' AND r.scope = 'organization'`,
+      [rows.map((r) => r.user_id)],
+    );
+    const pool = await this.#pool();
+    try {
+      const name = `bench-checker-${String(++this.#serviceAccounts).padStart(4, '0')}`;
+      const { key } = await createServiceAccountWithKey(
+        { pool, apiKeyLimits: this.#options.apiKeyLimits },
+        { name, displayName: '', description: '', roles: ['bench-checker'] },
+        { clientIp: '', userAgent: 'gatehouse-bench', requestId: '' },
+      );
+      return {
+        credential: key.secret,
+        checks: rows.map((r) => ({
+          userId: r.user_id,
+          organizationId: r.organization_id,
+          permission: 'bench:read',
+        })),
+      };
     } finally {
       await pool.end();
     }

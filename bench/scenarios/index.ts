@@ -1,4 +1,5 @@
 import type { ScenarioName } from '../lib/options.ts';
+import { checkPermission } from './checkPermission.ts';
 import { exchangeApiKey } from './exchangeApiKey.ts';
 import { listUsers } from './listUsers.ts';
 import { login, register } from './passwords.ts';
@@ -16,4 +17,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   register,
   refresh,
   'list-users': listUsers,
+  'check-permission': checkPermission,
 };

@@ -21,6 +21,12 @@ import {
   ValidateTokenRequest,
   ValidateTokenResponse,
 } from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
+import {
+  AuthorizationServiceService,
+  CheckPermissionRequest,
+  CheckPermissionResponse,
+  DecisionReason,
+} from '../../src/gen/gatehouse/authz/v1/authorization_service.ts';
 import { OpError, StopWorker, UnaryCaller } from '../lib/grpcUnary.ts';
 import type { WorkloadSpec } from '../lib/protocol.ts';
 import type { Workload } from './Workload.ts';
@@ -189,6 +195,36 @@ export async function listUsersWorkload(
         throw new OpError('SHORT_PAGE', `${page.label}: ${res.users.length} users`);
       }
       return page.label;
+    },
+    close: () => caller.close(),
+  };
+}
+
+/** CheckPermission by subject, the checks in turn; every answer must be an organisation grant. */
+export async function checkPermissionWorkload(
+  spec: Spec<'check-permission'>,
+  channels: number,
+): Promise<Workload> {
+  if (spec.checks.length === 0) throw new Error('check-permission needs at least one check');
+  const caller = await connected(spec.target, channels);
+  const requests = spec.checks.map((c) =>
+    encode(CheckPermissionRequest, {
+      principal: { $case: 'subject', value: { id: { $case: 'userId', value: c.userId } } },
+      permission: c.permission,
+      organizationId: c.organizationId,
+    }),
+  );
+  const headers = { authorization: `Bearer ${spec.credential}` };
+  const path = AuthorizationServiceService.checkPermission.path;
+  let next = 0;
+  return {
+    async op(worker) {
+      const request = requests[next++ % requests.length] as Buffer;
+      const res = CheckPermissionResponse.decode(await caller.call(worker, path, request, headers));
+      if (!res.allowed || res.reason !== DecisionReason.DECISION_REASON_ORGANIZATION_ROLE) {
+        throw new OpError('DENIED', `CheckPermission: allowed=${res.allowed} reason=${res.reason}`);
+      }
+      return undefined;
     },
     close: () => caller.close(),
   };
