@@ -373,11 +373,11 @@ describe('active organisation of a session', () => {
     const v = await validate(token);
     assert.equal(v.organizationId, '');
     assert.deepEqual(v.permissions, []);
-    const [audit] = await sql(
+    const [audit] = await gh.db.query<{ details: { organization_cleared?: boolean } }>(
       `SELECT details FROM audit_events WHERE action = 'refresh' AND actor_user_id = $1`,
       [u.user.id],
     );
-    assert.equal((audit?.details as { organization_cleared?: boolean }).organization_cleared, true);
+    assert.equal(audit?.details.organization_cleared, true);
 
     // A disabled organisation is cleared the same way.
     const w = await memberOfNewOrganization([]);
