@@ -5128,7 +5128,8 @@ export const AuthServiceService = {
    * success ALL of the user's sessions, including the calling one, are
    * revoked, every password-reset link mailed before is void, and the
    * response carries tokens of a brand-new session, which the client must
-   * switch to.
+   * switch to. The new session acts in the calling session's active
+   * organisation if the user is still a member of it and it is active.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
@@ -5678,7 +5679,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * success ALL of the user's sessions, including the calling one, are
    * revoked, every password-reset link mailed before is void, and the
    * response carries tokens of a brand-new session, which the client must
-   * switch to.
+   * switch to. The new session acts in the calling session's active
+   * organisation if the user is still a member of it and it is active.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
@@ -6233,7 +6235,8 @@ export interface AuthServiceClient extends Client {
    * success ALL of the user's sessions, including the calling one, are
    * revoked, every password-reset link mailed before is void, and the
    * response carries tokens of a brand-new session, which the client must
-   * switch to.
+   * switch to. The new session acts in the calling session's active
+   * organisation if the user is still a member of it and it is active.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
