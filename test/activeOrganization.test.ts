@@ -171,6 +171,12 @@ describe('active organisation of a session', () => {
     assert.deepEqual(v.permissions, ['desk:open', 'rooms:clean', 'rooms:inspect']);
     // The token minted before the switch still stands for no organisation.
     assert.deepEqual((await validate(token)).permissions, ['desk:open']);
+    const listed = await call(gh.auth, 'listSessions', { pageSize: 0, pageToken: '' }, { token });
+    assert.equal(
+      listed.sessions.find((x) => x.current)?.organizationId,
+      u.org,
+      'ListSessions shows the session acting in it',
+    );
 
     // The refresh token is unchanged and later refreshes keep the new organisation.
     const refreshed = await call(gh.auth, 'refresh', { refreshToken });
