@@ -73,6 +73,9 @@ const INACTIVE: ValidateTokenResponse = {
   principalType: PrincipalType.PRINCIPAL_TYPE_UNSPECIFIED,
   apiKeyId: '',
   serviceAccountId: '',
+  organizationId: '',
+  organizationRoles: [],
+  permissions: [],
 };
 
 const LIST_USERS = {

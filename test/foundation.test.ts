@@ -60,6 +60,9 @@ describe('foundation', () => {
     ]);
     const methods = await bufCurl(`http://${gh.target}`, ['--list-methods']);
     assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/Login$/m);
+    assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/SwitchOrganization$/m);
+    assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/ListMyOrganizations$/m);
+    assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/AcceptInvitation$/m);
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/ImportUsers$/m);
     assert.match(
       methods.stdout,

@@ -159,7 +159,14 @@ export class Seeder {
       await keys.start();
       return await mapLimit(Array.from({ length: count }), 64, async (_, i) => {
         const s = live[i % live.length] as { userId: string; sessionId: string };
-        return (await keys.sign({ userId: s.userId, sessionId: s.sessionId, roles: [] })).token;
+        return (
+          await keys.sign({
+            userId: s.userId,
+            sessionId: s.sessionId,
+            roles: [],
+            organization: null,
+          })
+        ).token;
       });
     } finally {
       keys.stop();

@@ -91,6 +91,7 @@ export async function createServices(
     keys: stores.keys,
     sessionCache: stores.sessionCache,
     apiKeys: stores.apiKeys,
+    permissions: stores.permissions,
     apiKeyTokenTtlSec: config.apiKeys.accessTokenTtlSec,
     apiKeyLimits: config.apiKeys.limits,
     credentialBudget: {
@@ -127,7 +128,7 @@ export async function createServices(
     serviceAccounts: createServiceAccountAdminService(deps),
     organizations: createOrganizationAdminService(deps),
     apiKeys: createApiKeyService(deps),
-    authorization: createAuthorizationService({ ...deps, permissions: stores.permissions }),
+    authorization: createAuthorizationService(deps),
     limits,
   };
 }

@@ -1,4 +1,5 @@
 import type { ApiKeyResolver } from '../apiKeys/createApiKeyResolver.ts';
+import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { ApiKeyLimits } from '../config/apiKeyConfig.ts';
 import type { KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
@@ -29,6 +30,8 @@ export interface AuthDeps {
   sessionCache: SessionCache;
   /** API key state on the hot path (cached briefly, invalidated by the change feed). */
   apiKeys: ApiKeyResolver;
+  /** Effective permissions per (principal, organisation) on the hot path (ValidateToken). */
+  permissions: PermissionCache;
   /** Lifetime of the access tokens ExchangeApiKey mints. */
   apiKeyTokenTtlSec: number;
   /** Maximum lifetimes of new keys, live keys per user (API_KEY_MAX_*). */

@@ -2,8 +2,10 @@ import { AppError, type FieldViolation, invalidArgument } from '../errors/AppErr
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
+import { findSessionById } from '../storage/sessions.ts';
 import { findUserById } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { findActiveMembership } from './activeOrganization.ts';
 import {
   checkPasswordAndRecordAttempt,
   type PasswordCheckDeps,
@@ -23,7 +25,8 @@ type ChangePasswordDeps = PasswordCheckDeps &
 /**
  * Changes the caller's password after re-checking the current one, ends every session of the
  * account (including the calling one), voids outstanding password-reset links, and returns
- * tokens of a fresh session.
+ * tokens of a fresh session, which acts in the calling session's organisation if the user is
+ * still a member of it and it is active.
  */
 export async function changePassword(
   deps: ChangePasswordDeps,
@@ -64,17 +67,23 @@ export async function changePassword(
   }
   const hash = await deps.hasher.hash(input.newPassword);
   const { tokens, revoked } = await deps.pool.transaction(async (tx) => {
+    const calling = (await findSessionById(tx, principal.sessionId))?.organizationId ?? null;
+    const organization = calling === null ? null : await findActiveMembership(tx, user.id, calling);
     const { user: updated, revokedSessionIds: revoked } = await replacePassword(
       tx,
       user.id,
       hash,
       'password_change',
     );
-    const issued = await issueSession(tx, deps, updated, info);
+    const issued = await issueSession(tx, deps, updated, info, organization);
     await recordAudit(tx, 'password_change', {
       actor: user.id,
       request: info,
-      details: { revoked_sessions: revoked.length, session_id: issued.session.id },
+      details: {
+        revoked_sessions: revoked.length,
+        session_id: issued.session.id,
+        organization_id: organization?.id ?? null,
+      },
     });
     return { tokens: issued.tokens, revoked };
   });

@@ -3,10 +3,12 @@ import type { User } from '../domain/User.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { findUserById } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { type AcceptedInvitation, acceptInvitation } from './acceptInvitation.ts';
 import { authenticateApiKey } from './authenticateApiKey.ts';
 import { changePassword } from './changePassword.ts';
 import { type ExchangedToken, exchangeApiKey } from './exchangeApiKey.ts';
-import { type Introspection, introspectToken } from './introspectToken.ts';
+import type { IssuedAccessToken } from './issueSession.ts';
+import { listMyOrganizations } from './listMyOrganizations.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
 import { asUserPrincipal, type Principal } from './Principal.ts';
@@ -16,7 +18,9 @@ import { requestEmailVerification } from './requestEmailVerification.ts';
 import { requestPasswordReset } from './requestPasswordReset.ts';
 import { resetPassword } from './resetPassword.ts';
 import { listSessions, revokeOtherSessions, revokeSession } from './sessions.ts';
+import { switchOrganization } from './switchOrganization.ts';
 import { validateAccessToken } from './validateAccessToken.ts';
+import { type ValidatedToken, validateToken } from './validateToken.ts';
 import { verifyEmail } from './verifyEmail.ts';
 
 /** The AuthService use cases bound to their dependencies. */
@@ -26,8 +30,8 @@ export interface AuthService {
    * key or a token minted from one), or null (the request path's).
    */
   authenticate(token: string, info: RequestInfo): Promise<Principal | null>;
-  /** ValidateToken: what an access token or API key stands for now, or null. */
-  validate: (token: string, info: RequestInfo) => Promise<Introspection | null>;
+  /** ValidateToken: what an access token or API key stands for and may do now, or null. */
+  validate: (token: string, info: RequestInfo) => Promise<ValidatedToken | null>;
   /** ExchangeApiKey: a short-lived access token for the caller's API key. */
   exchangeApiKey: (principal: Principal, info: RequestInfo) => Promise<ExchangedToken>;
   /** The public JSON Web Key Set (JSON text) access tokens verify against. */
@@ -73,6 +77,20 @@ export interface AuthService {
     admitAccount: AdmitAccount,
   ) => Promise<void>;
   verifyEmail: (token: string, info: RequestInfo) => Promise<User>;
+  /** SwitchOrganization: the calling session's active organisation, and a token for it. */
+  switchOrganization: (
+    principal: Principal,
+    organizationId: string,
+    info: RequestInfo,
+  ) => Promise<IssuedAccessToken>;
+  /** ListMyOrganizations: the caller's memberships in active organisations. */
+  listMyOrganizations: (principal: Principal) => ReturnType<typeof listMyOrganizations>;
+  /** AcceptInvitation: joins the invitation's organisation and makes it the session's. */
+  acceptInvitation: (
+    principal: Principal,
+    token: string,
+    info: RequestInfo,
+  ) => Promise<AcceptedInvitation>;
 }
 
 /** Binds every AuthService use case to the dependencies the composition root built. */
@@ -87,7 +105,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
       }
       return (await authenticateApiKey(deps, token, info))?.principal ?? null;
     },
-    validate: (token, info) => introspectToken(deps, token, info),
+    validate: (token, info) => validateToken(deps, token, info),
     exchangeApiKey: (principal, info) => exchangeApiKey(deps, principal, info),
     jwks: () => deps.keys.jwks().json,
     register: (input, info, admitAccount) => register(deps, input, info, admitAccount),
@@ -112,5 +130,15 @@ export function createAuthService(deps: AuthDeps): AuthService {
     requestEmailVerification: (principal, info, admitAccount) =>
       requestEmailVerification(deps, asUserPrincipal(principal), info, admitAccount),
     verifyEmail: (token, info) => verifyEmail(deps, { token }, info),
+    switchOrganization: (principal, organizationId, info) =>
+      switchOrganization(deps, asUserPrincipal(principal), organizationId, info),
+    listMyOrganizations(principal) {
+      if (principal.kind === 'service_account') {
+        throw new Error('a service account reached a call for users');
+      }
+      return listMyOrganizations(deps.pool, principal.userId);
+    },
+    acceptInvitation: (principal, token, info) =>
+      acceptInvitation(deps, asUserPrincipal(principal), token, info),
   };
 }

@@ -22,6 +22,8 @@ export interface Introspection {
   /** '' and [] for an API key secret (it is no token). */
   issuer: string;
   audience: string[];
+  /** The organisation a session's token was issued for (`org_id`); null for none and keys. */
+  organizationId: string | null;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function introspectToken(
       expiresAt: session.expiresAt,
       issuer: session.issuer,
       audience: session.audience,
+      organizationId: session.organization?.id ?? null,
     };
   }
   const caller = await authenticateApiKey(deps, credential, info);
@@ -72,5 +75,6 @@ export async function introspectToken(
     expiresAt: expiries.length > 0 ? new Date(Math.min(...expiries)) : null,
     issuer: token?.issuer ?? '',
     audience: token?.audience ?? [],
+    organizationId: null,
   };
 }

@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Session } from '../domain/Session.ts';
 import type { User } from '../domain/User.ts';
+import type { TokenOrganization } from '../keys/createAccessTokens.ts';
 import type { Db } from '../storage/Db.ts';
 import { insertRefreshToken } from '../storage/refreshTokens.ts';
 import { insertSession } from '../storage/sessions.ts';
@@ -59,12 +60,16 @@ export function refreshExpiry(session: Pick<Session, 'idleExpiresAt' | 'expiresA
   return new Date(Math.min(session.idleExpiresAt.getTime(), session.expiresAt.getTime()));
 }
 
-/** Opens a session for `user` inside the caller's transaction and issues its first tokens. */
+/**
+ * Opens a session for `user` inside the caller's transaction and issues its first tokens; with
+ * `organization` (membership checked by the caller) the session acts in it.
+ */
 export async function issueSession(
   tx: Db,
   deps: IssueSessionDeps,
   user: User,
   info: RequestInfo,
+  organization: TokenOrganization | null = null,
 ): Promise<{ session: Session; tokens: IssuedTokens }> {
   deps.events.sessionsCreated(1);
   const session = await insertSession(tx, {
@@ -74,6 +79,7 @@ export async function issueSession(
     absoluteLifetimeSec: deps.tokens.sessionAbsoluteSec,
     ipAddress: info.clientIp,
     userAgent: info.userAgent,
+    organizationId: organization?.id ?? null,
   });
   const refresh = newRefreshToken();
   const expiresAt = refreshExpiry(session);
@@ -85,24 +91,59 @@ export async function issueSession(
   });
   return {
     session,
-    tokens: await issueTokens(deps, user, session.id, { token: refresh.token, expiresAt }),
+    tokens: await issueTokens(
+      deps,
+      user,
+      session.id,
+      { token: refresh.token, expiresAt },
+      organization,
+    ),
   };
+}
+
+/** A new access token of a session alone (its refresh token unchanged), for its organisation. */
+export interface IssuedAccessToken {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  /** The session's active organisation the token carries; null for none. */
+  organization: TokenOrganization | null;
+}
+
+/**
+ * A fresh access token for a session whose active organisation just changed
+ * (SwitchOrganization, AcceptInvitation), with the user's current roles.
+ */
+export async function issueAccessToken(
+  deps: IssueTokensDeps,
+  user: { id: string; roles: readonly string[] },
+  sessionId: string,
+  organization: TokenOrganization | null,
+): Promise<IssuedAccessToken> {
+  const access = await deps.keys.sign({
+    userId: user.id,
+    sessionId,
+    roles: user.roles,
+    organization: organization === null ? null : { id: organization.id, roles: organization.roles },
+  });
+  return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, organization };
 }
 
 /**
  * What a client gets for a session, at login and at every refresh: a new access token with the
- * user's current roles, beside the session's refresh token.
+ * user's current roles (and the session's organisation and the membership's roles, if it has
+ * one), beside the session's refresh token.
  */
 export async function issueTokens(
   deps: IssueTokensDeps,
   user: { id: string; roles: readonly string[] },
   sessionId: string,
   refresh: { token: string; expiresAt: Date },
+  organization: TokenOrganization | null,
 ): Promise<IssuedTokens> {
-  const access = await deps.keys.sign({ userId: user.id, sessionId, roles: user.roles });
+  const access = await issueAccessToken(deps, user, sessionId, organization);
   return {
-    accessToken: access.token,
-    accessTokenExpiresAt: access.expiresAt,
+    accessToken: access.accessToken,
+    accessTokenExpiresAt: access.accessTokenExpiresAt,
     refreshToken: refresh.token,
     refreshTokenExpiresAt: refresh.expiresAt,
     sessionId,

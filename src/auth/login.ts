@@ -3,6 +3,7 @@ import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { requireActiveMembership } from './activeOrganization.ts';
 import {
   checkPasswordAndRecordAttempt,
   type PasswordCheckDeps,
@@ -10,7 +11,7 @@ import {
   recordPasswordFailure,
 } from './checkPasswordAndRecordAttempt.ts';
 import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
-import { normalizeIdentifier } from './normalize.ts';
+import { isUuid, normalizeIdentifier } from './normalize.ts';
 
 type LoginDeps = PasswordCheckDeps &
   PasswordFailureDeps &
@@ -20,6 +21,8 @@ type LoginDeps = PasswordCheckDeps &
 export interface LoginInput {
   identifier: string;
   password: string;
+  /** The organisation the session is to act in; '' or undefined for none. */
+  organizationId?: string | undefined;
 }
 
 /** The one answer for unknown user, wrong password, disabled or locked account. */
@@ -29,7 +32,10 @@ function invalidCredentials(): AppError {
 
 /**
  * Signs in by email or username. Every failure (unknown account, wrong password, disabled,
- * locked) is indistinguishable: the same error and the same argon2 work.
+ * locked) is indistinguishable: the same error and the same argon2 work. With an organisation,
+ * only after the password is accepted is membership checked (NOT_A_MEMBER,
+ * ORGANIZATION_DISABLED), so those answers reveal nothing to someone without the password; no
+ * session is opened then, and the refusal is audited.
  */
 export async function login(
   deps: LoginDeps,
@@ -47,6 +53,14 @@ export async function login(
   }
   if (input.password === '' || input.password.length > deps.passwordMaxLength * 4) {
     violations.push({ field: 'password', description: 'a password is required' });
+  }
+  const organizationId = input.organizationId ?? '';
+  if (organizationId !== '' && !isUuid(organizationId)) {
+    violations.push({
+      field: 'organization_id',
+      description: 'must be an organisation id (a UUID) or empty',
+      reason: 'INVALID_FORMAT',
+    });
   }
   if (violations.length > 0) throw invalidArgument(violations);
   await admitAccount(identifier);
@@ -77,16 +91,38 @@ export async function login(
   }
   const upgradedHash = check.upgradedHash;
 
-  const result = await deps.pool.transaction(async (tx) => {
-    const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);
-    const { session, tokens } = await issueSession(tx, deps, updated, info);
-    await recordAudit(tx, 'login', {
-      actor: user.id,
-      request: info,
-      details: { session_id: session.id, password_rehashed: upgradedHash !== null },
+  let result: { user: User; tokens: IssuedTokens };
+  try {
+    result = await deps.pool.transaction(async (tx) => {
+      const organization =
+        organizationId === '' ? null : await requireActiveMembership(tx, user.id, organizationId);
+      const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);
+      const { session, tokens } = await issueSession(tx, deps, updated, info, organization);
+      await recordAudit(tx, 'login', {
+        actor: user.id,
+        request: info,
+        details: {
+          session_id: session.id,
+          password_rehashed: upgradedHash !== null,
+          organization_id: organization?.id ?? null,
+        },
+      });
+      return { user: updated, tokens };
     });
-    return { user: updated, tokens };
-  });
+  } catch (error) {
+    if (
+      error instanceof AppError &&
+      (error.reason === 'NOT_A_MEMBER' || error.reason === 'ORGANIZATION_DISABLED')
+    ) {
+      await recordAudit(deps.pool, 'login', {
+        actor: user.id,
+        outcome: 'denied',
+        request: info,
+        details: { organization_id: organizationId, reason: error.reason.toLowerCase() },
+      });
+    }
+    throw error;
+  }
   deps.events.login('success');
   return result;
 }

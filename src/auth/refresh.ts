@@ -9,9 +9,15 @@ import {
   insertRefreshToken,
   updateRefreshTokenRotated,
 } from '../storage/refreshTokens.ts';
-import { findSessionById, revokeSessions, touchSession } from '../storage/sessions.ts';
+import {
+  clearSessionOrganization,
+  findSessionById,
+  revokeSessions,
+  touchSession,
+} from '../storage/sessions.ts';
 import { findUserById } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
+import { findActiveMembership } from './activeOrganization.ts';
 import {
   deriveSuccessorRefreshToken,
   hashRefreshToken,
@@ -41,7 +47,9 @@ type Outcome =
  * token that works. The presented token's row is locked for the whole transaction, so the first
  * refresh stores the successor and advances the chain once; the later ones find it and repeat it
  * with a fresh access token. Presenting an already-rotated token after the window, or after its
- * successor has been used, is reuse: the session (the family) is revoked and audited.
+ * successor has been used, is reuse: the session (the family) is revoked and audited. The new
+ * access token keeps the session's organisation while the user is still a member of it and it
+ * is active; otherwise it carries none and the session's organisation is cleared.
  */
 export async function refresh(
   deps: RefreshDeps,
@@ -103,6 +111,13 @@ export async function refresh(
     }
     const user = (await findUserById(tx, session.userId))?.user;
     if (user?.status !== 'active') return { kind: 'invalid' };
+    // The session keeps its organisation while the user is a member of it and it is active;
+    // otherwise it acts in none from now on.
+    const organizationId = session.organizationId;
+    const organization =
+      organizationId === null ? null : await findActiveMembership(tx, user.id, organizationId);
+    const organizationCleared = organizationId !== null && organization === null;
+    if (organizationCleared) await clearSessionOrganization(tx, session.id, organizationId);
 
     let expiresAt: Date;
     if (repeated === null) {
@@ -125,11 +140,22 @@ export async function refresh(
     await recordAudit(tx, 'refresh', {
       actor: user.id,
       request: info,
-      details: { session_id: session.id, grace_retry: repeated !== null },
+      details: {
+        session_id: session.id,
+        grace_retry: repeated !== null,
+        organization_id: organizationId,
+        organization_cleared: organizationCleared,
+      },
     });
     return {
       kind: 'ok',
-      tokens: await issueTokens(deps, user, session.id, { token: next.token, expiresAt }),
+      tokens: await issueTokens(
+        deps,
+        user,
+        session.id,
+        { token: next.token, expiresAt },
+        organization,
+      ),
     };
   });
   if (outcome.kind === 'ok') return outcome.tokens;

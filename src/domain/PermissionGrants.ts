@@ -25,6 +25,8 @@ export interface PermissionGrants {
   organization: {
     status: 'active' | 'disabled' | 'deleted' | 'not_found';
     member: boolean;
+    /** Names of the membership's organisation roles, sorted; empty when not a member. */
+    roles: string[];
     /** What the membership's organisation roles grant; empty when not a member. */
     grants: RoleGrant[];
   } | null;

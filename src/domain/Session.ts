@@ -11,6 +11,8 @@ export interface Session {
   revokedAt: Date | null;
   ipAddress: string;
   userAgent: string;
+  /** The organisation the session acts in (its tokens' `org_id`); null for none. */
+  organizationId: string | null;
 }
 
 /**

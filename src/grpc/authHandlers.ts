@@ -19,6 +19,7 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
           password: req.password,
           username: req.username,
           displayName: req.displayName,
+          invitationToken: req.invitationToken,
         },
         ctx.info,
         ctx.admitAccount,
@@ -27,7 +28,7 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
     },
     async login(req, ctx) {
       const { user, tokens } = await auth.login(
-        { identifier: req.identifier, password: req.password },
+        { identifier: req.identifier, password: req.password, organizationId: req.organizationId },
         ctx.info,
         ctx.admitAccount,
       );
@@ -105,6 +106,43 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
     },
     async verifyEmail(req, ctx) {
       return { user: userToProto(await auth.verifyEmail(req.token, ctx.info)) };
+    },
+    async switchOrganization(req, ctx) {
+      const t = await auth.switchOrganization(ctx.principal, req.organizationId, ctx.info);
+      return {
+        accessToken: t.accessToken,
+        accessTokenExpiresAt: t.accessTokenExpiresAt,
+        tokenType: 'Bearer',
+        organizationId: t.organization?.id ?? '',
+        organizationRoles: [...(t.organization?.roles ?? [])],
+      };
+    },
+    async listMyOrganizations(_req, ctx) {
+      const { organizations, truncated } = await auth.listMyOrganizations(ctx.principal);
+      return {
+        organizations: organizations.map((o) => ({
+          organizationId: o.organizationId,
+          slug: o.slug,
+          displayName: o.displayName,
+          roles: o.roleNames,
+        })),
+        truncated,
+      };
+    },
+    async acceptInvitation(req, ctx) {
+      const { organization, token } = await auth.acceptInvitation(
+        ctx.principal,
+        req.token,
+        ctx.info,
+      );
+      return {
+        organizationId: organization.id,
+        membershipId: organization.membershipId,
+        organizationRoles: organization.roles,
+        accessToken: token.accessToken,
+        accessTokenExpiresAt: token.accessTokenExpiresAt,
+        tokenType: 'Bearer',
+      };
     },
   };
 }

@@ -1,5 +1,5 @@
-import type { Introspection } from '../auth/introspectToken.ts';
 import type { IssuedTokens } from '../auth/issueSession.ts';
+import type { ValidatedToken } from '../auth/validateToken.ts';
 import type { ApiKey } from '../domain/ApiKey.ts';
 import { type AuditEvent, auditActionCode } from '../domain/AuditEvent.ts';
 import type { Member, Organization, OrganizationStatus as Status } from '../domain/Organization.ts';
@@ -78,6 +78,7 @@ export function sessionToProto(s: Session, currentSessionId: string | undefined)
     ipAddress: s.ipAddress,
     userAgent: s.userAgent,
     current: s.id === currentSessionId,
+    organizationId: s.organizationId ?? '',
   };
 }
 
@@ -123,7 +124,7 @@ const PRINCIPAL_TYPE = {
 } as const;
 
 /** ValidateToken's answer: every field empty/unset unless active. */
-export function introspectionToProto(v: Introspection | null): ValidateTokenResponse {
+export function introspectionToProto(v: ValidatedToken | null): ValidateTokenResponse {
   if (v === null) {
     return {
       active: false,
@@ -137,6 +138,9 @@ export function introspectionToProto(v: Introspection | null): ValidateTokenResp
       principalType: PrincipalType.PRINCIPAL_TYPE_UNSPECIFIED,
       apiKeyId: '',
       serviceAccountId: '',
+      organizationId: '',
+      organizationRoles: [],
+      permissions: [],
     };
   }
   return {
@@ -153,6 +157,9 @@ export function introspectionToProto(v: Introspection | null): ValidateTokenResp
     principalType: PRINCIPAL_TYPE[v.principalType],
     apiKeyId: v.apiKeyId ?? '',
     serviceAccountId: v.serviceAccountId ?? '',
+    organizationId: v.organizationId ?? '',
+    organizationRoles: v.organizationRoles,
+    permissions: v.permissions,
   };
 }
 

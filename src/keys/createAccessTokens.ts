@@ -7,6 +7,15 @@ export interface AccessTokenInput {
   userId: string;
   sessionId: string;
   roles: readonly string[];
+  /** The session's active organisation and the membership's role names; null for none. */
+  organization: TokenOrganization | null;
+}
+
+/** What a session's token says about its active organisation: claims `org_id`, `org_roles`. */
+export interface TokenOrganization {
+  id: string;
+  /** Organisation role names of the membership, as of issue. */
+  roles: readonly string[];
 }
 
 export interface IssuedAccessToken {
@@ -28,6 +37,8 @@ interface VerifiedTokenClaims {
 export interface VerifiedAccessToken extends VerifiedTokenClaims {
   userId: string;
   sessionId: string;
+  /** The `org_id` and `org_roles` claims; null when the token has none. */
+  organization: { id: string; roles: string[] } | null;
 }
 
 /** Who an access token minted from an API key (ExchangeApiKey) stands for. */
@@ -81,6 +92,24 @@ type VerifiedClaims =
 type Verified = VerifiedClaims & { kid: string };
 
 const PRINCIPAL_TYPES = new Set(['service_account', 'user_api_key']);
+
+/**
+ * A session token's organisation claims: both `org_id` (a UUID) and `org_roles` (strings), or
+ * neither (null); undefined for any other shape, which makes the token invalid.
+ */
+function sessionOrganization(payload: JWTPayload): VerifiedAccessToken['organization'] | undefined {
+  const { org_id: id, org_roles: roles } = payload;
+  if (id === undefined && roles === undefined) return null;
+  if (
+    typeof id !== 'string' ||
+    !SUBJECT.test(id) ||
+    !Array.isArray(roles) ||
+    !roles.every((r) => typeof r === 'string')
+  ) {
+    return undefined;
+  }
+  return { id, roles: roles as string[] };
+}
 
 /**
  * RFC 9068 access tokens signed and verified with the keys of `ring`. Verification pins the
@@ -146,8 +175,15 @@ export function createAccessTokens(
     // Exactly one of the two shapes: a session's (sid) or an API key's (api_key_id + type).
     if (sid !== undefined) {
       if (typeof sid !== 'string' || !SUBJECT.test(sid) || apiKeyId !== undefined) return null;
-      return { kid: key.kid, kind: 'session', claims: { userId: sub, sessionId: sid, ...common } };
+      const organization = sessionOrganization(payload);
+      if (organization === undefined) return null;
+      return {
+        kid: key.kid,
+        kind: 'session',
+        claims: { userId: sub, sessionId: sid, organization, ...common },
+      };
     }
+    if (payload.org_id !== undefined || payload.org_roles !== undefined) return null;
     if (
       typeof apiKeyId !== 'string' ||
       !SUBJECT.test(apiKeyId) ||
@@ -214,7 +250,13 @@ export function createAccessTokens(
   return {
     sign: (input) =>
       signClaims(
-        { sid: input.sessionId, roles: [...input.roles] },
+        {
+          sid: input.sessionId,
+          roles: [...input.roles],
+          ...(input.organization === null
+            ? {}
+            : { org_id: input.organization.id, org_roles: [...input.organization.roles] }),
+        },
         input.userId,
         options.accessTtlSec,
       ),

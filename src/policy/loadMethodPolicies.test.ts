@@ -105,6 +105,8 @@ describe('loadMethodPolicies', () => {
         'RequestPasswordReset',
         'ResetPassword',
         'VerifyEmail',
+        // An invitation token can be guessed at.
+        'AcceptInvitation',
       ]
         .map(auth)
         .sort(),
@@ -179,11 +181,14 @@ describe('loadMethodPolicies', () => {
       ['serviceAccountId'],
     );
     assert.equal(policies.get(auth('Logout'))?.caller, 'bearer_signature_only');
-    // Password and session RPCs are for people with a session; only ExchangeApiKey is for keys.
+    // Password and session RPCs are for people with a session; ExchangeApiKey is for keys, and
+    // a user's own key may also read the user's memberships (ListMyOrganizations).
     for (const { path: name } of Object.values(AuthServiceService)) {
       const kinds = policies.get(name)?.principalKinds ?? [];
       if (name === auth('ExchangeApiKey')) {
         assert.deepEqual(kinds, ['service_account', 'user_api_key']);
+      } else if (name === auth('ListMyOrganizations')) {
+        assert.deepEqual(kinds, ['user', 'user_api_key']);
       } else if (kinds.length > 0) {
         assert.deepEqual(kinds, ['user'], name);
       }

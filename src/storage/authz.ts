@@ -11,6 +11,7 @@ const grantsRow = z.object({
   global_grants: z.array(grant),
   organization_status: z.enum(['active', 'disabled', 'deleted']).nullable(),
   member: z.boolean(),
+  organization_roles: z.array(z.string()),
   organization_grants: z.array(grant),
 });
 
@@ -18,7 +19,7 @@ const grantsRow = z.object({
  * Everything a permission check of `subject` (in `organizationId`, when not null) needs, in one
  * query: the account's status and global role names, the permissions each of those roles grants
  * (a name without a global role row grants nothing), and in the organisation its status,
- * whether the subject is a member, and what its membership roles grant.
+ * whether the subject is a member, its membership's role names and what those roles grant.
  */
 export async function findPermissionGrants(
   db: Db,
@@ -48,6 +49,12 @@ export async function findPermissionGrants(
       (SELECT status FROM organizations WHERE id = ${organizationId}::uuid) AS organization_status,
       EXISTS (SELECT 1 FROM membership) AS member,
       coalesce((
+        SELECT array_agg(r.name ORDER BY r.name)
+        FROM membership m
+        JOIN membership_roles mr ON mr.membership_id = m.id
+        JOIN roles r ON r.id = mr.role_id AND r.scope = 'organization'
+      ), '{}') AS organization_roles,
+      coalesce((
         SELECT json_agg(json_build_object('role', r.name, 'permission', rp.permission))
         FROM membership m
         JOIN membership_roles mr ON mr.membership_id = m.id
@@ -64,6 +71,7 @@ export async function findPermissionGrants(
         : {
             status: r.organization_status ?? 'not_found',
             member: r.member,
+            roles: r.organization_roles,
             grants: r.organization_grants,
           },
   };

@@ -13,6 +13,7 @@ const sessionRow = z.object({
   revoked_at: z.date().nullable(),
   ip_address: z.string(),
   user_agent: z.string(),
+  organization_id: z.string().nullable(),
 });
 
 function toSession(r: z.infer<typeof sessionRow>): Session {
@@ -26,11 +27,13 @@ function toSession(r: z.infer<typeof sessionRow>): Session {
     revokedAt: r.revoked_at,
     ipAddress: r.ip_address,
     userAgent: r.user_agent,
+    organizationId: r.organization_id,
   };
 }
 
 const SESSION_COLUMNS = sql.fragment`
-  id, user_id, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, ip_address, user_agent`;
+  id, user_id, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, ip_address, user_agent,
+  organization_id`;
 
 export interface NewSession {
   id: string;
@@ -39,15 +42,18 @@ export interface NewSession {
   absoluteLifetimeSec: number;
   ipAddress: string;
   userAgent: string;
+  /** The session's active organisation (membership checked by the caller); null for none. */
+  organizationId: string | null;
 }
 
 export async function insertSession(db: Db, s: NewSession): Promise<Session> {
   const row = await db.one(sql.type(sessionRow)`
-    INSERT INTO sessions (id, user_id, idle_expires_at, expires_at, ip_address, user_agent)
+    INSERT INTO sessions (id, user_id, idle_expires_at, expires_at, ip_address, user_agent,
+                          organization_id)
     VALUES (${s.id}, ${s.userId},
             now() + make_interval(secs => ${Math.min(s.idleTimeoutSec, s.absoluteLifetimeSec)}),
             now() + make_interval(secs => ${s.absoluteLifetimeSec}),
-            ${s.ipAddress}, ${s.userAgent})
+            ${s.ipAddress}, ${s.userAgent}, ${s.organizationId})
     RETURNING ${SESSION_COLUMNS}`);
   return toSession(row);
 }
@@ -96,6 +102,30 @@ export async function touchSession(
     WHERE id = ${sessionId}
     RETURNING ${SESSION_COLUMNS}`);
   return toSession(row);
+}
+
+/** Sets (or, with null, clears) the session's active organisation. */
+export async function updateSessionOrganization(
+  db: Db,
+  sessionId: string,
+  organizationId: string | null,
+): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    UPDATE sessions SET organization_id = ${organizationId} WHERE id = ${sessionId}`);
+}
+
+/**
+ * Clears the session's active organisation if it is still `organizationId` (a concurrent
+ * SwitchOrganization to another one wins).
+ */
+export async function clearSessionOrganization(
+  db: Db,
+  sessionId: string,
+  organizationId: string,
+): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    UPDATE sessions SET organization_id = NULL
+    WHERE id = ${sessionId} AND organization_id = ${organizationId}`);
 }
 
 export async function findSessionById(

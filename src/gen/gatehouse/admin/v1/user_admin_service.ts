@@ -240,7 +240,8 @@ export const AuditAction = {
   /**
    * AUDIT_ACTION_INVITATION_ACCEPT - AuthService.AcceptInvitation, or Register with an invitation token
    * (subject: the user; details: organization_id, invitation_id,
-   * membership_id).
+   * membership_id, session_id: the session made to act in it, null for
+   * Register, whose register event names the new session).
    */
   AUDIT_ACTION_INVITATION_ACCEPT: 65,
   /** AUDIT_ACTION_ORGANIZATIONS_IMPORT - OrganizationAdminService.ImportOrganizations. */

@@ -294,6 +294,13 @@ export interface Tokens {
    * lived. Claims include sub (user id), sid (session id), jti, roles (as
    * of issue; ValidateToken answers the current ones), iss, aud, iat and
    * exp. Verifiable with the keys from GetJwks.
+   * When the session has an active organisation (Login with
+   * organization_id, Register with an invitation, SwitchOrganization,
+   * AcceptInvitation), it also carries `org_id` (the organisation's id, a
+   * UUID string) and `org_roles` (array of the membership's organisation
+   * role names, sorted, as of issue; ValidateToken answers the current
+   * ones as organization_roles); a token of a session without one has
+   * neither claim.
    */
   accessToken: string;
   /** When access_token expires (its `exp` claim). */
@@ -360,6 +367,11 @@ export interface Session {
   userAgent: string;
   /** True for the session of the access token that made the call. */
   current: boolean;
+  /**
+   * The session's active organisation (see SwitchOrganization); empty for
+   * none.
+   */
+  organizationId: string;
 }
 
 /** Request of AuthService.Register. */
@@ -376,7 +388,14 @@ export interface RegisterRequest {
     | string
     | undefined;
   /** Optional display name; empty when omitted. */
-  displayName?: string | undefined;
+  displayName?:
+    | string
+    | undefined;
+  /**
+   * Optional invitation token (`ghin_...`, from an invitation mail) to
+   * accept with the registration; its address must be `email`.
+   */
+  invitationToken?: string | undefined;
 }
 
 /** Response of AuthService.Register. */
@@ -398,6 +417,12 @@ export interface LoginRequest {
   identifier: string;
   /** The account's password. */
   password: string;
+  /**
+   * Optional organisation (a UUID) to make the new session's active one;
+   * the user must be a member of it and it must be active. Omit (or leave
+   * empty) for none.
+   */
+  organizationId?: string | undefined;
 }
 
 /** Response of AuthService.Login. */
@@ -508,6 +533,24 @@ export interface ValidateTokenResponse {
    * then empty).
    */
   serviceAccountId: string;
+  /**
+   * The organisation the token was issued for (its `org_id` claim); empty
+   * for a token without one, and for API keys and tokens minted from them.
+   */
+  organizationId: string;
+  /**
+   * The membership's organisation role names in organization_id NOW,
+   * sorted; empty when the user is no longer a member, the organisation is
+   * no longer active, or there is no organization_id.
+   */
+  organizationRoles: string[];
+  /**
+   * The effective permission names NOW, sorted, no duplicates: those of
+   * the user's global roles ∪ those of organization_roles (sessions); for
+   * an API key or a token minted from one, those of the key's roles its
+   * owner holds now (global roles only, no organisation).
+   */
+  permissions: string[];
 }
 
 /**
@@ -674,6 +717,92 @@ export interface VerifyEmailRequest {
 export interface VerifyEmailResponse {
   /** The user, with email_verified now true. */
   user?: User | undefined;
+}
+
+/** Request of AuthService.SwitchOrganization. */
+export interface SwitchOrganizationRequest {
+  /**
+   * The organisation (a UUID) to make the session's active one, or empty to
+   * clear it.
+   */
+  organizationId: string;
+}
+
+/** Response of AuthService.SwitchOrganization. */
+export interface SwitchOrganizationResponse {
+  /**
+   * A new access token of the calling session for the organisation (with
+   * `org_id` and `org_roles`; neither when cleared). The refresh token of
+   * the session is unchanged.
+   */
+  accessToken: string;
+  /** When access_token expires (its `exp` claim). */
+  accessTokenExpiresAt?:
+    | Date
+    | undefined;
+  /** Always "Bearer". */
+  tokenType: string;
+  /** The session's active organisation now; empty when cleared. */
+  organizationId: string;
+  /**
+   * The membership's organisation role names (the token's `org_roles`),
+   * sorted; empty when cleared.
+   */
+  organizationRoles: string[];
+}
+
+/**
+ * Request of AuthService.ListMyOrganizations. Intentionally empty; the
+ * memberships are the caller's.
+ */
+export interface ListMyOrganizationsRequest {
+}
+
+/** Response of AuthService.ListMyOrganizations. */
+export interface ListMyOrganizationsResponse {
+  /** The caller's memberships in active organisations, by slug; at most 200. */
+  organizations: MyOrganization[];
+  /** True when the caller has more memberships than were returned. */
+  truncated: boolean;
+}
+
+/** One of the caller's memberships, as ListMyOrganizations returns it. */
+export interface MyOrganization {
+  /** The organisation's id (a UUID): what SwitchOrganization takes. */
+  organizationId: string;
+  /** The organisation's unique slug. */
+  slug: string;
+  /** The organisation's display name; empty when not set. */
+  displayName: string;
+  /** The membership's organisation role names, sorted. */
+  roles: string[];
+}
+
+/** Request of AuthService.AcceptInvitation. */
+export interface AcceptInvitationRequest {
+  /** The invitation token from the invitation mail (`ghin_...`). */
+  token: string;
+}
+
+/** Response of AuthService.AcceptInvitation. */
+export interface AcceptInvitationResponse {
+  /** The organisation joined, now the calling session's active one. */
+  organizationId: string;
+  /** The membership (new, or the one the caller already had). */
+  membershipId: string;
+  /** The membership's organisation role names after acceptance, sorted. */
+  organizationRoles: string[];
+  /**
+   * A new access token of the calling session for the organisation (with
+   * `org_id` and `org_roles`). The refresh token is unchanged.
+   */
+  accessToken: string;
+  /** When access_token expires (its `exp` claim). */
+  accessTokenExpiresAt?:
+    | Date
+    | undefined;
+  /** Always "Bearer". */
+  tokenType: string;
 }
 
 function createBaseUser(): User {
@@ -1110,6 +1239,7 @@ function createBaseSession(): Session {
     ipAddress: "",
     userAgent: "",
     current: false,
+    organizationId: "",
   };
 }
 
@@ -1138,6 +1268,9 @@ export const Session: MessageFns<Session> = {
     }
     if (message.current !== false) {
       writer.uint32(64).bool(message.current);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(74).string(message.organizationId);
     }
     return writer;
   },
@@ -1219,6 +1352,14 @@ export const Session: MessageFns<Session> = {
             message.current = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1265,6 +1406,11 @@ export const Session: MessageFns<Session> = {
         ? globalThis.String(object.user_agent)
         : "",
       current: isSet(object.current) ? globalThis.Boolean(object.current) : false,
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
     };
   },
 
@@ -1294,6 +1440,9 @@ export const Session: MessageFns<Session> = {
     if (message.current !== false) {
       obj.current = message.current;
     }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
     return obj;
   },
 
@@ -1310,12 +1459,13 @@ export const Session: MessageFns<Session> = {
     message.ipAddress = object.ipAddress ?? "";
     message.userAgent = object.userAgent ?? "";
     message.current = object.current ?? false;
+    message.organizationId = object.organizationId ?? "";
     return message;
   },
 };
 
 function createBaseRegisterRequest(): RegisterRequest {
-  return { email: "", password: "", username: undefined, displayName: undefined };
+  return { email: "", password: "", username: undefined, displayName: undefined, invitationToken: undefined };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -1331,6 +1481,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.displayName !== undefined) {
       writer.uint32(34).string(message.displayName);
+    }
+    if (message.invitationToken !== undefined) {
+      writer.uint32(42).string(message.invitationToken);
     }
     return writer;
   },
@@ -1380,6 +1533,14 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.displayName = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.invitationToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1402,6 +1563,11 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
         : isSet(object.display_name)
         ? globalThis.String(object.display_name)
         : undefined,
+      invitationToken: isSet(object.invitationToken)
+        ? globalThis.String(object.invitationToken)
+        : isSet(object.invitation_token)
+        ? globalThis.String(object.invitation_token)
+        : undefined,
     };
   },
 
@@ -1419,6 +1585,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     if (message.displayName !== undefined) {
       obj.displayName = message.displayName;
     }
+    if (message.invitationToken !== undefined) {
+      obj.invitationToken = message.invitationToken;
+    }
     return obj;
   },
 
@@ -1431,6 +1600,7 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     message.password = object.password ?? "";
     message.username = object.username ?? undefined;
     message.displayName = object.displayName ?? undefined;
+    message.invitationToken = object.invitationToken ?? undefined;
     return message;
   },
 };
@@ -1523,7 +1693,7 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
 };
 
 function createBaseLoginRequest(): LoginRequest {
-  return { identifier: "", password: "" };
+  return { identifier: "", password: "", organizationId: undefined };
 }
 
 export const LoginRequest: MessageFns<LoginRequest> = {
@@ -1533,6 +1703,9 @@ export const LoginRequest: MessageFns<LoginRequest> = {
     }
     if (message.password !== "") {
       writer.uint32(18).string(message.password);
+    }
+    if (message.organizationId !== undefined) {
+      writer.uint32(26).string(message.organizationId);
     }
     return writer;
   },
@@ -1566,6 +1739,14 @@ export const LoginRequest: MessageFns<LoginRequest> = {
             message.password = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1582,6 +1763,11 @@ export const LoginRequest: MessageFns<LoginRequest> = {
     return {
       identifier: isSet(object.identifier) ? globalThis.String(object.identifier) : "",
       password: isSet(object.password) ? globalThis.String(object.password) : "",
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : undefined,
     };
   },
 
@@ -1593,6 +1779,9 @@ export const LoginRequest: MessageFns<LoginRequest> = {
     if (message.password !== "") {
       obj.password = message.password;
     }
+    if (message.organizationId !== undefined) {
+      obj.organizationId = message.organizationId;
+    }
     return obj;
   },
 
@@ -1603,6 +1792,7 @@ export const LoginRequest: MessageFns<LoginRequest> = {
     const message = createBaseLoginRequest();
     message.identifier = object.identifier ?? "";
     message.password = object.password ?? "";
+    message.organizationId = object.organizationId ?? undefined;
     return message;
   },
 };
@@ -2049,6 +2239,9 @@ function createBaseValidateTokenResponse(): ValidateTokenResponse {
     principalType: 0,
     apiKeyId: "",
     serviceAccountId: "",
+    organizationId: "",
+    organizationRoles: [],
+    permissions: [],
   };
 }
 
@@ -2092,6 +2285,15 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     }
     if (message.serviceAccountId !== "") {
       writer.uint32(106).string(message.serviceAccountId);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(114).string(message.organizationId);
+    }
+    for (const v of message.organizationRoles) {
+      writer.uint32(122).string(v!);
+    }
+    for (const v of message.permissions) {
+      writer.uint32(130).string(v!);
     }
     return writer;
   },
@@ -2213,6 +2415,30 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
             message.serviceAccountId = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.organizationRoles.push(reader.string());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.permissions.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2274,6 +2500,19 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
         : isSet(object.service_account_id)
         ? globalThis.String(object.service_account_id)
         : "",
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      organizationRoles: globalThis.Array.isArray(object?.organizationRoles)
+        ? object.organizationRoles.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.organization_roles)
+        ? object.organization_roles.map((e: any) => globalThis.String(e))
+        : [],
+      permissions: globalThis.Array.isArray(object?.permissions)
+        ? object.permissions.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2318,6 +2557,15 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     if (message.serviceAccountId !== "") {
       obj.serviceAccountId = message.serviceAccountId;
     }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.organizationRoles?.length) {
+      obj.organizationRoles = message.organizationRoles;
+    }
+    if (message.permissions?.length) {
+      obj.permissions = message.permissions;
+    }
     return obj;
   },
 
@@ -2339,6 +2587,9 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     message.principalType = object.principalType ?? 0;
     message.apiKeyId = object.apiKeyId ?? "";
     message.serviceAccountId = object.serviceAccountId ?? "";
+    message.organizationId = object.organizationId ?? "";
+    message.organizationRoles = object.organizationRoles?.map((e) => e) || [];
+    message.permissions = object.permissions?.map((e) => e) || [];
     return message;
   },
 };
@@ -3848,6 +4099,743 @@ export const VerifyEmailResponse: MessageFns<VerifyEmailResponse> = {
   },
 };
 
+function createBaseSwitchOrganizationRequest(): SwitchOrganizationRequest {
+  return { organizationId: "" };
+}
+
+export const SwitchOrganizationRequest: MessageFns<SwitchOrganizationRequest> = {
+  encode(message: SwitchOrganizationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.organizationId !== "") {
+      writer.uint32(10).string(message.organizationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SwitchOrganizationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSwitchOrganizationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SwitchOrganizationRequest {
+    return {
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SwitchOrganizationRequest): unknown {
+    const obj: any = {};
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SwitchOrganizationRequest>, I>>(base?: I): SwitchOrganizationRequest {
+    return SwitchOrganizationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SwitchOrganizationRequest>, I>>(object: I): SwitchOrganizationRequest {
+    const message = createBaseSwitchOrganizationRequest();
+    message.organizationId = object.organizationId ?? "";
+    return message;
+  },
+};
+
+function createBaseSwitchOrganizationResponse(): SwitchOrganizationResponse {
+  return { accessToken: "", accessTokenExpiresAt: undefined, tokenType: "", organizationId: "", organizationRoles: [] };
+}
+
+export const SwitchOrganizationResponse: MessageFns<SwitchOrganizationResponse> = {
+  encode(message: SwitchOrganizationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.accessTokenExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.accessTokenExpiresAt), writer.uint32(18).fork()).join();
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(26).string(message.tokenType);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(34).string(message.organizationId);
+    }
+    for (const v of message.organizationRoles) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SwitchOrganizationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSwitchOrganizationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accessTokenExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.organizationRoles.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SwitchOrganizationResponse {
+    return {
+      accessToken: isSet(object.accessToken)
+        ? globalThis.String(object.accessToken)
+        : isSet(object.access_token)
+        ? globalThis.String(object.access_token)
+        : "",
+      accessTokenExpiresAt: isSet(object.accessTokenExpiresAt)
+        ? fromJsonTimestamp(object.accessTokenExpiresAt)
+        : isSet(object.access_token_expires_at)
+        ? fromJsonTimestamp(object.access_token_expires_at)
+        : undefined,
+      tokenType: isSet(object.tokenType)
+        ? globalThis.String(object.tokenType)
+        : isSet(object.token_type)
+        ? globalThis.String(object.token_type)
+        : "",
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      organizationRoles: globalThis.Array.isArray(object?.organizationRoles)
+        ? object.organizationRoles.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.organization_roles)
+        ? object.organization_roles.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SwitchOrganizationResponse): unknown {
+    const obj: any = {};
+    if (message.accessToken !== "") {
+      obj.accessToken = message.accessToken;
+    }
+    if (message.accessTokenExpiresAt !== undefined) {
+      obj.accessTokenExpiresAt = message.accessTokenExpiresAt.toISOString();
+    }
+    if (message.tokenType !== "") {
+      obj.tokenType = message.tokenType;
+    }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.organizationRoles?.length) {
+      obj.organizationRoles = message.organizationRoles;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SwitchOrganizationResponse>, I>>(base?: I): SwitchOrganizationResponse {
+    return SwitchOrganizationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SwitchOrganizationResponse>, I>>(object: I): SwitchOrganizationResponse {
+    const message = createBaseSwitchOrganizationResponse();
+    message.accessToken = object.accessToken ?? "";
+    message.accessTokenExpiresAt = object.accessTokenExpiresAt ?? undefined;
+    message.tokenType = object.tokenType ?? "";
+    message.organizationId = object.organizationId ?? "";
+    message.organizationRoles = object.organizationRoles?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListMyOrganizationsRequest(): ListMyOrganizationsRequest {
+  return {};
+}
+
+export const ListMyOrganizationsRequest: MessageFns<ListMyOrganizationsRequest> = {
+  encode(_: ListMyOrganizationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMyOrganizationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMyOrganizationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListMyOrganizationsRequest {
+    return {};
+  },
+
+  toJSON(_: ListMyOrganizationsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMyOrganizationsRequest>, I>>(base?: I): ListMyOrganizationsRequest {
+    return ListMyOrganizationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMyOrganizationsRequest>, I>>(_: I): ListMyOrganizationsRequest {
+    const message = createBaseListMyOrganizationsRequest();
+    return message;
+  },
+};
+
+function createBaseListMyOrganizationsResponse(): ListMyOrganizationsResponse {
+  return { organizations: [], truncated: false };
+}
+
+export const ListMyOrganizationsResponse: MessageFns<ListMyOrganizationsResponse> = {
+  encode(message: ListMyOrganizationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.organizations) {
+      MyOrganization.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.truncated !== false) {
+      writer.uint32(16).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMyOrganizationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMyOrganizationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizations.push(MyOrganization.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMyOrganizationsResponse {
+    return {
+      organizations: globalThis.Array.isArray(object?.organizations)
+        ? object.organizations.map((e: any) => MyOrganization.fromJSON(e))
+        : [],
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: ListMyOrganizationsResponse): unknown {
+    const obj: any = {};
+    if (message.organizations?.length) {
+      obj.organizations = message.organizations.map((e) => MyOrganization.toJSON(e));
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMyOrganizationsResponse>, I>>(base?: I): ListMyOrganizationsResponse {
+    return ListMyOrganizationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMyOrganizationsResponse>, I>>(object: I): ListMyOrganizationsResponse {
+    const message = createBaseListMyOrganizationsResponse();
+    message.organizations = object.organizations?.map((e) => MyOrganization.fromPartial(e)) || [];
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBaseMyOrganization(): MyOrganization {
+  return { organizationId: "", slug: "", displayName: "", roles: [] };
+}
+
+export const MyOrganization: MessageFns<MyOrganization> = {
+  encode(message: MyOrganization, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.organizationId !== "") {
+      writer.uint32(10).string(message.organizationId);
+    }
+    if (message.slug !== "") {
+      writer.uint32(18).string(message.slug);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
+    }
+    for (const v of message.roles) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MyOrganization {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMyOrganization();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.slug = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MyOrganization {
+    return {
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      slug: isSet(object.slug) ? globalThis.String(object.slug) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: MyOrganization): unknown {
+    const obj: any = {};
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.slug !== "") {
+      obj.slug = message.slug;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MyOrganization>, I>>(base?: I): MyOrganization {
+    return MyOrganization.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MyOrganization>, I>>(object: I): MyOrganization {
+    const message = createBaseMyOrganization();
+    message.organizationId = object.organizationId ?? "";
+    message.slug = object.slug ?? "";
+    message.displayName = object.displayName ?? "";
+    message.roles = object.roles?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseAcceptInvitationRequest(): AcceptInvitationRequest {
+  return { token: "" };
+}
+
+export const AcceptInvitationRequest: MessageFns<AcceptInvitationRequest> = {
+  encode(message: AcceptInvitationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcceptInvitationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcceptInvitationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcceptInvitationRequest {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: AcceptInvitationRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AcceptInvitationRequest>, I>>(base?: I): AcceptInvitationRequest {
+    return AcceptInvitationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AcceptInvitationRequest>, I>>(object: I): AcceptInvitationRequest {
+    const message = createBaseAcceptInvitationRequest();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseAcceptInvitationResponse(): AcceptInvitationResponse {
+  return {
+    organizationId: "",
+    membershipId: "",
+    organizationRoles: [],
+    accessToken: "",
+    accessTokenExpiresAt: undefined,
+    tokenType: "",
+  };
+}
+
+export const AcceptInvitationResponse: MessageFns<AcceptInvitationResponse> = {
+  encode(message: AcceptInvitationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.organizationId !== "") {
+      writer.uint32(10).string(message.organizationId);
+    }
+    if (message.membershipId !== "") {
+      writer.uint32(18).string(message.membershipId);
+    }
+    for (const v of message.organizationRoles) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.accessToken !== "") {
+      writer.uint32(34).string(message.accessToken);
+    }
+    if (message.accessTokenExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.accessTokenExpiresAt), writer.uint32(42).fork()).join();
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(50).string(message.tokenType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcceptInvitationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcceptInvitationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.membershipId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.organizationRoles.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.accessTokenExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcceptInvitationResponse {
+    return {
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      membershipId: isSet(object.membershipId)
+        ? globalThis.String(object.membershipId)
+        : isSet(object.membership_id)
+        ? globalThis.String(object.membership_id)
+        : "",
+      organizationRoles: globalThis.Array.isArray(object?.organizationRoles)
+        ? object.organizationRoles.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.organization_roles)
+        ? object.organization_roles.map((e: any) => globalThis.String(e))
+        : [],
+      accessToken: isSet(object.accessToken)
+        ? globalThis.String(object.accessToken)
+        : isSet(object.access_token)
+        ? globalThis.String(object.access_token)
+        : "",
+      accessTokenExpiresAt: isSet(object.accessTokenExpiresAt)
+        ? fromJsonTimestamp(object.accessTokenExpiresAt)
+        : isSet(object.access_token_expires_at)
+        ? fromJsonTimestamp(object.access_token_expires_at)
+        : undefined,
+      tokenType: isSet(object.tokenType)
+        ? globalThis.String(object.tokenType)
+        : isSet(object.token_type)
+        ? globalThis.String(object.token_type)
+        : "",
+    };
+  },
+
+  toJSON(message: AcceptInvitationResponse): unknown {
+    const obj: any = {};
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.membershipId !== "") {
+      obj.membershipId = message.membershipId;
+    }
+    if (message.organizationRoles?.length) {
+      obj.organizationRoles = message.organizationRoles;
+    }
+    if (message.accessToken !== "") {
+      obj.accessToken = message.accessToken;
+    }
+    if (message.accessTokenExpiresAt !== undefined) {
+      obj.accessTokenExpiresAt = message.accessTokenExpiresAt.toISOString();
+    }
+    if (message.tokenType !== "") {
+      obj.tokenType = message.tokenType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AcceptInvitationResponse>, I>>(base?: I): AcceptInvitationResponse {
+    return AcceptInvitationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AcceptInvitationResponse>, I>>(object: I): AcceptInvitationResponse {
+    const message = createBaseAcceptInvitationResponse();
+    message.organizationId = object.organizationId ?? "";
+    message.membershipId = object.membershipId ?? "";
+    message.organizationRoles = object.organizationRoles?.map((e) => e) || [];
+    message.accessToken = object.accessToken ?? "";
+    message.accessTokenExpiresAt = object.accessTokenExpiresAt ?? undefined;
+    message.tokenType = object.tokenType ?? "";
+    return message;
+  },
+};
+
 /**
  * Self-service authentication for end users and token validation for other
  * services. All RPCs are unary.
@@ -3872,6 +4860,22 @@ export const AuthServiceService = {
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   *
+   * With invitation_token (an invitation mailed by
+   * OrganizationAdminService.CreateInvitation), the registration also
+   * accepts the invitation, exactly as AcceptInvitation does, in the same
+   * transaction: the account starts with its email verified (the token
+   * proves the mailbox), it becomes a member of the invitation's
+   * organisation with the invitation's roles, and the new session has that
+   * organisation active (its tokens carry org_id and org_roles). Further
+   * codes then:
+   *   INVALID_ARGUMENT: reason INVALID_INVITATION_TOKEN (google.rpc.BadRequest
+   *     names invitation_token): the token is malformed (refused without a
+   *     lookup), unknown, already accepted, revoked, expired, or its
+   *     organisation is no longer active; the same answer for each.
+   *   FAILED_PRECONDITION: reason INVITATION_EMAIL_MISMATCH: the invitation
+   *     was sent to another address than `email`. No account is created and
+   *     the invitation stays open.
    */
   register: {
     path: "/gatehouse.auth.v1.AuthService/Register" as const,
@@ -3896,10 +4900,17 @@ export const AuthServiceService = {
    *     does not exist, the password is wrong, the account has no password,
    *     is locked out after too many failures, or is disabled, so that
    *     callers cannot enumerate accounts or learn their state.
+   *   PERMISSION_DENIED: reason NOT_A_MEMBER: organization_id is set and the
+   *     user is not a member of it. The same answer whether or not such an
+   *     organisation exists (or was deleted). Only after a correct password.
+   *   FAILED_PRECONDITION: reason ORGANIZATION_DISABLED: organization_id is
+   *     set, the user is a member, and the organisation is disabled.
    *   RESOURCE_EXHAUSTED: rate limited (per client address and/or per
    *     identifier); reason RATE_LIMITED and google.rpc.RetryInfo says when
    *     to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   * No session is created when the call fails, NOT_A_MEMBER and
+   * ORGANIZATION_DISABLED included.
    */
   login: {
     path: "/gatehouse.auth.v1.AuthService/Login" as const,
@@ -3923,6 +4934,10 @@ export const AuthServiceService = {
    * access token), so a client may keep any of the answers. Refreshing
    * moves the session's idle expiry forward, never past its absolute expiry,
    * and records the caller's address and user agent on the session.
+   * The new access token keeps the session's active organisation (org_id,
+   * and org_roles as of now); if the user is no longer a member of it, or
+   * it is no longer active, the token carries no organisation claims and
+   * the session's active organisation is cleared.
    *
    * Status codes:
    *   OK: the response holds the rotated tokens; the presented refresh token
@@ -3982,6 +4997,13 @@ export const AuthServiceService = {
    * user's CURRENT roles, read from the session state (role changes,
    * through UserAdminService or the admin CLI, apply at once), not the
    * token's `roles` claim, which stays as it was when the token was issued.
+   * Likewise `organization_roles` and `permissions` are as of now: for a
+   * session's token, the membership roles in the token's organisation
+   * (`org_id`) and the effective permissions (global roles' ∪ that
+   * membership's roles' while the organisation is active); a removed
+   * membership, a role change or a disabled organisation shows within a
+   * second on every instance, while the token's `org_roles` claim stays as
+   * issued.
    * Resource servers can instead verify access tokens offline with the keys
    * from GetJwks, but offline verification sees neither revocation nor role
    * changes until the token expires.
@@ -4106,7 +5128,8 @@ export const AuthServiceService = {
    * success ALL of the user's sessions, including the calling one, are
    * revoked, every password-reset link mailed before is void, and the
    * response carries tokens of a brand-new session, which the client must
-   * switch to.
+   * switch to. The new session acts in the calling session's active
+   * organisation if the user is still a member of it and it is active.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
@@ -4322,6 +5345,120 @@ export const AuthServiceService = {
     responseSerialize: (value: VerifyEmailResponse): Buffer => Buffer.from(VerifyEmailResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyEmailResponse => VerifyEmailResponse.decode(value),
   },
+  /**
+   * Sets the calling session's active organisation and returns a fresh
+   * access token for it, carrying `org_id` and `org_roles` (the membership's
+   * organisation role names now); organization_id empty clears the active
+   * organisation (the token then carries neither claim). The refresh token
+   * is unchanged: later refreshes keep the new organisation. Access tokens
+   * issued before keep the organisation they were issued for until they
+   * expire (ValidateToken answers for that one, live). Membership and
+   * organisation status are checked as stored now. Authenticated:
+   * `authorization: Bearer <access token>` of a session (API keys are
+   * refused). Audited (organization_switch), in the transaction of the
+   * change.
+   *
+   * Status codes:
+   *   OK: the session's active organisation is set (or cleared); the
+   *     response holds the new access token and the organisation's roles.
+   *   INVALID_ARGUMENT: organization_id is neither empty nor a UUID; reason
+   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, its session
+   *     has ended, or it is an API key or a token minted from one; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: reason NOT_A_MEMBER: the caller is not a member of
+   *     the organisation. The same answer whether or not it exists.
+   *   FAILED_PRECONDITION: reason ORGANIZATION_DISABLED: the caller is a
+   *     member of a disabled organisation.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  switchOrganization: {
+    path: "/gatehouse.auth.v1.AuthService/SwitchOrganization" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SwitchOrganizationRequest): Buffer =>
+      Buffer.from(SwitchOrganizationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SwitchOrganizationRequest => SwitchOrganizationRequest.decode(value),
+    responseSerialize: (value: SwitchOrganizationResponse): Buffer =>
+      Buffer.from(SwitchOrganizationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SwitchOrganizationResponse => SwitchOrganizationResponse.decode(value),
+  },
+  /**
+   * Lists the caller's memberships in active organisations (disabled and
+   * deleted ones are left out), so a client knows what SwitchOrganization
+   * accepts: each with the organisation's id, slug and display name and the
+   * membership's organisation role names, sorted by slug. Not paged: a user
+   * has few memberships; at most 200 are returned, and `truncated` says
+   * when there are more. Authenticated: `authorization: Bearer <access
+   * token>` of a session, or the user's own API key (or a token minted from
+   * one).
+   *
+   * Status codes:
+   *   OK: the response holds the memberships (possibly none).
+   *   UNAUTHENTICATED: the bearer credential is missing or invalid, or its
+   *     session has ended, or it is a service account's key; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listMyOrganizations: {
+    path: "/gatehouse.auth.v1.AuthService/ListMyOrganizations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMyOrganizationsRequest): Buffer =>
+      Buffer.from(ListMyOrganizationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMyOrganizationsRequest => ListMyOrganizationsRequest.decode(value),
+    responseSerialize: (value: ListMyOrganizationsResponse): Buffer =>
+      Buffer.from(ListMyOrganizationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMyOrganizationsResponse => ListMyOrganizationsResponse.decode(value),
+  },
+  /**
+   * Accepts an invitation to an organisation (the token from the
+   * invitation mail, `ghin_` + 43 base64url characters) for the signed-in
+   * caller, in one transaction: the caller's email must be the invited
+   * address (normalised: trimmed, NFKC, case-folded); it becomes verified
+   * (the token proves the mailbox); the caller becomes a member with the
+   * invitation's organisation roles that still exist, or, already a member,
+   * gains them besides the roles it has (union); the invitation is used up;
+   * and the calling session's active organisation becomes the invitation's.
+   * The response holds a fresh access token for it, like SwitchOrganization
+   * (the refresh token is unchanged). Audited (invitation_accept).
+   * Authenticated: `authorization: Bearer <access token>` of a session.
+   * Every call spends the per-source credential budget (a token could be
+   * guessed at).
+   *
+   * Status codes:
+   *   OK: the invitation is accepted; the response holds the membership and
+   *     the new access token.
+   *   INVALID_ARGUMENT: token is empty (reason VALIDATION_FAILED); or it is
+   *     malformed (refused without a lookup), unknown, already accepted,
+   *     revoked or expired, or its organisation is no longer active (reason
+   *     INVALID_INVITATION_TOKEN, the same for each). google.rpc.BadRequest
+   *     names token.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, its session
+   *     has ended, or it is an API key or a token minted from one; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason INVITATION_EMAIL_MISMATCH: the invitation
+   *     was sent to another address than the caller's. Nothing changes; the
+   *     invitation stays open for the invited address.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  acceptInvitation: {
+    path: "/gatehouse.auth.v1.AuthService/AcceptInvitation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AcceptInvitationRequest): Buffer =>
+      Buffer.from(AcceptInvitationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AcceptInvitationRequest => AcceptInvitationRequest.decode(value),
+    responseSerialize: (value: AcceptInvitationResponse): Buffer =>
+      Buffer.from(AcceptInvitationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AcceptInvitationResponse => AcceptInvitationResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -4343,6 +5480,22 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   *
+   * With invitation_token (an invitation mailed by
+   * OrganizationAdminService.CreateInvitation), the registration also
+   * accepts the invitation, exactly as AcceptInvitation does, in the same
+   * transaction: the account starts with its email verified (the token
+   * proves the mailbox), it becomes a member of the invitation's
+   * organisation with the invitation's roles, and the new session has that
+   * organisation active (its tokens carry org_id and org_roles). Further
+   * codes then:
+   *   INVALID_ARGUMENT: reason INVALID_INVITATION_TOKEN (google.rpc.BadRequest
+   *     names invitation_token): the token is malformed (refused without a
+   *     lookup), unknown, already accepted, revoked, expired, or its
+   *     organisation is no longer active; the same answer for each.
+   *   FAILED_PRECONDITION: reason INVITATION_EMAIL_MISMATCH: the invitation
+   *     was sent to another address than `email`. No account is created and
+   *     the invitation stays open.
    */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
   /**
@@ -4359,10 +5512,17 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *     does not exist, the password is wrong, the account has no password,
    *     is locked out after too many failures, or is disabled, so that
    *     callers cannot enumerate accounts or learn their state.
+   *   PERMISSION_DENIED: reason NOT_A_MEMBER: organization_id is set and the
+   *     user is not a member of it. The same answer whether or not such an
+   *     organisation exists (or was deleted). Only after a correct password.
+   *   FAILED_PRECONDITION: reason ORGANIZATION_DISABLED: organization_id is
+   *     set, the user is a member, and the organisation is disabled.
    *   RESOURCE_EXHAUSTED: rate limited (per client address and/or per
    *     identifier); reason RATE_LIMITED and google.rpc.RetryInfo says when
    *     to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   * No session is created when the call fails, NOT_A_MEMBER and
+   * ORGANIZATION_DISABLED included.
    */
   login: handleUnaryCall<LoginRequest, LoginResponse>;
   /**
@@ -4378,6 +5538,10 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * access token), so a client may keep any of the answers. Refreshing
    * moves the session's idle expiry forward, never past its absolute expiry,
    * and records the caller's address and user agent on the session.
+   * The new access token keeps the session's active organisation (org_id,
+   * and org_roles as of now); if the user is no longer a member of it, or
+   * it is no longer active, the token carries no organisation claims and
+   * the session's active organisation is cleared.
    *
    * Status codes:
    *   OK: the response holds the rotated tokens; the presented refresh token
@@ -4421,6 +5585,13 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * user's CURRENT roles, read from the session state (role changes,
    * through UserAdminService or the admin CLI, apply at once), not the
    * token's `roles` claim, which stays as it was when the token was issued.
+   * Likewise `organization_roles` and `permissions` are as of now: for a
+   * session's token, the membership roles in the token's organisation
+   * (`org_id`) and the effective permissions (global roles' ∪ that
+   * membership's roles' while the organisation is active); a removed
+   * membership, a role change or a disabled organisation shows within a
+   * second on every instance, while the token's `org_roles` claim stays as
+   * issued.
    * Resource servers can instead verify access tokens offline with the keys
    * from GetJwks, but offline verification sees neither revocation nor role
    * changes until the token expires.
@@ -4508,7 +5679,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * success ALL of the user's sessions, including the calling one, are
    * revoked, every password-reset link mailed before is void, and the
    * response carries tokens of a brand-new session, which the client must
-   * switch to.
+   * switch to. The new session acts in the calling session's active
+   * organisation if the user is still a member of it and it is active.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
@@ -4647,6 +5819,90 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   verifyEmail: handleUnaryCall<VerifyEmailRequest, VerifyEmailResponse>;
+  /**
+   * Sets the calling session's active organisation and returns a fresh
+   * access token for it, carrying `org_id` and `org_roles` (the membership's
+   * organisation role names now); organization_id empty clears the active
+   * organisation (the token then carries neither claim). The refresh token
+   * is unchanged: later refreshes keep the new organisation. Access tokens
+   * issued before keep the organisation they were issued for until they
+   * expire (ValidateToken answers for that one, live). Membership and
+   * organisation status are checked as stored now. Authenticated:
+   * `authorization: Bearer <access token>` of a session (API keys are
+   * refused). Audited (organization_switch), in the transaction of the
+   * change.
+   *
+   * Status codes:
+   *   OK: the session's active organisation is set (or cleared); the
+   *     response holds the new access token and the organisation's roles.
+   *   INVALID_ARGUMENT: organization_id is neither empty nor a UUID; reason
+   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, its session
+   *     has ended, or it is an API key or a token minted from one; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: reason NOT_A_MEMBER: the caller is not a member of
+   *     the organisation. The same answer whether or not it exists.
+   *   FAILED_PRECONDITION: reason ORGANIZATION_DISABLED: the caller is a
+   *     member of a disabled organisation.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  switchOrganization: handleUnaryCall<SwitchOrganizationRequest, SwitchOrganizationResponse>;
+  /**
+   * Lists the caller's memberships in active organisations (disabled and
+   * deleted ones are left out), so a client knows what SwitchOrganization
+   * accepts: each with the organisation's id, slug and display name and the
+   * membership's organisation role names, sorted by slug. Not paged: a user
+   * has few memberships; at most 200 are returned, and `truncated` says
+   * when there are more. Authenticated: `authorization: Bearer <access
+   * token>` of a session, or the user's own API key (or a token minted from
+   * one).
+   *
+   * Status codes:
+   *   OK: the response holds the memberships (possibly none).
+   *   UNAUTHENTICATED: the bearer credential is missing or invalid, or its
+   *     session has ended, or it is a service account's key; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listMyOrganizations: handleUnaryCall<ListMyOrganizationsRequest, ListMyOrganizationsResponse>;
+  /**
+   * Accepts an invitation to an organisation (the token from the
+   * invitation mail, `ghin_` + 43 base64url characters) for the signed-in
+   * caller, in one transaction: the caller's email must be the invited
+   * address (normalised: trimmed, NFKC, case-folded); it becomes verified
+   * (the token proves the mailbox); the caller becomes a member with the
+   * invitation's organisation roles that still exist, or, already a member,
+   * gains them besides the roles it has (union); the invitation is used up;
+   * and the calling session's active organisation becomes the invitation's.
+   * The response holds a fresh access token for it, like SwitchOrganization
+   * (the refresh token is unchanged). Audited (invitation_accept).
+   * Authenticated: `authorization: Bearer <access token>` of a session.
+   * Every call spends the per-source credential budget (a token could be
+   * guessed at).
+   *
+   * Status codes:
+   *   OK: the invitation is accepted; the response holds the membership and
+   *     the new access token.
+   *   INVALID_ARGUMENT: token is empty (reason VALIDATION_FAILED); or it is
+   *     malformed (refused without a lookup), unknown, already accepted,
+   *     revoked or expired, or its organisation is no longer active (reason
+   *     INVALID_INVITATION_TOKEN, the same for each). google.rpc.BadRequest
+   *     names token.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, its session
+   *     has ended, or it is an API key or a token minted from one; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason INVITATION_EMAIL_MISMATCH: the invitation
+   *     was sent to another address than the caller's. Nothing changes; the
+   *     invitation stays open for the invited address.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  acceptInvitation: handleUnaryCall<AcceptInvitationRequest, AcceptInvitationResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -4668,6 +5924,22 @@ export interface AuthServiceClient extends Client {
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   *
+   * With invitation_token (an invitation mailed by
+   * OrganizationAdminService.CreateInvitation), the registration also
+   * accepts the invitation, exactly as AcceptInvitation does, in the same
+   * transaction: the account starts with its email verified (the token
+   * proves the mailbox), it becomes a member of the invitation's
+   * organisation with the invitation's roles, and the new session has that
+   * organisation active (its tokens carry org_id and org_roles). Further
+   * codes then:
+   *   INVALID_ARGUMENT: reason INVALID_INVITATION_TOKEN (google.rpc.BadRequest
+   *     names invitation_token): the token is malformed (refused without a
+   *     lookup), unknown, already accepted, revoked, expired, or its
+   *     organisation is no longer active; the same answer for each.
+   *   FAILED_PRECONDITION: reason INVITATION_EMAIL_MISMATCH: the invitation
+   *     was sent to another address than `email`. No account is created and
+   *     the invitation stays open.
    */
   register(
     request: RegisterRequest,
@@ -4698,10 +5970,17 @@ export interface AuthServiceClient extends Client {
    *     does not exist, the password is wrong, the account has no password,
    *     is locked out after too many failures, or is disabled, so that
    *     callers cannot enumerate accounts or learn their state.
+   *   PERMISSION_DENIED: reason NOT_A_MEMBER: organization_id is set and the
+   *     user is not a member of it. The same answer whether or not such an
+   *     organisation exists (or was deleted). Only after a correct password.
+   *   FAILED_PRECONDITION: reason ORGANIZATION_DISABLED: organization_id is
+   *     set, the user is a member, and the organisation is disabled.
    *   RESOURCE_EXHAUSTED: rate limited (per client address and/or per
    *     identifier); reason RATE_LIMITED and google.rpc.RetryInfo says when
    *     to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   * No session is created when the call fails, NOT_A_MEMBER and
+   * ORGANIZATION_DISABLED included.
    */
   login(
     request: LoginRequest,
@@ -4731,6 +6010,10 @@ export interface AuthServiceClient extends Client {
    * access token), so a client may keep any of the answers. Refreshing
    * moves the session's idle expiry forward, never past its absolute expiry,
    * and records the caller's address and user agent on the session.
+   * The new access token keeps the session's active organisation (org_id,
+   * and org_roles as of now); if the user is no longer a member of it, or
+   * it is no longer active, the token carries no organisation claims and
+   * the session's active organisation is cleared.
    *
    * Status codes:
    *   OK: the response holds the rotated tokens; the presented refresh token
@@ -4802,6 +6085,13 @@ export interface AuthServiceClient extends Client {
    * user's CURRENT roles, read from the session state (role changes,
    * through UserAdminService or the admin CLI, apply at once), not the
    * token's `roles` claim, which stays as it was when the token was issued.
+   * Likewise `organization_roles` and `permissions` are as of now: for a
+   * session's token, the membership roles in the token's organisation
+   * (`org_id`) and the effective permissions (global roles' ∪ that
+   * membership's roles' while the organisation is active); a removed
+   * membership, a role change or a disabled organisation shows within a
+   * second on every instance, while the token's `org_roles` claim stays as
+   * issued.
    * Resource servers can instead verify access tokens offline with the keys
    * from GetJwks, but offline verification sees neither revocation nor role
    * changes until the token expires.
@@ -4945,7 +6235,8 @@ export interface AuthServiceClient extends Client {
    * success ALL of the user's sessions, including the calling one, are
    * revoked, every password-reset link mailed before is void, and the
    * response carries tokens of a brand-new session, which the client must
-   * switch to.
+   * switch to. The new session acts in the calling session's active
+   * organisation if the user is still a member of it and it is active.
    *
    * Status codes:
    *   OK: the password was changed; the response holds the new session's
@@ -5195,6 +6486,132 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyEmailResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets the calling session's active organisation and returns a fresh
+   * access token for it, carrying `org_id` and `org_roles` (the membership's
+   * organisation role names now); organization_id empty clears the active
+   * organisation (the token then carries neither claim). The refresh token
+   * is unchanged: later refreshes keep the new organisation. Access tokens
+   * issued before keep the organisation they were issued for until they
+   * expire (ValidateToken answers for that one, live). Membership and
+   * organisation status are checked as stored now. Authenticated:
+   * `authorization: Bearer <access token>` of a session (API keys are
+   * refused). Audited (organization_switch), in the transaction of the
+   * change.
+   *
+   * Status codes:
+   *   OK: the session's active organisation is set (or cleared); the
+   *     response holds the new access token and the organisation's roles.
+   *   INVALID_ARGUMENT: organization_id is neither empty nor a UUID; reason
+   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, its session
+   *     has ended, or it is an API key or a token minted from one; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: reason NOT_A_MEMBER: the caller is not a member of
+   *     the organisation. The same answer whether or not it exists.
+   *   FAILED_PRECONDITION: reason ORGANIZATION_DISABLED: the caller is a
+   *     member of a disabled organisation.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  switchOrganization(
+    request: SwitchOrganizationRequest,
+    callback: (error: ServiceError | null, response: SwitchOrganizationResponse) => void,
+  ): ClientUnaryCall;
+  switchOrganization(
+    request: SwitchOrganizationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SwitchOrganizationResponse) => void,
+  ): ClientUnaryCall;
+  switchOrganization(
+    request: SwitchOrganizationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SwitchOrganizationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the caller's memberships in active organisations (disabled and
+   * deleted ones are left out), so a client knows what SwitchOrganization
+   * accepts: each with the organisation's id, slug and display name and the
+   * membership's organisation role names, sorted by slug. Not paged: a user
+   * has few memberships; at most 200 are returned, and `truncated` says
+   * when there are more. Authenticated: `authorization: Bearer <access
+   * token>` of a session, or the user's own API key (or a token minted from
+   * one).
+   *
+   * Status codes:
+   *   OK: the response holds the memberships (possibly none).
+   *   UNAUTHENTICATED: the bearer credential is missing or invalid, or its
+   *     session has ended, or it is a service account's key; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listMyOrganizations(
+    request: ListMyOrganizationsRequest,
+    callback: (error: ServiceError | null, response: ListMyOrganizationsResponse) => void,
+  ): ClientUnaryCall;
+  listMyOrganizations(
+    request: ListMyOrganizationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMyOrganizationsResponse) => void,
+  ): ClientUnaryCall;
+  listMyOrganizations(
+    request: ListMyOrganizationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMyOrganizationsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Accepts an invitation to an organisation (the token from the
+   * invitation mail, `ghin_` + 43 base64url characters) for the signed-in
+   * caller, in one transaction: the caller's email must be the invited
+   * address (normalised: trimmed, NFKC, case-folded); it becomes verified
+   * (the token proves the mailbox); the caller becomes a member with the
+   * invitation's organisation roles that still exist, or, already a member,
+   * gains them besides the roles it has (union); the invitation is used up;
+   * and the calling session's active organisation becomes the invitation's.
+   * The response holds a fresh access token for it, like SwitchOrganization
+   * (the refresh token is unchanged). Audited (invitation_accept).
+   * Authenticated: `authorization: Bearer <access token>` of a session.
+   * Every call spends the per-source credential budget (a token could be
+   * guessed at).
+   *
+   * Status codes:
+   *   OK: the invitation is accepted; the response holds the membership and
+   *     the new access token.
+   *   INVALID_ARGUMENT: token is empty (reason VALIDATION_FAILED); or it is
+   *     malformed (refused without a lookup), unknown, already accepted,
+   *     revoked or expired, or its organisation is no longer active (reason
+   *     INVALID_INVITATION_TOKEN, the same for each). google.rpc.BadRequest
+   *     names token.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, its session
+   *     has ended, or it is an API key or a token minted from one; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason INVITATION_EMAIL_MISMATCH: the invitation
+   *     was sent to another address than the caller's. Nothing changes; the
+   *     invitation stays open for the invited address.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  acceptInvitation(
+    request: AcceptInvitationRequest,
+    callback: (error: ServiceError | null, response: AcceptInvitationResponse) => void,
+  ): ClientUnaryCall;
+  acceptInvitation(
+    request: AcceptInvitationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AcceptInvitationResponse) => void,
+  ): ClientUnaryCall;
+  acceptInvitation(
+    request: AcceptInvitationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AcceptInvitationResponse) => void,
   ): ClientUnaryCall;
 }
 
