@@ -52,7 +52,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const grpc = await startGrpcServer(
       config,
       log,
-      { services, policies, pool: stores.pool, monitor, metrics, accepting: () => accepting },
+      {
+        services,
+        policies,
+        pool: stores.pool,
+        permissions: stores.permissions,
+        monitor,
+        metrics,
+        accepting: () => accepting,
+      },
       closers,
     );
     const { http, port: httpPort } = await startHttpServer(

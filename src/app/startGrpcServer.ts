@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
+import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { Config } from '../config.ts';
 import { OrganizationAdminServiceService } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
@@ -32,6 +33,8 @@ export interface GrpcServerDeps {
   services: Services;
   policies: ReadonlyMap<string, MethodPolicy>;
   pool: DatabasePool;
+  /** Effective permissions (call policies with required_permission). */
+  permissions: PermissionCache;
   monitor: HealthMonitor;
   metrics: Metrics;
   /** False once the app drains: new calls are refused (SHUTTING_DOWN). */
@@ -61,6 +64,7 @@ export async function startGrpcServer(
       limits: services.limits,
       verifyBearer: (token, info) => services.auth.authenticate(token, info),
       pool: deps.pool,
+      permissions: deps.permissions,
     },
     onCallEnd(method, code, durationMs) {
       const name = methodName(method);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { recordAudit } from '../storage/audit.ts';
@@ -14,16 +13,9 @@ import { findUserMembership } from '../storage/userMemberships.ts';
 import { findUserById, markEmailVerified } from '../storage/users.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import type { ActiveOrganization } from './activeOrganization.ts';
+import { hashInvitationToken, isInvitationTokenShaped } from './invitationToken.ts';
 import { type IssuedAccessToken, type IssueTokensDeps, issueAccessToken } from './issueSession.ts';
 import type { UserPrincipal } from './Principal.ts';
-
-/** `ghin_` + 43 base64url characters (256 random bits), as invitation mails carry them. */
-const INVITATION_TOKEN = /^ghin_[A-Za-z0-9_-]{43}$/;
-
-/** Only this SHA-256 of the whole token is stored (invitations.token_hash). */
-export function hashInvitationToken(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
 
 /**
  * The one answer for a malformed, unknown, accepted, revoked or expired token, or one whose
@@ -47,7 +39,7 @@ export function requireInvitationToken(token: string, field: string): Buffer {
       { field, description: 'an invitation token is required', reason: 'REQUIRED' },
     ]);
   }
-  if (!INVITATION_TOKEN.test(token)) throw invalidInvitationToken(field);
+  if (!isInvitationTokenShaped(token)) throw invalidInvitationToken(field);
   return hashInvitationToken(token);
 }
 

@@ -2,6 +2,7 @@ import type { OrganizationAdminServiceServer } from '../gen/gatehouse/admin/v1/o
 import type { OrganizationAdminService } from '../orgs/createOrganizationAdminService.ts';
 import type { UnaryHandlers } from './bindService.ts';
 import {
+  invitationToProto as invitation,
   memberToProto as member,
   organizationToProto as organization,
   permissionToProto as permission,
@@ -19,8 +20,9 @@ function fromWire(table: Record<string, number>, value: number): string | null {
 
 /**
  * OrganizationAdminService transport: translates messages to use-case calls and back. The
- * admin role, the per-source budget and the one audit event per call are each RPC's call
- * policy, applied before a handler runs; state changes hand the call's audit scope on.
+ * admin role (or, for members and invitations, org:manage in the organisation), the budgets and
+ * the one audit event per call are each RPC's call policy, applied before a handler runs; state
+ * changes hand the call's audit scope on, and member and invitation calls how the caller got in.
  */
 export function createOrganizationAdminHandlers(
   service: OrganizationAdminService,
@@ -99,18 +101,34 @@ export function createOrganizationAdminHandlers(
       return {};
     },
     async addMember(req, ctx) {
-      return { member: member(await service.addMember(ctx.audit, req)) };
+      return { member: member(await service.addMember(ctx.audit, ctx.access, req)) };
     },
-    async listMembers(req) {
-      const page = await service.listMembers(req);
+    async listMembers(req, ctx) {
+      const page = await service.listMembers(ctx.access, req);
       return { members: page.members.map(member), nextPageToken: page.nextPageToken };
     },
     async removeMember(req, ctx) {
-      await service.removeMember(ctx.audit, req);
+      await service.removeMember(ctx.audit, ctx.access, req);
       return {};
     },
     async setMemberRoles(req, ctx) {
-      return { member: member(await service.setMemberRoles(ctx.audit, req)) };
+      return { member: member(await service.setMemberRoles(ctx.audit, ctx.access, req)) };
+    },
+
+    // Invitations (delegated administration: admins, or org:manage in the organisation).
+    async createInvitation(req, ctx) {
+      const created = await service.createInvitation(ctx, req);
+      return { invitation: invitation(created) };
+    },
+    async listInvitations(req, ctx) {
+      const page = await service.listInvitations(ctx.access, req);
+      return {
+        invitations: page.invitations.map(invitation),
+        nextPageToken: page.nextPageToken,
+      };
+    },
+    async revokeInvitation(req, ctx) {
+      return { invitation: invitation(await service.revokeInvitation(ctx.audit, ctx.access, req)) };
     },
   };
 }

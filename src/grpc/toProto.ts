@@ -2,12 +2,15 @@ import type { IssuedTokens } from '../auth/issueSession.ts';
 import type { ValidatedToken } from '../auth/validateToken.ts';
 import type { ApiKey } from '../domain/ApiKey.ts';
 import { type AuditEvent, auditActionCode } from '../domain/AuditEvent.ts';
+import type { Invitation, InvitationStatus as InvitationState } from '../domain/Invitation.ts';
 import type { Member, Organization, OrganizationStatus as Status } from '../domain/Organization.ts';
 import type { Permission, Role, RoleScope as Scope } from '../domain/Role.ts';
 import type { ServiceAccount } from '../domain/ServiceAccount.ts';
 import type { Session } from '../domain/Session.ts';
 import type { ManagedUser, User } from '../domain/User.ts';
 import {
+  type Invitation as InvitationMessage,
+  InvitationStatus,
   type Member as MemberMessage,
   type Organization as OrganizationMessage,
   OrganizationStatus,
@@ -247,4 +250,27 @@ export const memberToProto = (m: Member): MemberMessage => ({
   serviceAccountId: m.member.kind === 'service_account' ? m.member.id : '',
   roleIds: m.roleIds,
   createTime: m.createdAt,
+});
+
+const INVITATION_STATUS: Record<InvitationState, InvitationStatus> = {
+  open: InvitationStatus.INVITATION_STATUS_OPEN,
+  accepted: InvitationStatus.INVITATION_STATUS_ACCEPTED,
+  revoked: InvitationStatus.INVITATION_STATUS_REVOKED,
+  expired: InvitationStatus.INVITATION_STATUS_EXPIRED,
+};
+
+/** An invitation, never with its token. */
+export const invitationToProto = (i: Invitation): InvitationMessage => ({
+  id: i.id,
+  organizationId: i.organizationId,
+  email: i.emailNormalized,
+  roleIds: i.roleIds,
+  status: INVITATION_STATUS[i.status],
+  createTime: i.createdAt,
+  expireTime: i.expiresAt,
+  acceptTime: i.acceptedAt ?? undefined,
+  acceptedByUserId: i.acceptedByUserId ?? '',
+  invitedByUserId: i.invitedByUserId ?? '',
+  invitedByServiceAccountId: i.invitedByServiceAccountId ?? '',
+  revokeTime: i.revokedAt ?? undefined,
 });

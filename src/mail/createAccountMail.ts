@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MailConfig } from './mailConfig.ts';
-import { type MailKind, type RenderedMail, renderMail } from './renderMail.ts';
+import { type MailContext, type MailKind, type RenderedMail, renderMail } from './renderMail.ts';
 
 /** A rendered message ready for the outbox, with its Message-ID fixed once. */
 export interface ComposedMail extends RenderedMail {
@@ -12,8 +12,8 @@ export interface ComposedMail extends RenderedMail {
 export interface AccountMail {
   /** Lifetime of the token (and of its message) of this kind. */
   ttlSec(kind: MailKind): number;
-  /** Renders the message that carries `token`. */
-  compose(kind: MailKind, token: string): ComposedMail;
+  /** Renders the message that carries `token` (an invitation names its organisation). */
+  compose(kind: MailKind, token: string, context?: MailContext): ComposedMail;
   /** Call after the outbox row is committed: the local sender sends now instead of at its next poll. */
   queued(): void;
 }
@@ -29,14 +29,15 @@ export function createAccountMail(config: MailConfig, queued: () => void = () =>
   const ttl: Record<MailKind, number> = {
     password_reset: config.passwordResetTtlSec,
     email_verification: config.emailVerificationTtlSec,
+    invitation: config.invitationTtlSec,
   };
   return {
     ttlSec: (kind) => ttl[kind],
-    compose(kind, token) {
+    compose(kind, token, context) {
       return {
         kind,
         messageId: `<${randomUUID()}@${domain}>`,
-        ...renderMail(kind, config, { token, ttlSec: ttl[kind] }),
+        ...renderMail(kind, config, { token, ttlSec: ttl[kind], ...(context ? { context } : {}) }),
       };
     },
     queued,

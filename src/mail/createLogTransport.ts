@@ -7,6 +7,7 @@ const LINK = /https?:\/\/[^\s<>"]+/g;
 const USE_WITH: Record<string, string> = {
   password_reset: 'AuthService/ResetPassword',
   email_verification: 'AuthService/VerifyEmail',
+  invitation: 'AuthService/AcceptInvitation',
 };
 
 /** The `token` query parameters of `links` (an account message carries one token). */

@@ -9,9 +9,9 @@ export function createMailTransport(config: MailConfig, log: Logger): MailTransp
   if (config.placeholderLinks.length > 0 && config.transport === 'smtp') {
     log.warn(
       { placeholders: config.placeholderLinks.map((name) => PLACEHOLDER_LINK_BASES[name]) },
-      `${config.placeholderLinks.join(' and ')} not set: links in account mail lead nowhere ` +
-        '(their token still works with ResetPassword / VerifyEmail); set them to the pages of ' +
-        'your front end (required in production)',
+      `${config.placeholderLinks.join(', ')} not set: links in account mail lead nowhere ` +
+        '(their token still works with ResetPassword / VerifyEmail / AcceptInvitation); set ' +
+        'them to the pages of your front end (required in production, but for INVITATION_URL)',
     );
   }
   if (config.transport === 'smtp' && config.smtp !== undefined) {

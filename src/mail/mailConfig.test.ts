@@ -37,7 +37,18 @@ describe('mail link bases', () => {
     assert.match(message, /EMAIL_VERIFICATION_URL/, 'every missing variable at once');
     const ok = loadConfig(production);
     assert.equal(ok.mail.passwordResetUrl, production.PASSWORD_RESET_URL);
-    assert.deepEqual(ok.mail.placeholderLinks, []);
+    // Not required, so a production that invites nobody starts as before (with a warning).
+    assert.deepEqual(ok.mail.placeholderLinks, ['INVITATION_URL']);
+    assert.equal(ok.mail.invitationTtlSec, 168 * 3600, 'INVITATION_TTL_HOURS defaults to a week');
+    const all = loadConfig({ ...production, INVITATION_URL: 'https://app.acme.example/join' });
+    assert.deepEqual(all.mail.placeholderLinks, []);
+    assert.equal(all.mail.invitationUrl, 'https://app.acme.example/join');
+    assert.equal(
+      loadConfig({ ...production, INVITATION_TTL_HOURS: '24' }).mail.invitationTtlSec,
+      86_400,
+    );
+    assert.match(configError({ ...production, INVITATION_TTL_HOURS: '0' }), /INVITATION_TTL_HOURS/);
+    assert.match(configError({ ...production, INVITATION_URL: 'ftp://x' }), /INVITATION_URL/);
   });
 
   it('are not required when production sends no mail on purpose (MAIL_TRANSPORT=log)', () => {
@@ -62,6 +73,7 @@ describe('mail link bases', () => {
     assert.deepEqual(config.mail.placeholderLinks, [
       'PASSWORD_RESET_URL',
       'EMAIL_VERIFICATION_URL',
+      'INVITATION_URL',
     ]);
     assert.equal(config.mail.logLinks, true);
   });

@@ -22,13 +22,15 @@ const linkBase = optionalString.refine(
 );
 
 /**
- * Link bases used outside production when PASSWORD_RESET_URL / EMAIL_VERIFICATION_URL are unset.
+ * Link bases used outside production when PASSWORD_RESET_URL / EMAIL_VERIFICATION_URL are unset
+ * (and anywhere when INVITATION_URL is: see mailEnvProblems).
  * `.invalid` can never resolve (RFC 2606): such a link visibly leads nowhere instead of
  * pretending a page is there. The token in it still works with ResetPassword / VerifyEmail.
  */
 export const PLACEHOLDER_LINK_BASES = {
   PASSWORD_RESET_URL: 'http://set-password-reset-url.invalid/',
   EMAIL_VERIFICATION_URL: 'http://set-email-verification-url.invalid/',
+  INVITATION_URL: 'http://set-invitation-url.invalid/',
 } as const;
 
 /**
@@ -69,9 +71,17 @@ export const mailEnvShape = {
   PASSWORD_RESET_URL: linkBase,
   /** The page of your front end that calls VerifyEmail; required in production with SMTP. */
   EMAIL_VERIFICATION_URL: linkBase,
+  /**
+   * The page of your front end that accepts an invitation (AcceptInvitation, or Register with
+   * invitation_token). Not required, so a deployment that invites nobody starts as before; the
+   * start warns while SMTP mail would carry the placeholder.
+   */
+  INVITATION_URL: linkBase,
   // Lower bounds of 1 s only keep tests fast; anything under a few minutes is unusable.
   PASSWORD_RESET_TTL_SEC: int(1800, 1, 86_400),
   EMAIL_VERIFICATION_TTL_SEC: int(86_400, 1, 30 * 86_400),
+  /** Lifetime of an invitation and its link, in hours (a week by default, at most 30 days). */
+  INVITATION_TTL_HOURS: int(168, 1, 720),
   REQUIRE_VERIFIED_EMAIL: bool.default(false),
   MAIL_POLL_INTERVAL_MS: int(1000, 10, 60_000),
   MAIL_BATCH_SIZE: int(10, 1, 100),
@@ -113,8 +123,11 @@ export interface MailConfig {
   productName: string;
   passwordResetUrl: string;
   emailVerificationUrl: string;
+  invitationUrl: string;
   passwordResetTtlSec: number;
   emailVerificationTtlSec: number;
+  /** INVITATION_TTL_HOURS in seconds. */
+  invitationTtlSec: number;
   /** Login of an account whose email is not verified fails like a wrong password. */
   requireVerifiedEmail: boolean;
   sender: OutboxSenderSettings;
@@ -177,14 +190,16 @@ export function toMailConfig(e: MailEnv): MailConfig {
         : undefined,
     from,
     logLinks: e.NODE_ENV !== 'production',
-    placeholderLinks: (['PASSWORD_RESET_URL', 'EMAIL_VERIFICATION_URL'] as const).filter(
-      (name) => e[name] === undefined,
-    ),
+    placeholderLinks: (
+      ['PASSWORD_RESET_URL', 'EMAIL_VERIFICATION_URL', 'INVITATION_URL'] as const
+    ).filter((name) => e[name] === undefined),
     productName: e.MAIL_PRODUCT_NAME,
     passwordResetUrl: e.PASSWORD_RESET_URL ?? PLACEHOLDER_LINK_BASES.PASSWORD_RESET_URL,
     emailVerificationUrl: e.EMAIL_VERIFICATION_URL ?? PLACEHOLDER_LINK_BASES.EMAIL_VERIFICATION_URL,
+    invitationUrl: e.INVITATION_URL ?? PLACEHOLDER_LINK_BASES.INVITATION_URL,
     passwordResetTtlSec: e.PASSWORD_RESET_TTL_SEC,
     emailVerificationTtlSec: e.EMAIL_VERIFICATION_TTL_SEC,
+    invitationTtlSec: e.INVITATION_TTL_HOURS * 3600,
     requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
     sender: {
       pollIntervalMs: e.MAIL_POLL_INTERVAL_MS,

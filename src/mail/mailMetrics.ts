@@ -11,7 +11,7 @@ export interface MailMetrics {
   observePending(read: () => Promise<number>): void;
 }
 
-/** The outbox's Prometheus metrics (label kind: password_reset, email_verification). */
+/** The outbox's Prometheus metrics (label kind: password_reset, email_verification, invitation). */
 export function createMailMetrics(registry: Registry): MailMetrics {
   let readPending: (() => Promise<number>) | undefined;
   new Gauge({

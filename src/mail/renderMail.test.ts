@@ -6,6 +6,7 @@ const settings = {
   productName: '<Acme & "Co">',
   passwordResetUrl: 'https://app.example.com/reset?lang=en',
   emailVerificationUrl: 'https://app.example.com/verify',
+  invitationUrl: 'https://app.example.com/join',
 };
 
 describe('renderMail', () => {
@@ -32,6 +33,20 @@ describe('renderMail', () => {
     assert.equal(v.subject, 'Verify your email address for <Acme & "Co">');
     assert.match(v.text, /https:\/\/app\.example\.com\/verify\?token=ghev_tok/);
     assert.match(v.text, /within 1 day/);
+  });
+
+  it('names the inviting organisation in an invitation, escaped in the HTML', () => {
+    const m = renderMail('invitation', settings, {
+      token: 'ghin_tok',
+      ttlSec: 7 * 86_400,
+      context: { organizationName: 'Hotel <Alpha>' },
+    });
+    assert.equal(m.subject, 'Hotel <Alpha> invites you to <Acme & "Co">');
+    assert.match(m.text, /^Hotel <Alpha> invites you to join it on <Acme & "Co">\./);
+    assert.match(m.text, /within 7 days/);
+    assert.match(m.text, /https:\/\/app\.example\.com\/join\?token=ghin_tok/);
+    assert.ok(m.html.includes('Hotel &lt;Alpha&gt; invites you'));
+    assert.ok(!m.html.includes('<Alpha>'), 'the organisation name is escaped');
   });
 
   it('escapes every HTML-significant character and says lifetimes like people do', () => {

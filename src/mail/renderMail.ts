@@ -1,5 +1,11 @@
 /** What an account message is for; also the outbox row's `kind` and a metrics label. */
-export type MailKind = 'password_reset' | 'email_verification';
+export type MailKind = 'password_reset' | 'email_verification' | 'invitation';
+
+/** What a message says besides its link: an invitation names the organisation that invites. */
+export interface MailContext {
+  /** The inviting organisation's display name (its slug when it has none). */
+  organizationName?: string;
+}
 
 export interface RenderedMail {
   subject: string;
@@ -11,6 +17,7 @@ export interface TemplateSettings {
   productName: string;
   passwordResetUrl: string;
   emailVerificationUrl: string;
+  invitationUrl: string;
 }
 
 /** `base` with `token=<token>` added to its query (existing parameters kept, all URL-encoded). */
@@ -43,9 +50,9 @@ export function describeLifetime(seconds: number): string {
 }
 
 interface Template {
-  subject: (product: string) => string;
+  subject: (product: string, context: MailContext) => string;
   /** Paragraphs before the link; the last one introduces it. */
-  intro: (product: string, lifetime: string) => string[];
+  intro: (product: string, lifetime: string, context: MailContext) => string[];
   button: string;
   outro: string;
   base: (s: TemplateSettings) => string;
@@ -74,6 +81,19 @@ const TEMPLATES: Record<MailKind, Template> = {
     outro: 'If you did not create an account, ignore this message.',
     base: (s) => s.emailVerificationUrl,
   },
+  invitation: {
+    subject: (product, c) => `${c.organizationName ?? 'An organisation'} invites you to ${product}`,
+    intro: (product, lifetime, c) => [
+      `${c.organizationName ?? 'An organisation'} invites you to join it on ${product}.`,
+      `To accept, open this link within ${lifetime} and sign in or create an account with ` +
+        'this email address. It works once.',
+    ],
+    button: 'Accept the invitation',
+    outro:
+      'If you do not know this organisation or do not want to join it, ignore this message: ' +
+      'nothing happens without the link.',
+    base: (s) => s.invitationUrl,
+  },
 };
 
 /**
@@ -83,19 +103,21 @@ const TEMPLATES: Record<MailKind, Template> = {
 export function renderMail(
   kind: MailKind,
   settings: TemplateSettings,
-  input: { token: string; ttlSec: number },
+  input: { token: string; ttlSec: number; context?: MailContext },
 ): RenderedMail {
   const t = TEMPLATES[kind];
   const product = settings.productName;
+  const context = input.context ?? {};
+  const subject = t.subject(product, context);
   const link = linkWithToken(t.base(settings), input.token);
-  const intro = t.intro(product, describeLifetime(input.ttlSec));
+  const intro = t.intro(product, describeLifetime(input.ttlSec), context);
   const text = [...intro.slice(0, -1), `${intro.at(-1)}\n${link}`, t.outro, `-- ${product}`]
     .join('\n\n')
     .concat('\n');
   const e = escapeHtml;
   const html = [
     '<!doctype html>',
-    `<html><head><meta charset="utf-8"><title>${e(t.subject(product))}</title></head>`,
+    `<html><head><meta charset="utf-8"><title>${e(subject)}</title></head>`,
     '<body style="font-family: sans-serif; line-height: 1.5; color: #222;">',
     ...intro.map((p) => `<p>${e(p)}</p>`),
     `<p><a href="${e(link)}" style="display: inline-block; padding: 10px 16px; background: #1a56db; color: #fff; text-decoration: none; border-radius: 4px;">${e(t.button)}</a></p>`,
@@ -105,5 +127,5 @@ export function renderMail(
     '</body></html>',
     '',
   ].join('\n');
-  return { subject: t.subject(product), text, html };
+  return { subject, text, html };
 }

@@ -1,7 +1,18 @@
 import type { AdminDeps } from '../admin/AdminDeps.ts';
 import type { AuditScope } from '../admin/AuditScope.ts';
+import type { AdmitAccount } from '../auth/AuthDeps.ts';
+import type { Principal } from '../auth/Principal.ts';
+import type { CallAccess } from '../domain/CallAccess.ts';
+import type { Invitation } from '../domain/Invitation.ts';
 import type { Member, Organization } from '../domain/Organization.ts';
 import type { Permission, Role } from '../domain/Role.ts';
+import type { AccountMail } from '../mail/createAccountMail.ts';
+import {
+  type CreateInvitationInput,
+  createInvitation,
+  listInvitations,
+  revokeInvitation,
+} from './invitations.ts';
 import {
   addMember,
   listMembers,
@@ -33,8 +44,11 @@ import {
 
 /**
  * The OrganizationAdminService use cases bound to their dependencies. Authorization (the
- * `admin` role) and the call's one audit event are the request path's (each RPC's call
- * policy); state changes take its AuditScope, so the change and its audit row commit together.
+ * `admin` role, or `org:manage` in the organisation for members and invitations) and the
+ * call's one audit event are the request path's (each RPC's call policy); state changes take
+ * its AuditScope, so the change and its audit row commit together. Member and invitation use
+ * cases take the call's CallAccess: a delegated caller is bound by the rules of
+ * src/orgs/delegatedRules.ts, a global admin is not.
  */
 export interface OrganizationAdminService {
   definePermission(
@@ -57,23 +71,42 @@ export interface OrganizationAdminService {
   deleteOrganization(audit: AuditScope, organizationId: string): Promise<void>;
   addMember(
     audit: AuditScope,
+    access: CallAccess,
     input: MemberInput & { roleIds: readonly string[] },
   ): Promise<Member>;
-  listMembers(input: {
-    organizationId: string;
-    pageSize: number;
-    pageToken: string;
-  }): Promise<{ members: Member[]; nextPageToken: string }>;
-  removeMember(audit: AuditScope, input: MemberInput): Promise<void>;
+  listMembers(
+    access: CallAccess,
+    input: { organizationId: string; pageSize: number; pageToken: string },
+  ): Promise<{ members: Member[]; nextPageToken: string }>;
+  removeMember(audit: AuditScope, access: CallAccess, input: MemberInput): Promise<void>;
   setMemberRoles(
     audit: AuditScope,
+    access: CallAccess,
     input: MemberInput & { roleIds: readonly string[] },
   ): Promise<Member>;
+  createInvitation(
+    ctx: {
+      audit: AuditScope;
+      access: CallAccess;
+      principal: Principal;
+      admitAccount: AdmitAccount;
+    },
+    input: CreateInvitationInput,
+  ): Promise<Invitation>;
+  listInvitations(
+    access: CallAccess,
+    input: { organizationId: string; pageSize: number; pageToken: string },
+  ): Promise<{ invitations: Invitation[]; nextPageToken: string }>;
+  revokeInvitation(
+    audit: AuditScope,
+    access: CallAccess,
+    input: { organizationId: string; invitationId: string },
+  ): Promise<Invitation>;
 }
 
-/** Binds the organisation use cases to the reads' pool and the page-token codec. */
+/** Binds the organisation use cases to the reads' pool, the page-token codec and the mail. */
 export function createOrganizationAdminService(
-  deps: Pick<AdminDeps, 'pool' | 'pageTokens'>,
+  deps: Pick<AdminDeps, 'pool' | 'pageTokens'> & { mail: AccountMail },
 ): OrganizationAdminService {
   return {
     definePermission,
@@ -89,8 +122,11 @@ export function createOrganizationAdminService(
     updateOrganization,
     deleteOrganization,
     addMember,
-    listMembers: (input) => listMembers(deps, input),
+    listMembers: (access, input) => listMembers(deps, access, input),
     removeMember,
     setMemberRoles,
+    createInvitation: (ctx, input) => createInvitation(deps, ctx, input),
+    listInvitations: (access, input) => listInvitations(deps, access, input),
+    revokeInvitation,
   };
 }

@@ -1,6 +1,7 @@
 import type { AuditScope } from '../admin/AuditScope.ts';
 import type { AdmitAccount, RequestInfo } from '../auth/AuthDeps.ts';
 import type { Principal } from '../auth/Principal.ts';
+import type { CallAccess } from '../domain/CallAccess.ts';
 import type { BearerToken } from '../grpc/bearerToken.ts';
 import type { Logger } from '../log.ts';
 
@@ -22,6 +23,7 @@ export interface IncomingCall {
 export interface ChainCall extends IncomingCall {
   principal?: Principal;
   audit?: AuditScope;
+  access?: CallAccess;
 }
 
 /** What a handler knows about its call besides the request message, resolved by its policy. */
@@ -41,4 +43,9 @@ export interface CallContext {
   admitAccount: AdmitAccount;
   /** The call's audit event; only for policies with `audit` (else reading it is a bug). */
   readonly audit: AuditScope;
+  /**
+   * How the caller got in: by `required_role`, or by `required_permission` in the organisation
+   * the request names; only for policies with either (else reading it is a bug).
+   */
+  readonly access: CallAccess;
 }

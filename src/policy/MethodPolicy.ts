@@ -18,6 +18,11 @@ export interface MethodPolicy {
   principalKinds: readonly PrincipalKind[];
   /** A role the caller must hold now (checked in PostgreSQL), or null. */
   requiredRole: string | null;
+  /**
+   * A permission that admits the caller in the organisation the request names (instead of
+   * `requiredRole`, when both are set), or null.
+   */
+  requiredPermission: PermissionRequirementPolicy | null;
   /** The per-source budget spent before the caller is checked, or null for none. */
   sourceBudget: CallClass | null;
   /** The per-account budget the use case spends ('login', ...; part of Redis keys), or null. */
@@ -35,4 +40,12 @@ export interface CallAuditPolicy {
    * (`['serviceAccountId']`), when the policy names one; recorded in the event's details.
    */
   serviceAccountPath?: readonly string[];
+}
+
+/** `required_permission`: a permission held in the organisation the request names. */
+export interface PermissionRequirementPolicy {
+  /** `resource:action`. */
+  permission: string;
+  /** Property path of the request field naming the organisation (`['organizationId']`). */
+  organizationPath: readonly string[];
 }

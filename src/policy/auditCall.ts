@@ -9,9 +9,12 @@ import type { MethodPolicy } from './MethodPolicy.ts';
 import { ROLE_REFUSALS } from './requireRole.ts';
 import type { Step } from './Step.ts';
 
-// Refusals by policy are 'denied'; everything else that did not succeed is a 'failure'.
+// Refusals by policy are 'denied', and so is a delegated administrator's grant beyond its own
+// permissions; everything else that did not succeed is a 'failure'.
 const DENIED = new Set<string>([
   'RATE_LIMITED',
+  'PERMISSION_REQUIRED',
+  'GRANT_EXCEEDS_CALLER',
   ...Object.values(ROLE_REFUSALS).map((r) => r.reason),
 ]);
 

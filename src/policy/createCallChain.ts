@@ -1,4 +1,5 @@
 import type { AdmitAccount } from '../auth/AuthDeps.ts';
+import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { auditCall } from './auditCall.ts';
@@ -6,6 +7,7 @@ import { authenticateCaller, type VerifyBearer } from './authenticateCaller.ts';
 import type { CallContext, ChainCall, IncomingCall } from './CallContext.ts';
 import type { MethodPolicy } from './MethodPolicy.ts';
 import { refuseWhileDraining } from './refuseWhileDraining.ts';
+import { requirePermissionStep } from './requirePermission.ts';
 import { requireRoleStep } from './requireRole.ts';
 import type { Step } from './Step.ts';
 import { spendSourceBudget } from './spendSourceBudget.ts';
@@ -18,6 +20,8 @@ export interface ChainDeps {
   verifyBearer: VerifyBearer;
   /** Role checks and audit events. */
   pool: DatabasePool;
+  /** Permission checks of `required_permission` (the AuthorizationService cache). */
+  permissions: PermissionCache;
 }
 
 /** The handler at the end of the chain. */
@@ -29,8 +33,8 @@ export type CallChain = (call: IncomingCall, handler: ChainHandler) => Promise<u
 /**
  * The one request path every RPC takes, built once per method from its policy: draining check
  * (UNAVAILABLE) -> audit scope (if audited: everything after it is recorded) -> per-source
- * budget (RESOURCE_EXHAUSTED) -> caller (UNAUTHENTICATED) -> role (PERMISSION_DENIED) ->
- * handler. Steps a policy does not ask for are left out, so an unlimited anonymous call costs
+ * budget (RESOURCE_EXHAUSTED) -> caller (UNAUTHENTICATED) -> role, or role or permission in the
+ * request's organisation (PERMISSION_DENIED) -> handler. Steps a policy does not ask for are left out, so an unlimited anonymous call costs
  * one check.
  */
 export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChain {
@@ -39,7 +43,9 @@ export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChai
     auditCall(policy, deps.pool),
     spendSourceBudget(policy, deps.limits),
     authenticateCaller(policy, deps.verifyBearer, deps.limits),
-    requireRoleStep(policy, deps.pool),
+    policy.requiredPermission === null
+      ? requireRoleStep(policy, deps.pool)
+      : requirePermissionStep(policy, deps.pool, deps.permissions),
   ].filter((s): s is Step => s !== null);
   const accountBudget = policy.accountBudget;
   return (incoming, handler) => {
@@ -73,6 +79,12 @@ export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChai
         if (call.audit === undefined)
           throw new Error(`${policy.path}: its call policy audits nothing`);
         return call.audit;
+      },
+      get access() {
+        if (call.access === undefined) {
+          throw new Error(`${policy.path}: its call policy requires no role or permission`);
+        }
+        return call.access;
       },
     };
     const run = (i: number): Promise<unknown> => {

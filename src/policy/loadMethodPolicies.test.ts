@@ -30,6 +30,17 @@ const auth = (m: string) => `/gatehouse.auth.v1.AuthService/${m}`;
 const admin = (m: string) => `/gatehouse.admin.v1.UserAdminService/${m}`;
 const serviceAccounts = (m: string) => `/gatehouse.admin.v1.ServiceAccountAdminService/${m}`;
 const apiKeys = (m: string) => `/gatehouse.auth.v1.ApiKeyService/${m}`;
+const orgs = (m: string) => `/gatehouse.admin.v1.OrganizationAdminService/${m}`;
+// Delegated administration (issue 14): members and invitations, by admins or by org:manage.
+const DELEGATED = [
+  'AddMember',
+  'ListMembers',
+  'RemoveMember',
+  'SetMemberRoles',
+  'CreateInvitation',
+  'ListInvitations',
+  'RevokeInvitation',
+];
 
 /** The committed image with one method's descriptor changed by `edit`. */
 function editedImage(
@@ -63,6 +74,16 @@ function editedPolicy(
     change(value);
     setExtension(options, ext, value as never);
   });
+}
+
+/** AddMember's required_permission as its protobuf-es message, to copy into other policies. */
+function addMemberRequirement(): Record<string, unknown> {
+  let found: Record<string, unknown> | undefined;
+  editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'AddMember', (p) => {
+    found = p.requiredPermission as Record<string, unknown>;
+  });
+  assert.ok(found, 'AddMember has a required_permission');
+  return found;
 }
 
 const problemsOf = (image: Uint8Array) => {
@@ -133,6 +154,8 @@ describe('loadMethodPolicies', () => {
       [auth('ChangePassword')]: 'password_change',
       [auth('RequestPasswordReset')]: 'password_reset',
       [auth('RequestEmailVerification')]: 'email_verification',
+      // It sends mail: limited per caller.
+      [orgs('CreateInvitation')]: 'invitation',
     });
     for (const { path: name } of [
       ...Object.values(UserAdminServiceService),
@@ -146,6 +169,15 @@ describe('loadMethodPolicies', () => {
       assert.equal(p.requiredRole, 'admin');
       assert.equal(p.sourceBudget, 'read');
       assert.ok(p.audit, `${name} is audited`);
+      const delegated = DELEGATED.map(orgs).includes(name);
+      assert.deepEqual(
+        p.requiredPermission,
+        delegated ? { permission: 'org:manage', organizationPath: ['organizationId'] } : null,
+        `${name}: ${delegated ? 'admin or org:manage in the organisation' : 'admin only'}`,
+      );
+    }
+    for (const p of policies.values()) {
+      if (!p.path.startsWith(orgs(''))) assert.equal(p.requiredPermission, null, p.path);
     }
     assert.deepEqual(policies.get(admin('UpdateUser'))?.audit, {
       action: 'user_update',
@@ -290,5 +322,67 @@ describe('loadMethodPolicies', () => {
       }),
     );
     assert.match(role.join('\n'), /Login.*required_role needs CALLER_AUTHENTICATED/);
+  });
+
+  it('refuses a required_permission that is malformed, names no string field, or has no caller', () => {
+    const requirement = (p: Record<string, unknown>) =>
+      p.requiredPermission as Record<string, unknown>;
+    const malformed = problemsOf(
+      editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'AddMember', (p) => {
+        requirement(p).permission = 'Org-Manage';
+      }),
+    );
+    assert.equal(malformed.length, 1, malformed.join('\n'));
+    assert.match(
+      malformed[0] ?? '',
+      /AddMember.*required_permission\.permission "Org-Manage" is not resource:action/,
+    );
+    const empty = problemsOf(
+      editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'AddMember', (p) => {
+        requirement(p).permission = '';
+      }),
+    );
+    assert.match(empty.join('\n'), /AddMember.*required_permission\.permission "" is not/);
+    const unknownField = problemsOf(
+      editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'ListMembers', (p) => {
+        requirement(p).organizationField = 'org_id';
+      }),
+    );
+    assert.match(
+      unknownField.join('\n'),
+      /ListMembers.*required_permission\.organization_field "org_id" is not a string field of gatehouse\.admin\.v1\.ListMembersRequest/,
+    );
+    // page_size is a field, but not a string: an organisation id cannot be read from it.
+    const notString = problemsOf(
+      editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'ListMembers', (p) => {
+        requirement(p).organizationField = 'page_size';
+      }),
+    );
+    assert.match(notString.join('\n'), /organization_field "page_size" is not a string field/);
+    const noField = problemsOf(
+      editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'RemoveMember', (p) => {
+        requirement(p).organizationField = '';
+      }),
+    );
+    assert.match(noField.join('\n'), /RemoveMember.*organization_field "" is not a string field/);
+    // A dotted path reaches into a message field, like audit.subject_field does.
+    const nested = loadMethodPolicies(
+      editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'UpdateOrganization', (p) => {
+        p.requiredPermission = { ...addMemberRequirement(), organizationField: 'organization.id' };
+      }),
+    );
+    assert.deepEqual(nested.get(orgs('UpdateOrganization'))?.requiredPermission, {
+      permission: 'org:manage',
+      organizationPath: ['organization', 'id'],
+    });
+    const anonymous = problemsOf(
+      editedPolicy('gatehouse.auth.v1.AuthService', 'RequestPasswordReset', (p) => {
+        p.requiredPermission = { ...addMemberRequirement(), organizationField: 'email' };
+      }),
+    );
+    assert.match(
+      anonymous.join('\n'),
+      /RequestPasswordReset.*required_permission needs CALLER_AUTHENTICATED/,
+    );
   });
 });

@@ -17,7 +17,12 @@ import type { PrincipalKind } from '../auth/Principal.ts';
 import { isAuditActionName } from '../domain/AuditEvent.ts';
 import type { CallClass } from '../ratelimit/createRateLimitBudgets.ts';
 import { StartupError } from '../startup/StartupError.ts';
-import type { CallAuditPolicy, CallerPolicy, MethodPolicy } from './MethodPolicy.ts';
+import type {
+  CallAuditPolicy,
+  CallerPolicy,
+  MethodPolicy,
+  PermissionRequirementPolicy,
+} from './MethodPolicy.ts';
 import { ROLE_REFUSALS } from './requireRole.ts';
 
 /** The API services Gatehouse serves; every RPC of each must carry a call policy. */
@@ -54,12 +59,17 @@ const SOURCE_BUDGETS: Record<string, CallClass | null> = {
   SOURCE_BUDGET_CREDENTIAL: 'credential',
 };
 const ACCOUNT_BUDGET_PREFIX = 'ACCOUNT_BUDGET_';
+// As the permission catalog spells names (src/orgs/checkOrgFields.ts).
+const PERMISSION = /^(?=.{3,128}$)[a-z][a-z0-9_-]*:[a-z][a-z0-9_-]*$/;
 
 // The option in its proto JSON form (proto field names, enum value names, defaults written out).
 const policyJson = z.object({
   caller: z.string(),
   principal_kinds: z.array(z.string()),
   required_role: z.string(),
+  required_permission: z
+    .object({ permission: z.string(), organization_field: z.string() })
+    .optional(),
   source_budget: z.string(),
   account_budget: z.string(),
   audit: z
@@ -169,6 +179,24 @@ function readPolicy(
       `required_role ${JSON.stringify(requiredRole)} is not one of ${Object.keys(ROLE_REFUSALS).join(', ')}`,
     );
   }
+  let requiredPermission: PermissionRequirementPolicy | null = null;
+  if (json.required_permission !== undefined) {
+    const { permission, organization_field } = json.required_permission;
+    const organizationPath = fieldPath(method.input, organization_field);
+    if (caller !== 'authenticated') problems.push('required_permission needs CALLER_AUTHENTICATED');
+    if (!PERMISSION.test(permission)) {
+      problems.push(
+        `required_permission.permission ${JSON.stringify(permission)} is not resource:action`,
+      );
+    }
+    if (organizationPath === null) {
+      problems.push(
+        `required_permission.organization_field ${JSON.stringify(organization_field)} is not a string field of ${method.input.typeName}`,
+      );
+    } else {
+      requiredPermission = { permission, organizationPath };
+    }
+  }
   let audit: CallAuditPolicy | null = null;
   if (json.audit !== undefined) {
     const { action, subject_field, subject_service_account_field } = json.audit;
@@ -211,6 +239,7 @@ function readPolicy(
     caller,
     principalKinds: principalKinds.filter((k) => k !== undefined),
     requiredRole,
+    requiredPermission,
     sourceBudget,
     accountBudget: accountBudget === 'none' ? null : (accountBudget ?? null),
     audit,

@@ -18,7 +18,7 @@ export const ROLE_REFUSALS: Readonly<Record<string, { reason: ErrorReason; messa
  * allowed to act at all. A user: their roles while active. An API key: its roles its owner
  * holds, while the key is unrevoked and unexpired and its owner active.
  */
-async function currentRoles(db: Db, principal: Principal): Promise<string[] | null> {
+export async function currentRoles(db: Db, principal: Principal): Promise<string[] | null> {
   if (principal.kind === 'user') {
     const user = (await findUserById(db, principal.userId))?.user;
     return user === undefined || user.status !== 'active' ? null : user.roles;
@@ -49,6 +49,7 @@ export function requireRoleStep(policy: MethodPolicy, db: Db): Step | null {
   return async (call, next) => {
     if (call.principal === undefined) throw new Error(`${call.path}: a role needs a principal`);
     await requireRole(db, call.principal, role);
+    call.access = { kind: 'role' };
     return next();
   };
 }

@@ -141,3 +141,23 @@ export async function findMembersPage(
     cursor: { createdAt: r.cursor_created_at, id: r.id },
   }));
 }
+
+/**
+ * How many memberships of the organisation other than `exceptMembershipId` hold `permission`
+ * through their organisation roles: the managers left if that one lost it. Callers lock the
+ * organisation first, so concurrent removals count one after the other.
+ */
+export async function countMembersWithPermission(
+  db: Db,
+  organizationId: string,
+  permission: string,
+  exceptMembershipId: string,
+): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+    SELECT count(DISTINCT m.id)::int AS count
+    FROM memberships m
+    JOIN membership_roles mr ON mr.membership_id = m.id
+    JOIN roles r ON r.id = mr.role_id AND r.scope = 'organization'
+    JOIN role_permissions rp ON rp.role_id = r.id AND rp.permission = ${permission}
+    WHERE m.organization_id = ${organizationId} AND m.id <> ${exceptMembershipId}`);
+}

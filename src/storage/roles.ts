@@ -123,3 +123,20 @@ export async function deleteRole(db: Db, id: string): Promise<void> {
     DELETE FROM roles WHERE id = ${id} RETURNING id`);
   if (deleted === null) throw roleNotFound();
 }
+
+/** The permissions of each of `ids` that exists (a role without any maps to []). */
+export async function findRolePermissions(
+  db: Db,
+  ids: readonly string[],
+): Promise<Map<string, string[]>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.any(sql.type(
+    z.object({ id: z.string(), permissions: z.array(z.string()) }),
+  )`
+    SELECT r.id, coalesce(array_agg(p.permission ORDER BY p.permission)
+                            FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
+    FROM roles r LEFT JOIN role_permissions p ON p.role_id = r.id
+    WHERE r.id = ANY(${sql.array([...ids], 'uuid')})
+    GROUP BY r.id`);
+  return new Map(rows.map((r) => [r.id, r.permissions]));
+}

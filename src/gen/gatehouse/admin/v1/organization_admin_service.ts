@@ -27,7 +27,8 @@ export const protobufFileName = "gatehouse/admin/v1/organization_admin_service.p
 
 /**
  * Gatehouse administration API for organisations, roles and permissions
- * (issue 14, phase 1: global administration only).
+ * (issue 14): global administration, and delegated administration of an
+ * organisation's members and invitations by its managers.
  *
  * The model: a catalog of permissions (`resource:action`, e.g. `doc:read`;
  * `org:manage` is built in); roles, each a named set of permissions, of
@@ -55,13 +56,29 @@ export const protobufFileName = "gatehouse/admin/v1/organization_admin_service.p
  * Authentication and authorization
  * --------------------------------
  * Every RPC is Authenticated (`authorization: Bearer <access token or API
- * key>` metadata) and the caller must hold the `admin` role:
+ * key>` metadata) and the caller must hold the `admin` role, except that
+ * the member and invitation RPCs (AddMember, ListMembers, RemoveMember,
+ * SetMemberRoles, CreateInvitation, ListInvitations, RevokeInvitation) also
+ * admit a caller holding the permission `org:manage` in the organisation
+ * the request's organization_id names (through a global role, or a role of
+ * its membership there while the organisation is active): a "manager".
  *   * No credential, or an invalid one: UNAUTHENTICATED
  *     (INVALID_ACCESS_TOKEN).
  *   * A valid credential of a caller without the `admin` role:
- *     PERMISSION_DENIED (ADMIN_ROLE_REQUIRED). This check runs before any
- *     validation or lookup, so a non-admin never sees INVALID_ARGUMENT or
- *     NOT_FOUND and cannot probe which organisations or roles exist.
+ *     PERMISSION_DENIED, reason ADMIN_ROLE_REQUIRED; for the member and
+ *     invitation RPCs, of a caller with neither the role nor `org:manage`
+ *     there (or a request whose organization_id is empty or not a UUID),
+ *     reason PERMISSION_REQUIRED. This check runs before any validation or
+ *     lookup, so such a caller never sees INVALID_ARGUMENT or NOT_FOUND and
+ *     cannot probe which organisations, roles or members exist.
+ *   * A manager (admitted by `org:manage`, not by the `admin` role) acts in
+ *     that organisation only, and within two more rules: it cannot grant a
+ *     role (by AddMember, SetMemberRoles or CreateInvitation) that holds a
+ *     permission it does not hold there itself, PERMISSION_DENIED
+ *     GRANT_EXCEEDS_CALLER (checked for the roles being added, not those a
+ *     member already has); and it cannot remove or demote the last member
+ *     whose organisation roles grant `org:manage`, FAILED_PRECONDITION
+ *     LAST_ORGANIZATION_MANAGER. Global admins are bound by neither.
  *   * RESOURCE_EXHAUSTED (RATE_LIMITED, with google.rpc.RetryInfo): the
  *     per-source read budget is spent.
  *   * UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -69,7 +86,8 @@ export const protobufFileName = "gatehouse/admin/v1/organization_admin_service.p
  * Every call is recorded in the audit log, whatever its outcome, with the
  * caller as actor; the organisation, role or permission it is about is in
  * the event's details (organization_id, role_id, permission), and a member
- * is its subject.
+ * is its subject. The member and invitation RPCs record how the caller got
+ * in, `access`: "role" (admin) or "permission" (manager).
  *
  * Each RPC declares this in the method option
  * `(gatehouse.policy.v1.method_policy)` (see gatehouse/policy/v1/policy.proto).
@@ -187,6 +205,73 @@ export function organizationStatusToJSON(object: OrganizationStatus): string {
     case OrganizationStatus.ORGANIZATION_STATUS_DELETED:
       return "ORGANIZATION_STATUS_DELETED";
     case OrganizationStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where an invitation is in its lifecycle. */
+export const InvitationStatus = {
+  INVITATION_STATUS_UNSPECIFIED: 0,
+  /** INVITATION_STATUS_OPEN - Its link works until expire_time. */
+  INVITATION_STATUS_OPEN: 1,
+  /** INVITATION_STATUS_ACCEPTED - Accepted: the person is a member (accept_time, accepted_by_user_id). */
+  INVITATION_STATUS_ACCEPTED: 2,
+  /** INVITATION_STATUS_REVOKED - Revoked, or replaced by a newer invitation of the same address. */
+  INVITATION_STATUS_REVOKED: 3,
+  /** INVITATION_STATUS_EXPIRED - Not accepted before expire_time. */
+  INVITATION_STATUS_EXPIRED: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type InvitationStatus = typeof InvitationStatus[keyof typeof InvitationStatus];
+
+export namespace InvitationStatus {
+  export type INVITATION_STATUS_UNSPECIFIED = typeof InvitationStatus.INVITATION_STATUS_UNSPECIFIED;
+  export type INVITATION_STATUS_OPEN = typeof InvitationStatus.INVITATION_STATUS_OPEN;
+  export type INVITATION_STATUS_ACCEPTED = typeof InvitationStatus.INVITATION_STATUS_ACCEPTED;
+  export type INVITATION_STATUS_REVOKED = typeof InvitationStatus.INVITATION_STATUS_REVOKED;
+  export type INVITATION_STATUS_EXPIRED = typeof InvitationStatus.INVITATION_STATUS_EXPIRED;
+  export type UNRECOGNIZED = typeof InvitationStatus.UNRECOGNIZED;
+}
+
+export function invitationStatusFromJSON(object: any): InvitationStatus {
+  switch (object) {
+    case 0:
+    case "INVITATION_STATUS_UNSPECIFIED":
+      return InvitationStatus.INVITATION_STATUS_UNSPECIFIED;
+    case 1:
+    case "INVITATION_STATUS_OPEN":
+      return InvitationStatus.INVITATION_STATUS_OPEN;
+    case 2:
+    case "INVITATION_STATUS_ACCEPTED":
+      return InvitationStatus.INVITATION_STATUS_ACCEPTED;
+    case 3:
+    case "INVITATION_STATUS_REVOKED":
+      return InvitationStatus.INVITATION_STATUS_REVOKED;
+    case 4:
+    case "INVITATION_STATUS_EXPIRED":
+      return InvitationStatus.INVITATION_STATUS_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return InvitationStatus.UNRECOGNIZED;
+  }
+}
+
+export function invitationStatusToJSON(object: InvitationStatus): string {
+  switch (object) {
+    case InvitationStatus.INVITATION_STATUS_UNSPECIFIED:
+      return "INVITATION_STATUS_UNSPECIFIED";
+    case InvitationStatus.INVITATION_STATUS_OPEN:
+      return "INVITATION_STATUS_OPEN";
+    case InvitationStatus.INVITATION_STATUS_ACCEPTED:
+      return "INVITATION_STATUS_ACCEPTED";
+    case InvitationStatus.INVITATION_STATUS_REVOKED:
+      return "INVITATION_STATUS_REVOKED";
+    case InvitationStatus.INVITATION_STATUS_EXPIRED:
+      return "INVITATION_STATUS_EXPIRED";
+    case InvitationStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -425,6 +510,66 @@ export interface SetMemberRolesRequest {
 
 export interface SetMemberRolesResponse {
   member?: Member | undefined;
+}
+
+/**
+ * An invitation of an email address to join an organisation. Never carries
+ * its token.
+ */
+export interface Invitation {
+  id: string;
+  organizationId: string;
+  /** The invited address, normalised (trimmed, NFKC, case-folded). */
+  email: string;
+  /** Organisation-scope roles the member gets on acceptance, sorted. */
+  roleIds: string[];
+  status: InvitationStatus;
+  createTime?: Date | undefined;
+  expireTime?:
+    | Date
+    | undefined;
+  /** Set once accepted. */
+  acceptTime?: Date | undefined;
+  acceptedByUserId: string;
+  /** Who invited: a user, or a service account (at most one is set). */
+  invitedByUserId: string;
+  invitedByServiceAccountId: string;
+  /** Set once revoked (or replaced). */
+  revokeTime?: Date | undefined;
+}
+
+export interface CreateInvitationRequest {
+  organizationId: string;
+  email: string;
+  /** Roles of scope ORGANIZATION; at most 32. */
+  roleIds: string[];
+}
+
+export interface CreateInvitationResponse {
+  invitation?: Invitation | undefined;
+}
+
+export interface ListInvitationsRequest {
+  organizationId: string;
+  /** 0 means 50; above 500 means 500. */
+  pageSize: number;
+  /** next_page_token of the previous page of the same organisation. */
+  pageToken: string;
+}
+
+export interface ListInvitationsResponse {
+  invitations: Invitation[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+export interface RevokeInvitationRequest {
+  organizationId: string;
+  invitationId: string;
+}
+
+export interface RevokeInvitationResponse {
+  invitation?: Invitation | undefined;
 }
 
 function createBasePermission(): Permission {
@@ -3911,10 +4056,849 @@ export const SetMemberRolesResponse: MessageFns<SetMemberRolesResponse> = {
   },
 };
 
+function createBaseInvitation(): Invitation {
+  return {
+    id: "",
+    organizationId: "",
+    email: "",
+    roleIds: [],
+    status: 0,
+    createTime: undefined,
+    expireTime: undefined,
+    acceptTime: undefined,
+    acceptedByUserId: "",
+    invitedByUserId: "",
+    invitedByServiceAccountId: "",
+    revokeTime: undefined,
+  };
+}
+
+export const Invitation: MessageFns<Invitation> = {
+  encode(message: Invitation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(18).string(message.organizationId);
+    }
+    if (message.email !== "") {
+      writer.uint32(26).string(message.email);
+    }
+    for (const v of message.roleIds) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.status !== 0) {
+      writer.uint32(40).int32(message.status);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(50).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(58).fork()).join();
+    }
+    if (message.acceptTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.acceptTime), writer.uint32(66).fork()).join();
+    }
+    if (message.acceptedByUserId !== "") {
+      writer.uint32(74).string(message.acceptedByUserId);
+    }
+    if (message.invitedByUserId !== "") {
+      writer.uint32(82).string(message.invitedByUserId);
+    }
+    if (message.invitedByServiceAccountId !== "") {
+      writer.uint32(90).string(message.invitedByServiceAccountId);
+    }
+    if (message.revokeTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.revokeTime), writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Invitation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvitation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.roleIds.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.acceptTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.acceptedByUserId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.invitedByUserId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.invitedByServiceAccountId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.revokeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Invitation {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      roleIds: globalThis.Array.isArray(object?.roleIds)
+        ? object.roleIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.role_ids)
+        ? object.role_ids.map((e: any) => globalThis.String(e))
+        : [],
+      status: isSet(object.status) ? invitationStatusFromJSON(object.status) : 0,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      acceptTime: isSet(object.acceptTime)
+        ? fromJsonTimestamp(object.acceptTime)
+        : isSet(object.accept_time)
+        ? fromJsonTimestamp(object.accept_time)
+        : undefined,
+      acceptedByUserId: isSet(object.acceptedByUserId)
+        ? globalThis.String(object.acceptedByUserId)
+        : isSet(object.accepted_by_user_id)
+        ? globalThis.String(object.accepted_by_user_id)
+        : "",
+      invitedByUserId: isSet(object.invitedByUserId)
+        ? globalThis.String(object.invitedByUserId)
+        : isSet(object.invited_by_user_id)
+        ? globalThis.String(object.invited_by_user_id)
+        : "",
+      invitedByServiceAccountId: isSet(object.invitedByServiceAccountId)
+        ? globalThis.String(object.invitedByServiceAccountId)
+        : isSet(object.invited_by_service_account_id)
+        ? globalThis.String(object.invited_by_service_account_id)
+        : "",
+      revokeTime: isSet(object.revokeTime)
+        ? fromJsonTimestamp(object.revokeTime)
+        : isSet(object.revoke_time)
+        ? fromJsonTimestamp(object.revoke_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Invitation): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.roleIds?.length) {
+      obj.roleIds = message.roleIds;
+    }
+    if (message.status !== 0) {
+      obj.status = invitationStatusToJSON(message.status);
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.acceptTime !== undefined) {
+      obj.acceptTime = message.acceptTime.toISOString();
+    }
+    if (message.acceptedByUserId !== "") {
+      obj.acceptedByUserId = message.acceptedByUserId;
+    }
+    if (message.invitedByUserId !== "") {
+      obj.invitedByUserId = message.invitedByUserId;
+    }
+    if (message.invitedByServiceAccountId !== "") {
+      obj.invitedByServiceAccountId = message.invitedByServiceAccountId;
+    }
+    if (message.revokeTime !== undefined) {
+      obj.revokeTime = message.revokeTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Invitation>, I>>(base?: I): Invitation {
+    return Invitation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Invitation>, I>>(object: I): Invitation {
+    const message = createBaseInvitation();
+    message.id = object.id ?? "";
+    message.organizationId = object.organizationId ?? "";
+    message.email = object.email ?? "";
+    message.roleIds = object.roleIds?.map((e) => e) || [];
+    message.status = object.status ?? 0;
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.acceptTime = object.acceptTime ?? undefined;
+    message.acceptedByUserId = object.acceptedByUserId ?? "";
+    message.invitedByUserId = object.invitedByUserId ?? "";
+    message.invitedByServiceAccountId = object.invitedByServiceAccountId ?? "";
+    message.revokeTime = object.revokeTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateInvitationRequest(): CreateInvitationRequest {
+  return { organizationId: "", email: "", roleIds: [] };
+}
+
+export const CreateInvitationRequest: MessageFns<CreateInvitationRequest> = {
+  encode(message: CreateInvitationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.organizationId !== "") {
+      writer.uint32(10).string(message.organizationId);
+    }
+    if (message.email !== "") {
+      writer.uint32(18).string(message.email);
+    }
+    for (const v of message.roleIds) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateInvitationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateInvitationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.roleIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateInvitationRequest {
+    return {
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      roleIds: globalThis.Array.isArray(object?.roleIds)
+        ? object.roleIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.role_ids)
+        ? object.role_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CreateInvitationRequest): unknown {
+    const obj: any = {};
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.roleIds?.length) {
+      obj.roleIds = message.roleIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateInvitationRequest>, I>>(base?: I): CreateInvitationRequest {
+    return CreateInvitationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateInvitationRequest>, I>>(object: I): CreateInvitationRequest {
+    const message = createBaseCreateInvitationRequest();
+    message.organizationId = object.organizationId ?? "";
+    message.email = object.email ?? "";
+    message.roleIds = object.roleIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCreateInvitationResponse(): CreateInvitationResponse {
+  return { invitation: undefined };
+}
+
+export const CreateInvitationResponse: MessageFns<CreateInvitationResponse> = {
+  encode(message: CreateInvitationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invitation !== undefined) {
+      Invitation.encode(message.invitation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateInvitationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateInvitationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invitation = Invitation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateInvitationResponse {
+    return { invitation: isSet(object.invitation) ? Invitation.fromJSON(object.invitation) : undefined };
+  },
+
+  toJSON(message: CreateInvitationResponse): unknown {
+    const obj: any = {};
+    if (message.invitation !== undefined) {
+      obj.invitation = Invitation.toJSON(message.invitation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateInvitationResponse>, I>>(base?: I): CreateInvitationResponse {
+    return CreateInvitationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateInvitationResponse>, I>>(object: I): CreateInvitationResponse {
+    const message = createBaseCreateInvitationResponse();
+    message.invitation = (object.invitation !== undefined && object.invitation !== null)
+      ? Invitation.fromPartial(object.invitation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListInvitationsRequest(): ListInvitationsRequest {
+  return { organizationId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListInvitationsRequest: MessageFns<ListInvitationsRequest> = {
+  encode(message: ListInvitationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.organizationId !== "") {
+      writer.uint32(10).string(message.organizationId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListInvitationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListInvitationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListInvitationsRequest {
+    return {
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListInvitationsRequest): unknown {
+    const obj: any = {};
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListInvitationsRequest>, I>>(base?: I): ListInvitationsRequest {
+    return ListInvitationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListInvitationsRequest>, I>>(object: I): ListInvitationsRequest {
+    const message = createBaseListInvitationsRequest();
+    message.organizationId = object.organizationId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListInvitationsResponse(): ListInvitationsResponse {
+  return { invitations: [], nextPageToken: "" };
+}
+
+export const ListInvitationsResponse: MessageFns<ListInvitationsResponse> = {
+  encode(message: ListInvitationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.invitations) {
+      Invitation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListInvitationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListInvitationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invitations.push(Invitation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListInvitationsResponse {
+    return {
+      invitations: globalThis.Array.isArray(object?.invitations)
+        ? object.invitations.map((e: any) => Invitation.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListInvitationsResponse): unknown {
+    const obj: any = {};
+    if (message.invitations?.length) {
+      obj.invitations = message.invitations.map((e) => Invitation.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListInvitationsResponse>, I>>(base?: I): ListInvitationsResponse {
+    return ListInvitationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListInvitationsResponse>, I>>(object: I): ListInvitationsResponse {
+    const message = createBaseListInvitationsResponse();
+    message.invitations = object.invitations?.map((e) => Invitation.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeInvitationRequest(): RevokeInvitationRequest {
+  return { organizationId: "", invitationId: "" };
+}
+
+export const RevokeInvitationRequest: MessageFns<RevokeInvitationRequest> = {
+  encode(message: RevokeInvitationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.organizationId !== "") {
+      writer.uint32(10).string(message.organizationId);
+    }
+    if (message.invitationId !== "") {
+      writer.uint32(18).string(message.invitationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeInvitationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeInvitationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.invitationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeInvitationRequest {
+    return {
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      invitationId: isSet(object.invitationId)
+        ? globalThis.String(object.invitationId)
+        : isSet(object.invitation_id)
+        ? globalThis.String(object.invitation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RevokeInvitationRequest): unknown {
+    const obj: any = {};
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.invitationId !== "") {
+      obj.invitationId = message.invitationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeInvitationRequest>, I>>(base?: I): RevokeInvitationRequest {
+    return RevokeInvitationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeInvitationRequest>, I>>(object: I): RevokeInvitationRequest {
+    const message = createBaseRevokeInvitationRequest();
+    message.organizationId = object.organizationId ?? "";
+    message.invitationId = object.invitationId ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeInvitationResponse(): RevokeInvitationResponse {
+  return { invitation: undefined };
+}
+
+export const RevokeInvitationResponse: MessageFns<RevokeInvitationResponse> = {
+  encode(message: RevokeInvitationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invitation !== undefined) {
+      Invitation.encode(message.invitation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeInvitationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeInvitationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invitation = Invitation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeInvitationResponse {
+    return { invitation: isSet(object.invitation) ? Invitation.fromJSON(object.invitation) : undefined };
+  },
+
+  toJSON(message: RevokeInvitationResponse): unknown {
+    const obj: any = {};
+    if (message.invitation !== undefined) {
+      obj.invitation = Invitation.toJSON(message.invitation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeInvitationResponse>, I>>(base?: I): RevokeInvitationResponse {
+    return RevokeInvitationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeInvitationResponse>, I>>(object: I): RevokeInvitationResponse {
+    const message = createBaseRevokeInvitationResponse();
+    message.invitation = (object.invitation !== undefined && object.invitation !== null)
+      ? Invitation.fromPartial(object.invitation)
+      : undefined;
+    return message;
+  },
+};
+
 /**
- * Administrative management of permissions, roles, organisations and
- * memberships. All RPCs are unary and require the `admin` role (see the file
- * comment).
+ * Administrative management of permissions, roles, organisations,
+ * memberships and invitations. All RPCs are unary and require the `admin`
+ * role, or for members and invitations `org:manage` in the organisation
+ * (see the file comment).
  */
 export type OrganizationAdminServiceService = typeof OrganizationAdminServiceService;
 export const OrganizationAdminServiceService = {
@@ -4194,6 +5178,8 @@ export const OrganizationAdminServiceService = {
    *     role (ROLE_NOT_FOUND); deleted ones count as missing.
    *   ALREADY_EXISTS: it is already a member; reason ALREADY_MEMBER
    *     (SetMemberRoles changes a member's roles).
+   *   PERMISSION_DENIED: a manager grants a role holding a permission it
+   *     does not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
    */
   addMember: {
     path: "/gatehouse.admin.v1.OrganizationAdminService/AddMember" as const,
@@ -4236,6 +5222,10 @@ export const OrganizationAdminServiceService = {
    *     VALIDATION_FAILED.
    *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), or
    *     the principal is not a member (reason MEMBERSHIP_NOT_FOUND).
+   *   FAILED_PRECONDITION: a manager would remove the organisation's last
+   *     manager (possibly itself); reason LAST_ORGANIZATION_MANAGER.
+   *     Concurrent removals are serialised on the organisation, so two
+   *     managers removing each other leave one.
    */
   removeMember: {
     path: "/gatehouse.admin.v1.OrganizationAdminService/RemoveMember" as const,
@@ -4260,6 +5250,10 @@ export const OrganizationAdminServiceService = {
    *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), role
    *     (ROLE_NOT_FOUND), or the principal is not a member
    *     (MEMBERSHIP_NOT_FOUND).
+   *   PERMISSION_DENIED: a manager adds a role holding a permission it does
+   *     not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
+   *   FAILED_PRECONDITION: a manager would take `org:manage` from the
+   *     organisation's last manager; reason LAST_ORGANIZATION_MANAGER.
    */
   setMemberRoles: {
     path: "/gatehouse.admin.v1.OrganizationAdminService/SetMemberRoles" as const,
@@ -4271,6 +5265,96 @@ export const OrganizationAdminServiceService = {
     responseSerialize: (value: SetMemberRolesResponse): Buffer =>
       Buffer.from(SetMemberRolesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetMemberRolesResponse => SetMemberRolesResponse.decode(value),
+  },
+  /**
+   * Invites an email address to join an organisation with
+   * organisation-scope roles: mails a single-use link (through the outbox,
+   * in the transaction that stores the invitation) that the person accepts
+   * by signing in with that address (AuthService.AcceptInvitation) or by
+   * registering with it (AuthService.Register with invitation_token). The
+   * token is in the mail only, never in a response; only its SHA-256 is
+   * stored. It expires after INVITATION_TTL_HOURS (7 days by default). An
+   * open invitation of the same address to the same organisation is
+   * replaced: revoked, in the same transaction, so its link stops working.
+   * Rate limited per caller (the user or service account, whichever
+   * address it invites), because each call sends mail: the per-account
+   * budget "invitation" (RATE_LIMIT_ACCOUNT_* per caller and
+   * RATE_LIMIT_ACCOUNT_IP_* per caller and source), spent once the request
+   * is valid.
+   *
+   * Status codes:
+   *   OK: the response holds the new invitation (status OPEN).
+   *   INVALID_ARGUMENT: organization_id is not a UUID, email is not an
+   *     address, a role id is not a UUID, more than 32 role ids, or a role
+   *     is not of scope ORGANIZATION; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND) or
+   *     role (ROLE_NOT_FOUND); deleted ones count as missing.
+   *   FAILED_PRECONDITION: the organisation is disabled; reason
+   *     ORGANIZATION_DISABLED.
+   *   PERMISSION_DENIED: a manager invites with a role holding a permission
+   *     it does not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
+   *   RESOURCE_EXHAUSTED: the caller's invitation budget is spent; reason
+   *     RATE_LIMITED, with google.rpc.RetryInfo.
+   */
+  createInvitation: {
+    path: "/gatehouse.admin.v1.OrganizationAdminService/CreateInvitation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateInvitationRequest): Buffer =>
+      Buffer.from(CreateInvitationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateInvitationRequest => CreateInvitationRequest.decode(value),
+    responseSerialize: (value: CreateInvitationResponse): Buffer =>
+      Buffer.from(CreateInvitationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateInvitationResponse => CreateInvitationResponse.decode(value),
+  },
+  /**
+   * Lists the invitations of an organisation (of every status) ordered by
+   * creation time, then id, one page at a time (keyset paging).
+   *
+   * Status codes:
+   *   OK: the response holds one page (possibly empty).
+   *   INVALID_ARGUMENT: organization_id is not a UUID or page_size is
+   *     negative (reason VALIDATION_FAILED); or page_token is malformed, was
+   *     tampered with, or was issued for another organisation (reason
+   *     INVALID_PAGE_TOKEN).
+   *   NOT_FOUND: no such organisation, or it is deleted; reason
+   *     ORGANIZATION_NOT_FOUND.
+   */
+  listInvitations: {
+    path: "/gatehouse.admin.v1.OrganizationAdminService/ListInvitations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListInvitationsRequest): Buffer =>
+      Buffer.from(ListInvitationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListInvitationsRequest => ListInvitationsRequest.decode(value),
+    responseSerialize: (value: ListInvitationsResponse): Buffer =>
+      Buffer.from(ListInvitationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListInvitationsResponse => ListInvitationsResponse.decode(value),
+  },
+  /**
+   * Revokes an open invitation of the organisation: its link stops
+   * working. Idempotent: an invitation already revoked or accepted is
+   * returned as it is (an accepted one stays accepted; RemoveMember ends
+   * the membership), and an expired one becomes REVOKED.
+   *
+   * Status codes:
+   *   OK: the response holds the invitation.
+   *   INVALID_ARGUMENT: organization_id or invitation_id is not a UUID;
+   *     reason VALIDATION_FAILED.
+   *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), or
+   *     no such invitation of it (reason INVITATION_NOT_FOUND).
+   */
+  revokeInvitation: {
+    path: "/gatehouse.admin.v1.OrganizationAdminService/RevokeInvitation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeInvitationRequest): Buffer =>
+      Buffer.from(RevokeInvitationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeInvitationRequest => RevokeInvitationRequest.decode(value),
+    responseSerialize: (value: RevokeInvitationResponse): Buffer =>
+      Buffer.from(RevokeInvitationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeInvitationResponse => RevokeInvitationResponse.decode(value),
   },
 } as const;
 
@@ -4441,6 +5525,8 @@ export interface OrganizationAdminServiceServer extends UntypedServiceImplementa
    *     role (ROLE_NOT_FOUND); deleted ones count as missing.
    *   ALREADY_EXISTS: it is already a member; reason ALREADY_MEMBER
    *     (SetMemberRoles changes a member's roles).
+   *   PERMISSION_DENIED: a manager grants a role holding a permission it
+   *     does not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
    */
   addMember: handleUnaryCall<AddMemberRequest, AddMemberResponse>;
   /**
@@ -4467,6 +5553,10 @@ export interface OrganizationAdminServiceServer extends UntypedServiceImplementa
    *     VALIDATION_FAILED.
    *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), or
    *     the principal is not a member (reason MEMBERSHIP_NOT_FOUND).
+   *   FAILED_PRECONDITION: a manager would remove the organisation's last
+   *     manager (possibly itself); reason LAST_ORGANIZATION_MANAGER.
+   *     Concurrent removals are serialised on the organisation, so two
+   *     managers removing each other leave one.
    */
   removeMember: handleUnaryCall<RemoveMemberRequest, RemoveMemberResponse>;
   /**
@@ -4482,8 +5572,72 @@ export interface OrganizationAdminServiceServer extends UntypedServiceImplementa
    *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), role
    *     (ROLE_NOT_FOUND), or the principal is not a member
    *     (MEMBERSHIP_NOT_FOUND).
+   *   PERMISSION_DENIED: a manager adds a role holding a permission it does
+   *     not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
+   *   FAILED_PRECONDITION: a manager would take `org:manage` from the
+   *     organisation's last manager; reason LAST_ORGANIZATION_MANAGER.
    */
   setMemberRoles: handleUnaryCall<SetMemberRolesRequest, SetMemberRolesResponse>;
+  /**
+   * Invites an email address to join an organisation with
+   * organisation-scope roles: mails a single-use link (through the outbox,
+   * in the transaction that stores the invitation) that the person accepts
+   * by signing in with that address (AuthService.AcceptInvitation) or by
+   * registering with it (AuthService.Register with invitation_token). The
+   * token is in the mail only, never in a response; only its SHA-256 is
+   * stored. It expires after INVITATION_TTL_HOURS (7 days by default). An
+   * open invitation of the same address to the same organisation is
+   * replaced: revoked, in the same transaction, so its link stops working.
+   * Rate limited per caller (the user or service account, whichever
+   * address it invites), because each call sends mail: the per-account
+   * budget "invitation" (RATE_LIMIT_ACCOUNT_* per caller and
+   * RATE_LIMIT_ACCOUNT_IP_* per caller and source), spent once the request
+   * is valid.
+   *
+   * Status codes:
+   *   OK: the response holds the new invitation (status OPEN).
+   *   INVALID_ARGUMENT: organization_id is not a UUID, email is not an
+   *     address, a role id is not a UUID, more than 32 role ids, or a role
+   *     is not of scope ORGANIZATION; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND) or
+   *     role (ROLE_NOT_FOUND); deleted ones count as missing.
+   *   FAILED_PRECONDITION: the organisation is disabled; reason
+   *     ORGANIZATION_DISABLED.
+   *   PERMISSION_DENIED: a manager invites with a role holding a permission
+   *     it does not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
+   *   RESOURCE_EXHAUSTED: the caller's invitation budget is spent; reason
+   *     RATE_LIMITED, with google.rpc.RetryInfo.
+   */
+  createInvitation: handleUnaryCall<CreateInvitationRequest, CreateInvitationResponse>;
+  /**
+   * Lists the invitations of an organisation (of every status) ordered by
+   * creation time, then id, one page at a time (keyset paging).
+   *
+   * Status codes:
+   *   OK: the response holds one page (possibly empty).
+   *   INVALID_ARGUMENT: organization_id is not a UUID or page_size is
+   *     negative (reason VALIDATION_FAILED); or page_token is malformed, was
+   *     tampered with, or was issued for another organisation (reason
+   *     INVALID_PAGE_TOKEN).
+   *   NOT_FOUND: no such organisation, or it is deleted; reason
+   *     ORGANIZATION_NOT_FOUND.
+   */
+  listInvitations: handleUnaryCall<ListInvitationsRequest, ListInvitationsResponse>;
+  /**
+   * Revokes an open invitation of the organisation: its link stops
+   * working. Idempotent: an invitation already revoked or accepted is
+   * returned as it is (an accepted one stays accepted; RemoveMember ends
+   * the membership), and an expired one becomes REVOKED.
+   *
+   * Status codes:
+   *   OK: the response holds the invitation.
+   *   INVALID_ARGUMENT: organization_id or invitation_id is not a UUID;
+   *     reason VALIDATION_FAILED.
+   *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), or
+   *     no such invitation of it (reason INVITATION_NOT_FOUND).
+   */
+  revokeInvitation: handleUnaryCall<RevokeInvitationRequest, RevokeInvitationResponse>;
 }
 
 export interface OrganizationAdminServiceClient extends Client {
@@ -4821,6 +5975,8 @@ export interface OrganizationAdminServiceClient extends Client {
    *     role (ROLE_NOT_FOUND); deleted ones count as missing.
    *   ALREADY_EXISTS: it is already a member; reason ALREADY_MEMBER
    *     (SetMemberRoles changes a member's roles).
+   *   PERMISSION_DENIED: a manager grants a role holding a permission it
+   *     does not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
    */
   addMember(
     request: AddMemberRequest,
@@ -4875,6 +6031,10 @@ export interface OrganizationAdminServiceClient extends Client {
    *     VALIDATION_FAILED.
    *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), or
    *     the principal is not a member (reason MEMBERSHIP_NOT_FOUND).
+   *   FAILED_PRECONDITION: a manager would remove the organisation's last
+   *     manager (possibly itself); reason LAST_ORGANIZATION_MANAGER.
+   *     Concurrent removals are serialised on the organisation, so two
+   *     managers removing each other leave one.
    */
   removeMember(
     request: RemoveMemberRequest,
@@ -4904,6 +6064,10 @@ export interface OrganizationAdminServiceClient extends Client {
    *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), role
    *     (ROLE_NOT_FOUND), or the principal is not a member
    *     (MEMBERSHIP_NOT_FOUND).
+   *   PERMISSION_DENIED: a manager adds a role holding a permission it does
+   *     not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
+   *   FAILED_PRECONDITION: a manager would take `org:manage` from the
+   *     organisation's last manager; reason LAST_ORGANIZATION_MANAGER.
    */
   setMemberRoles(
     request: SetMemberRolesRequest,
@@ -4919,6 +6083,108 @@ export interface OrganizationAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetMemberRolesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Invites an email address to join an organisation with
+   * organisation-scope roles: mails a single-use link (through the outbox,
+   * in the transaction that stores the invitation) that the person accepts
+   * by signing in with that address (AuthService.AcceptInvitation) or by
+   * registering with it (AuthService.Register with invitation_token). The
+   * token is in the mail only, never in a response; only its SHA-256 is
+   * stored. It expires after INVITATION_TTL_HOURS (7 days by default). An
+   * open invitation of the same address to the same organisation is
+   * replaced: revoked, in the same transaction, so its link stops working.
+   * Rate limited per caller (the user or service account, whichever
+   * address it invites), because each call sends mail: the per-account
+   * budget "invitation" (RATE_LIMIT_ACCOUNT_* per caller and
+   * RATE_LIMIT_ACCOUNT_IP_* per caller and source), spent once the request
+   * is valid.
+   *
+   * Status codes:
+   *   OK: the response holds the new invitation (status OPEN).
+   *   INVALID_ARGUMENT: organization_id is not a UUID, email is not an
+   *     address, a role id is not a UUID, more than 32 role ids, or a role
+   *     is not of scope ORGANIZATION; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND) or
+   *     role (ROLE_NOT_FOUND); deleted ones count as missing.
+   *   FAILED_PRECONDITION: the organisation is disabled; reason
+   *     ORGANIZATION_DISABLED.
+   *   PERMISSION_DENIED: a manager invites with a role holding a permission
+   *     it does not hold in the organisation; reason GRANT_EXCEEDS_CALLER.
+   *   RESOURCE_EXHAUSTED: the caller's invitation budget is spent; reason
+   *     RATE_LIMITED, with google.rpc.RetryInfo.
+   */
+  createInvitation(
+    request: CreateInvitationRequest,
+    callback: (error: ServiceError | null, response: CreateInvitationResponse) => void,
+  ): ClientUnaryCall;
+  createInvitation(
+    request: CreateInvitationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateInvitationResponse) => void,
+  ): ClientUnaryCall;
+  createInvitation(
+    request: CreateInvitationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateInvitationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the invitations of an organisation (of every status) ordered by
+   * creation time, then id, one page at a time (keyset paging).
+   *
+   * Status codes:
+   *   OK: the response holds one page (possibly empty).
+   *   INVALID_ARGUMENT: organization_id is not a UUID or page_size is
+   *     negative (reason VALIDATION_FAILED); or page_token is malformed, was
+   *     tampered with, or was issued for another organisation (reason
+   *     INVALID_PAGE_TOKEN).
+   *   NOT_FOUND: no such organisation, or it is deleted; reason
+   *     ORGANIZATION_NOT_FOUND.
+   */
+  listInvitations(
+    request: ListInvitationsRequest,
+    callback: (error: ServiceError | null, response: ListInvitationsResponse) => void,
+  ): ClientUnaryCall;
+  listInvitations(
+    request: ListInvitationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListInvitationsResponse) => void,
+  ): ClientUnaryCall;
+  listInvitations(
+    request: ListInvitationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListInvitationsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes an open invitation of the organisation: its link stops
+   * working. Idempotent: an invitation already revoked or accepted is
+   * returned as it is (an accepted one stays accepted; RemoveMember ends
+   * the membership), and an expired one becomes REVOKED.
+   *
+   * Status codes:
+   *   OK: the response holds the invitation.
+   *   INVALID_ARGUMENT: organization_id or invitation_id is not a UUID;
+   *     reason VALIDATION_FAILED.
+   *   NOT_FOUND: no such organisation (reason ORGANIZATION_NOT_FOUND), or
+   *     no such invitation of it (reason INVITATION_NOT_FOUND).
+   */
+  revokeInvitation(
+    request: RevokeInvitationRequest,
+    callback: (error: ServiceError | null, response: RevokeInvitationResponse) => void,
+  ): ClientUnaryCall;
+  revokeInvitation(
+    request: RevokeInvitationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeInvitationResponse) => void,
+  ): ClientUnaryCall;
+  revokeInvitation(
+    request: RevokeInvitationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeInvitationResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -31,8 +31,11 @@ export const protobufFileName = "gatehouse/policy/v1/policy.proto";
  *      RATE_LIMITED, with google.rpc.RetryInfo;
  *   4. caller (`caller`, `principal_kinds`): UNAUTHENTICATED, reason
  *      INVALID_ACCESS_TOKEN;
- *   5. role (`required_role`): PERMISSION_DENIED, e.g. reason
- *      ADMIN_ROLE_REQUIRED, before any validation or lookup of the request;
+ *   5. role and permission (`required_role`, `required_permission`):
+ *      PERMISSION_DENIED before any validation or lookup of the request:
+ *      reason ADMIN_ROLE_REQUIRED when only the role would do, reason
+ *      PERMISSION_REQUIRED when the policy also admits the permission in
+ *      the organisation the request names (the caller needs either);
  *   6. the RPC itself, which spends `account_budget` once it knows the
  *      account the call is about.
  * Clients may read the policies (server reflection serves this file and
@@ -287,6 +290,11 @@ export const AccountBudget = {
   ACCOUNT_BUDGET_PASSWORD_RESET: 6,
   /** ACCOUNT_BUDGET_EMAIL_VERIFICATION - RequestEmailVerification, per calling user. */
   ACCOUNT_BUDGET_EMAIL_VERIFICATION: 7,
+  /**
+   * ACCOUNT_BUDGET_INVITATION - OrganizationAdminService.CreateInvitation (it sends mail), per calling
+   * user or service account.
+   */
+  ACCOUNT_BUDGET_INVITATION: 8,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -301,6 +309,7 @@ export namespace AccountBudget {
   export type ACCOUNT_BUDGET_PASSWORD_CHANGE = typeof AccountBudget.ACCOUNT_BUDGET_PASSWORD_CHANGE;
   export type ACCOUNT_BUDGET_PASSWORD_RESET = typeof AccountBudget.ACCOUNT_BUDGET_PASSWORD_RESET;
   export type ACCOUNT_BUDGET_EMAIL_VERIFICATION = typeof AccountBudget.ACCOUNT_BUDGET_EMAIL_VERIFICATION;
+  export type ACCOUNT_BUDGET_INVITATION = typeof AccountBudget.ACCOUNT_BUDGET_INVITATION;
   export type UNRECOGNIZED = typeof AccountBudget.UNRECOGNIZED;
 }
 
@@ -330,6 +339,9 @@ export function accountBudgetFromJSON(object: any): AccountBudget {
     case 7:
     case "ACCOUNT_BUDGET_EMAIL_VERIFICATION":
       return AccountBudget.ACCOUNT_BUDGET_EMAIL_VERIFICATION;
+    case 8:
+    case "ACCOUNT_BUDGET_INVITATION":
+      return AccountBudget.ACCOUNT_BUDGET_INVITATION;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -355,6 +367,8 @@ export function accountBudgetToJSON(object: AccountBudget): string {
       return "ACCOUNT_BUDGET_PASSWORD_RESET";
     case AccountBudget.ACCOUNT_BUDGET_EMAIL_VERIFICATION:
       return "ACCOUNT_BUDGET_EMAIL_VERIFICATION";
+    case AccountBudget.ACCOUNT_BUDGET_INVITATION:
+      return "ACCOUNT_BUDGET_INVITATION";
     case AccountBudget.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -364,9 +378,8 @@ export function accountBudgetToJSON(object: AccountBudget): string {
 /**
  * How the server treats a call of one RPC: who may call, what the caller
  * must hold, which rate-limit budgets the call spends and how it is
- * audited. New fields may be added (service accounts and API keys as new
- * principal kinds, permissions per organisation); a server that does not
- * know a field it finds set refuses to start rather than ignore it.
+ * audited. New fields may be added; a server that does not know a field it
+ * finds set refuses to start rather than ignore it.
  */
 export interface MethodPolicy {
   /** Who may call. Required (not CALLER_UNSPECIFIED). */
@@ -406,7 +419,41 @@ export interface MethodPolicy {
    * verification, account lockout); those are written by the RPC, in the
    * transaction of the change they record, and only when it happens.
    */
-  audit?: CallAudit | undefined;
+  audit?:
+    | CallAudit
+    | undefined;
+  /**
+   * A permission that admits the caller in one organisation, the one the
+   * request names: delegated administration. Only with CALLER_AUTHENTICATED.
+   * With `required_role` too, the caller passes holding the role OR the
+   * permission in that organisation; the role is checked first (as stored
+   * now), then the permission through the caller's global roles and its
+   * membership roles there (an API key: the key's global roles its owner
+   * holds, and the owner's memberships), as AuthorizationService decides
+   * it, from the same cache (at most AUTHZ_CACHE_TTL_MS old, dropped on
+   * every change). A caller with neither gets PERMISSION_DENIED, reason
+   * PERMISSION_REQUIRED, before the request is validated or anything is
+   * looked up; so does one without the role whose request names no
+   * organisation, or an organisation id that is not a UUID. The RPC learns
+   * which way the caller got in, and its audit event records it in the
+   * details as `access` ("role" or "permission") with `organization_id`.
+   */
+  requiredPermission?: PermissionRequirement | undefined;
+}
+
+/** A permission held in the organisation a request names. */
+export interface PermissionRequirement {
+  /**
+   * `resource:action`, e.g. "org:manage". Required; the server refuses to
+   * start with a name that is not of this form.
+   */
+  permission: string;
+  /**
+   * The request field naming the organisation, as a dotted path of proto
+   * field names ("organization_id", "member.organization_id"); it must be a
+   * string field of the request, or the server refuses to start.
+   */
+  organizationField: string;
 }
 
 /** The one audit event a call writes, whatever its outcome. */
@@ -439,7 +486,15 @@ export interface CallAudit {
 }
 
 function createBaseMethodPolicy(): MethodPolicy {
-  return { caller: 0, principalKinds: [], requiredRole: "", sourceBudget: 0, accountBudget: 0, audit: undefined };
+  return {
+    caller: 0,
+    principalKinds: [],
+    requiredRole: "",
+    sourceBudget: 0,
+    accountBudget: 0,
+    audit: undefined,
+    requiredPermission: undefined,
+  };
 }
 
 export const MethodPolicy: MessageFns<MethodPolicy> = {
@@ -465,6 +520,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     }
     if (message.audit !== undefined) {
       CallAudit.encode(message.audit, writer.uint32(50).fork()).join();
+    }
+    if (message.requiredPermission !== undefined) {
+      PermissionRequirement.encode(message.requiredPermission, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -540,6 +598,14 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
             message.audit = CallAudit.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.requiredPermission = PermissionRequirement.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -576,6 +642,11 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
         ? accountBudgetFromJSON(object.account_budget)
         : 0,
       audit: isSet(object.audit) ? CallAudit.fromJSON(object.audit) : undefined,
+      requiredPermission: isSet(object.requiredPermission)
+        ? PermissionRequirement.fromJSON(object.requiredPermission)
+        : isSet(object.required_permission)
+        ? PermissionRequirement.fromJSON(object.required_permission)
+        : undefined,
     };
   },
 
@@ -599,6 +670,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     if (message.audit !== undefined) {
       obj.audit = CallAudit.toJSON(message.audit);
     }
+    if (message.requiredPermission !== undefined) {
+      obj.requiredPermission = PermissionRequirement.toJSON(message.requiredPermission);
+    }
     return obj;
   },
 
@@ -615,6 +689,98 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     message.audit = (object.audit !== undefined && object.audit !== null)
       ? CallAudit.fromPartial(object.audit)
       : undefined;
+    message.requiredPermission = (object.requiredPermission !== undefined && object.requiredPermission !== null)
+      ? PermissionRequirement.fromPartial(object.requiredPermission)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePermissionRequirement(): PermissionRequirement {
+  return { permission: "", organizationField: "" };
+}
+
+export const PermissionRequirement: MessageFns<PermissionRequirement> = {
+  encode(message: PermissionRequirement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.permission !== "") {
+      writer.uint32(10).string(message.permission);
+    }
+    if (message.organizationField !== "") {
+      writer.uint32(18).string(message.organizationField);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PermissionRequirement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePermissionRequirement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.permission = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.organizationField = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PermissionRequirement {
+    return {
+      permission: isSet(object.permission) ? globalThis.String(object.permission) : "",
+      organizationField: isSet(object.organizationField)
+        ? globalThis.String(object.organizationField)
+        : isSet(object.organization_field)
+        ? globalThis.String(object.organization_field)
+        : "",
+    };
+  },
+
+  toJSON(message: PermissionRequirement): unknown {
+    const obj: any = {};
+    if (message.permission !== "") {
+      obj.permission = message.permission;
+    }
+    if (message.organizationField !== "") {
+      obj.organizationField = message.organizationField;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PermissionRequirement>, I>>(base?: I): PermissionRequirement {
+    return PermissionRequirement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PermissionRequirement>, I>>(object: I): PermissionRequirement {
+    const message = createBasePermissionRequirement();
+    message.permission = object.permission ?? "";
+    message.organizationField = object.organizationField ?? "";
     return message;
   },
 };
