@@ -13,6 +13,7 @@ import {
   UserStatus,
   type ValidateTokenResponse,
 } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { AuthorizationServiceClient } from '../src/gen/gatehouse/authz/v1/authorization_service.ts';
 import { createDatabase, type DatabasePool } from '../src/storage/createDatabase.ts';
 import { eventually } from './helpers/eventually.ts';
 import { redisDump } from './helpers/redisDump.ts';
@@ -466,6 +467,44 @@ describe('API key budgets', () => {
     // Another key of the same owner has a budget of its own.
     const other = await newKey(pool, { kind: 'service_account', id: saId }, ['reader']);
     await call(gh.auth, 'exchangeApiKey', {}, { token: other.secret });
+  });
+
+  it('permission checks spend no key budget: resource servers ask on every request', async () => {
+    await gh.db.query(
+      `INSERT INTO permissions (name) VALUES ('authz:check') ON CONFLICT DO NOTHING`,
+    );
+    await gh.db.query(
+      `WITH r AS (INSERT INTO roles (name, scope) VALUES ('checker', 'global') RETURNING id)
+       INSERT INTO role_permissions (role_id, permission) SELECT id, 'authz:check' FROM r`,
+    );
+    const saId = await insertServiceAccount(gh.db, ['checker']);
+    const key = await newKey(pool, { kind: 'service_account', id: saId }, ['checker']);
+    const authz = new AuthorizationServiceClient(gh.target, credentials.createInsecure());
+    try {
+      const check = {
+        principal: {
+          $case: 'subject' as const,
+          value: { id: { $case: 'serviceAccountId' as const, value: saId } },
+        },
+        permission: 'authz:check',
+        organizationId: '',
+      };
+      // Twice the key's budget of 3: every check answers.
+      for (let i = 0; i < 6; i++) {
+        const res = await call(authz, 'checkPermission', check, { token: key.secret });
+        assert.equal(res.allowed, true);
+      }
+      await call(authz, 'batchCheckPermissions', { checks: [check] }, { token: key.secret });
+      // The key's budget is untouched and still applies to everything else.
+      for (let i = 0; i < 3; i++) await call(gh.auth, 'exchangeApiKey', {}, { token: key.secret });
+      await expectRpcError(
+        call(gh.auth, 'exchangeApiKey', {}, { token: key.secret }),
+        status.RESOURCE_EXHAUSTED,
+        'RATE_LIMITED',
+      );
+    } finally {
+      authz.close();
+    }
   });
 
   it('failed key presentations spend the per-source credential budget', async () => {

@@ -27,6 +27,8 @@ export interface MethodPolicy {
   sourceBudget: CallClass | null;
   /** The per-account budget the use case spends ('login', ...; part of Redis keys), or null. */
   accountBudget: string | null;
+  /** Whether a call made with an API key spends the key's budget (not for permission checks). */
+  spendsKeyBudget: boolean;
   /** The one audit event written per call, whatever its outcome, or null. */
   audit: CallAuditPolicy | null;
 }

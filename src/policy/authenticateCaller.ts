@@ -23,8 +23,8 @@ const BEARER_PROBLEMS = {
  * INVALID_ACCESS_TOKEN) a call without one or with a principal of a kind the policy does not
  * accept. A refused API key (`ghk_...`) spends the per-source credential budget, like a failed
  * login, so keys cannot be tried without limit (an imported legacy key's lookup spends it up
- * front, in authenticateApiKey); every call made with a key spends the key's own budget. Either
- * may refuse with RATE_LIMITED.
+ * front, in authenticateApiKey); every call made with a key spends the key's own budget, unless
+ * the policy says `skip_key_budget` (permission checks). Either may refuse with RATE_LIMITED.
  */
 export function authenticateCaller(
   policy: MethodPolicy,
@@ -46,7 +46,9 @@ export function authenticateCaller(
     if (!kinds.includes(principal.kind)) {
       throw new AppError('INVALID_ACCESS_TOKEN', 'this call does not accept this kind of caller');
     }
-    if (principal.kind !== 'user') await limits.admitApiKey(principal.apiKeyId);
+    if (principal.kind !== 'user' && policy.spendsKeyBudget) {
+      await limits.admitApiKey(principal.apiKeyId);
+    }
     call.principal = principal;
     return next();
   };

@@ -385,4 +385,24 @@ describe('loadMethodPolicies', () => {
       /RequestPasswordReset.*required_permission needs CALLER_AUTHENTICATED/,
     );
   });
+
+  it('spares only the permission checks the per-key budget, and only for authenticated callers', () => {
+    const spared = [...policies.values()]
+      .filter((p) => !p.spendsKeyBudget)
+      .map((p) => p.path)
+      .sort();
+    assert.deepEqual(spared, [
+      '/gatehouse.authz.v1.AuthorizationService/BatchCheckPermissions',
+      '/gatehouse.authz.v1.AuthorizationService/CheckPermission',
+    ]);
+    const anonymous = problemsOf(
+      editedPolicy('gatehouse.auth.v1.AuthService', 'ValidateToken', (p) => {
+        p.skipKeyBudget = true;
+      }),
+    );
+    assert.match(
+      anonymous.join('\n'),
+      /ValidateToken.*skip_key_budget is only for CALLER_AUTHENTICATED/,
+    );
+  });
 });

@@ -72,6 +72,7 @@ const policyJson = z.object({
     .optional(),
   source_budget: z.string(),
   account_budget: z.string(),
+  skip_key_budget: z.boolean(),
   audit: z
     .object({
       action: z.string(),
@@ -179,6 +180,9 @@ function readPolicy(
       `required_role ${JSON.stringify(requiredRole)} is not one of ${Object.keys(ROLE_REFUSALS).join(', ')}`,
     );
   }
+  if (json.skip_key_budget && caller !== 'authenticated') {
+    problems.push('skip_key_budget is only for CALLER_AUTHENTICATED');
+  }
   let requiredPermission: PermissionRequirementPolicy | null = null;
   if (json.required_permission !== undefined) {
     const { permission, organization_field } = json.required_permission;
@@ -242,6 +246,7 @@ function readPolicy(
     requiredPermission,
     sourceBudget,
     accountBudget: accountBudget === 'none' ? null : (accountBudget ?? null),
+    spendsKeyBudget: !json.skip_key_budget,
     audit,
   };
 }

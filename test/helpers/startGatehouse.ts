@@ -23,6 +23,10 @@ import {
   AuthServiceClient,
   type AuthServiceService,
 } from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
+import type {
+  AuthorizationServiceClient,
+  AuthorizationServiceService,
+} from '../../src/gen/gatehouse/authz/v1/authorization_service.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase, redisUrl, type TestDatabase } from './testDatabase.ts';
 
@@ -133,7 +137,9 @@ type Definition<C> = C extends AuthServiceClient
       ? typeof ApiKeyServiceService
       : C extends OrganizationAdminServiceClient
         ? typeof OrganizationAdminServiceService
-        : typeof UserAdminServiceService;
+        : C extends AuthorizationServiceClient
+          ? typeof AuthorizationServiceService
+          : typeof UserAdminServiceService;
 type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
 type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
 
@@ -144,7 +150,8 @@ export function call<
     | UserAdminServiceClient
     | ServiceAccountAdminServiceClient
     | ApiKeyServiceClient
-    | OrganizationAdminServiceClient,
+    | OrganizationAdminServiceClient
+    | AuthorizationServiceClient,
   K extends keyof Definition<C> & string,
 >(
   client: C,

@@ -765,10 +765,12 @@ export const AuthorizationServiceService = {
    *     invalid; reason INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller holds neither `authz:check` nor
    *     `admin`; reason PERMISSION_REQUIRED.
-   *   RESOURCE_EXHAUSTED: rate limited (the caller's key budget, or the
-   *     per-source credential budget an imported legacy key in `credential`
-   *     spends on a cache miss); reason RATE_LIMITED and
-   *     google.rpc.RetryInfo says when to retry.
+   *   RESOURCE_EXHAUSTED: rate limited: the per-source credential budget,
+   *     which a refused API key of the caller spends, and an imported
+   *     legacy key in `credential` spends on a cache miss; reason
+   *     RATE_LIMITED and google.rpc.RetryInfo says when to retry. A check
+   *     spends no per-key budget (the policy's skip_key_budget): resource
+   *     servers call it for every request they serve.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   checkPermission: {
@@ -829,10 +831,12 @@ export interface AuthorizationServiceServer extends UntypedServiceImplementation
    *     invalid; reason INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller holds neither `authz:check` nor
    *     `admin`; reason PERMISSION_REQUIRED.
-   *   RESOURCE_EXHAUSTED: rate limited (the caller's key budget, or the
-   *     per-source credential budget an imported legacy key in `credential`
-   *     spends on a cache miss); reason RATE_LIMITED and
-   *     google.rpc.RetryInfo says when to retry.
+   *   RESOURCE_EXHAUSTED: rate limited: the per-source credential budget,
+   *     which a refused API key of the caller spends, and an imported
+   *     legacy key in `credential` spends on a cache miss; reason
+   *     RATE_LIMITED and google.rpc.RetryInfo says when to retry. A check
+   *     spends no per-key budget (the policy's skip_key_budget): resource
+   *     servers call it for every request they serve.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   checkPermission: handleUnaryCall<CheckPermissionRequest, CheckPermissionResponse>;
@@ -873,10 +877,12 @@ export interface AuthorizationServiceClient extends Client {
    *     invalid; reason INVALID_ACCESS_TOKEN.
    *   PERMISSION_DENIED: the caller holds neither `authz:check` nor
    *     `admin`; reason PERMISSION_REQUIRED.
-   *   RESOURCE_EXHAUSTED: rate limited (the caller's key budget, or the
-   *     per-source credential budget an imported legacy key in `credential`
-   *     spends on a cache miss); reason RATE_LIMITED and
-   *     google.rpc.RetryInfo says when to retry.
+   *   RESOURCE_EXHAUSTED: rate limited: the per-source credential budget,
+   *     which a refused API key of the caller spends, and an imported
+   *     legacy key in `credential` spends on a cache miss; reason
+   *     RATE_LIMITED and google.rpc.RetryInfo says when to retry. A check
+   *     spends no per-key budget (the policy's skip_key_budget): resource
+   *     servers call it for every request they serve.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   checkPermission(

@@ -438,7 +438,18 @@ export interface MethodPolicy {
    * which way the caller got in, and its audit event records it in the
    * details as `access` ("role" or "permission") with `organization_id`.
    */
-  requiredPermission?: PermissionRequirement | undefined;
+  requiredPermission?:
+    | PermissionRequirement
+    | undefined;
+  /**
+   * Set on the calls resource servers make for every request of theirs
+   * (AuthorizationService's permission checks): a call made with an API key
+   * (or a token minted from one) then spends no per-key budget
+   * (RATE_LIMIT_API_KEY_*, sized for API use, 6000 a minute by default, not
+   * for one check per request served). Only with CALLER_AUTHENTICATED. A
+   * key that is refused still spends the per-source credential budget.
+   */
+  skipKeyBudget: boolean;
 }
 
 /** A permission held in the organisation a request names. */
@@ -494,6 +505,7 @@ function createBaseMethodPolicy(): MethodPolicy {
     accountBudget: 0,
     audit: undefined,
     requiredPermission: undefined,
+    skipKeyBudget: false,
   };
 }
 
@@ -523,6 +535,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     }
     if (message.requiredPermission !== undefined) {
       PermissionRequirement.encode(message.requiredPermission, writer.uint32(58).fork()).join();
+    }
+    if (message.skipKeyBudget !== false) {
+      writer.uint32(64).bool(message.skipKeyBudget);
     }
     return writer;
   },
@@ -606,6 +621,14 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
             message.requiredPermission = PermissionRequirement.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.skipKeyBudget = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -647,6 +670,11 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
         : isSet(object.required_permission)
         ? PermissionRequirement.fromJSON(object.required_permission)
         : undefined,
+      skipKeyBudget: isSet(object.skipKeyBudget)
+        ? globalThis.Boolean(object.skipKeyBudget)
+        : isSet(object.skip_key_budget)
+        ? globalThis.Boolean(object.skip_key_budget)
+        : false,
     };
   },
 
@@ -673,6 +701,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     if (message.requiredPermission !== undefined) {
       obj.requiredPermission = PermissionRequirement.toJSON(message.requiredPermission);
     }
+    if (message.skipKeyBudget !== false) {
+      obj.skipKeyBudget = message.skipKeyBudget;
+    }
     return obj;
   },
 
@@ -692,6 +723,7 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     message.requiredPermission = (object.requiredPermission !== undefined && object.requiredPermission !== null)
       ? PermissionRequirement.fromPartial(object.requiredPermission)
       : undefined;
+    message.skipKeyBudget = object.skipKeyBudget ?? false;
     return message;
   },
 };
