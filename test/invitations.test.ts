@@ -329,6 +329,59 @@ describe('invitations', () => {
     ]);
     assert.equal(none.length, 0);
   });
+  it('the mailed link is accepted once, end to end: member with its roles, organisation active', async () => {
+    const guest = await registerUser(gh);
+    const address = guest.user.email;
+    await invite(orgId, address, [roles.reader]);
+    const { token } = tokenFromLink((await smtp.next(address)).text, INVITATION_URL);
+    const accepted = await call(
+      gh.auth,
+      'acceptInvitation',
+      { token },
+      { token: guest.tokens.accessToken },
+    );
+    assert.equal(accepted.organizationId, orgId);
+    const validated = await call(gh.auth, 'validateToken', { accessToken: accepted.accessToken });
+    assert.equal(validated.organizationId, orgId, 'the session now acts in the organisation');
+    const members = await org('listMembers', {
+      organizationId: orgId,
+      pageSize: 100,
+      pageToken: '',
+    });
+    const member = members.members.find((m) => m.userId === guest.user.id);
+    assert.deepEqual(member?.roleIds, [roles.reader]);
+    const listed = await org('listInvitations', {
+      organizationId: orgId,
+      pageSize: 100,
+      pageToken: '',
+    });
+    const inv = listed.invitations.find((i) => i.email === address.toLowerCase());
+    assert.equal(inv?.status, InvitationStatus.INVITATION_STATUS_ACCEPTED);
+    await expectRpcError(
+      call(gh.auth, 'acceptInvitation', { token }, { token: guest.tokens.accessToken }),
+      status.INVALID_ARGUMENT,
+      'INVALID_INVITATION_TOKEN',
+    );
+  });
+
+  it('a new person registers through the mailed link and starts in the organisation', async () => {
+    const address = email().toLowerCase();
+    await invite(orgId, address, [roles.reader]);
+    const { token } = tokenFromLink((await smtp.next(address)).text, INVITATION_URL);
+    const registered = await call(gh.auth, 'register', {
+      email: address,
+      password: 'lantern-orchard-meadow-42',
+      invitationToken: token,
+    });
+    const claims = JSON.parse(
+      Buffer.from(
+        (registered.tokens?.accessToken ?? '').split('.')[1] ?? '',
+        'base64url',
+      ).toString(),
+    ) as { org_id?: string; org_roles?: string[] };
+    assert.equal(claims.org_id, orgId);
+    assert.equal(registered.user?.emailVerified, true, 'the mailed token proves the address');
+  });
 });
 
 describe('invitation rate limit', () => {
