@@ -49,6 +49,9 @@ const ACTIONS: Record<string, string> = {
   listMembers: 'member_list',
   removeMember: 'member_remove',
   setMemberRoles: 'member_roles_set',
+  // Imports (issue 14, phase 2).
+  importOrganizations: 'organizations_import',
+  importMemberships: 'memberships_import',
 };
 
 interface AuditRow {

@@ -3,6 +3,16 @@ import type { AuditScope } from '../admin/AuditScope.ts';
 import type { Member, Organization } from '../domain/Organization.ts';
 import type { Permission, Role } from '../domain/Role.ts';
 import {
+  type ImportMembershipEntry,
+  type ImportMembershipResult,
+  importMemberships,
+} from './importMemberships.ts';
+import {
+  type ImportOrganizationEntry,
+  type ImportOrganizationResult,
+  importOrganizations,
+} from './importOrganizations.ts';
+import {
   addMember,
   listMembers,
   type MemberInput,
@@ -69,6 +79,15 @@ export interface OrganizationAdminService {
     audit: AuditScope,
     input: MemberInput & { roleIds: readonly string[] },
   ): Promise<Member>;
+  // Imports (issue 14, phase 2).
+  importOrganizations(
+    audit: AuditScope,
+    entries: readonly ImportOrganizationEntry[],
+  ): Promise<ImportOrganizationResult[]>;
+  importMemberships(
+    audit: AuditScope,
+    entries: readonly ImportMembershipEntry[],
+  ): Promise<ImportMembershipResult[]>;
 }
 
 /** Binds the organisation use cases to the reads' pool and the page-token codec. */
@@ -92,5 +111,8 @@ export function createOrganizationAdminService(
     listMembers: (input) => listMembers(deps, input),
     removeMember,
     setMemberRoles,
+    // Imports (issue 14, phase 2).
+    importOrganizations,
+    importMemberships,
   };
 }
