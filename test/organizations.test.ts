@@ -53,6 +53,9 @@ const ACTIONS: Record<string, string> = {
   createInvitation: 'invitation_create',
   listInvitations: 'invitation_list',
   revokeInvitation: 'invitation_revoke',
+  // Imports (issue 14, phase 2).
+  importOrganizations: 'organizations_import',
+  importMemberships: 'memberships_import',
 };
 
 // Delegated administration: these also admit org:manage in the organisation, so a caller with

@@ -1,17 +1,22 @@
 import { invalidArgument } from '../errors/AppError.ts';
 
-/** The most entries one import call (ImportUsers, ImportApiKeys) takes. */
+/** The most entries one import call (ImportUsers, ImportApiKeys, ImportMemberships) takes. */
 export const MAX_IMPORT_BATCH = 1000;
 // Clock skew tolerated on a supplied creation time; later than this it is in the future.
 const FUTURE_SLACK_MS = 5 * 60_000;
 
-/** Refuses (INVALID_ARGUMENT on `field`) a batch of `count` entries outside 1..MAX_IMPORT_BATCH. */
-export function checkImportBatchSize(count: number, field: string, noun: string): void {
-  if (count > 0 && count <= MAX_IMPORT_BATCH) return;
+/** Refuses (INVALID_ARGUMENT on `field`) a batch of `count` entries outside 1..`max`. */
+export function checkImportBatchSize(
+  count: number,
+  field: string,
+  noun: string,
+  max = MAX_IMPORT_BATCH,
+): void {
+  if (count > 0 && count <= max) return;
   throw invalidArgument([
     {
       field,
-      description: `between 1 and ${MAX_IMPORT_BATCH} ${noun} per call`,
+      description: `between 1 and ${max} ${noun} per call`,
       reason: count === 0 ? 'REQUIRED' : 'TOO_MANY',
     },
   ]);

@@ -6,6 +6,7 @@ import { pageSize } from '../paging/pageSize.ts';
 import { findUsersPage, type UserListFilter } from '../storage/users.ts';
 import type { AdminDeps } from './AdminDeps.ts';
 import { isRoleName } from './normalizeRoles.ts';
+import { checkId } from './requireUserId.ts';
 
 const STATUSES: readonly string[] = ['active', 'disabled', 'deleted'];
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
@@ -18,6 +19,8 @@ export interface ListUsersInput {
   role: string;
   /** 'active' | 'disabled' | 'deleted', or null for every status except deleted. */
   status: string | null;
+  /** Only members of this organisation; empty matches all. */
+  organizationId: string;
 }
 
 function parseFilter(input: ListUsersInput): { filter: UserListFilter; limit: number } {
@@ -42,12 +45,20 @@ function parseFilter(input: ListUsersInput): { filter: UserListFilter; limit: nu
   if (input.status !== null && !STATUSES.includes(input.status)) {
     violations.push({ field: 'status', description: 'unknown status', reason: 'INVALID_VALUE' });
   }
-  if (violations.length > 0 || isViolation(limit)) throw invalidArgument(violations);
+  const organizationId =
+    input.organizationId.trim() === ''
+      ? null
+      : checkId(input.organizationId, 'organization_id', 'organization');
+  if (isViolation(organizationId)) violations.push(organizationId);
+  if (violations.length > 0 || isViolation(limit) || isViolation(organizationId)) {
+    throw invalidArgument(violations);
+  }
   return {
     filter: {
       status: input.status as UserStatus | null,
       role: input.role === '' ? null : input.role,
       prefix: query === '' ? null : query,
+      organizationId,
     },
     limit,
   };
@@ -62,7 +73,10 @@ export async function listUsers(
   input: ListUsersInput,
 ): Promise<{ users: ManagedUser[]; nextPageToken: string }> {
   const { filter, limit } = parseFilter(input);
+  // The organisation joins the signed filter only when set, so tokens issued before the filter
+  // existed stay valid.
   const tokenFilter = [filter.status, filter.role, filter.prefix];
+  if (filter.organizationId !== null) tokenFilter.push(filter.organizationId);
   const { page, nextPageToken } = await createdAtPage(
     deps.pageTokens,
     'users',

@@ -1,4 +1,4 @@
-import type { ErrorReason } from './AppError.ts';
+import type { ErrorReason, FieldViolation } from './AppError.ts';
 
 /**
  * Why one entry of an import (ImportUsers, ImportApiKeys) failed, in the one error vocabulary:
@@ -66,4 +66,33 @@ export function importErrorReason(failure: ImportFailure): ImportErrorReason {
     case 'API_KEY_SECRET_TAKEN':
       return 'ALREADY_EXISTS';
   }
+}
+
+/**
+ * Why one row of ImportOrganizations or ImportMemberships failed, google.rpc style: `reason` is
+ * the ErrorReason a single call with that row would fail with (the result's error_reason, as
+ * an ErrorInfo would carry it), `field` the row's field at fault as a BadRequest would name it
+ * ('' when none), `message` for people. These later imports report reasons as they are, not
+ * narrowed into INVALID_<FIELD> names: the field says which part of the row is wrong.
+ */
+export interface ImportRowFailure {
+  reason: Extract<
+    ErrorReason,
+    | 'VALIDATION_FAILED'
+    | 'ORGANIZATION_NOT_FOUND'
+    | 'USER_NOT_FOUND'
+    | 'SERVICE_ACCOUNT_NOT_FOUND'
+    | 'ROLE_NOT_FOUND'
+  >;
+  field: string;
+  message: string;
+}
+
+/** The row failure of a field violation: VALIDATION_FAILED on its field. */
+export function rowValidationFailure(violation: FieldViolation): ImportRowFailure {
+  return {
+    reason: 'VALIDATION_FAILED',
+    field: violation.field,
+    message: `${violation.field}: ${violation.description}`,
+  };
 }

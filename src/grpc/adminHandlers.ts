@@ -45,6 +45,7 @@ export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdmi
         query: req.query,
         role: req.role,
         status: req.status in STATUS_FILTER ? (STATUS_FILTER[req.status] ?? null) : `${req.status}`,
+        organizationId: req.organizationId ?? '',
       });
       return { users: page.users.map(managed), nextPageToken: page.nextPageToken };
     },
@@ -86,6 +87,7 @@ export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdmi
         action: req.action,
         since: req.since,
         until: req.until,
+        organizationId: req.organizationId ?? '',
       });
       return { events: page.events.map(auditEventToProto), nextPageToken: page.nextPageToken };
     },

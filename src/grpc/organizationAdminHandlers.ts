@@ -1,5 +1,12 @@
-import type { OrganizationAdminServiceServer } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
+import {
+  type ImportedMembership,
+  type ImportOutcome,
+  type OrganizationAdminServiceServer,
+  ImportOutcome as Outcome,
+} from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import type { OrganizationAdminService } from '../orgs/createOrganizationAdminService.ts';
+import type { ImportMembershipEntry } from '../orgs/importMemberships.ts';
+import { countOutcomes } from '../orgs/importOrganizations.ts';
 import type { UnaryHandlers } from './bindService.ts';
 import {
   invitationToProto as invitation,
@@ -130,5 +137,100 @@ export function createOrganizationAdminHandlers(
     async revokeInvitation(req, ctx) {
       return { invitation: invitation(await service.revokeInvitation(ctx.audit, ctx.access, req)) };
     },
+
+    // --- Imports (issue 14, phase 2) ---
+    async importOrganizations(req, ctx) {
+      const results = await service.importOrganizations(ctx.audit, req.organizations);
+      return {
+        results: results.map((r) =>
+          r.outcome === 'failed'
+            ? { index: r.index, outcome: OUTCOME.failed, organizationId: '', ...failure(r.failure) }
+            : {
+                index: r.index,
+                outcome: OUTCOME[r.outcome],
+                organizationId: r.organizationId,
+                ...NO_FAILURE,
+              },
+        ),
+        ...counts(results),
+      };
+    },
+    async importMemberships(req, ctx) {
+      const results = await service.importMemberships(
+        ctx.audit,
+        req.memberships.map(membershipEntry),
+      );
+      return {
+        results: results.map((r) =>
+          r.outcome === 'failed'
+            ? {
+                index: r.index,
+                outcome: OUTCOME.failed,
+                membershipId: '',
+                organizationId: r.organizationId,
+                ...failure(r.failure),
+              }
+            : {
+                index: r.index,
+                outcome: OUTCOME[r.outcome],
+                membershipId: r.membershipId,
+                organizationId: r.organizationId,
+                ...NO_FAILURE,
+              },
+        ),
+        ...counts(results),
+      };
+    },
+  };
+}
+
+// --- Imports (issue 14, phase 2) ---
+
+const OUTCOME: Record<'created' | 'updated' | 'unchanged' | 'failed', ImportOutcome> = {
+  created: Outcome.IMPORT_OUTCOME_CREATED,
+  updated: Outcome.IMPORT_OUTCOME_UPDATED,
+  unchanged: Outcome.IMPORT_OUTCOME_UNCHANGED,
+  failed: Outcome.IMPORT_OUTCOME_FAILED,
+};
+
+const NO_FAILURE = { errorReason: '', errorField: '', errorMessage: '' };
+
+const failure = (f: { reason: string; field: string; message: string }) => ({
+  errorReason: f.reason,
+  errorField: f.field,
+  errorMessage: f.message,
+});
+
+/** The counts of an import response. */
+function counts(results: readonly { outcome: keyof typeof OUTCOME }[]) {
+  const c = countOutcomes(results);
+  return {
+    createdCount: c.created,
+    updatedCount: c.updated,
+    unchangedCount: c.unchanged,
+    failedCount: c.failed,
+  };
+}
+
+/** An ImportedMembership as the use case reads it: each oneof as a tagged value, or null. */
+function membershipEntry(m: ImportedMembership): ImportMembershipEntry {
+  const org = m.organization;
+  const who = m.member;
+  return {
+    organization:
+      org === undefined
+        ? null
+        : org.$case === 'organizationId'
+          ? { kind: 'id', id: org.value }
+          : { kind: 'slug', slug: org.value },
+    member:
+      who === undefined
+        ? null
+        : who.$case === 'userId'
+          ? { kind: 'user_id', id: who.value }
+          : who.$case === 'userEmail'
+            ? { kind: 'user_email', email: who.value }
+            : { kind: 'service_account_id', id: who.value },
+    roles: m.roles,
   };
 }

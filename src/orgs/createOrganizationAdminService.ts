@@ -14,6 +14,16 @@ import {
   revokeInvitation,
 } from './invitations.ts';
 import {
+  type ImportMembershipEntry,
+  type ImportMembershipResult,
+  importMemberships,
+} from './importMemberships.ts';
+import {
+  type ImportOrganizationEntry,
+  type ImportOrganizationResult,
+  importOrganizations,
+} from './importOrganizations.ts';
+import {
   addMember,
   listMembers,
   type MemberInput,
@@ -102,6 +112,15 @@ export interface OrganizationAdminService {
     access: CallAccess,
     input: { organizationId: string; invitationId: string },
   ): Promise<Invitation>;
+  // Imports (issue 14, phase 2).
+  importOrganizations(
+    audit: AuditScope,
+    entries: readonly ImportOrganizationEntry[],
+  ): Promise<ImportOrganizationResult[]>;
+  importMemberships(
+    audit: AuditScope,
+    entries: readonly ImportMembershipEntry[],
+  ): Promise<ImportMembershipResult[]>;
 }
 
 /** Binds the organisation use cases to the reads' pool, the page-token codec and the mail. */
@@ -128,5 +147,8 @@ export function createOrganizationAdminService(
     createInvitation: (ctx, input) => createInvitation(deps, ctx, input),
     listInvitations: (access, input) => listInvitations(deps, access, input),
     revokeInvitation,
+    // Imports (issue 14, phase 2).
+    importOrganizations,
+    importMemberships,
   };
 }

@@ -133,6 +133,8 @@ export interface AuditEventFilter {
   since: Date | null;
   /** Exclusive upper bound of occurred_at. */
   until: Date | null;
+  /** Events about this organisation (a scan of audit_events_organization_idx). */
+  organizationId: string | null;
 }
 
 /** One page of audit events, newest first (id DESC), with ids below `beforeId`. */
@@ -157,6 +159,9 @@ export async function findAuditEventsPage(
   }
   if (filter.until !== null) {
     conditions.push(sql.fragment`occurred_at < ${sql.timestamp(filter.until)}`);
+  }
+  if (filter.organizationId !== null) {
+    conditions.push(sql.fragment`organization_id = ${filter.organizationId}`);
   }
   if (beforeId !== null) conditions.push(sql.fragment`id < ${beforeId}`);
   const rows = await db.any(sql.type(auditEventRow)`

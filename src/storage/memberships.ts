@@ -161,3 +161,24 @@ export async function countMembersWithPermission(
     JOIN role_permissions rp ON rp.role_id = r.id AND rp.permission = ${permission}
     WHERE m.organization_id = ${organizationId} AND m.id <> ${exceptMembershipId}`);
 }
+
+/**
+ * Adds a member with roles unless it is one already: then null and nothing is written, without
+ * aborting the transaction (an import creating or updating memberships).
+ */
+export async function insertMemberUnlessPresent(
+  db: Db,
+  organizationId: string,
+  ref: MemberRef,
+  roleIds: readonly string[],
+): Promise<Member | null> {
+  const id = await db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+    INSERT INTO memberships (organization_id, user_id, service_account_id)
+    VALUES (${organizationId}, ${ref.kind === 'user' ? ref.id : null},
+            ${ref.kind === 'service_account' ? ref.id : null})
+    ON CONFLICT DO NOTHING
+    RETURNING id`);
+  if (id === null) return null;
+  await writeMemberRoles(db, id, roleIds);
+  return getMember(db, organizationId, ref);
+}

@@ -153,3 +153,39 @@ export async function updateOrganization(
       RETURNING ${COLUMNS}`),
   );
 }
+
+/**
+ * The live (not deleted) organisation with this slug, or null; `lock` as for
+ * getOrganizationById. Slugs are unique among live organisations, so there is at most one.
+ */
+export async function findOrganizationBySlug(
+  db: Db,
+  slug: string,
+  options: { lock?: 'update' | 'share' } = {},
+): Promise<Organization | null> {
+  const lock =
+    options.lock === 'update'
+      ? sql.fragment`FOR UPDATE`
+      : options.lock === 'share'
+        ? sql.fragment`FOR SHARE`
+        : sql.fragment``;
+  const row = await db.maybeOne(sql.type(organizationRow)`
+    SELECT ${COLUMNS} FROM organizations WHERE slug = ${slug} AND status <> 'deleted' ${lock}`);
+  return row === null ? null : toOrganization(row);
+}
+
+/**
+ * Inserts an active organisation unless a live one has the slug: then null and nothing is
+ * written, without aborting the transaction (an import's upsert, racing another import).
+ */
+export async function insertOrganizationUnlessSlugTaken(
+  db: Db,
+  org: NewOrganization,
+): Promise<Organization | null> {
+  const row = await db.maybeOne(sql.type(organizationRow)`
+    INSERT INTO organizations (slug, display_name, attributes)
+    VALUES (${org.slug}, ${org.displayName}, ${sql.jsonb(org.attributes)})
+    ON CONFLICT (slug) WHERE status <> 'deleted' DO NOTHING
+    RETURNING ${COLUMNS}`);
+  return row === null ? null : toOrganization(row);
+}

@@ -140,3 +140,19 @@ export async function findRolePermissions(
     GROUP BY r.id`);
   return new Map(rows.map((r) => [r.id, r.permissions]));
 }
+
+/**
+ * The id of each of `names` that names a role of scope 'organization', locked against deletion
+ * until the transaction ends (ImportMemberships names roles by name).
+ */
+export async function findOrganizationRoleIdsByName(
+  db: Db,
+  names: readonly string[],
+): Promise<Map<string, string>> {
+  if (names.length === 0) return new Map();
+  const rows = await db.any(sql.type(z.object({ id: z.string(), name: z.string() }))`
+    SELECT id, name FROM roles
+    WHERE scope = 'organization' AND name = ANY(${sql.array([...names], 'text')})
+    FOR KEY SHARE`);
+  return new Map(rows.map((r) => [r.name, r.id]));
+}

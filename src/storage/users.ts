@@ -212,6 +212,8 @@ export interface UserListFilter {
   status: UserStatus | null;
   role: string | null;
   prefix: string | null;
+  /** Only members of this organisation. */
+  organizationId: string | null;
 }
 
 /** Position after the last row of a page: created_at with microseconds (UTC), then id. */
@@ -250,6 +252,10 @@ export async function findUsersPage(
   ];
   if (filter.role !== null) {
     conditions.push(sql.fragment`roles @> ${sql.array([filter.role], 'text')}`);
+  }
+  if (filter.organizationId !== null) {
+    conditions.push(sql.fragment`EXISTS (SELECT 1 FROM memberships m
+      WHERE m.organization_id = ${filter.organizationId} AND m.user_id = users.id)`);
   }
   if (filter.prefix !== null) {
     const pattern = likePrefix(filter.prefix);

@@ -277,6 +277,74 @@ export function invitationStatusToJSON(object: InvitationStatus): string {
   }
 }
 
+/** What an import did with one row. */
+export const ImportOutcome = {
+  /** IMPORT_OUTCOME_UNSPECIFIED - Not set; never returned. */
+  IMPORT_OUTCOME_UNSPECIFIED: 0,
+  /** IMPORT_OUTCOME_CREATED - Created: a new organisation, or a new membership. */
+  IMPORT_OUTCOME_CREATED: 1,
+  /** IMPORT_OUTCOME_UPDATED - It existed and was changed to what the row says. */
+  IMPORT_OUTCOME_UPDATED: 2,
+  /** IMPORT_OUTCOME_UNCHANGED - It existed exactly as the row says; nothing was written. */
+  IMPORT_OUTCOME_UNCHANGED: 3,
+  /** IMPORT_OUTCOME_FAILED - The row was refused; error_reason and error_message say why. */
+  IMPORT_OUTCOME_FAILED: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type ImportOutcome = typeof ImportOutcome[keyof typeof ImportOutcome];
+
+export namespace ImportOutcome {
+  export type IMPORT_OUTCOME_UNSPECIFIED = typeof ImportOutcome.IMPORT_OUTCOME_UNSPECIFIED;
+  export type IMPORT_OUTCOME_CREATED = typeof ImportOutcome.IMPORT_OUTCOME_CREATED;
+  export type IMPORT_OUTCOME_UPDATED = typeof ImportOutcome.IMPORT_OUTCOME_UPDATED;
+  export type IMPORT_OUTCOME_UNCHANGED = typeof ImportOutcome.IMPORT_OUTCOME_UNCHANGED;
+  export type IMPORT_OUTCOME_FAILED = typeof ImportOutcome.IMPORT_OUTCOME_FAILED;
+  export type UNRECOGNIZED = typeof ImportOutcome.UNRECOGNIZED;
+}
+
+export function importOutcomeFromJSON(object: any): ImportOutcome {
+  switch (object) {
+    case 0:
+    case "IMPORT_OUTCOME_UNSPECIFIED":
+      return ImportOutcome.IMPORT_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "IMPORT_OUTCOME_CREATED":
+      return ImportOutcome.IMPORT_OUTCOME_CREATED;
+    case 2:
+    case "IMPORT_OUTCOME_UPDATED":
+      return ImportOutcome.IMPORT_OUTCOME_UPDATED;
+    case 3:
+    case "IMPORT_OUTCOME_UNCHANGED":
+      return ImportOutcome.IMPORT_OUTCOME_UNCHANGED;
+    case 4:
+    case "IMPORT_OUTCOME_FAILED":
+      return ImportOutcome.IMPORT_OUTCOME_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ImportOutcome.UNRECOGNIZED;
+  }
+}
+
+export function importOutcomeToJSON(object: ImportOutcome): string {
+  switch (object) {
+    case ImportOutcome.IMPORT_OUTCOME_UNSPECIFIED:
+      return "IMPORT_OUTCOME_UNSPECIFIED";
+    case ImportOutcome.IMPORT_OUTCOME_CREATED:
+      return "IMPORT_OUTCOME_CREATED";
+    case ImportOutcome.IMPORT_OUTCOME_UPDATED:
+      return "IMPORT_OUTCOME_UPDATED";
+    case ImportOutcome.IMPORT_OUTCOME_UNCHANGED:
+      return "IMPORT_OUTCOME_UNCHANGED";
+    case ImportOutcome.IMPORT_OUTCOME_FAILED:
+      return "IMPORT_OUTCOME_FAILED";
+    case ImportOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** An entry of the permission catalog. */
 export interface Permission {
   /** `resource:action`, e.g. `doc:read`. */
@@ -570,6 +638,151 @@ export interface RevokeInvitationRequest {
 
 export interface RevokeInvitationResponse {
   invitation?: Invitation | undefined;
+}
+
+/** One organisation of ImportOrganizationsRequest. */
+export interface ImportedOrganization {
+  /**
+   * The key the import matches on: `[a-z0-9][a-z0-9-]{1,62}`, as in
+   * CreateOrganization. At most one row of a request per slug.
+   */
+  slug: string;
+  /** At most 100 characters, no control characters. */
+  displayName: string;
+  /**
+   * Replaces the organisation's attributes: at most 32, keys
+   * `[a-z][a-z0-9_.-]{0,62}`, values at most 256 characters.
+   */
+  attributes: { [key: string]: string };
+}
+
+export interface ImportedOrganization_AttributesEntry {
+  key: string;
+  value: string;
+}
+
+/** Outcome of one ImportedOrganization. */
+export interface ImportOrganizationResult {
+  /** Zero-based position of the row in ImportOrganizationsRequest.organizations. */
+  index: number;
+  outcome: ImportOutcome;
+  /** The organisation's id; empty when the row failed. */
+  organizationId: string;
+  /**
+   * Why the row failed, a gatehouse.errors.v1.ErrorReason name (the reason
+   * a single call with this row would fail with); empty unless FAILED:
+   *   VALIDATION_FAILED: error_field is invalid (slug, display_name,
+   *     attributes["key"]), or the slug is that of an earlier row of the
+   *     request.
+   */
+  errorReason: string;
+  /**
+   * The row's field at fault (proto field name, as in
+   * google.rpc.BadRequest), when there is one.
+   */
+  errorField: string;
+  /** Human-readable explanation; empty unless FAILED. */
+  errorMessage: string;
+}
+
+/** Request of OrganizationAdminService.ImportOrganizations. */
+export interface ImportOrganizationsRequest {
+  /**
+   * 1 to 500 rows. The request is also bound by the server's message size
+   * limit (GRPC_MAX_MESSAGE_BYTES, default 64 KiB).
+   */
+  organizations: ImportedOrganization[];
+}
+
+/** Response of OrganizationAdminService.ImportOrganizations. */
+export interface ImportOrganizationsResponse {
+  /** One result per row of the request, in the same order. */
+  results: ImportOrganizationResult[];
+  createdCount: number;
+  updatedCount: number;
+  unchangedCount: number;
+  failedCount: number;
+}
+
+/** One membership of ImportMembershipsRequest. */
+export interface ImportedMembership {
+  /** The organisation; exactly one. */
+  organization?:
+    | //
+    /** Its id (UUID). */
+    { $case: "organizationId"; value: string }
+    | //
+    /** Its slug. */
+    { $case: "organizationSlug"; value: string }
+    | undefined;
+  /** The member; exactly one. */
+  member?:
+    | //
+    /** A user's id (UUID). */
+    { $case: "userId"; value: string }
+    | //
+    /** A user's email address, matched like Login (trimmed, case-insensitive). */
+    { $case: "userEmail"; value: string }
+    | //
+    /** A service account's id (UUID). */
+    { $case: "serviceAccountId"; value: string }
+    | undefined;
+  /**
+   * Names of roles of scope ORGANIZATION, at most 32; they replace the
+   * member's roles. Empty: a member without roles.
+   */
+  roles: string[];
+}
+
+/** Outcome of one ImportedMembership. */
+export interface ImportMembershipResult {
+  /** Zero-based position of the row in ImportMembershipsRequest.memberships. */
+  index: number;
+  outcome: ImportOutcome;
+  /** The membership's id; empty when the row failed. */
+  membershipId: string;
+  /** The organisation's id, when it was found. */
+  organizationId: string;
+  /**
+   * Why the row failed, a gatehouse.errors.v1.ErrorReason name (the reason
+   * a single call with this row would fail with); empty unless FAILED:
+   *   VALIDATION_FAILED: error_field is missing or invalid (organization,
+   *     member, an id that is not a UUID, an email that is not one, a role
+   *     name that is not one, more than 32 roles), or the row names the
+   *     same member of the same organisation as an earlier row;
+   *   ORGANIZATION_NOT_FOUND: no live organisation has this id or slug;
+   *   USER_NOT_FOUND: no live user has this id or email;
+   *   SERVICE_ACCOUNT_NOT_FOUND: no live service account has this id;
+   *   ROLE_NOT_FOUND: no role of scope ORGANIZATION has the name in
+   *     error_field (e.g. roles[1]).
+   */
+  errorReason: string;
+  /**
+   * The row's field at fault (proto field name, as in
+   * google.rpc.BadRequest), when there is one.
+   */
+  errorField: string;
+  /** Human-readable explanation; empty unless FAILED. */
+  errorMessage: string;
+}
+
+/** Request of OrganizationAdminService.ImportMemberships. */
+export interface ImportMembershipsRequest {
+  /**
+   * 1 to 1000 rows. The request is also bound by the server's message size
+   * limit (GRPC_MAX_MESSAGE_BYTES, default 64 KiB).
+   */
+  memberships: ImportedMembership[];
+}
+
+/** Response of OrganizationAdminService.ImportMemberships. */
+export interface ImportMembershipsResponse {
+  /** One result per row of the request, in the same order. */
+  results: ImportMembershipResult[];
+  createdCount: number;
+  updatedCount: number;
+  unchangedCount: number;
+  failedCount: number;
 }
 
 function createBasePermission(): Permission {
@@ -4894,6 +5107,1228 @@ export const RevokeInvitationResponse: MessageFns<RevokeInvitationResponse> = {
   },
 };
 
+function createBaseImportedOrganization(): ImportedOrganization {
+  return { slug: "", displayName: "", attributes: {} };
+}
+
+export const ImportedOrganization: MessageFns<ImportedOrganization> = {
+  encode(message: ImportedOrganization, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.slug !== "") {
+      writer.uint32(10).string(message.slug);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(18).string(message.displayName);
+    }
+    globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, string]) => {
+      ImportedOrganization_AttributesEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedOrganization {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedOrganization();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.slug = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = ImportedOrganization_AttributesEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.attributes[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedOrganization {
+    return {
+      slug: isSet(object.slug) ? globalThis.String(object.slug) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      attributes: isObject(object.attributes)
+        ? (globalThis.Object.entries(object.attributes) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ImportedOrganization): unknown {
+    const obj: any = {};
+    if (message.slug !== "") {
+      obj.slug = message.slug;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.attributes) {
+      const entries = globalThis.Object.entries(message.attributes) as [string, string][];
+      if (entries.length > 0) {
+        obj.attributes = {};
+        entries.forEach(([k, v]) => {
+          obj.attributes[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportedOrganization>, I>>(base?: I): ImportedOrganization {
+    return ImportedOrganization.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportedOrganization>, I>>(object: I): ImportedOrganization {
+    const message = createBaseImportedOrganization();
+    message.slug = object.slug ?? "";
+    message.displayName = object.displayName ?? "";
+    message.attributes = (globalThis.Object.entries(object.attributes ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseImportedOrganization_AttributesEntry(): ImportedOrganization_AttributesEntry {
+  return { key: "", value: "" };
+}
+
+export const ImportedOrganization_AttributesEntry: MessageFns<ImportedOrganization_AttributesEntry> = {
+  encode(message: ImportedOrganization_AttributesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedOrganization_AttributesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedOrganization_AttributesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedOrganization_AttributesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ImportedOrganization_AttributesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportedOrganization_AttributesEntry>, I>>(
+    base?: I,
+  ): ImportedOrganization_AttributesEntry {
+    return ImportedOrganization_AttributesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportedOrganization_AttributesEntry>, I>>(
+    object: I,
+  ): ImportedOrganization_AttributesEntry {
+    const message = createBaseImportedOrganization_AttributesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseImportOrganizationResult(): ImportOrganizationResult {
+  return { index: 0, outcome: 0, organizationId: "", errorReason: "", errorField: "", errorMessage: "" };
+}
+
+export const ImportOrganizationResult: MessageFns<ImportOrganizationResult> = {
+  encode(message: ImportOrganizationResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(16).int32(message.outcome);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(26).string(message.organizationId);
+    }
+    if (message.errorReason !== "") {
+      writer.uint32(34).string(message.errorReason);
+    }
+    if (message.errorField !== "") {
+      writer.uint32(42).string(message.errorField);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(50).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportOrganizationResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportOrganizationResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errorReason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorField = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportOrganizationResult {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      outcome: isSet(object.outcome) ? importOutcomeFromJSON(object.outcome) : 0,
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      errorReason: isSet(object.errorReason)
+        ? globalThis.String(object.errorReason)
+        : isSet(object.error_reason)
+        ? globalThis.String(object.error_reason)
+        : "",
+      errorField: isSet(object.errorField)
+        ? globalThis.String(object.errorField)
+        : isSet(object.error_field)
+        ? globalThis.String(object.error_field)
+        : "",
+      errorMessage: isSet(object.errorMessage)
+        ? globalThis.String(object.errorMessage)
+        : isSet(object.error_message)
+        ? globalThis.String(object.error_message)
+        : "",
+    };
+  },
+
+  toJSON(message: ImportOrganizationResult): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = importOutcomeToJSON(message.outcome);
+    }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.errorReason !== "") {
+      obj.errorReason = message.errorReason;
+    }
+    if (message.errorField !== "") {
+      obj.errorField = message.errorField;
+    }
+    if (message.errorMessage !== "") {
+      obj.errorMessage = message.errorMessage;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportOrganizationResult>, I>>(base?: I): ImportOrganizationResult {
+    return ImportOrganizationResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportOrganizationResult>, I>>(object: I): ImportOrganizationResult {
+    const message = createBaseImportOrganizationResult();
+    message.index = object.index ?? 0;
+    message.outcome = object.outcome ?? 0;
+    message.organizationId = object.organizationId ?? "";
+    message.errorReason = object.errorReason ?? "";
+    message.errorField = object.errorField ?? "";
+    message.errorMessage = object.errorMessage ?? "";
+    return message;
+  },
+};
+
+function createBaseImportOrganizationsRequest(): ImportOrganizationsRequest {
+  return { organizations: [] };
+}
+
+export const ImportOrganizationsRequest: MessageFns<ImportOrganizationsRequest> = {
+  encode(message: ImportOrganizationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.organizations) {
+      ImportedOrganization.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportOrganizationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportOrganizationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizations.push(ImportedOrganization.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportOrganizationsRequest {
+    return {
+      organizations: globalThis.Array.isArray(object?.organizations)
+        ? object.organizations.map((e: any) => ImportedOrganization.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ImportOrganizationsRequest): unknown {
+    const obj: any = {};
+    if (message.organizations?.length) {
+      obj.organizations = message.organizations.map((e) => ImportedOrganization.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportOrganizationsRequest>, I>>(base?: I): ImportOrganizationsRequest {
+    return ImportOrganizationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportOrganizationsRequest>, I>>(object: I): ImportOrganizationsRequest {
+    const message = createBaseImportOrganizationsRequest();
+    message.organizations = object.organizations?.map((e) => ImportedOrganization.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseImportOrganizationsResponse(): ImportOrganizationsResponse {
+  return { results: [], createdCount: 0, updatedCount: 0, unchangedCount: 0, failedCount: 0 };
+}
+
+export const ImportOrganizationsResponse: MessageFns<ImportOrganizationsResponse> = {
+  encode(message: ImportOrganizationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ImportOrganizationResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.createdCount !== 0) {
+      writer.uint32(16).int32(message.createdCount);
+    }
+    if (message.updatedCount !== 0) {
+      writer.uint32(24).int32(message.updatedCount);
+    }
+    if (message.unchangedCount !== 0) {
+      writer.uint32(32).int32(message.unchangedCount);
+    }
+    if (message.failedCount !== 0) {
+      writer.uint32(40).int32(message.failedCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportOrganizationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportOrganizationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ImportOrganizationResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.createdCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updatedCount = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unchangedCount = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failedCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportOrganizationsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ImportOrganizationResult.fromJSON(e))
+        : [],
+      createdCount: isSet(object.createdCount)
+        ? globalThis.Number(object.createdCount)
+        : isSet(object.created_count)
+        ? globalThis.Number(object.created_count)
+        : 0,
+      updatedCount: isSet(object.updatedCount)
+        ? globalThis.Number(object.updatedCount)
+        : isSet(object.updated_count)
+        ? globalThis.Number(object.updated_count)
+        : 0,
+      unchangedCount: isSet(object.unchangedCount)
+        ? globalThis.Number(object.unchangedCount)
+        : isSet(object.unchanged_count)
+        ? globalThis.Number(object.unchanged_count)
+        : 0,
+      failedCount: isSet(object.failedCount)
+        ? globalThis.Number(object.failedCount)
+        : isSet(object.failed_count)
+        ? globalThis.Number(object.failed_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ImportOrganizationsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ImportOrganizationResult.toJSON(e));
+    }
+    if (message.createdCount !== 0) {
+      obj.createdCount = Math.round(message.createdCount);
+    }
+    if (message.updatedCount !== 0) {
+      obj.updatedCount = Math.round(message.updatedCount);
+    }
+    if (message.unchangedCount !== 0) {
+      obj.unchangedCount = Math.round(message.unchangedCount);
+    }
+    if (message.failedCount !== 0) {
+      obj.failedCount = Math.round(message.failedCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportOrganizationsResponse>, I>>(base?: I): ImportOrganizationsResponse {
+    return ImportOrganizationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportOrganizationsResponse>, I>>(object: I): ImportOrganizationsResponse {
+    const message = createBaseImportOrganizationsResponse();
+    message.results = object.results?.map((e) => ImportOrganizationResult.fromPartial(e)) || [];
+    message.createdCount = object.createdCount ?? 0;
+    message.updatedCount = object.updatedCount ?? 0;
+    message.unchangedCount = object.unchangedCount ?? 0;
+    message.failedCount = object.failedCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseImportedMembership(): ImportedMembership {
+  return { organization: undefined, member: undefined, roles: [] };
+}
+
+export const ImportedMembership: MessageFns<ImportedMembership> = {
+  encode(message: ImportedMembership, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.organization?.$case) {
+      case "organizationId":
+        writer.uint32(10).string(message.organization.value);
+        break;
+      case "organizationSlug":
+        writer.uint32(18).string(message.organization.value);
+        break;
+    }
+    switch (message.member?.$case) {
+      case "userId":
+        writer.uint32(26).string(message.member.value);
+        break;
+      case "userEmail":
+        writer.uint32(34).string(message.member.value);
+        break;
+      case "serviceAccountId":
+        writer.uint32(42).string(message.member.value);
+        break;
+    }
+    for (const v of message.roles) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedMembership {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedMembership();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organization = { $case: "organizationId", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.organization = { $case: "organizationSlug", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.member = { $case: "userId", value: reader.string() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.member = { $case: "userEmail", value: reader.string() };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.member = { $case: "serviceAccountId", value: reader.string() };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedMembership {
+    return {
+      organization: isSet(object.organizationId)
+        ? { $case: "organizationId", value: globalThis.String(object.organizationId) }
+        : isSet(object.organization_id)
+        ? { $case: "organizationId", value: globalThis.String(object.organization_id) }
+        : isSet(object.organizationSlug)
+        ? { $case: "organizationSlug", value: globalThis.String(object.organizationSlug) }
+        : isSet(object.organization_slug)
+        ? { $case: "organizationSlug", value: globalThis.String(object.organization_slug) }
+        : undefined,
+      member: isSet(object.userId)
+        ? { $case: "userId", value: globalThis.String(object.userId) }
+        : isSet(object.user_id)
+        ? { $case: "userId", value: globalThis.String(object.user_id) }
+        : isSet(object.userEmail)
+        ? { $case: "userEmail", value: globalThis.String(object.userEmail) }
+        : isSet(object.user_email)
+        ? { $case: "userEmail", value: globalThis.String(object.user_email) }
+        : isSet(object.serviceAccountId)
+        ? { $case: "serviceAccountId", value: globalThis.String(object.serviceAccountId) }
+        : isSet(object.service_account_id)
+        ? { $case: "serviceAccountId", value: globalThis.String(object.service_account_id) }
+        : undefined,
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ImportedMembership): unknown {
+    const obj: any = {};
+    if (message.organization?.$case === "organizationId") {
+      obj.organizationId = message.organization.value;
+    } else if (message.organization?.$case === "organizationSlug") {
+      obj.organizationSlug = message.organization.value;
+    }
+    if (message.member?.$case === "userId") {
+      obj.userId = message.member.value;
+    } else if (message.member?.$case === "userEmail") {
+      obj.userEmail = message.member.value;
+    } else if (message.member?.$case === "serviceAccountId") {
+      obj.serviceAccountId = message.member.value;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportedMembership>, I>>(base?: I): ImportedMembership {
+    return ImportedMembership.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportedMembership>, I>>(object: I): ImportedMembership {
+    const message = createBaseImportedMembership();
+    switch (object.organization?.$case) {
+      case "organizationId": {
+        if (object.organization?.value !== undefined && object.organization?.value !== null) {
+          message.organization = { $case: "organizationId", value: object.organization.value };
+        }
+        break;
+      }
+      case "organizationSlug": {
+        if (object.organization?.value !== undefined && object.organization?.value !== null) {
+          message.organization = { $case: "organizationSlug", value: object.organization.value };
+        }
+        break;
+      }
+    }
+    switch (object.member?.$case) {
+      case "userId": {
+        if (object.member?.value !== undefined && object.member?.value !== null) {
+          message.member = { $case: "userId", value: object.member.value };
+        }
+        break;
+      }
+      case "userEmail": {
+        if (object.member?.value !== undefined && object.member?.value !== null) {
+          message.member = { $case: "userEmail", value: object.member.value };
+        }
+        break;
+      }
+      case "serviceAccountId": {
+        if (object.member?.value !== undefined && object.member?.value !== null) {
+          message.member = { $case: "serviceAccountId", value: object.member.value };
+        }
+        break;
+      }
+    }
+    message.roles = object.roles?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseImportMembershipResult(): ImportMembershipResult {
+  return {
+    index: 0,
+    outcome: 0,
+    membershipId: "",
+    organizationId: "",
+    errorReason: "",
+    errorField: "",
+    errorMessage: "",
+  };
+}
+
+export const ImportMembershipResult: MessageFns<ImportMembershipResult> = {
+  encode(message: ImportMembershipResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(16).int32(message.outcome);
+    }
+    if (message.membershipId !== "") {
+      writer.uint32(26).string(message.membershipId);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(34).string(message.organizationId);
+    }
+    if (message.errorReason !== "") {
+      writer.uint32(42).string(message.errorReason);
+    }
+    if (message.errorField !== "") {
+      writer.uint32(50).string(message.errorField);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(58).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportMembershipResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportMembershipResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.membershipId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorReason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errorField = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportMembershipResult {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      outcome: isSet(object.outcome) ? importOutcomeFromJSON(object.outcome) : 0,
+      membershipId: isSet(object.membershipId)
+        ? globalThis.String(object.membershipId)
+        : isSet(object.membership_id)
+        ? globalThis.String(object.membership_id)
+        : "",
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      errorReason: isSet(object.errorReason)
+        ? globalThis.String(object.errorReason)
+        : isSet(object.error_reason)
+        ? globalThis.String(object.error_reason)
+        : "",
+      errorField: isSet(object.errorField)
+        ? globalThis.String(object.errorField)
+        : isSet(object.error_field)
+        ? globalThis.String(object.error_field)
+        : "",
+      errorMessage: isSet(object.errorMessage)
+        ? globalThis.String(object.errorMessage)
+        : isSet(object.error_message)
+        ? globalThis.String(object.error_message)
+        : "",
+    };
+  },
+
+  toJSON(message: ImportMembershipResult): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = importOutcomeToJSON(message.outcome);
+    }
+    if (message.membershipId !== "") {
+      obj.membershipId = message.membershipId;
+    }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.errorReason !== "") {
+      obj.errorReason = message.errorReason;
+    }
+    if (message.errorField !== "") {
+      obj.errorField = message.errorField;
+    }
+    if (message.errorMessage !== "") {
+      obj.errorMessage = message.errorMessage;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportMembershipResult>, I>>(base?: I): ImportMembershipResult {
+    return ImportMembershipResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportMembershipResult>, I>>(object: I): ImportMembershipResult {
+    const message = createBaseImportMembershipResult();
+    message.index = object.index ?? 0;
+    message.outcome = object.outcome ?? 0;
+    message.membershipId = object.membershipId ?? "";
+    message.organizationId = object.organizationId ?? "";
+    message.errorReason = object.errorReason ?? "";
+    message.errorField = object.errorField ?? "";
+    message.errorMessage = object.errorMessage ?? "";
+    return message;
+  },
+};
+
+function createBaseImportMembershipsRequest(): ImportMembershipsRequest {
+  return { memberships: [] };
+}
+
+export const ImportMembershipsRequest: MessageFns<ImportMembershipsRequest> = {
+  encode(message: ImportMembershipsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.memberships) {
+      ImportedMembership.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportMembershipsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportMembershipsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.memberships.push(ImportedMembership.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportMembershipsRequest {
+    return {
+      memberships: globalThis.Array.isArray(object?.memberships)
+        ? object.memberships.map((e: any) => ImportedMembership.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ImportMembershipsRequest): unknown {
+    const obj: any = {};
+    if (message.memberships?.length) {
+      obj.memberships = message.memberships.map((e) => ImportedMembership.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportMembershipsRequest>, I>>(base?: I): ImportMembershipsRequest {
+    return ImportMembershipsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportMembershipsRequest>, I>>(object: I): ImportMembershipsRequest {
+    const message = createBaseImportMembershipsRequest();
+    message.memberships = object.memberships?.map((e) => ImportedMembership.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseImportMembershipsResponse(): ImportMembershipsResponse {
+  return { results: [], createdCount: 0, updatedCount: 0, unchangedCount: 0, failedCount: 0 };
+}
+
+export const ImportMembershipsResponse: MessageFns<ImportMembershipsResponse> = {
+  encode(message: ImportMembershipsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ImportMembershipResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.createdCount !== 0) {
+      writer.uint32(16).int32(message.createdCount);
+    }
+    if (message.updatedCount !== 0) {
+      writer.uint32(24).int32(message.updatedCount);
+    }
+    if (message.unchangedCount !== 0) {
+      writer.uint32(32).int32(message.unchangedCount);
+    }
+    if (message.failedCount !== 0) {
+      writer.uint32(40).int32(message.failedCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportMembershipsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportMembershipsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ImportMembershipResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.createdCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updatedCount = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unchangedCount = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failedCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportMembershipsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ImportMembershipResult.fromJSON(e))
+        : [],
+      createdCount: isSet(object.createdCount)
+        ? globalThis.Number(object.createdCount)
+        : isSet(object.created_count)
+        ? globalThis.Number(object.created_count)
+        : 0,
+      updatedCount: isSet(object.updatedCount)
+        ? globalThis.Number(object.updatedCount)
+        : isSet(object.updated_count)
+        ? globalThis.Number(object.updated_count)
+        : 0,
+      unchangedCount: isSet(object.unchangedCount)
+        ? globalThis.Number(object.unchangedCount)
+        : isSet(object.unchanged_count)
+        ? globalThis.Number(object.unchanged_count)
+        : 0,
+      failedCount: isSet(object.failedCount)
+        ? globalThis.Number(object.failedCount)
+        : isSet(object.failed_count)
+        ? globalThis.Number(object.failed_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ImportMembershipsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ImportMembershipResult.toJSON(e));
+    }
+    if (message.createdCount !== 0) {
+      obj.createdCount = Math.round(message.createdCount);
+    }
+    if (message.updatedCount !== 0) {
+      obj.updatedCount = Math.round(message.updatedCount);
+    }
+    if (message.unchangedCount !== 0) {
+      obj.unchangedCount = Math.round(message.unchangedCount);
+    }
+    if (message.failedCount !== 0) {
+      obj.failedCount = Math.round(message.failedCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportMembershipsResponse>, I>>(base?: I): ImportMembershipsResponse {
+    return ImportMembershipsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportMembershipsResponse>, I>>(object: I): ImportMembershipsResponse {
+    const message = createBaseImportMembershipsResponse();
+    message.results = object.results?.map((e) => ImportMembershipResult.fromPartial(e)) || [];
+    message.createdCount = object.createdCount ?? 0;
+    message.updatedCount = object.updatedCount ?? 0;
+    message.unchangedCount = object.unchangedCount ?? 0;
+    message.failedCount = object.failedCount ?? 0;
+    return message;
+  },
+};
+
 /**
  * Administrative management of permissions, roles, organisations,
  * memberships and invitations. All RPCs are unary and require the `admin`
@@ -5356,6 +6791,75 @@ export const OrganizationAdminServiceService = {
       Buffer.from(RevokeInvitationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeInvitationResponse => RevokeInvitationResponse.decode(value),
   },
+  /**
+   * Creates or updates organisations from another system's records, matched
+   * by slug (an upsert): a slug no live organisation has is CREATED (active,
+   * without members); an existing organisation (active or disabled) gets the
+   * row's display_name and attributes (the map replaces the old one) and is
+   * UPDATED, or UNCHANGED when it has them already. Its status is left as it
+   * is. Up to 500 rows per call; every row is checked before anything is
+   * written, and each row succeeds or fails on its own
+   * (ImportOrganizationResult): a bad row never fails the call. All rows are
+   * written in one transaction with the call's audit event
+   * (organizations_import, details: requested, created, updated, unchanged,
+   * failed), so a call that fails as a whole wrote nothing and can be
+   * repeated; repeating a call that succeeded changes nothing and reports
+   * every row UNCHANGED.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: organizations is empty or has more than 500 rows;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     organizations. Invalid rows are reported in results, not as this
+   *     code.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was written.
+   */
+  importOrganizations: {
+    path: "/gatehouse.admin.v1.OrganizationAdminService/ImportOrganizations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportOrganizationsRequest): Buffer =>
+      Buffer.from(ImportOrganizationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportOrganizationsRequest => ImportOrganizationsRequest.decode(value),
+    responseSerialize: (value: ImportOrganizationsResponse): Buffer =>
+      Buffer.from(ImportOrganizationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportOrganizationsResponse => ImportOrganizationsResponse.decode(value),
+  },
+  /**
+   * Creates memberships, or sets their roles, from another system's
+   * records. Each row names an organisation (by id or slug; deleted ones
+   * count as missing), a member (a user by id or by email, matched like
+   * Login: trimmed, case-insensitive; or a service account by id; deleted
+   * ones count as missing) and organisation roles by NAME (roles of scope
+   * ORGANIZATION; at most 32). A member not yet in the organisation is
+   * added with those roles (CREATED); an existing member's roles are
+   * replaced by them (UPDATED), or left as they are when they are the same
+   * (UNCHANGED). Up to 1000 rows per call; every row is checked before
+   * anything is written, each row succeeds or fails on its own
+   * (ImportMembershipResult), and all rows are written in one transaction
+   * with the call's audit event (memberships_import, details: requested,
+   * created, updated, unchanged, failed). Repeating a call that succeeded
+   * changes nothing and reports every row UNCHANGED.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: memberships is empty or has more than 1000 rows;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     memberships. Invalid rows are reported in results, not as this
+   *     code.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was written.
+   */
+  importMemberships: {
+    path: "/gatehouse.admin.v1.OrganizationAdminService/ImportMemberships" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportMembershipsRequest): Buffer =>
+      Buffer.from(ImportMembershipsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportMembershipsRequest => ImportMembershipsRequest.decode(value),
+    responseSerialize: (value: ImportMembershipsResponse): Buffer =>
+      Buffer.from(ImportMembershipsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportMembershipsResponse => ImportMembershipsResponse.decode(value),
+  },
 } as const;
 
 export interface OrganizationAdminServiceServer extends UntypedServiceImplementation {
@@ -5638,6 +7142,55 @@ export interface OrganizationAdminServiceServer extends UntypedServiceImplementa
    *     no such invitation of it (reason INVITATION_NOT_FOUND).
    */
   revokeInvitation: handleUnaryCall<RevokeInvitationRequest, RevokeInvitationResponse>;
+  /**
+   * Creates or updates organisations from another system's records, matched
+   * by slug (an upsert): a slug no live organisation has is CREATED (active,
+   * without members); an existing organisation (active or disabled) gets the
+   * row's display_name and attributes (the map replaces the old one) and is
+   * UPDATED, or UNCHANGED when it has them already. Its status is left as it
+   * is. Up to 500 rows per call; every row is checked before anything is
+   * written, and each row succeeds or fails on its own
+   * (ImportOrganizationResult): a bad row never fails the call. All rows are
+   * written in one transaction with the call's audit event
+   * (organizations_import, details: requested, created, updated, unchanged,
+   * failed), so a call that fails as a whole wrote nothing and can be
+   * repeated; repeating a call that succeeded changes nothing and reports
+   * every row UNCHANGED.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: organizations is empty or has more than 500 rows;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     organizations. Invalid rows are reported in results, not as this
+   *     code.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was written.
+   */
+  importOrganizations: handleUnaryCall<ImportOrganizationsRequest, ImportOrganizationsResponse>;
+  /**
+   * Creates memberships, or sets their roles, from another system's
+   * records. Each row names an organisation (by id or slug; deleted ones
+   * count as missing), a member (a user by id or by email, matched like
+   * Login: trimmed, case-insensitive; or a service account by id; deleted
+   * ones count as missing) and organisation roles by NAME (roles of scope
+   * ORGANIZATION; at most 32). A member not yet in the organisation is
+   * added with those roles (CREATED); an existing member's roles are
+   * replaced by them (UPDATED), or left as they are when they are the same
+   * (UNCHANGED). Up to 1000 rows per call; every row is checked before
+   * anything is written, each row succeeds or fails on its own
+   * (ImportMembershipResult), and all rows are written in one transaction
+   * with the call's audit event (memberships_import, details: requested,
+   * created, updated, unchanged, failed). Repeating a call that succeeded
+   * changes nothing and reports every row UNCHANGED.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: memberships is empty or has more than 1000 rows;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     memberships. Invalid rows are reported in results, not as this
+   *     code.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was written.
+   */
+  importMemberships: handleUnaryCall<ImportMembershipsRequest, ImportMembershipsResponse>;
 }
 
 export interface OrganizationAdminServiceClient extends Client {
@@ -6185,6 +7738,83 @@ export interface OrganizationAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeInvitationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates or updates organisations from another system's records, matched
+   * by slug (an upsert): a slug no live organisation has is CREATED (active,
+   * without members); an existing organisation (active or disabled) gets the
+   * row's display_name and attributes (the map replaces the old one) and is
+   * UPDATED, or UNCHANGED when it has them already. Its status is left as it
+   * is. Up to 500 rows per call; every row is checked before anything is
+   * written, and each row succeeds or fails on its own
+   * (ImportOrganizationResult): a bad row never fails the call. All rows are
+   * written in one transaction with the call's audit event
+   * (organizations_import, details: requested, created, updated, unchanged,
+   * failed), so a call that fails as a whole wrote nothing and can be
+   * repeated; repeating a call that succeeded changes nothing and reports
+   * every row UNCHANGED.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: organizations is empty or has more than 500 rows;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     organizations. Invalid rows are reported in results, not as this
+   *     code.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was written.
+   */
+  importOrganizations(
+    request: ImportOrganizationsRequest,
+    callback: (error: ServiceError | null, response: ImportOrganizationsResponse) => void,
+  ): ClientUnaryCall;
+  importOrganizations(
+    request: ImportOrganizationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImportOrganizationsResponse) => void,
+  ): ClientUnaryCall;
+  importOrganizations(
+    request: ImportOrganizationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImportOrganizationsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates memberships, or sets their roles, from another system's
+   * records. Each row names an organisation (by id or slug; deleted ones
+   * count as missing), a member (a user by id or by email, matched like
+   * Login: trimmed, case-insensitive; or a service account by id; deleted
+   * ones count as missing) and organisation roles by NAME (roles of scope
+   * ORGANIZATION; at most 32). A member not yet in the organisation is
+   * added with those roles (CREATED); an existing member's roles are
+   * replaced by them (UPDATED), or left as they are when they are the same
+   * (UNCHANGED). Up to 1000 rows per call; every row is checked before
+   * anything is written, each row succeeds or fails on its own
+   * (ImportMembershipResult), and all rows are written in one transaction
+   * with the call's audit event (memberships_import, details: requested,
+   * created, updated, unchanged, failed). Repeating a call that succeeded
+   * changes nothing and reports every row UNCHANGED.
+   *
+   * Status codes:
+   *   OK: the batch was processed; see each result.
+   *   INVALID_ARGUMENT: memberships is empty or has more than 1000 rows;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     memberships. Invalid rows are reported in results, not as this
+   *     code.
+   *   UNAVAILABLE: a dependency is down; nothing of the call was written.
+   */
+  importMemberships(
+    request: ImportMembershipsRequest,
+    callback: (error: ServiceError | null, response: ImportMembershipsResponse) => void,
+  ): ClientUnaryCall;
+  importMemberships(
+    request: ImportMembershipsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImportMembershipsResponse) => void,
+  ): ClientUnaryCall;
+  importMemberships(
+    request: ImportMembershipsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImportMembershipsResponse) => void,
   ): ClientUnaryCall;
 }
 

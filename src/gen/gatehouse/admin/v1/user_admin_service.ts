@@ -244,9 +244,15 @@ export const AuditAction = {
    * Register, whose register event names the new session).
    */
   AUDIT_ACTION_INVITATION_ACCEPT: 65,
-  /** AUDIT_ACTION_ORGANIZATIONS_IMPORT - OrganizationAdminService.ImportOrganizations. */
+  /**
+   * AUDIT_ACTION_ORGANIZATIONS_IMPORT - OrganizationAdminService.ImportOrganizations (details: requested,
+   * created, updated, unchanged, failed).
+   */
   AUDIT_ACTION_ORGANIZATIONS_IMPORT: 66,
-  /** AUDIT_ACTION_MEMBERSHIPS_IMPORT - OrganizationAdminService.ImportMemberships. */
+  /**
+   * AUDIT_ACTION_MEMBERSHIPS_IMPORT - OrganizationAdminService.ImportMemberships (details: requested,
+   * created, updated, unchanged, failed).
+   */
   AUDIT_ACTION_MEMBERSHIPS_IMPORT: 67,
   UNRECOGNIZED: -1,
 } as const;
@@ -970,6 +976,12 @@ export interface ListUsersRequest {
    * status except USER_STATUS_DELETED.
    */
   status: UserStatus;
+  /**
+   * Only members of this organisation (UUID), whatever their roles there;
+   * unset or empty matches all. An organisation without members, or none
+   * with this id, matches nothing.
+   */
+  organizationId?: string | undefined;
 }
 
 /** Response of UserAdminService.ListUsers. */
@@ -1120,7 +1132,17 @@ export interface ListAuditEventsRequest {
    * Only events that occurred before this time (exclusive); unset for no
    * upper bound.
    */
-  until?: Date | undefined;
+  until?:
+    | Date
+    | undefined;
+  /**
+   * Only events about this organisation (UUID): those whose details name it
+   * as organization_id (changes to it, its members, its invitations, and
+   * sessions switching to it); unset or empty matches all. The events of
+   * ImportOrganizations and ImportMemberships name no single organisation
+   * and are found by action.
+   */
+  organizationId?: string | undefined;
 }
 
 /** Response of UserAdminService.ListAuditEvents. */
@@ -2427,7 +2449,7 @@ export const GetUserResponse: MessageFns<GetUserResponse> = {
 };
 
 function createBaseListUsersRequest(): ListUsersRequest {
-  return { pageSize: 0, pageToken: "", query: "", role: "", status: 0 };
+  return { pageSize: 0, pageToken: "", query: "", role: "", status: 0, organizationId: undefined };
 }
 
 export const ListUsersRequest: MessageFns<ListUsersRequest> = {
@@ -2446,6 +2468,9 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
     }
     if (message.status !== 0) {
       writer.uint32(40).int32(message.status);
+    }
+    if (message.organizationId !== undefined) {
+      writer.uint32(50).string(message.organizationId);
     }
     return writer;
   },
@@ -2503,6 +2528,14 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
             message.status = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2530,6 +2563,11 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
       query: isSet(object.query) ? globalThis.String(object.query) : "",
       role: isSet(object.role) ? globalThis.String(object.role) : "",
       status: isSet(object.status) ? userStatusFromJSON(object.status) : 0,
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : undefined,
     };
   },
 
@@ -2550,6 +2588,9 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
     if (message.status !== 0) {
       obj.status = userStatusToJSON(message.status);
     }
+    if (message.organizationId !== undefined) {
+      obj.organizationId = message.organizationId;
+    }
     return obj;
   },
 
@@ -2563,6 +2604,7 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
     message.query = object.query ?? "";
     message.role = object.role ?? "";
     message.status = object.status ?? 0;
+    message.organizationId = object.organizationId ?? undefined;
     return message;
   },
 };
@@ -3714,7 +3756,15 @@ export const RevokeUserSessionsResponse: MessageFns<RevokeUserSessionsResponse> 
 };
 
 function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
-  return { pageSize: 0, pageToken: "", userId: "", action: "", since: undefined, until: undefined };
+  return {
+    pageSize: 0,
+    pageToken: "",
+    userId: "",
+    action: "",
+    since: undefined,
+    until: undefined,
+    organizationId: undefined,
+  };
 }
 
 export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
@@ -3736,6 +3786,9 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     }
     if (message.until !== undefined) {
       Timestamp.encode(toTimestamp(message.until), writer.uint32(50).fork()).join();
+    }
+    if (message.organizationId !== undefined) {
+      writer.uint32(58).string(message.organizationId);
     }
     return writer;
   },
@@ -3801,6 +3854,14 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
             message.until = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3833,6 +3894,11 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
       action: isSet(object.action) ? globalThis.String(object.action) : "",
       since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
       until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : undefined,
     };
   },
 
@@ -3856,6 +3922,9 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     if (message.until !== undefined) {
       obj.until = message.until.toISOString();
     }
+    if (message.organizationId !== undefined) {
+      obj.organizationId = message.organizationId;
+    }
     return obj;
   },
 
@@ -3870,6 +3939,7 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     message.action = object.action ?? "";
     message.since = object.since ?? undefined;
     message.until = object.until ?? undefined;
+    message.organizationId = object.organizationId ?? undefined;
     return message;
   },
 };
@@ -4588,8 +4658,9 @@ export const UserAdminServiceService = {
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
-   *   INVALID_ARGUMENT: page_size is negative, or a filter is malformed
-   *     (reason VALIDATION_FAILED, google.rpc.BadRequest lists the fields);
+   *   INVALID_ARGUMENT: page_size is negative, or a filter is malformed,
+   *     e.g. organization_id not a UUID (reason VALIDATION_FAILED,
+   *     google.rpc.BadRequest lists the fields);
    *     or page_token is malformed, was tampered with, expired, or was
    *     issued for different filters (reason INVALID_PAGE_TOKEN).
    *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
@@ -4838,8 +4909,8 @@ export const UserAdminServiceService = {
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
-   *   INVALID_ARGUMENT: page_size is negative, user_id is not a UUID, or
-   *     since is not before until (reason VALIDATION_FAILED,
+   *   INVALID_ARGUMENT: page_size is negative, user_id or organization_id
+   *     is not a UUID, or since is not before until (reason VALIDATION_FAILED,
    *     google.rpc.BadRequest lists the fields); or page_token is malformed,
    *     was tampered with, expired, or was issued for different filters
    *     (reason INVALID_PAGE_TOKEN).
@@ -5013,8 +5084,9 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
-   *   INVALID_ARGUMENT: page_size is negative, or a filter is malformed
-   *     (reason VALIDATION_FAILED, google.rpc.BadRequest lists the fields);
+   *   INVALID_ARGUMENT: page_size is negative, or a filter is malformed,
+   *     e.g. organization_id not a UUID (reason VALIDATION_FAILED,
+   *     google.rpc.BadRequest lists the fields);
    *     or page_token is malformed, was tampered with, expired, or was
    *     issued for different filters (reason INVALID_PAGE_TOKEN).
    *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
@@ -5195,8 +5267,8 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
-   *   INVALID_ARGUMENT: page_size is negative, user_id is not a UUID, or
-   *     since is not before until (reason VALIDATION_FAILED,
+   *   INVALID_ARGUMENT: page_size is negative, user_id or organization_id
+   *     is not a UUID, or since is not before until (reason VALIDATION_FAILED,
    *     google.rpc.BadRequest lists the fields); or page_token is malformed,
    *     was tampered with, expired, or was issued for different filters
    *     (reason INVALID_PAGE_TOKEN).
@@ -5360,8 +5432,9 @@ export interface UserAdminServiceClient extends Client {
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
-   *   INVALID_ARGUMENT: page_size is negative, or a filter is malformed
-   *     (reason VALIDATION_FAILED, google.rpc.BadRequest lists the fields);
+   *   INVALID_ARGUMENT: page_size is negative, or a filter is malformed,
+   *     e.g. organization_id not a UUID (reason VALIDATION_FAILED,
+   *     google.rpc.BadRequest lists the fields);
    *     or page_token is malformed, was tampered with, expired, or was
    *     issued for different filters (reason INVALID_PAGE_TOKEN).
    *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
@@ -5654,8 +5727,8 @@ export interface UserAdminServiceClient extends Client {
    *
    * Status codes:
    *   OK: the response holds one page (possibly empty).
-   *   INVALID_ARGUMENT: page_size is negative, user_id is not a UUID, or
-   *     since is not before until (reason VALIDATION_FAILED,
+   *   INVALID_ARGUMENT: page_size is negative, user_id or organization_id
+   *     is not a UUID, or since is not before until (reason VALIDATION_FAILED,
    *     google.rpc.BadRequest lists the fields); or page_token is malformed,
    *     was tampered with, expired, or was issued for different filters
    *     (reason INVALID_PAGE_TOKEN).

@@ -62,7 +62,7 @@ export const Caller = {
    * is active. Otherwise UNAUTHENTICATED (INVALID_ACCESS_TOKEN). An API key
    * presentation that fails spends the per-source credential budget, like a
    * failed login; every call made with a key spends that key's own budget
-   * (RATE_LIMIT_API_KEY_*). Either refusal is RESOURCE_EXHAUSTED,
+   * (RATE_LIMIT_API_KEY_*), unless the policy sets skip_key_budget. Either refusal is RESOURCE_EXHAUSTED,
    * RATE_LIMITED, with google.rpc.RetryInfo.
    */
   CALLER_AUTHENTICATED: 2,
