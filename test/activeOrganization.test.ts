@@ -414,6 +414,39 @@ describe('active organisation of a session', () => {
     ]);
   });
 
+  it('ValidateToken without an organisation follows global role changes within 1 s, on both instances', async () => {
+    const roleName = uniqueName('night-audit');
+    const roleId = await fx.role(roleName, 'global', ['ledger:close']);
+    const u = await registerUser(gh);
+    await sql(`UPDATE users SET roles = $2 WHERE id = $1`, [u.user.id, [roleName]]);
+    const token = (await login(u.email, u.password)).tokens?.accessToken ?? '';
+    for (const instance of [gh, gh2]) {
+      assert.deepEqual((await validate(token, instance)).permissions, ['ledger:close']);
+    }
+    // The role gains a permission and loses its first one: the catalog of global roles is
+    // dropped on the change, on every instance.
+    await fx.role(uniqueName('unrelated'), 'global', ['ledger:reopen']);
+    await sql(`UPDATE role_permissions SET permission = 'ledger:reopen' WHERE role_id = $1`, [
+      roleId,
+    ]);
+    for (const instance of [gh, gh2]) {
+      await eventually(
+        () => validate(token, instance),
+        (r) => r.permissions.join() === 'ledger:reopen',
+        { timeoutMs: LIVE_WITHIN_MS, what: "the role's new permissions in ValidateToken" },
+      );
+    }
+    // And the user losing the role (their roles change, so the session cache drops them).
+    await sql(`UPDATE users SET roles = '{}' WHERE id = $1`, [u.user.id]);
+    for (const instance of [gh, gh2]) {
+      await eventually(
+        () => validate(token, instance),
+        (r) => r.permissions.length === 0,
+        { timeoutMs: LIVE_WITHIN_MS, what: 'no permissions once the role is taken away' },
+      );
+    }
+  });
+
   it('ChangePassword keeps the calling session organisation in the new session', async () => {
     const u = await memberOfNewOrganization(['rooms:clean']);
     const token = (await login(u.email, u.password, u.org)).tokens?.accessToken ?? '';

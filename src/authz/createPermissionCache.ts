@@ -1,12 +1,18 @@
 import { LRUCache } from 'lru-cache';
-import type { AuthzSubject, PermissionGrants } from '../domain/PermissionGrants.ts';
-import { findPermissionGrants } from '../storage/authz.ts';
+import type { AuthzSubject, PermissionGrants, RoleGrant } from '../domain/PermissionGrants.ts';
+import { findGlobalRoleGrants, findPermissionGrants } from '../storage/authz.ts';
 import type { Db } from '../storage/Db.ts';
 
 /** Effective-permission inputs on the hot path, per (subject, organisation). */
 export interface PermissionCache {
   /** The subject's grants (in the organisation, when not null), as stored at most a TTL ago. */
   grants(subject: AuthzSubject, organizationId: string | null): Promise<PermissionGrants>;
+  /**
+   * What the global roles `roles` grant, from the catalog of global roles (one query per TTL for
+   * every subject alike, dropped with everything else on a change): for callers that already
+   * know a principal's current global roles and ask about no organisation.
+   */
+  globalGrants(roles: readonly string[]): Promise<RoleGrant[]>;
   /** Drops what is cached about these users and service accounts (their roles or status changed). */
   forget(changes: { userIds?: string[]; serviceAccountIds?: string[] }): void;
   /** Drops everything (a role, permission, organisation or membership changed, or a feed gap). */
@@ -30,6 +36,23 @@ export function createPermissionCache(d: { pool: Db; ttlMs: number }): Permissio
     ttl: d.ttlMs,
   });
   let generation = 0;
+  let catalog: { loading: Promise<Map<string, string[]>>; at: number } | null = null;
+  const loadCatalog = () => {
+    if (catalog !== null && Date.now() - catalog.at < d.ttlMs) return catalog.loading;
+    const started = generation;
+    const loading = findGlobalRoleGrants(d.pool);
+    const entry = { loading, at: Date.now() };
+    catalog = entry;
+    loading.then(
+      () => {
+        if (generation !== started && catalog === entry) catalog = null;
+      },
+      () => {
+        if (catalog === entry) catalog = null;
+      },
+    );
+    return loading;
+  };
   const forgetPrefix = (prefix: string) => {
     for (const key of [...entries.keys()]) if (key.startsWith(prefix)) entries.delete(key);
   };
@@ -51,6 +74,13 @@ export function createPermissionCache(d: { pool: Db; ttlMs: number }): Permissio
       );
       return loading;
     },
+    async globalGrants(roles) {
+      if (roles.length === 0) return [];
+      const byRole = await loadCatalog();
+      return roles.flatMap((role) =>
+        (byRole.get(role) ?? []).map((permission) => ({ role, permission })),
+      );
+    },
     forget({ userIds = [], serviceAccountIds = [] }) {
       if (userIds.length === 0 && serviceAccountIds.length === 0) return;
       generation += 1;
@@ -60,6 +90,7 @@ export function createPermissionCache(d: { pool: Db; ttlMs: number }): Permissio
     forgetAll() {
       generation += 1;
       entries.clear();
+      catalog = null;
     },
   };
 }

@@ -8,12 +8,6 @@ import type { Member, Organization } from '../domain/Organization.ts';
 import type { Permission, Role } from '../domain/Role.ts';
 import type { AccountMail } from '../mail/createAccountMail.ts';
 import {
-  type CreateInvitationInput,
-  createInvitation,
-  listInvitations,
-  revokeInvitation,
-} from './invitations.ts';
-import {
   type ImportMembershipEntry,
   type ImportMembershipResult,
   importMemberships,
@@ -23,6 +17,12 @@ import {
   type ImportOrganizationResult,
   importOrganizations,
 } from './importOrganizations.ts';
+import {
+  type CreateInvitationInput,
+  createInvitation,
+  listInvitations,
+  revokeInvitation,
+} from './invitations.ts';
 import {
   addMember,
   listMembers,

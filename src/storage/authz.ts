@@ -76,3 +76,19 @@ export async function findPermissionGrants(
           },
   };
 }
+
+/**
+ * Every global role's permissions, by role name (roles without any are left out): the catalog
+ * a credential's global roles are looked up in when no organisation is involved. Global roles
+ * are few (an operator defines them), so the whole table is read at once.
+ */
+export async function findGlobalRoleGrants(db: Db): Promise<Map<string, string[]>> {
+  const rows = await db.any(sql.type(
+    z.object({ name: z.string(), permissions: z.array(z.string()) }),
+  )`
+    SELECT r.name, array_agg(rp.permission ORDER BY rp.permission) AS permissions
+    FROM roles r JOIN role_permissions rp ON rp.role_id = r.id
+    WHERE r.scope = 'global'
+    GROUP BY r.name`);
+  return new Map(rows.map((r) => [r.name, r.permissions]));
+}
