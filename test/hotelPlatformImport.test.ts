@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { Role } from '../src/gen/gatehouse/admin/v1/organization_admin_service.ts';
 import {
   AuthorizationServiceClient,
   type BatchCheckPermissionsRequest,
   type BatchCheckPermissionsResponse,
 } from '../src/gen/gatehouse/authz/v1/authorization_service.ts';
 import { bufCurl } from './helpers/bufCurl.ts';
+import { expectRpcError } from './helpers/rpcError.ts';
 import { runCli } from './helpers/runCli.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/testDatabase.ts';
@@ -17,8 +19,9 @@ import { createTestDatabase, type TestDatabase } from './helpers/testDatabase.ts
  * page cannot drift from what is tested) runs against a scratch copy of the hotel platform's
  * database, and each JSON batch goes to Gatehouse with `buf curl` as the page prints it; the
  * outputs the page shows are compared where they carry no ids. Then the outcome the issue asks
- * for: permissions per hotel through CheckPermission. Steps share state and run in order; later
- * steps (token claims, a hotel admin managing staff) append as further `it`s.
+ * for: permissions per hotel through CheckPermission and from the token (Login for a hotel,
+ * ValidateToken), and a hotel admin managing her own hotel's staff through gRPC, and nothing
+ * beyond it. Steps share state and run in order.
  */
 
 const DOC = readFileSync(new URL('../docs/importing-organisations.md', import.meta.url), 'utf8');
@@ -76,12 +79,12 @@ describe('docs/importing-organisations.md: the hotel platform, imported and chec
   const rpc = async (
     path: string,
     body: string,
-    options: { emitDefaults?: boolean; bearer?: string } = {},
+    options: { emitDefaults?: boolean; bearer?: string | null } = {},
   ) => {
+    const bearer = options.bearer === undefined ? importKey : options.bearer;
     const res = await bufCurl(`http://${gh.target}/gatehouse.${path}`, [
       ...(options.emitDefaults ? ['--emit-defaults'] : []),
-      '-H',
-      `authorization: Bearer ${options.bearer ?? importKey}`,
+      ...(bearer === null ? [] : ['-H', `authorization: Bearer ${bearer}`]),
       '-d',
       body,
     ]);
@@ -301,5 +304,162 @@ describe('docs/importing-organisations.md: the hotel platform, imported and chec
       res.results.map((r, i) => [...(expected[i] ?? []).slice(0, 3), r.allowed]),
       expected,
     );
+  });
+
+  let anaToken = '';
+
+  it('from the token: Ana signs in for Lisbon; ValidateToken answers her permissions there', async () => {
+    const login = await rpc(
+      'auth.v1.AuthService/Login',
+      JSON.stringify({
+        identifier: 'ana@hotels.example',
+        password: PASSWORD,
+        organizationId: orgIds.lis,
+      }),
+      { bearer: null },
+    );
+    anaToken = (login.tokens as { accessToken: string }).accessToken;
+    const claims = JSON.parse(
+      Buffer.from(anaToken.split('.')[1] ?? '', 'base64url').toString(),
+    ) as Record<string, unknown>;
+    assert.equal(claims.org_id, orgIds.lis);
+    assert.deepEqual(claims.org_roles, ['hotel_admin']);
+    const v = await rpc(
+      'auth.v1.AuthService/ValidateToken',
+      JSON.stringify({ accessToken: anaToken }),
+      {
+        bearer: null,
+      },
+    );
+    const [printed] = docOutputAfter('$AUTH/ValidateToken');
+    const shown = JSON.parse(printed ?? '{}') as Record<string, unknown>;
+    // The page's id is an example; everything else is what the server answers.
+    assert.deepEqual(
+      { ...shown, organizationId: orgIds.lis },
+      JSON.parse(pick(v, ['organizationId', 'organizationRoles', 'permissions'])),
+    );
+    // Porto is not hers: no session for it.
+    await expectRpcError(
+      call(
+        gh.auth,
+        'switchOrganization',
+        { organizationId: orgIds.opo ?? '' },
+        { token: anaToken },
+      ),
+      status.PERMISSION_DENIED,
+      'NOT_A_MEMBER',
+    );
+  });
+
+  it('a hotel admin manages her hotel only: invites, removes, never the last manager, never Porto', async () => {
+    // The doc's commands: the staff role's id, an invitation, the member list.
+    const roles = await rpc(
+      `${ORGS}/ListRoles`,
+      JSON.stringify({ scope: 'ROLE_SCOPE_ORGANIZATION' }),
+    );
+    const staffRole =
+      (roles.roles as { id: string; name: string }[]).find((r) => r.name === 'hotel_staff')?.id ??
+      '';
+    const invited = await rpc(
+      `${ORGS}/CreateInvitation`,
+      JSON.stringify({
+        organizationId: orgIds.lis,
+        email: 'new.receptionist@hotels.example',
+        roleIds: [staffRole],
+      }),
+      { bearer: anaToken },
+    );
+    assert.equal((invited.invitation as { status: string }).status, 'INVITATION_STATUS_OPEN');
+    const members = await rpc(
+      `${ORGS}/ListMembers`,
+      JSON.stringify({ organizationId: orgIds.lis }),
+      {
+        bearer: anaToken,
+      },
+    );
+    const inLisbon = (members.members as { userId: string }[]).map((m) => m.userId).sort();
+    assert.deepEqual(inLisbon, [userIds.ana, userIds.bruno, userIds.eva].sort());
+
+    // Porto is out of her reach, whatever she asks.
+    const porto = { organizationId: orgIds.opo ?? '', pageSize: 0, pageToken: '' };
+    await expectRpcError(
+      call(gh.organizations, 'listMembers', porto, { token: anaToken }),
+      status.PERMISSION_DENIED,
+      'PERMISSION_REQUIRED',
+    );
+    await expectRpcError(
+      call(
+        gh.organizations,
+        'addMember',
+        {
+          organizationId: orgIds.opo ?? '',
+          userId: userIds.bruno ?? '',
+          serviceAccountId: '',
+          roleIds: [staffRole],
+        },
+        { token: anaToken },
+      ),
+      status.PERMISSION_DENIED,
+      'PERMISSION_REQUIRED',
+    );
+    // Nor the platform's roles.
+    await expectRpcError(
+      call(
+        gh.organizations,
+        'updateRole',
+        {
+          role: Role.fromPartial({ id: staffRole, description: 'mine now' }),
+          updateMask: ['description'],
+        },
+        { token: anaToken },
+      ),
+      status.PERMISSION_DENIED,
+      'ADMIN_ROLE_REQUIRED',
+    );
+    // She cannot leave Lisbon without a manager.
+    await expectRpcError(
+      call(
+        gh.organizations,
+        'removeMember',
+        { organizationId: orgIds.lis ?? '', userId: userIds.ana ?? '', serviceAccountId: '' },
+        { token: anaToken },
+      ),
+      status.FAILED_PRECONDITION,
+      'LAST_ORGANIZATION_MANAGER',
+    );
+    // Bruno leaves Lisbon: services asking see it at once.
+    await call(
+      gh.organizations,
+      'removeMember',
+      { organizationId: orgIds.lis ?? '', userId: userIds.bruno ?? '', serviceAccountId: '' },
+      { token: anaToken },
+    );
+    const bruno = await rpc(
+      'authz.v1.AuthorizationService/CheckPermission',
+      JSON.stringify({
+        subject: { userId: userIds.bruno },
+        permission: 'bookings:read',
+        organizationId: orgIds.lis,
+      }),
+      { emitDefaults: true },
+    );
+    assert.equal(bruno.allowed, false);
+    // Lisbon's audit log shows what she did there, with her as the actor: her sign-in for
+    // Lisbon included (the refusals about Porto are Porto's).
+    const events = await rpc(
+      'admin.v1.UserAdminService/ListAuditEvents',
+      JSON.stringify({ organizationId: orgIds.lis }),
+    );
+    const actions = (events.events as { action: string; outcome: string; actorUserId?: string }[])
+      .filter((e) => e.actorUserId === userIds.ana)
+      .map((e) => `${e.action}:${e.outcome}`)
+      .sort();
+    assert.deepEqual(actions, [
+      'invitation_create:AUDIT_OUTCOME_SUCCESS',
+      'login:AUDIT_OUTCOME_SUCCESS',
+      'member_list:AUDIT_OUTCOME_SUCCESS',
+      'member_remove:AUDIT_OUTCOME_FAILURE',
+      'member_remove:AUDIT_OUTCOME_SUCCESS',
+    ]);
   });
 });
