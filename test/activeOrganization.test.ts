@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { decodeJwt } from 'jose';
+import { bufCurl } from './helpers/bufCurl.ts';
 import { eventually } from './helpers/eventually.ts';
 import { type OrgFixtures, orgFixtures, uniqueName } from './helpers/organizations.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
@@ -445,6 +446,50 @@ describe('active organisation of a session', () => {
         { timeoutMs: LIVE_WITHIN_MS, what: 'no permissions once the role is taken away' },
       );
     }
+  });
+
+  it("the README's example, as printed: an admin joins an organisation and switches into it", async () => {
+    const rpc = async (path: string, body: unknown, bearer?: string) => {
+      const res = await bufCurl(`http://${gh.target}/gatehouse.${path}`, [
+        '--emit-defaults',
+        ...(bearer === undefined ? [] : ['-H', `authorization: Bearer ${bearer}`]),
+        '-d',
+        JSON.stringify(body),
+      ]);
+      assert.equal(res.code, 0, `${path}: ${res.stderr}`);
+      return JSON.parse(res.stdout) as Record<string, unknown>;
+    };
+    const ORGS = 'admin.v1.OrganizationAdminService';
+    const slug = uniqueName('lisbon');
+    const orgId = (
+      (
+        await rpc(
+          `${ORGS}/CreateOrganization`,
+          { slug, displayName: 'Lisbon Riverside' },
+          adminToken,
+        )
+      ).organization as { id: string }
+    ).id;
+    const adminId = (
+      (await rpc('auth.v1.AuthService/GetCurrentUser', {}, adminToken)).user as {
+        id: string;
+      }
+    ).id;
+    await rpc(`${ORGS}/AddMember`, { organizationId: orgId, userId: adminId }, adminToken);
+    const mine = await rpc('auth.v1.AuthService/ListMyOrganizations', {}, adminToken);
+    assert.ok(JSON.stringify(mine).includes(slug), 'the new organisation is listed');
+    const orgToken = (
+      await rpc('auth.v1.AuthService/SwitchOrganization', { organizationId: orgId }, adminToken)
+    ).accessToken as string;
+    const v = await rpc('auth.v1.AuthService/ValidateToken', { accessToken: orgToken });
+    assert.deepEqual(
+      {
+        organizationId: v.organizationId,
+        organizationRoles: v.organizationRoles,
+        permissions: v.permissions,
+      },
+      { organizationId: orgId, organizationRoles: [], permissions: [] },
+    );
   });
 
   it('ChangePassword keeps the calling session organisation in the new session', async () => {
