@@ -189,7 +189,8 @@ describe('OrganizationAdminService', () => {
     assert.equal(bad.fieldViolations?.[0]?.field, 'name');
     const listed = await org('listPermissions', {});
     const names = listed.permissions.map((p) => p.name);
-    assert.ok(names.includes('org:manage'), 'the built-in permission is seeded');
+    assert.ok(names.includes('org:manage'), 'the built-in permissions are seeded');
+    assert.ok(names.includes('authz:check'), 'the built-in permissions are seeded');
     assert.ok(names.includes(read) && names.includes(write));
     assert.equal(listed.truncated, false);
 

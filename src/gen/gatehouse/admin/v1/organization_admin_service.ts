@@ -31,7 +31,7 @@ export const protobufFileName = "gatehouse/admin/v1/organization_admin_service.p
  * organisation's members and invitations by its managers.
  *
  * The model: a catalog of permissions (`resource:action`, e.g. `doc:read`;
- * `org:manage` is built in); roles, each a named set of permissions, of
+ * `org:manage` and `authz:check` are built in); roles, each a named set of permissions, of
  * scope GLOBAL (granted everywhere through the role names a user or service
  * account holds, `roles` of UserAdminService and ServiceAccountAdminService;
  * a held name without a role here grants no permission, and `admin` keeps
