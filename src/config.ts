@@ -13,6 +13,7 @@ import {
   toDatabaseConfig,
 } from './config/databaseConfig.ts';
 import { type EnvRule, optionalString } from './config/envFields.ts';
+import { type MfaConfig, mfaEnvShape, toMfaConfig } from './config/mfaConfig.ts';
 import {
   type PasswordConfig,
   passwordEnvRules,
@@ -67,6 +68,8 @@ const envSchema = z.object({
   ...rateLimitEnvShape,
   ...apiKeyEnvShape,
   ...authzEnvShape,
+  // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER: src/config/mfaConfig.ts
+  ...mfaEnvShape,
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',
   }),
@@ -97,6 +100,7 @@ export interface Config {
   rateLimits: RateLimitSettings;
   apiKeys: ApiKeyConfig;
   authz: AuthzConfig;
+  mfa: MfaConfig;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
   cleanup: CleanupConfig;
@@ -119,7 +123,7 @@ export class ConfigError extends Error {
 export type ConfigPurpose = 'server' | 'cli';
 
 /** Variables whose values are never echoed in a problem line (URLs are shown masked). */
-const SECRET_VALUES = /SECRET/;
+const SECRET_VALUES = /SECRET|ENCRYPTION_KEY/;
 
 /** How a rejected value is quoted in a problem line: URLs with the password masked. */
 function quoteValue(name: string, value: string): string {
@@ -205,6 +209,7 @@ export function loadConfig(
     lockout: toLockoutConfig(e),
     apiKeys: toApiKeyConfig(e),
     authz: toAuthzConfig(e),
+    mfa: toMfaConfig(e),
     pageTokenSecret: e.PAGE_TOKEN_SECRET,
     cleanup: toCleanupConfig(e),
     mail: toMailConfig(e),

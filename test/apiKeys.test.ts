@@ -77,6 +77,7 @@ const INACTIVE: ValidateTokenResponse = {
   organizationId: '',
   organizationRoles: [],
   permissions: [],
+  amr: [],
 };
 
 const LIST_USERS = {

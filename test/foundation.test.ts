@@ -63,6 +63,16 @@ describe('foundation', () => {
     assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/SwitchOrganization$/m);
     assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/ListMyOrganizations$/m);
     assert.match(methods.stdout, /^gatehouse\.auth\.v1\.AuthService\/AcceptInvitation$/m);
+    for (const m of [
+      'CompleteMfaLogin',
+      'StartTotpEnrollment',
+      'ConfirmTotpEnrollment',
+      'DisableTotp',
+      'RegenerateRecoveryCodes',
+      'ListAuthFactors',
+    ]) {
+      assert.match(methods.stdout, new RegExp(`^gatehouse\\.auth\\.v1\\.AuthService/${m}$`, 'm'));
+    }
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/ImportUsers$/m);
     assert.match(
       methods.stdout,

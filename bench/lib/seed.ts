@@ -165,6 +165,8 @@ export class Seeder {
             sessionId: s.sessionId,
             roles: [],
             organization: null,
+            amr: ['pwd'],
+            authTime: new Date(),
           })
         ).token;
       });

@@ -30,6 +30,7 @@ import {
 } from '../ratelimit/createRateLimitBudgets.ts';
 import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { Closers } from './createClosers.ts';
+import { resolveMfaSecretBox } from './resolveMfaSecretBox.ts';
 import type { Stores } from './startStores.ts';
 
 /** The use cases and what the request path needs besides them. */
@@ -117,6 +118,10 @@ export async function createServices(
       pageKey === undefined ? storedPageKey() : Buffer.from(pageKey, 'utf8'),
     ),
     refreshSuccessorKey: createAppSecretLoader(pool, 'refresh_successor'),
+    mfa: {
+      secretBox: await resolveMfaSecretBox(config, pool, log),
+      totpIssuer: config.mfa.totpIssuer,
+    },
   };
   if (config.database.url === undefined) {
     // Embedded dev mode: the first start creates an admin and prints its password once.

@@ -9,6 +9,7 @@ import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import type { AuthEvents } from './AuthEvents.ts';
 import type { PasswordHasher } from './createPasswordHasher.ts';
+import type { SecretBox } from './createSecretBox.ts';
 import type { PasswordPolicy } from './passwordPolicy.ts';
 
 export interface TokenSettings {
@@ -54,6 +55,14 @@ export interface AuthDeps {
   pageTokens: PageTokens;
   /** The key successor refresh tokens are derived under (see deriveSuccessorRefreshToken). */
   refreshSuccessorKey: () => Promise<Buffer>;
+  /** Second factors: the box TOTP secrets are sealed in, and the otpauth:// issuer. */
+  mfa: MfaSettings;
+}
+
+export interface MfaSettings {
+  /** Null when no key is available (production without MFA_ENCRYPTION_KEY): no enrolment. */
+  secretBox: SecretBox | null;
+  totpIssuer: string;
 }
 
 /**

@@ -135,7 +135,7 @@ export async function acceptInvitation(
     await updateSessionOrganization(tx, session.id, organization.id);
     return {
       organization,
-      token: await issueAccessToken(deps, user, session.id, organization),
+      token: await issueAccessToken(deps, user, session, organization),
     };
   });
 }

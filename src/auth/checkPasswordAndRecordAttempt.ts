@@ -18,6 +18,11 @@ export type PasswordCheck =
       reason: 'unknown_account' | 'no_password' | 'wrong_password' | 'locked' | 'account_inactive';
     };
 
+/** Why a check failed; a wrong second factor counts toward the lockout like a wrong password. */
+export type CredentialFailure =
+  | Extract<PasswordCheck, { ok: false }>['reason']
+  | 'wrong_second_factor';
+
 /**
  * Checks a password for `account` (or burns the same argon2 time when there is no such user or
  * password), and writes the attempt to PostgreSQL first: it is counted atomically before the
@@ -43,22 +48,28 @@ export async function checkPasswordAndRecordAttempt(
   return { ok: true, upgradedHash: result.needsRehash ? await deps.hasher.hash(password) : null };
 }
 
-/** Records a failed check in the caller's transaction: audit row, and the lockout if reached. */
+/**
+ * Records a failed check in the caller's transaction: audit row (with `details` besides the
+ * reason), and the lockout if reached.
+ */
 export async function recordPasswordFailure(
   tx: Db,
   deps: PasswordFailureDeps,
   user: User | null,
-  check: Extract<PasswordCheck, { ok: false }>,
+  check: { ok: false; reason: CredentialFailure },
   action: AuditActionName,
   info: RequestInfo,
+  details: Record<string, string | number | boolean | null> = {},
 ): Promise<void> {
   await recordAudit(tx, action, {
     subject: user?.id ?? null,
     outcome: 'failure',
     request: info,
-    details: { reason: check.reason },
+    details: { ...details, reason: check.reason },
   });
-  if (!user || check.reason !== 'wrong_password') return;
+  if (!user || (check.reason !== 'wrong_password' && check.reason !== 'wrong_second_factor')) {
+    return;
+  }
   const lockedUntil = await lockUserIfThresholdReached(tx, user.id, deps.lockout);
   if (lockedUntil) {
     deps.events.lockout();

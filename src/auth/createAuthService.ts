@@ -6,6 +6,8 @@ import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type AcceptedInvitation, acceptInvitation } from './acceptInvitation.ts';
 import { authenticateApiKey } from './authenticateApiKey.ts';
 import { changePassword } from './changePassword.ts';
+import type { SecondFactorProof } from './checkSecondFactor.ts';
+import { type CompleteMfaLoginInput, completeMfaLogin } from './completeMfaLogin.ts';
 import { type ExchangedToken, exchangeApiKey } from './exchangeApiKey.ts';
 import type { IssuedAccessToken } from './issueSession.ts';
 import { listMyOrganizations } from './listMyOrganizations.ts';
@@ -17,6 +19,14 @@ import { register } from './register.ts';
 import { requestEmailVerification } from './requestEmailVerification.ts';
 import { requestPasswordReset } from './requestPasswordReset.ts';
 import { resetPassword } from './resetPassword.ts';
+import {
+  type AuthFactors,
+  confirmTotpEnrollment,
+  disableTotp,
+  listAuthFactors,
+  regenerateRecoveryCodes,
+  startTotpEnrollment,
+} from './secondFactors.ts';
 import { listSessions, revokeOtherSessions, revokeSession } from './sessions.ts';
 import { switchOrganization } from './switchOrganization.ts';
 import { validateAccessToken } from './validateAccessToken.ts';
@@ -85,6 +95,40 @@ export interface AuthService {
   ) => Promise<IssuedAccessToken>;
   /** ListMyOrganizations: the caller's memberships in active organisations. */
   listMyOrganizations: (principal: Principal) => ReturnType<typeof listMyOrganizations>;
+  /** CompleteMfaLogin: the second step of a Login that answered mfa_required. */
+  completeMfaLogin: (
+    input: CompleteMfaLoginInput,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof completeMfaLogin>;
+  /** StartTotpEnrollment: a new pending TOTP secret and its otpauth:// URI. */
+  startTotpEnrollment: (
+    principal: Principal,
+    info: RequestInfo,
+  ) => ReturnType<typeof startTotpEnrollment>;
+  /** ConfirmTotpEnrollment: activates the pending authenticator; new recovery codes. */
+  confirmTotpEnrollment: (
+    principal: Principal,
+    code: string,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof confirmTotpEnrollment>;
+  /** DisableTotp: removes the authenticator and the recovery codes. */
+  disableTotp: (
+    principal: Principal,
+    proof: SecondFactorProof,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => Promise<void>;
+  /** RegenerateRecoveryCodes: a new set; the old one is void. */
+  regenerateRecoveryCodes: (
+    principal: Principal,
+    proof: SecondFactorProof,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof regenerateRecoveryCodes>;
+  /** ListAuthFactors: what the caller has enrolled, never secrets. */
+  listAuthFactors: (principal: Principal) => Promise<AuthFactors>;
   /** AcceptInvitation: joins the invitation's organisation and makes it the session's. */
   acceptInvitation: (
     principal: Principal,
@@ -140,5 +184,16 @@ export function createAuthService(deps: AuthDeps): AuthService {
     },
     acceptInvitation: (principal, token, info) =>
       acceptInvitation(deps, asUserPrincipal(principal), token, info),
+    completeMfaLogin: (input, info, admitAccount) =>
+      completeMfaLogin(deps, input, info, admitAccount),
+    startTotpEnrollment: (principal, info) =>
+      startTotpEnrollment(deps, asUserPrincipal(principal), info),
+    confirmTotpEnrollment: (principal, code, info, admitAccount) =>
+      confirmTotpEnrollment(deps, asUserPrincipal(principal), code, info, admitAccount),
+    disableTotp: (principal, proof, info, admitAccount) =>
+      disableTotp(deps, asUserPrincipal(principal), proof, info, admitAccount),
+    regenerateRecoveryCodes: (principal, proof, info, admitAccount) =>
+      regenerateRecoveryCodes(deps, asUserPrincipal(principal), proof, info, admitAccount),
+    listAuthFactors: (principal) => listAuthFactors(deps, asUserPrincipal(principal)),
   };
 }

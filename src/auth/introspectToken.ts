@@ -24,6 +24,10 @@ export interface Introspection {
   audience: string[];
   /** The organisation a session's token was issued for (`org_id`); null for none and keys. */
   organizationId: string | null;
+  /** A session token's `amr` (how its user authenticated); [] for keys. */
+  amr: string[];
+  /** A session token's `auth_time`; null for keys (and tokens from before it existed). */
+  authTime: Date | null;
 }
 
 /**
@@ -55,6 +59,8 @@ export async function introspectToken(
       issuer: session.issuer,
       audience: session.audience,
       organizationId: session.organization?.id ?? null,
+      amr: session.amr,
+      authTime: session.authTime,
     };
   }
   const caller = await authenticateApiKey(deps, credential, info);
@@ -76,5 +82,7 @@ export async function introspectToken(
     issuer: token?.issuer ?? '',
     audience: token?.audience ?? [],
     organizationId: null,
+    amr: [],
+    authTime: null,
   };
 }

@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import type { AuthMethodReference } from '../domain/SecondFactor.ts';
 import type { Session } from '../domain/Session.ts';
 import type { User } from '../domain/User.ts';
 import type { TokenOrganization } from '../keys/createAccessTokens.ts';
@@ -15,6 +16,12 @@ export interface IssuedTokens {
   refreshTokenExpiresAt: Date;
   sessionId: string;
 }
+
+/** A session as its tokens describe it: id, how and when the user authenticated. */
+export type SessionAuthentication = Pick<Session, 'id' | 'amr' | 'authTime'>;
+
+/** How a session opened by a password alone was authenticated. */
+const PASSWORD_ONLY: readonly AuthMethodReference[] = ['pwd'];
 
 /** What issueTokens needs: the key store that signs access tokens. */
 export type IssueTokensDeps = Pick<AuthDeps, 'keys'>;
@@ -62,7 +69,8 @@ export function refreshExpiry(session: Pick<Session, 'idleExpiresAt' | 'expiresA
 
 /**
  * Opens a session for `user` inside the caller's transaction and issues its first tokens; with
- * `organization` (membership checked by the caller) the session acts in it.
+ * `organization` (membership checked by the caller) the session acts in it. `amr` says how the
+ * user authenticated (a password alone unless told otherwise); the session keeps it.
  */
 export async function issueSession(
   tx: Db,
@@ -70,6 +78,7 @@ export async function issueSession(
   user: User,
   info: RequestInfo,
   organization: TokenOrganization | null = null,
+  amr: readonly AuthMethodReference[] = PASSWORD_ONLY,
 ): Promise<{ session: Session; tokens: IssuedTokens }> {
   deps.events.sessionsCreated(1);
   const session = await insertSession(tx, {
@@ -80,6 +89,7 @@ export async function issueSession(
     ipAddress: info.clientIp,
     userAgent: info.userAgent,
     organizationId: organization?.id ?? null,
+    amr,
   });
   const refresh = newRefreshToken();
   const expiresAt = refreshExpiry(session);
@@ -94,7 +104,7 @@ export async function issueSession(
     tokens: await issueTokens(
       deps,
       user,
-      session.id,
+      session,
       { token: refresh.token, expiresAt },
       organization,
     ),
@@ -116,14 +126,16 @@ export interface IssuedAccessToken {
 export async function issueAccessToken(
   deps: IssueTokensDeps,
   user: { id: string; roles: readonly string[] },
-  sessionId: string,
+  session: SessionAuthentication,
   organization: TokenOrganization | null,
 ): Promise<IssuedAccessToken> {
   const access = await deps.keys.sign({
     userId: user.id,
-    sessionId,
+    sessionId: session.id,
     roles: user.roles,
     organization: organization === null ? null : { id: organization.id, roles: organization.roles },
+    amr: session.amr,
+    authTime: session.authTime,
   });
   return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, organization };
 }
@@ -136,16 +148,16 @@ export async function issueAccessToken(
 export async function issueTokens(
   deps: IssueTokensDeps,
   user: { id: string; roles: readonly string[] },
-  sessionId: string,
+  session: SessionAuthentication,
   refresh: { token: string; expiresAt: Date },
   organization: TokenOrganization | null,
 ): Promise<IssuedTokens> {
-  const access = await issueAccessToken(deps, user, sessionId, organization);
+  const access = await issueAccessToken(deps, user, session, organization);
   return {
     accessToken: access.accessToken,
     accessTokenExpiresAt: access.accessTokenExpiresAt,
     refreshToken: refresh.token,
     refreshTokenExpiresAt: refresh.expiresAt,
-    sessionId,
+    sessionId: session.id,
   };
 }

@@ -1,6 +1,8 @@
+import type { MfaMethodName } from '../domain/SecondFactor.ts';
 import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
+import { findTotpFactorByUserId } from '../storage/totpFactors.ts';
 import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { requireActiveMembership } from './activeOrganization.ts';
@@ -11,6 +13,7 @@ import {
   recordPasswordFailure,
 } from './checkPasswordAndRecordAttempt.ts';
 import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
+import { openMfaChallenge } from './mfaChallenge.ts';
 import { isUuid, normalizeIdentifier } from './normalize.ts';
 
 type LoginDeps = PasswordCheckDeps &
@@ -25,6 +28,16 @@ export interface LoginInput {
   organizationId?: string | undefined;
 }
 
+/** What Login answers: a session, or the second step an account with a factor needs. */
+export type LoginResult =
+  | { kind: 'session'; user: User; tokens: IssuedTokens }
+  | {
+      kind: 'mfa_required';
+      challengeToken: string;
+      methods: MfaMethodName[];
+      expiresAt: Date;
+    };
+
 /** The one answer for unknown user, wrong password, disabled or locked account. */
 function invalidCredentials(): AppError {
   return new AppError('INVALID_CREDENTIALS', 'invalid credentials');
@@ -35,14 +48,16 @@ function invalidCredentials(): AppError {
  * locked) is indistinguishable: the same error and the same argon2 work. With an organisation,
  * only after the password is accepted is membership checked (NOT_A_MEMBER,
  * ORGANIZATION_DISABLED), so those answers reveal nothing to someone without the password; no
- * session is opened then, and the refusal is audited.
+ * session is opened then, and the refusal is audited. An account with a confirmed second factor
+ * gets, after the correct password (and the membership check), a challenge instead of a session
+ * (openMfaChallenge; CompleteMfaLogin is the second step).
  */
 export async function login(
   deps: LoginDeps,
   input: LoginInput,
   info: RequestInfo,
   admitAccount: AdmitAccount,
-): Promise<{ user: User; tokens: IssuedTokens }> {
+): Promise<LoginResult> {
   const identifier = normalizeIdentifier(input.identifier);
   const violations = [];
   if (identifier === '' || identifier.length > 320) {
@@ -91,11 +106,15 @@ export async function login(
   }
   const upgradedHash = check.upgradedHash;
 
-  let result: { user: User; tokens: IssuedTokens };
+  let result: LoginResult;
   try {
-    result = await deps.pool.transaction(async (tx) => {
+    result = await deps.pool.transaction(async (tx): Promise<LoginResult> => {
       const organization =
         organizationId === '' ? null : await requireActiveMembership(tx, user.id, organizationId);
+      const factor = await findTotpFactorByUserId(tx, user.id);
+      if (factor?.confirmedAt != null) {
+        return openMfaChallenge(tx, user, identifier, organization?.id ?? null, upgradedHash, info);
+      }
       const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);
       const { session, tokens } = await issueSession(tx, deps, updated, info, organization);
       await recordAudit(tx, 'login', {
@@ -107,7 +126,7 @@ export async function login(
           organization_id: organization?.id ?? null,
         },
       });
-      return { user: updated, tokens };
+      return { kind: 'session', user: updated, tokens };
     });
   } catch (error) {
     if (
@@ -123,6 +142,7 @@ export async function login(
     }
     throw error;
   }
+  if (result.kind === 'mfa_required') return result;
   deps.events.login('success');
   return result;
 }

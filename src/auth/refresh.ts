@@ -152,7 +152,7 @@ export async function refresh(
       tokens: await issueTokens(
         deps,
         user,
-        session.id,
+        session,
         { token: next.token, expiresAt },
         organization,
       ),

@@ -50,6 +50,6 @@ export async function switchOrganization(
         previous_organization_id: session.organizationId,
       },
     });
-    return issueAccessToken(deps, user, session.id, organization);
+    return issueAccessToken(deps, user, session, organization);
   });
 }

@@ -1,3 +1,5 @@
+import type { AuthMethodReference } from './SecondFactor.ts';
+
 /** A login session: the family its refresh tokens belong to, with both of its deadlines. */
 export interface Session {
   id: string;
@@ -13,6 +15,10 @@ export interface Session {
   userAgent: string;
   /** The organisation the session acts in (its tokens' `org_id`); null for none. */
   organizationId: string | null;
+  /** How the user authenticated, RFC 8176 names (its tokens' `amr`): ['pwd'], ['pwd','otp','mfa']. */
+  amr: readonly AuthMethodReference[];
+  /** When the user authenticated (its tokens' `auth_time`); kept by refreshes. */
+  authTime: Date;
 }
 
 /**

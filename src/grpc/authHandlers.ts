@@ -1,10 +1,17 @@
+import { requireSecondFactorProof } from '../auth/checkSecondFactor.ts';
 import type { AuthService } from '../auth/createAuthService.ts';
 import { sessionIdOf } from '../auth/Principal.ts';
+import type { MfaMethodName } from '../domain/SecondFactor.ts';
 import { invalidArgument } from '../errors/AppError.ts';
-import type { AuthServiceServer } from '../gen/gatehouse/auth/v1/auth_service.ts';
+import { type AuthServiceServer, MfaMethod } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { MAX_ACCESS_TOKEN_LENGTH } from './bearerToken.ts';
 import type { UnaryHandlers } from './bindService.ts';
 import { introspectionToProto, sessionToProto, tokensToProto, userToProto } from './toProto.ts';
+
+const MFA_METHOD: Record<MfaMethodName, MfaMethod> = {
+  totp: MfaMethod.MFA_METHOD_TOTP,
+  recovery_code: MfaMethod.MFA_METHOD_RECOVERY_CODE,
+};
 
 /**
  * AuthService transport: translates messages to use-case calls and back. Who may call, the
@@ -27,12 +34,55 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
       return { user: userToProto(user), tokens: tokensToProto(tokens) };
     },
     async login(req, ctx) {
-      const { user, tokens } = await auth.login(
+      const result = await auth.login(
         { identifier: req.identifier, password: req.password, organizationId: req.organizationId },
         ctx.info,
         ctx.admitAccount,
       );
+      if (result.kind === 'mfa_required') {
+        return {
+          mfaRequired: {
+            challengeToken: result.challengeToken,
+            methods: result.methods.map((m) => MFA_METHOD[m]),
+            expiresAt: result.expiresAt,
+          },
+        };
+      }
+      return { user: userToProto(result.user), tokens: tokensToProto(result.tokens) };
+    },
+    async completeMfaLogin(req, ctx) {
+      const { user, tokens } = await auth.completeMfaLogin(
+        { challengeToken: req.challengeToken, factor: req.factor },
+        ctx.info,
+        ctx.admitAccount,
+      );
       return { user: userToProto(user), tokens: tokensToProto(tokens) };
+    },
+    async startTotpEnrollment(_req, ctx) {
+      return auth.startTotpEnrollment(ctx.principal, ctx.info);
+    },
+    async confirmTotpEnrollment(req, ctx) {
+      return auth.confirmTotpEnrollment(ctx.principal, req.code, ctx.info, ctx.admitAccount);
+    },
+    async disableTotp(req, ctx) {
+      const proof = requireSecondFactorProof(req.factor);
+      await auth.disableTotp(ctx.principal, proof, ctx.info, ctx.admitAccount);
+      return {};
+    },
+    async regenerateRecoveryCodes(req, ctx) {
+      const proof = requireSecondFactorProof(req.factor);
+      return auth.regenerateRecoveryCodes(ctx.principal, proof, ctx.info, ctx.admitAccount);
+    },
+    async listAuthFactors(_req, ctx) {
+      const f = await auth.listAuthFactors(ctx.principal);
+      return {
+        totp: {
+          enrolled: f.totp.enrolled,
+          ...(f.totp.confirmedAt === null ? {} : { confirmedAt: f.totp.confirmedAt }),
+          enrollmentPending: f.totp.enrollmentPending,
+        },
+        recoveryCodesRemaining: f.recoveryCodesRemaining,
+      };
     },
     async refresh(req, ctx) {
       const tokens = await auth.refresh(req.refreshToken, ctx.info, ctx.admitAccount);

@@ -144,6 +144,7 @@ export function introspectionToProto(v: ValidatedToken | null): ValidateTokenRes
       organizationId: '',
       organizationRoles: [],
       permissions: [],
+      amr: [],
     };
   }
   return {
@@ -163,6 +164,8 @@ export function introspectionToProto(v: ValidatedToken | null): ValidateTokenRes
     organizationId: v.organizationId ?? '',
     organizationRoles: v.organizationRoles,
     permissions: v.permissions,
+    amr: v.amr,
+    ...(v.authTime === null ? {} : { authTime: v.authTime }),
   };
 }
 

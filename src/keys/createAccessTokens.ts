@@ -9,6 +9,10 @@ export interface AccessTokenInput {
   roles: readonly string[];
   /** The session's active organisation and the membership's role names; null for none. */
   organization: TokenOrganization | null;
+  /** How the session was authenticated (RFC 8176 names): the `amr` claim. */
+  amr: readonly string[];
+  /** When the user authenticated: the `auth_time` claim (seconds). */
+  authTime: Date;
 }
 
 /** What a session's token says about its active organisation: claims `org_id`, `org_roles`. */
@@ -39,6 +43,10 @@ export interface VerifiedAccessToken extends VerifiedTokenClaims {
   sessionId: string;
   /** The `org_id` and `org_roles` claims; null when the token has none. */
   organization: { id: string; roles: string[] } | null;
+  /** The `amr` claim; [] for a token issued before sessions recorded it. */
+  amr: string[];
+  /** The `auth_time` claim; null for a token issued before sessions recorded it. */
+  authTime: Date | null;
 }
 
 /** Who an access token minted from an API key (ExchangeApiKey) stands for. */
@@ -112,6 +120,26 @@ function sessionOrganization(payload: JWTPayload): VerifiedAccessToken['organiza
 }
 
 /**
+ * A session token's `amr` (strings) and `auth_time` (seconds): both absent in tokens issued
+ * before they existed; undefined for any other shape, which makes the token invalid.
+ */
+function sessionAuthentication(
+  payload: JWTPayload,
+): Pick<VerifiedAccessToken, 'amr' | 'authTime'> | undefined {
+  const { amr, auth_time: authTime } = payload;
+  if (amr !== undefined && (!Array.isArray(amr) || !amr.every((m) => typeof m === 'string'))) {
+    return undefined;
+  }
+  if (authTime !== undefined && (typeof authTime !== 'number' || !Number.isFinite(authTime))) {
+    return undefined;
+  }
+  return {
+    amr: (amr as string[] | undefined) ?? [],
+    authTime: authTime === undefined ? null : new Date(authTime * 1000),
+  };
+}
+
+/**
  * RFC 9068 access tokens signed and verified with the keys of `ring`. Verification pins the
  * algorithm of the token's key, issuer, audience and typ, and never fetches anything: a kid the
  * ring does not publish is invalid, and so is any header naming its own key.
@@ -176,14 +204,22 @@ export function createAccessTokens(
     if (sid !== undefined) {
       if (typeof sid !== 'string' || !SUBJECT.test(sid) || apiKeyId !== undefined) return null;
       const organization = sessionOrganization(payload);
-      if (organization === undefined) return null;
+      const authentication = sessionAuthentication(payload);
+      if (organization === undefined || authentication === undefined) return null;
       return {
         kid: key.kid,
         kind: 'session',
-        claims: { userId: sub, sessionId: sid, organization, ...common },
+        claims: { userId: sub, sessionId: sid, organization, ...authentication, ...common },
       };
     }
-    if (payload.org_id !== undefined || payload.org_roles !== undefined) return null;
+    if (
+      payload.org_id !== undefined ||
+      payload.org_roles !== undefined ||
+      payload.amr !== undefined ||
+      payload.auth_time !== undefined
+    ) {
+      return null;
+    }
     if (
       typeof apiKeyId !== 'string' ||
       !SUBJECT.test(apiKeyId) ||
@@ -256,6 +292,8 @@ export function createAccessTokens(
           ...(input.organization === null
             ? {}
             : { org_id: input.organization.id, org_roles: [...input.organization.roles] }),
+          amr: [...input.amr],
+          auth_time: Math.floor(input.authTime.getTime() / 1000),
         },
         input.userId,
         options.accessTtlSec,

@@ -128,6 +128,11 @@ describe('loadMethodPolicies', () => {
         'VerifyEmail',
         // An invitation token can be guessed at.
         'AcceptInvitation',
+        // The second step of a login, and the self-service calls that check a code.
+        'CompleteMfaLogin',
+        'ConfirmTotpEnrollment',
+        'DisableTotp',
+        'RegenerateRecoveryCodes',
       ]
         .map(auth)
         .sort(),
@@ -150,6 +155,11 @@ describe('loadMethodPolicies', () => {
     assert.deepEqual(budgets, {
       [auth('Register')]: 'register',
       [auth('Login')]: 'login',
+      // Its second step spends the Login identifier's budget: a guess there is a guess at login.
+      [auth('CompleteMfaLogin')]: 'login',
+      [auth('ConfirmTotpEnrollment')]: 'second_factor',
+      [auth('DisableTotp')]: 'second_factor',
+      [auth('RegenerateRecoveryCodes')]: 'second_factor',
       [auth('Refresh')]: 'refresh',
       [auth('ChangePassword')]: 'password_change',
       [auth('RequestPasswordReset')]: 'password_reset',

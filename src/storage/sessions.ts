@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AuthMethodReference } from '../domain/SecondFactor.ts';
 import type { RevocationReason, Session, SessionLiveness } from '../domain/Session.ts';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
@@ -14,6 +15,8 @@ const sessionRow = z.object({
   ip_address: z.string(),
   user_agent: z.string(),
   organization_id: z.string().nullable(),
+  amr: z.array(z.string()),
+  auth_time: z.date(),
 });
 
 function toSession(r: z.infer<typeof sessionRow>): Session {
@@ -28,12 +31,14 @@ function toSession(r: z.infer<typeof sessionRow>): Session {
     ipAddress: r.ip_address,
     userAgent: r.user_agent,
     organizationId: r.organization_id,
+    amr: r.amr as AuthMethodReference[],
+    authTime: r.auth_time,
   };
 }
 
 const SESSION_COLUMNS = sql.fragment`
   id, user_id, created_at, last_used_at, idle_expires_at, expires_at, revoked_at, ip_address, user_agent,
-  organization_id`;
+  organization_id, amr, auth_time`;
 
 export interface NewSession {
   id: string;
@@ -44,16 +49,19 @@ export interface NewSession {
   userAgent: string;
   /** The session's active organisation (membership checked by the caller); null for none. */
   organizationId: string | null;
+  /** How the user authenticated (RFC 8176 names); the session's tokens carry it as `amr`. */
+  amr: readonly AuthMethodReference[];
 }
 
 export async function insertSession(db: Db, s: NewSession): Promise<Session> {
   const row = await db.one(sql.type(sessionRow)`
     INSERT INTO sessions (id, user_id, idle_expires_at, expires_at, ip_address, user_agent,
-                          organization_id)
+                          organization_id, amr)
     VALUES (${s.id}, ${s.userId},
             now() + make_interval(secs => ${Math.min(s.idleTimeoutSec, s.absoluteLifetimeSec)}),
             now() + make_interval(secs => ${s.absoluteLifetimeSec}),
-            ${s.ipAddress}, ${s.userAgent}, ${s.organizationId})
+            ${s.ipAddress}, ${s.userAgent}, ${s.organizationId},
+            ${sql.array([...s.amr], 'text')})
     RETURNING ${SESSION_COLUMNS}`);
   return toSession(row);
 }

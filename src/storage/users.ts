@@ -178,6 +178,22 @@ export async function lockUserIfThresholdReached(
   return row?.locked_until ?? null;
 }
 
+/**
+ * Gives back the attempt beginPasswordAttempt counted, for a correct password that opened a
+ * second-factor challenge: it neither counts as a failure nor clears earlier ones (only the
+ * completed login does), so wrong codes keep adding up across challenges.
+ */
+export async function releasePasswordAttempt(db: Db, id: string): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    UPDATE users SET failed_login_count = GREATEST(failed_login_count - 1, 0) WHERE id = ${id}`);
+}
+
+/** Stores a password's hash under current parameters (the password itself was just checked). */
+export async function updateUserPasswordHash(db: Db, id: string, hash: string): Promise<void> {
+  await db.query(sql.typeAlias('void')`
+    UPDATE users SET password_hash = ${hash} WHERE id = ${id}`);
+}
+
 /** Replaces the password hash and clears lockout state. */
 export async function updateUserPassword(db: Db, id: string, passwordHash: string): Promise<User> {
   const row = await db.one(sql.type(userRow)`

@@ -254,6 +254,45 @@ export const AuditAction = {
    * created, updated, unchanged, failed).
    */
   AUDIT_ACTION_MEMBERSHIPS_IMPORT: 67,
+  /**
+   * AUDIT_ACTION_TOTP_ENROLLMENT_START - Numbers 68-74 are left for other work in flight; second factors start
+   * at 75.
+   * AuthService.StartTotpEnrollment: a new, unconfirmed TOTP secret
+   * (details: replaced, whether an unconfirmed one was replaced).
+   */
+  AUDIT_ACTION_TOTP_ENROLLMENT_START: 75,
+  /**
+   * AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM - AuthService.ConfirmTotpEnrollment (outcome success, or failure with
+   * details.reason; details: recovery_codes_issued).
+   */
+  AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM: 76,
+  /**
+   * AUDIT_ACTION_TOTP_DISABLE - AuthService.DisableTotp (outcome success, or failure; details: method,
+   * "totp" or "recovery_code").
+   */
+  AUDIT_ACTION_TOTP_DISABLE: 77,
+  /**
+   * AUDIT_ACTION_RECOVERY_CODES_REGENERATE - AuthService.RegenerateRecoveryCodes (outcome success, or failure;
+   * details: voided, the unused codes of the old set).
+   */
+  AUDIT_ACTION_RECOVERY_CODES_REGENERATE: 78,
+  /**
+   * AUDIT_ACTION_MFA_CHALLENGE - Login accepted the password of an account with a second factor and
+   * opened a challenge instead of a session (details: challenge_id,
+   * methods, organization_id).
+   */
+  AUDIT_ACTION_MFA_CHALLENGE: 79,
+  /**
+   * AUDIT_ACTION_MFA_VERIFY - CompleteMfaLogin checked a second factor (outcome success, or failure
+   * with details.reason; details: challenge_id, method). A success is
+   * followed by a login event naming the new session.
+   */
+  AUDIT_ACTION_MFA_VERIFY: 80,
+  /**
+   * AUDIT_ACTION_RECOVERY_CODE_USE - A recovery code was used up (CompleteMfaLogin or DisableTotp; details:
+   * remaining).
+   */
+  AUDIT_ACTION_RECOVERY_CODE_USE: 81,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -328,6 +367,13 @@ export namespace AuditAction {
   export type AUDIT_ACTION_INVITATION_ACCEPT = typeof AuditAction.AUDIT_ACTION_INVITATION_ACCEPT;
   export type AUDIT_ACTION_ORGANIZATIONS_IMPORT = typeof AuditAction.AUDIT_ACTION_ORGANIZATIONS_IMPORT;
   export type AUDIT_ACTION_MEMBERSHIPS_IMPORT = typeof AuditAction.AUDIT_ACTION_MEMBERSHIPS_IMPORT;
+  export type AUDIT_ACTION_TOTP_ENROLLMENT_START = typeof AuditAction.AUDIT_ACTION_TOTP_ENROLLMENT_START;
+  export type AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM = typeof AuditAction.AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM;
+  export type AUDIT_ACTION_TOTP_DISABLE = typeof AuditAction.AUDIT_ACTION_TOTP_DISABLE;
+  export type AUDIT_ACTION_RECOVERY_CODES_REGENERATE = typeof AuditAction.AUDIT_ACTION_RECOVERY_CODES_REGENERATE;
+  export type AUDIT_ACTION_MFA_CHALLENGE = typeof AuditAction.AUDIT_ACTION_MFA_CHALLENGE;
+  export type AUDIT_ACTION_MFA_VERIFY = typeof AuditAction.AUDIT_ACTION_MFA_VERIFY;
+  export type AUDIT_ACTION_RECOVERY_CODE_USE = typeof AuditAction.AUDIT_ACTION_RECOVERY_CODE_USE;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -537,6 +583,27 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 67:
     case "AUDIT_ACTION_MEMBERSHIPS_IMPORT":
       return AuditAction.AUDIT_ACTION_MEMBERSHIPS_IMPORT;
+    case 75:
+    case "AUDIT_ACTION_TOTP_ENROLLMENT_START":
+      return AuditAction.AUDIT_ACTION_TOTP_ENROLLMENT_START;
+    case 76:
+    case "AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM":
+      return AuditAction.AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM;
+    case 77:
+    case "AUDIT_ACTION_TOTP_DISABLE":
+      return AuditAction.AUDIT_ACTION_TOTP_DISABLE;
+    case 78:
+    case "AUDIT_ACTION_RECOVERY_CODES_REGENERATE":
+      return AuditAction.AUDIT_ACTION_RECOVERY_CODES_REGENERATE;
+    case 79:
+    case "AUDIT_ACTION_MFA_CHALLENGE":
+      return AuditAction.AUDIT_ACTION_MFA_CHALLENGE;
+    case 80:
+    case "AUDIT_ACTION_MFA_VERIFY":
+      return AuditAction.AUDIT_ACTION_MFA_VERIFY;
+    case 81:
+    case "AUDIT_ACTION_RECOVERY_CODE_USE":
+      return AuditAction.AUDIT_ACTION_RECOVERY_CODE_USE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -682,6 +749,20 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_ORGANIZATIONS_IMPORT";
     case AuditAction.AUDIT_ACTION_MEMBERSHIPS_IMPORT:
       return "AUDIT_ACTION_MEMBERSHIPS_IMPORT";
+    case AuditAction.AUDIT_ACTION_TOTP_ENROLLMENT_START:
+      return "AUDIT_ACTION_TOTP_ENROLLMENT_START";
+    case AuditAction.AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM:
+      return "AUDIT_ACTION_TOTP_ENROLLMENT_CONFIRM";
+    case AuditAction.AUDIT_ACTION_TOTP_DISABLE:
+      return "AUDIT_ACTION_TOTP_DISABLE";
+    case AuditAction.AUDIT_ACTION_RECOVERY_CODES_REGENERATE:
+      return "AUDIT_ACTION_RECOVERY_CODES_REGENERATE";
+    case AuditAction.AUDIT_ACTION_MFA_CHALLENGE:
+      return "AUDIT_ACTION_MFA_CHALLENGE";
+    case AuditAction.AUDIT_ACTION_MFA_VERIFY:
+      return "AUDIT_ACTION_MFA_VERIFY";
+    case AuditAction.AUDIT_ACTION_RECOVERY_CODE_USE:
+      return "AUDIT_ACTION_RECOVERY_CODE_USE";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

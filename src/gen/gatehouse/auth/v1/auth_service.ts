@@ -163,6 +163,58 @@ export function userStatusToJSON(object: UserStatus): string {
   }
 }
 
+/** A way to pass the second step of a login. */
+export const MfaMethod = {
+  /** MFA_METHOD_UNSPECIFIED - Not set; never returned. */
+  MFA_METHOD_UNSPECIFIED: 0,
+  /** MFA_METHOD_TOTP - A code of the account's TOTP authenticator (CompleteMfaLoginRequest.totp_code). */
+  MFA_METHOD_TOTP: 1,
+  /** MFA_METHOD_RECOVERY_CODE - One of the account's unused recovery codes (CompleteMfaLoginRequest.recovery_code). */
+  MFA_METHOD_RECOVERY_CODE: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type MfaMethod = typeof MfaMethod[keyof typeof MfaMethod];
+
+export namespace MfaMethod {
+  export type MFA_METHOD_UNSPECIFIED = typeof MfaMethod.MFA_METHOD_UNSPECIFIED;
+  export type MFA_METHOD_TOTP = typeof MfaMethod.MFA_METHOD_TOTP;
+  export type MFA_METHOD_RECOVERY_CODE = typeof MfaMethod.MFA_METHOD_RECOVERY_CODE;
+  export type UNRECOGNIZED = typeof MfaMethod.UNRECOGNIZED;
+}
+
+export function mfaMethodFromJSON(object: any): MfaMethod {
+  switch (object) {
+    case 0:
+    case "MFA_METHOD_UNSPECIFIED":
+      return MfaMethod.MFA_METHOD_UNSPECIFIED;
+    case 1:
+    case "MFA_METHOD_TOTP":
+      return MfaMethod.MFA_METHOD_TOTP;
+    case 2:
+    case "MFA_METHOD_RECOVERY_CODE":
+      return MfaMethod.MFA_METHOD_RECOVERY_CODE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MfaMethod.UNRECOGNIZED;
+  }
+}
+
+export function mfaMethodToJSON(object: MfaMethod): string {
+  switch (object) {
+    case MfaMethod.MFA_METHOD_UNSPECIFIED:
+      return "MFA_METHOD_UNSPECIFIED";
+    case MfaMethod.MFA_METHOD_TOTP:
+      return "MFA_METHOD_TOTP";
+    case MfaMethod.MFA_METHOD_RECOVERY_CODE:
+      return "MFA_METHOD_RECOVERY_CODE";
+    case MfaMethod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** What kind of caller a credential stands for. */
 export const PrincipalType = {
   /** PRINCIPAL_TYPE_UNSPECIFIED - Not set: the credential is not active. */
@@ -293,7 +345,9 @@ export interface Tokens {
    * Signed JWT to send as `authorization: Bearer <access_token>`; short
    * lived. Claims include sub (user id), sid (session id), jti, roles (as
    * of issue; ValidateToken answers the current ones), iss, aud, iat and
-   * exp. Verifiable with the keys from GetJwks.
+   * exp, and `amr` (RFC 8176 method names, e.g. ["pwd"] or ["pwd", "otp",
+   * "mfa"]) and `auth_time` (NumericDate of the login), which every token
+   * of the session keeps. Verifiable with the keys from GetJwks.
    * When the session has an active organisation (Login with
    * organization_id, Register with an invitation, SwitchOrganization,
    * AcceptInvitation), it also carries `org_id` (the organisation's id, a
@@ -425,14 +479,160 @@ export interface LoginRequest {
   organizationId?: string | undefined;
 }
 
-/** Response of AuthService.Login. */
+/**
+ * Response of AuthService.Login. Either `user` and `tokens` are set (a
+ * session was opened), or only `mfa_required` (a second factor is needed:
+ * CompleteMfaLogin). `user` and `tokens` keep their field numbers, outside
+ * a oneof, for wire compatibility with clients written before second
+ * factors.
+ */
 export interface LoginResponse {
+  /**
+   * The signed-in user (last_login_at already updated); unset when
+   * mfa_required is set.
+   */
+  user?:
+    | User
+    | undefined;
+  /** Tokens of the new session; unset when mfa_required is set. */
+  tokens?:
+    | Tokens
+    | undefined;
+  /**
+   * Set when the password was correct and the account has a second factor:
+   * no session was opened yet.
+   */
+  mfaRequired?: MfaRequired | undefined;
+}
+
+/** The second step a Login needs: CompleteMfaLogin with this challenge. */
+export interface MfaRequired {
+  /**
+   * Opaque, single-use challenge token (`ghm_...`) for CompleteMfaLogin. A
+   * secret: valid only from the client address of the Login.
+   */
+  challengeToken: string;
+  /** The methods CompleteMfaLogin accepts for this account. */
+  methods: MfaMethod[];
+  /** When the challenge stops working (5 minutes after the Login). */
+  expiresAt?: Date | undefined;
+}
+
+/** Request of AuthService.CompleteMfaLogin. */
+export interface CompleteMfaLoginRequest {
+  /** LoginResponse.mfa_required.challenge_token. */
+  challengeToken: string;
+  /** The second factor; exactly one is required. */
+  factor?:
+    | //
+    /** The current 6-digit code of the TOTP authenticator. */
+    { $case: "totpCode"; value: string }
+    | //
+    /**
+     * An unused recovery code (as issued, e.g. "k7m2-q9xd-4hfa"; case and
+     * dashes do not matter).
+     */
+    { $case: "recoveryCode"; value: string }
+    | undefined;
+}
+
+/** Response of AuthService.CompleteMfaLogin. */
+export interface CompleteMfaLoginResponse {
   /** The signed-in user (last_login_at already updated). */
   user?:
     | User
     | undefined;
   /** Tokens of the new session. */
   tokens?: Tokens | undefined;
+}
+
+/** Request of AuthService.StartTotpEnrollment. Intentionally empty. */
+export interface StartTotpEnrollmentRequest {
+}
+
+/** Response of AuthService.StartTotpEnrollment. */
+export interface StartTotpEnrollmentResponse {
+  /** The shared secret, base32 (RFC 4648, no padding), for entering by hand. */
+  secret: string;
+  /**
+   * otpauth://totp/ URI with the secret, issuer, account, SHA1, 6 digits,
+   * 30 seconds: what a QR code for authenticator apps encodes.
+   */
+  otpauthUri: string;
+}
+
+/** Request of AuthService.ConfirmTotpEnrollment. */
+export interface ConfirmTotpEnrollmentRequest {
+  /** A current 6-digit code of the new authenticator. */
+  code: string;
+}
+
+/** Response of AuthService.ConfirmTotpEnrollment. */
+export interface ConfirmTotpEnrollmentResponse {
+  /** 10 single-use recovery codes, shown only once: store them safely. */
+  recoveryCodes: string[];
+}
+
+/** Request of AuthService.DisableTotp. */
+export interface DisableTotpRequest {
+  /** Proof of the factor; exactly one is required. */
+  factor?:
+    | //
+    /** A current 6-digit TOTP code. */
+    { $case: "totpCode"; value: string }
+    | //
+    /** An unused recovery code. */
+    { $case: "recoveryCode"; value: string }
+    | undefined;
+}
+
+/** Response of AuthService.DisableTotp. Intentionally empty. */
+export interface DisableTotpResponse {
+}
+
+/** Request of AuthService.RegenerateRecoveryCodes. */
+export interface RegenerateRecoveryCodesRequest {
+  /** Proof of the factor; exactly one is required. */
+  factor?:
+    | //
+    /** A current 6-digit TOTP code. */
+    { $case: "totpCode"; value: string }
+    | //
+    /** An unused recovery code. */
+    { $case: "recoveryCode"; value: string }
+    | undefined;
+}
+
+/** Response of AuthService.RegenerateRecoveryCodes. */
+export interface RegenerateRecoveryCodesResponse {
+  /** 10 new single-use recovery codes, shown only once; the old set is void. */
+  recoveryCodes: string[];
+}
+
+/** Request of AuthService.ListAuthFactors. Intentionally empty. */
+export interface ListAuthFactorsRequest {
+}
+
+/** Response of AuthService.ListAuthFactors. Never contains secrets. */
+export interface ListAuthFactorsResponse {
+  /** The TOTP authenticator. */
+  totp?:
+    | TotpFactor
+    | undefined;
+  /** Unused recovery codes left. */
+  recoveryCodesRemaining: number;
+}
+
+/** The state of a user's TOTP authenticator. */
+export interface TotpFactor {
+  /** True when an authenticator is confirmed (Login then asks for it). */
+  enrolled: boolean;
+  /** When it was confirmed; unset when not enrolled. */
+  confirmedAt?:
+    | Date
+    | undefined;
+  /** True when an enrolment was started and not yet confirmed. */
+  enrollmentPending: boolean;
 }
 
 /** Request of AuthService.Refresh. */
@@ -551,6 +751,17 @@ export interface ValidateTokenResponse {
    * owner holds now (global roles only, no organisation).
    */
   permissions: string[];
+  /**
+   * How the session was authenticated (the token's `amr` claim, RFC 8176
+   * method names): ["pwd"] for a password alone, ["pwd", "otp", "mfa"] with
+   * a TOTP code, ["pwd", "mfa"] with a recovery code. Empty for API keys.
+   */
+  amr: string[];
+  /**
+   * When the session's user authenticated (the token's `auth_time`
+   * claim); kept by Refresh. Unset for API keys.
+   */
+  authTime?: Date | undefined;
 }
 
 /**
@@ -1798,7 +2009,7 @@ export const LoginRequest: MessageFns<LoginRequest> = {
 };
 
 function createBaseLoginResponse(): LoginResponse {
-  return { user: undefined, tokens: undefined };
+  return { user: undefined, tokens: undefined, mfaRequired: undefined };
 }
 
 export const LoginResponse: MessageFns<LoginResponse> = {
@@ -1808,6 +2019,9 @@ export const LoginResponse: MessageFns<LoginResponse> = {
     }
     if (message.tokens !== undefined) {
       Tokens.encode(message.tokens, writer.uint32(18).fork()).join();
+    }
+    if (message.mfaRequired !== undefined) {
+      MfaRequired.encode(message.mfaRequired, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1841,6 +2055,14 @@ export const LoginResponse: MessageFns<LoginResponse> = {
             message.tokens = Tokens.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mfaRequired = MfaRequired.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1857,6 +2079,11 @@ export const LoginResponse: MessageFns<LoginResponse> = {
     return {
       user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
       tokens: isSet(object.tokens) ? Tokens.fromJSON(object.tokens) : undefined,
+      mfaRequired: isSet(object.mfaRequired)
+        ? MfaRequired.fromJSON(object.mfaRequired)
+        : isSet(object.mfa_required)
+        ? MfaRequired.fromJSON(object.mfa_required)
+        : undefined,
     };
   },
 
@@ -1867,6 +2094,9 @@ export const LoginResponse: MessageFns<LoginResponse> = {
     }
     if (message.tokens !== undefined) {
       obj.tokens = Tokens.toJSON(message.tokens);
+    }
+    if (message.mfaRequired !== undefined) {
+      obj.mfaRequired = MfaRequired.toJSON(message.mfaRequired);
     }
     return obj;
   },
@@ -1880,6 +2110,1218 @@ export const LoginResponse: MessageFns<LoginResponse> = {
     message.tokens = (object.tokens !== undefined && object.tokens !== null)
       ? Tokens.fromPartial(object.tokens)
       : undefined;
+    message.mfaRequired = (object.mfaRequired !== undefined && object.mfaRequired !== null)
+      ? MfaRequired.fromPartial(object.mfaRequired)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMfaRequired(): MfaRequired {
+  return { challengeToken: "", methods: [], expiresAt: undefined };
+}
+
+export const MfaRequired: MessageFns<MfaRequired> = {
+  encode(message: MfaRequired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challengeToken !== "") {
+      writer.uint32(10).string(message.challengeToken);
+    }
+    if (message.methods.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.methods) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MfaRequired {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMfaRequired();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challengeToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.methods.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.methods.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MfaRequired {
+    return {
+      challengeToken: isSet(object.challengeToken)
+        ? globalThis.String(object.challengeToken)
+        : isSet(object.challenge_token)
+        ? globalThis.String(object.challenge_token)
+        : "",
+      methods: globalThis.Array.isArray(object?.methods) ? object.methods.map((e: any) => mfaMethodFromJSON(e)) : [],
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MfaRequired): unknown {
+    const obj: any = {};
+    if (message.challengeToken !== "") {
+      obj.challengeToken = message.challengeToken;
+    }
+    if (message.methods?.length) {
+      obj.methods = message.methods.map((e) => mfaMethodToJSON(e));
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MfaRequired>, I>>(base?: I): MfaRequired {
+    return MfaRequired.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MfaRequired>, I>>(object: I): MfaRequired {
+    const message = createBaseMfaRequired();
+    message.challengeToken = object.challengeToken ?? "";
+    message.methods = object.methods?.map((e) => e) || [];
+    message.expiresAt = object.expiresAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCompleteMfaLoginRequest(): CompleteMfaLoginRequest {
+  return { challengeToken: "", factor: undefined };
+}
+
+export const CompleteMfaLoginRequest: MessageFns<CompleteMfaLoginRequest> = {
+  encode(message: CompleteMfaLoginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challengeToken !== "") {
+      writer.uint32(10).string(message.challengeToken);
+    }
+    switch (message.factor?.$case) {
+      case "totpCode":
+        writer.uint32(18).string(message.factor.value);
+        break;
+      case "recoveryCode":
+        writer.uint32(26).string(message.factor.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteMfaLoginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteMfaLoginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challengeToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.factor = { $case: "totpCode", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.factor = { $case: "recoveryCode", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteMfaLoginRequest {
+    return {
+      challengeToken: isSet(object.challengeToken)
+        ? globalThis.String(object.challengeToken)
+        : isSet(object.challenge_token)
+        ? globalThis.String(object.challenge_token)
+        : "",
+      factor: isSet(object.totpCode)
+        ? { $case: "totpCode", value: globalThis.String(object.totpCode) }
+        : isSet(object.totp_code)
+        ? { $case: "totpCode", value: globalThis.String(object.totp_code) }
+        : isSet(object.recoveryCode)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recoveryCode) }
+        : isSet(object.recovery_code)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recovery_code) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: CompleteMfaLoginRequest): unknown {
+    const obj: any = {};
+    if (message.challengeToken !== "") {
+      obj.challengeToken = message.challengeToken;
+    }
+    if (message.factor?.$case === "totpCode") {
+      obj.totpCode = message.factor.value;
+    } else if (message.factor?.$case === "recoveryCode") {
+      obj.recoveryCode = message.factor.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompleteMfaLoginRequest>, I>>(base?: I): CompleteMfaLoginRequest {
+    return CompleteMfaLoginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompleteMfaLoginRequest>, I>>(object: I): CompleteMfaLoginRequest {
+    const message = createBaseCompleteMfaLoginRequest();
+    message.challengeToken = object.challengeToken ?? "";
+    switch (object.factor?.$case) {
+      case "totpCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "totpCode", value: object.factor.value };
+        }
+        break;
+      }
+      case "recoveryCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "recoveryCode", value: object.factor.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseCompleteMfaLoginResponse(): CompleteMfaLoginResponse {
+  return { user: undefined, tokens: undefined };
+}
+
+export const CompleteMfaLoginResponse: MessageFns<CompleteMfaLoginResponse> = {
+  encode(message: CompleteMfaLoginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.tokens !== undefined) {
+      Tokens.encode(message.tokens, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteMfaLoginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteMfaLoginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokens = Tokens.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteMfaLoginResponse {
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      tokens: isSet(object.tokens) ? Tokens.fromJSON(object.tokens) : undefined,
+    };
+  },
+
+  toJSON(message: CompleteMfaLoginResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    if (message.tokens !== undefined) {
+      obj.tokens = Tokens.toJSON(message.tokens);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompleteMfaLoginResponse>, I>>(base?: I): CompleteMfaLoginResponse {
+    return CompleteMfaLoginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompleteMfaLoginResponse>, I>>(object: I): CompleteMfaLoginResponse {
+    const message = createBaseCompleteMfaLoginResponse();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    message.tokens = (object.tokens !== undefined && object.tokens !== null)
+      ? Tokens.fromPartial(object.tokens)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartTotpEnrollmentRequest(): StartTotpEnrollmentRequest {
+  return {};
+}
+
+export const StartTotpEnrollmentRequest: MessageFns<StartTotpEnrollmentRequest> = {
+  encode(_: StartTotpEnrollmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartTotpEnrollmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartTotpEnrollmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): StartTotpEnrollmentRequest {
+    return {};
+  },
+
+  toJSON(_: StartTotpEnrollmentRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartTotpEnrollmentRequest>, I>>(base?: I): StartTotpEnrollmentRequest {
+    return StartTotpEnrollmentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartTotpEnrollmentRequest>, I>>(_: I): StartTotpEnrollmentRequest {
+    const message = createBaseStartTotpEnrollmentRequest();
+    return message;
+  },
+};
+
+function createBaseStartTotpEnrollmentResponse(): StartTotpEnrollmentResponse {
+  return { secret: "", otpauthUri: "" };
+}
+
+export const StartTotpEnrollmentResponse: MessageFns<StartTotpEnrollmentResponse> = {
+  encode(message: StartTotpEnrollmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secret !== "") {
+      writer.uint32(10).string(message.secret);
+    }
+    if (message.otpauthUri !== "") {
+      writer.uint32(18).string(message.otpauthUri);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartTotpEnrollmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartTotpEnrollmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.otpauthUri = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartTotpEnrollmentResponse {
+    return {
+      secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+      otpauthUri: isSet(object.otpauthUri)
+        ? globalThis.String(object.otpauthUri)
+        : isSet(object.otpauth_uri)
+        ? globalThis.String(object.otpauth_uri)
+        : "",
+    };
+  },
+
+  toJSON(message: StartTotpEnrollmentResponse): unknown {
+    const obj: any = {};
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    if (message.otpauthUri !== "") {
+      obj.otpauthUri = message.otpauthUri;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartTotpEnrollmentResponse>, I>>(base?: I): StartTotpEnrollmentResponse {
+    return StartTotpEnrollmentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartTotpEnrollmentResponse>, I>>(object: I): StartTotpEnrollmentResponse {
+    const message = createBaseStartTotpEnrollmentResponse();
+    message.secret = object.secret ?? "";
+    message.otpauthUri = object.otpauthUri ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmTotpEnrollmentRequest(): ConfirmTotpEnrollmentRequest {
+  return { code: "" };
+}
+
+export const ConfirmTotpEnrollmentRequest: MessageFns<ConfirmTotpEnrollmentRequest> = {
+  encode(message: ConfirmTotpEnrollmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmTotpEnrollmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmTotpEnrollmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmTotpEnrollmentRequest {
+    return { code: isSet(object.code) ? globalThis.String(object.code) : "" };
+  },
+
+  toJSON(message: ConfirmTotpEnrollmentRequest): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmTotpEnrollmentRequest>, I>>(base?: I): ConfirmTotpEnrollmentRequest {
+    return ConfirmTotpEnrollmentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmTotpEnrollmentRequest>, I>>(object: I): ConfirmTotpEnrollmentRequest {
+    const message = createBaseConfirmTotpEnrollmentRequest();
+    message.code = object.code ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmTotpEnrollmentResponse(): ConfirmTotpEnrollmentResponse {
+  return { recoveryCodes: [] };
+}
+
+export const ConfirmTotpEnrollmentResponse: MessageFns<ConfirmTotpEnrollmentResponse> = {
+  encode(message: ConfirmTotpEnrollmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.recoveryCodes) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmTotpEnrollmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmTotpEnrollmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recoveryCodes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmTotpEnrollmentResponse {
+    return {
+      recoveryCodes: globalThis.Array.isArray(object?.recoveryCodes)
+        ? object.recoveryCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.recovery_codes)
+        ? object.recovery_codes.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ConfirmTotpEnrollmentResponse): unknown {
+    const obj: any = {};
+    if (message.recoveryCodes?.length) {
+      obj.recoveryCodes = message.recoveryCodes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmTotpEnrollmentResponse>, I>>(base?: I): ConfirmTotpEnrollmentResponse {
+    return ConfirmTotpEnrollmentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmTotpEnrollmentResponse>, I>>(
+    object: I,
+  ): ConfirmTotpEnrollmentResponse {
+    const message = createBaseConfirmTotpEnrollmentResponse();
+    message.recoveryCodes = object.recoveryCodes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDisableTotpRequest(): DisableTotpRequest {
+  return { factor: undefined };
+}
+
+export const DisableTotpRequest: MessageFns<DisableTotpRequest> = {
+  encode(message: DisableTotpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.factor?.$case) {
+      case "totpCode":
+        writer.uint32(10).string(message.factor.value);
+        break;
+      case "recoveryCode":
+        writer.uint32(18).string(message.factor.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisableTotpRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisableTotpRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.factor = { $case: "totpCode", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.factor = { $case: "recoveryCode", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisableTotpRequest {
+    return {
+      factor: isSet(object.totpCode)
+        ? { $case: "totpCode", value: globalThis.String(object.totpCode) }
+        : isSet(object.totp_code)
+        ? { $case: "totpCode", value: globalThis.String(object.totp_code) }
+        : isSet(object.recoveryCode)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recoveryCode) }
+        : isSet(object.recovery_code)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recovery_code) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: DisableTotpRequest): unknown {
+    const obj: any = {};
+    if (message.factor?.$case === "totpCode") {
+      obj.totpCode = message.factor.value;
+    } else if (message.factor?.$case === "recoveryCode") {
+      obj.recoveryCode = message.factor.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisableTotpRequest>, I>>(base?: I): DisableTotpRequest {
+    return DisableTotpRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisableTotpRequest>, I>>(object: I): DisableTotpRequest {
+    const message = createBaseDisableTotpRequest();
+    switch (object.factor?.$case) {
+      case "totpCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "totpCode", value: object.factor.value };
+        }
+        break;
+      }
+      case "recoveryCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "recoveryCode", value: object.factor.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseDisableTotpResponse(): DisableTotpResponse {
+  return {};
+}
+
+export const DisableTotpResponse: MessageFns<DisableTotpResponse> = {
+  encode(_: DisableTotpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisableTotpResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisableTotpResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DisableTotpResponse {
+    return {};
+  },
+
+  toJSON(_: DisableTotpResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisableTotpResponse>, I>>(base?: I): DisableTotpResponse {
+    return DisableTotpResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisableTotpResponse>, I>>(_: I): DisableTotpResponse {
+    const message = createBaseDisableTotpResponse();
+    return message;
+  },
+};
+
+function createBaseRegenerateRecoveryCodesRequest(): RegenerateRecoveryCodesRequest {
+  return { factor: undefined };
+}
+
+export const RegenerateRecoveryCodesRequest: MessageFns<RegenerateRecoveryCodesRequest> = {
+  encode(message: RegenerateRecoveryCodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.factor?.$case) {
+      case "totpCode":
+        writer.uint32(10).string(message.factor.value);
+        break;
+      case "recoveryCode":
+        writer.uint32(18).string(message.factor.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegenerateRecoveryCodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegenerateRecoveryCodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.factor = { $case: "totpCode", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.factor = { $case: "recoveryCode", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegenerateRecoveryCodesRequest {
+    return {
+      factor: isSet(object.totpCode)
+        ? { $case: "totpCode", value: globalThis.String(object.totpCode) }
+        : isSet(object.totp_code)
+        ? { $case: "totpCode", value: globalThis.String(object.totp_code) }
+        : isSet(object.recoveryCode)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recoveryCode) }
+        : isSet(object.recovery_code)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recovery_code) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: RegenerateRecoveryCodesRequest): unknown {
+    const obj: any = {};
+    if (message.factor?.$case === "totpCode") {
+      obj.totpCode = message.factor.value;
+    } else if (message.factor?.$case === "recoveryCode") {
+      obj.recoveryCode = message.factor.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegenerateRecoveryCodesRequest>, I>>(base?: I): RegenerateRecoveryCodesRequest {
+    return RegenerateRecoveryCodesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegenerateRecoveryCodesRequest>, I>>(
+    object: I,
+  ): RegenerateRecoveryCodesRequest {
+    const message = createBaseRegenerateRecoveryCodesRequest();
+    switch (object.factor?.$case) {
+      case "totpCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "totpCode", value: object.factor.value };
+        }
+        break;
+      }
+      case "recoveryCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "recoveryCode", value: object.factor.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseRegenerateRecoveryCodesResponse(): RegenerateRecoveryCodesResponse {
+  return { recoveryCodes: [] };
+}
+
+export const RegenerateRecoveryCodesResponse: MessageFns<RegenerateRecoveryCodesResponse> = {
+  encode(message: RegenerateRecoveryCodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.recoveryCodes) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegenerateRecoveryCodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegenerateRecoveryCodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recoveryCodes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegenerateRecoveryCodesResponse {
+    return {
+      recoveryCodes: globalThis.Array.isArray(object?.recoveryCodes)
+        ? object.recoveryCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.recovery_codes)
+        ? object.recovery_codes.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RegenerateRecoveryCodesResponse): unknown {
+    const obj: any = {};
+    if (message.recoveryCodes?.length) {
+      obj.recoveryCodes = message.recoveryCodes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegenerateRecoveryCodesResponse>, I>>(base?: I): RegenerateRecoveryCodesResponse {
+    return RegenerateRecoveryCodesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegenerateRecoveryCodesResponse>, I>>(
+    object: I,
+  ): RegenerateRecoveryCodesResponse {
+    const message = createBaseRegenerateRecoveryCodesResponse();
+    message.recoveryCodes = object.recoveryCodes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListAuthFactorsRequest(): ListAuthFactorsRequest {
+  return {};
+}
+
+export const ListAuthFactorsRequest: MessageFns<ListAuthFactorsRequest> = {
+  encode(_: ListAuthFactorsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuthFactorsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuthFactorsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListAuthFactorsRequest {
+    return {};
+  },
+
+  toJSON(_: ListAuthFactorsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAuthFactorsRequest>, I>>(base?: I): ListAuthFactorsRequest {
+    return ListAuthFactorsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAuthFactorsRequest>, I>>(_: I): ListAuthFactorsRequest {
+    const message = createBaseListAuthFactorsRequest();
+    return message;
+  },
+};
+
+function createBaseListAuthFactorsResponse(): ListAuthFactorsResponse {
+  return { totp: undefined, recoveryCodesRemaining: 0 };
+}
+
+export const ListAuthFactorsResponse: MessageFns<ListAuthFactorsResponse> = {
+  encode(message: ListAuthFactorsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totp !== undefined) {
+      TotpFactor.encode(message.totp, writer.uint32(10).fork()).join();
+    }
+    if (message.recoveryCodesRemaining !== 0) {
+      writer.uint32(16).int32(message.recoveryCodesRemaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuthFactorsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuthFactorsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.totp = TotpFactor.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.recoveryCodesRemaining = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuthFactorsResponse {
+    return {
+      totp: isSet(object.totp) ? TotpFactor.fromJSON(object.totp) : undefined,
+      recoveryCodesRemaining: isSet(object.recoveryCodesRemaining)
+        ? globalThis.Number(object.recoveryCodesRemaining)
+        : isSet(object.recovery_codes_remaining)
+        ? globalThis.Number(object.recovery_codes_remaining)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListAuthFactorsResponse): unknown {
+    const obj: any = {};
+    if (message.totp !== undefined) {
+      obj.totp = TotpFactor.toJSON(message.totp);
+    }
+    if (message.recoveryCodesRemaining !== 0) {
+      obj.recoveryCodesRemaining = Math.round(message.recoveryCodesRemaining);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAuthFactorsResponse>, I>>(base?: I): ListAuthFactorsResponse {
+    return ListAuthFactorsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAuthFactorsResponse>, I>>(object: I): ListAuthFactorsResponse {
+    const message = createBaseListAuthFactorsResponse();
+    message.totp = (object.totp !== undefined && object.totp !== null)
+      ? TotpFactor.fromPartial(object.totp)
+      : undefined;
+    message.recoveryCodesRemaining = object.recoveryCodesRemaining ?? 0;
+    return message;
+  },
+};
+
+function createBaseTotpFactor(): TotpFactor {
+  return { enrolled: false, confirmedAt: undefined, enrollmentPending: false };
+}
+
+export const TotpFactor: MessageFns<TotpFactor> = {
+  encode(message: TotpFactor, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enrolled !== false) {
+      writer.uint32(8).bool(message.enrolled);
+    }
+    if (message.confirmedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.confirmedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.enrollmentPending !== false) {
+      writer.uint32(24).bool(message.enrollmentPending);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TotpFactor {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTotpFactor();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enrolled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.confirmedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.enrollmentPending = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TotpFactor {
+    return {
+      enrolled: isSet(object.enrolled) ? globalThis.Boolean(object.enrolled) : false,
+      confirmedAt: isSet(object.confirmedAt)
+        ? fromJsonTimestamp(object.confirmedAt)
+        : isSet(object.confirmed_at)
+        ? fromJsonTimestamp(object.confirmed_at)
+        : undefined,
+      enrollmentPending: isSet(object.enrollmentPending)
+        ? globalThis.Boolean(object.enrollmentPending)
+        : isSet(object.enrollment_pending)
+        ? globalThis.Boolean(object.enrollment_pending)
+        : false,
+    };
+  },
+
+  toJSON(message: TotpFactor): unknown {
+    const obj: any = {};
+    if (message.enrolled !== false) {
+      obj.enrolled = message.enrolled;
+    }
+    if (message.confirmedAt !== undefined) {
+      obj.confirmedAt = message.confirmedAt.toISOString();
+    }
+    if (message.enrollmentPending !== false) {
+      obj.enrollmentPending = message.enrollmentPending;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TotpFactor>, I>>(base?: I): TotpFactor {
+    return TotpFactor.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TotpFactor>, I>>(object: I): TotpFactor {
+    const message = createBaseTotpFactor();
+    message.enrolled = object.enrolled ?? false;
+    message.confirmedAt = object.confirmedAt ?? undefined;
+    message.enrollmentPending = object.enrollmentPending ?? false;
     return message;
   },
 };
@@ -2242,6 +3684,8 @@ function createBaseValidateTokenResponse(): ValidateTokenResponse {
     organizationId: "",
     organizationRoles: [],
     permissions: [],
+    amr: [],
+    authTime: undefined,
   };
 }
 
@@ -2294,6 +3738,12 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     }
     for (const v of message.permissions) {
       writer.uint32(130).string(v!);
+    }
+    for (const v of message.amr) {
+      writer.uint32(138).string(v!);
+    }
+    if (message.authTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.authTime), writer.uint32(146).fork()).join();
     }
     return writer;
   },
@@ -2439,6 +3889,22 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
             message.permissions.push(reader.string());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.amr.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.authTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2513,6 +3979,14 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
       permissions: globalThis.Array.isArray(object?.permissions)
         ? object.permissions.map((e: any) => globalThis.String(e))
         : [],
+      amr: globalThis.Array.isArray(object?.amr)
+        ? object.amr.map((e: any) => globalThis.String(e))
+        : [],
+      authTime: isSet(object.authTime)
+        ? fromJsonTimestamp(object.authTime)
+        : isSet(object.auth_time)
+        ? fromJsonTimestamp(object.auth_time)
+        : undefined,
     };
   },
 
@@ -2566,6 +4040,12 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     if (message.permissions?.length) {
       obj.permissions = message.permissions;
     }
+    if (message.amr?.length) {
+      obj.amr = message.amr;
+    }
+    if (message.authTime !== undefined) {
+      obj.authTime = message.authTime.toISOString();
+    }
     return obj;
   },
 
@@ -2590,6 +4070,8 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     message.organizationId = object.organizationId ?? "";
     message.organizationRoles = object.organizationRoles?.map((e) => e) || [];
     message.permissions = object.permissions?.map((e) => e) || [];
+    message.amr = object.amr?.map((e) => e) || [];
+    message.authTime = object.authTime ?? undefined;
     return message;
   },
 };
@@ -4890,9 +6372,21 @@ export const AuthServiceService = {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
+   * Two-factor sign-in: when the account has a confirmed second factor
+   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * no session. The answer is then OK with `mfa_required` set (a challenge
+   * token, valid 5 minutes, for CompleteMfaLogin from the same client
+   * address) and `user` and `tokens` unset. Every failure before the
+   * password is accepted is exactly as without a second factor
+   * (INVALID_CREDENTIALS), so `mfa_required` tells nothing to someone
+   * without the password. With organization_id, membership is checked
+   * before the challenge is opened (NOT_A_MEMBER, ORGANIZATION_DISABLED as
+   * below) and the session CompleteMfaLogin opens acts in it.
+   *
    * Status codes:
    *   OK: the credentials are valid; the response holds the user and the
-   *     tokens of the new session.
+   *     tokens of the new session, or, for an account with a second factor,
+   *     only `mfa_required`.
    *   INVALID_ARGUMENT: identifier or password is empty or too long; reason
    *     VALIDATION_FAILED and google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason INVALID_CREDENTIALS. Deliberately identical
@@ -5459,6 +6953,203 @@ export const AuthServiceService = {
       Buffer.from(AcceptInvitationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AcceptInvitationResponse => AcceptInvitationResponse.decode(value),
   },
+  /**
+   * The second step of a login with a second factor: exchanges the
+   * challenge token from LoginResponse.mfa_required and one of the methods
+   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * user and the tokens of a new session, in the organisation the Login
+   * named. Not authenticated: the challenge token and the code are the
+   * credential. The challenge is single-use, lives 5 minutes, must come
+   * from the client address of its Login, and dies after 5 wrong codes. A
+   * TOTP code is accepted at most once (a replay within its window is
+   * refused) and a recovery code is used up. Each wrong code counts toward
+   * the account's lockout exactly like a wrong password (a locked account's
+   * codes are refused), and every call spends the Login budgets of the
+   * Login's identifier and of the client address. The session's tokens
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
+   * code) and `auth_time`. Audited: mfa_verify (success or failure),
+   * recovery_code_use, and login for the new session.
+   *
+   * Status codes:
+   *   OK: the response holds the user and the tokens of the new session.
+   *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
+   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
+   *     unknown, used, expired, from another address, or dead; Login again.
+   *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
+   *     account is locked; the same challenge may be tried again.
+   *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
+   *     ORGANIZATION_DISABLED, as for Login, when the membership or the
+   *     organisation changed since the Login.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  completeMfaLogin: {
+    path: "/gatehouse.auth.v1.AuthService/CompleteMfaLogin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteMfaLoginRequest): Buffer =>
+      Buffer.from(CompleteMfaLoginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteMfaLoginRequest => CompleteMfaLoginRequest.decode(value),
+    responseSerialize: (value: CompleteMfaLoginResponse): Buffer =>
+      Buffer.from(CompleteMfaLoginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteMfaLoginResponse => CompleteMfaLoginResponse.decode(value),
+  },
+  /**
+   * Starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30
+   * seconds): returns a new shared secret (base32) and its otpauth:// URI
+   * (for a QR code). Nothing changes at login until ConfirmTotpEnrollment;
+   * a started, unconfirmed enrolment is replaced. The secret is stored
+   * encrypted (AES-256-GCM under MFA_ENCRYPTION_KEY) and never shown again.
+   * Audited (totp_enrollment_start). Authenticated: `authorization: Bearer
+   * <access token>` of a session (API keys are refused).
+   *
+   * Status codes:
+   *   OK: the response holds the secret and its URI.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_ALREADY_ENROLLED: the caller has a
+   *     confirmed authenticator (DisableTotp first); reason
+   *     MFA_NOT_CONFIGURED: the server has no MFA_ENCRYPTION_KEY.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startTotpEnrollment: {
+    path: "/gatehouse.auth.v1.AuthService/StartTotpEnrollment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartTotpEnrollmentRequest): Buffer =>
+      Buffer.from(StartTotpEnrollmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartTotpEnrollmentRequest => StartTotpEnrollmentRequest.decode(value),
+    responseSerialize: (value: StartTotpEnrollmentResponse): Buffer =>
+      Buffer.from(StartTotpEnrollmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartTotpEnrollmentResponse => StartTotpEnrollmentResponse.decode(value),
+  },
+  /**
+   * Activates the started TOTP enrolment with a current code of the
+   * authenticator: from now on Login asks for a second factor. Returns 10
+   * new recovery codes (60 random bits each), shown only here; any earlier
+   * set is void. Sessions opened before keep working. Audited
+   * (totp_enrollment_confirm, success or failure). Authenticated like
+   * StartTotpEnrollment; every call spends the per-user second-factor
+   * budget.
+   *
+   * Status codes:
+   *   OK: the authenticator is active; the response holds the recovery
+   *     codes.
+   *   INVALID_ARGUMENT: code is not 6 digits (reason VALIDATION_FAILED), or
+   *     not a current code (reason INVALID_MFA_CODE); google.rpc.BadRequest
+   *     names code.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no enrolment was
+   *     started; reason TOTP_ALREADY_ENROLLED: it is already confirmed;
+   *     reason MFA_NOT_CONFIGURED: the server has no MFA_ENCRYPTION_KEY.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  confirmTotpEnrollment: {
+    path: "/gatehouse.auth.v1.AuthService/ConfirmTotpEnrollment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmTotpEnrollmentRequest): Buffer =>
+      Buffer.from(ConfirmTotpEnrollmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmTotpEnrollmentRequest => ConfirmTotpEnrollmentRequest.decode(value),
+    responseSerialize: (value: ConfirmTotpEnrollmentResponse): Buffer =>
+      Buffer.from(ConfirmTotpEnrollmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfirmTotpEnrollmentResponse => ConfirmTotpEnrollmentResponse.decode(value),
+  },
+  /**
+   * Removes the caller's TOTP authenticator and its recovery codes, given a
+   * current TOTP code or an unused recovery code: Login asks for no second
+   * factor any more. Audited (totp_disable, success or failure; a recovery
+   * code also recovery_code_use). Authenticated like StartTotpEnrollment;
+   * every call spends the per-user second-factor budget.
+   *
+   * Status codes:
+   *   OK: the authenticator and the recovery codes are gone.
+   *   INVALID_ARGUMENT: neither or a malformed code (reason
+   *     VALIDATION_FAILED), or a wrong or used one (reason INVALID_MFA_CODE);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
+   *     authenticator.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  disableTotp: {
+    path: "/gatehouse.auth.v1.AuthService/DisableTotp" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisableTotpRequest): Buffer => Buffer.from(DisableTotpRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisableTotpRequest => DisableTotpRequest.decode(value),
+    responseSerialize: (value: DisableTotpResponse): Buffer => Buffer.from(DisableTotpResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisableTotpResponse => DisableTotpResponse.decode(value),
+  },
+  /**
+   * Replaces the caller's recovery codes with 10 new ones, given a current
+   * TOTP code or an unused recovery code (which is used up with the old
+   * set): every code of the old set stops working. The new codes are shown
+   * only here. Audited (recovery_codes_regenerate, success or failure).
+   * Authenticated like StartTotpEnrollment; every call spends the per-user
+   * second-factor budget.
+   *
+   * Status codes:
+   *   OK: the response holds the new codes.
+   *   INVALID_ARGUMENT: neither or a malformed code (reason
+   *     VALIDATION_FAILED), or a wrong or used one (reason INVALID_MFA_CODE);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
+   *     authenticator.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  regenerateRecoveryCodes: {
+    path: "/gatehouse.auth.v1.AuthService/RegenerateRecoveryCodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegenerateRecoveryCodesRequest): Buffer =>
+      Buffer.from(RegenerateRecoveryCodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegenerateRecoveryCodesRequest => RegenerateRecoveryCodesRequest.decode(value),
+    responseSerialize: (value: RegenerateRecoveryCodesResponse): Buffer =>
+      Buffer.from(RegenerateRecoveryCodesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegenerateRecoveryCodesResponse =>
+      RegenerateRecoveryCodesResponse.decode(value),
+  },
+  /**
+   * Lists the caller's second factors: whether a TOTP authenticator is
+   * confirmed (and since when, or whether an enrolment is pending) and how
+   * many recovery codes are unused. Never secrets. Authenticated like
+   * StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response describes the factors.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listAuthFactors: {
+    path: "/gatehouse.auth.v1.AuthService/ListAuthFactors" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAuthFactorsRequest): Buffer =>
+      Buffer.from(ListAuthFactorsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAuthFactorsRequest => ListAuthFactorsRequest.decode(value),
+    responseSerialize: (value: ListAuthFactorsResponse): Buffer =>
+      Buffer.from(ListAuthFactorsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAuthFactorsResponse => ListAuthFactorsResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -5502,9 +7193,21 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
+   * Two-factor sign-in: when the account has a confirmed second factor
+   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * no session. The answer is then OK with `mfa_required` set (a challenge
+   * token, valid 5 minutes, for CompleteMfaLogin from the same client
+   * address) and `user` and `tokens` unset. Every failure before the
+   * password is accepted is exactly as without a second factor
+   * (INVALID_CREDENTIALS), so `mfa_required` tells nothing to someone
+   * without the password. With organization_id, membership is checked
+   * before the challenge is opened (NOT_A_MEMBER, ORGANIZATION_DISABLED as
+   * below) and the session CompleteMfaLogin opens acts in it.
+   *
    * Status codes:
    *   OK: the credentials are valid; the response holds the user and the
-   *     tokens of the new session.
+   *     tokens of the new session, or, for an account with a second factor,
+   *     only `mfa_required`.
    *   INVALID_ARGUMENT: identifier or password is empty or too long; reason
    *     VALIDATION_FAILED and google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason INVALID_CREDENTIALS. Deliberately identical
@@ -5903,6 +7606,144 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   acceptInvitation: handleUnaryCall<AcceptInvitationRequest, AcceptInvitationResponse>;
+  /**
+   * The second step of a login with a second factor: exchanges the
+   * challenge token from LoginResponse.mfa_required and one of the methods
+   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * user and the tokens of a new session, in the organisation the Login
+   * named. Not authenticated: the challenge token and the code are the
+   * credential. The challenge is single-use, lives 5 minutes, must come
+   * from the client address of its Login, and dies after 5 wrong codes. A
+   * TOTP code is accepted at most once (a replay within its window is
+   * refused) and a recovery code is used up. Each wrong code counts toward
+   * the account's lockout exactly like a wrong password (a locked account's
+   * codes are refused), and every call spends the Login budgets of the
+   * Login's identifier and of the client address. The session's tokens
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
+   * code) and `auth_time`. Audited: mfa_verify (success or failure),
+   * recovery_code_use, and login for the new session.
+   *
+   * Status codes:
+   *   OK: the response holds the user and the tokens of the new session.
+   *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
+   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
+   *     unknown, used, expired, from another address, or dead; Login again.
+   *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
+   *     account is locked; the same challenge may be tried again.
+   *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
+   *     ORGANIZATION_DISABLED, as for Login, when the membership or the
+   *     organisation changed since the Login.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  completeMfaLogin: handleUnaryCall<CompleteMfaLoginRequest, CompleteMfaLoginResponse>;
+  /**
+   * Starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30
+   * seconds): returns a new shared secret (base32) and its otpauth:// URI
+   * (for a QR code). Nothing changes at login until ConfirmTotpEnrollment;
+   * a started, unconfirmed enrolment is replaced. The secret is stored
+   * encrypted (AES-256-GCM under MFA_ENCRYPTION_KEY) and never shown again.
+   * Audited (totp_enrollment_start). Authenticated: `authorization: Bearer
+   * <access token>` of a session (API keys are refused).
+   *
+   * Status codes:
+   *   OK: the response holds the secret and its URI.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_ALREADY_ENROLLED: the caller has a
+   *     confirmed authenticator (DisableTotp first); reason
+   *     MFA_NOT_CONFIGURED: the server has no MFA_ENCRYPTION_KEY.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startTotpEnrollment: handleUnaryCall<StartTotpEnrollmentRequest, StartTotpEnrollmentResponse>;
+  /**
+   * Activates the started TOTP enrolment with a current code of the
+   * authenticator: from now on Login asks for a second factor. Returns 10
+   * new recovery codes (60 random bits each), shown only here; any earlier
+   * set is void. Sessions opened before keep working. Audited
+   * (totp_enrollment_confirm, success or failure). Authenticated like
+   * StartTotpEnrollment; every call spends the per-user second-factor
+   * budget.
+   *
+   * Status codes:
+   *   OK: the authenticator is active; the response holds the recovery
+   *     codes.
+   *   INVALID_ARGUMENT: code is not 6 digits (reason VALIDATION_FAILED), or
+   *     not a current code (reason INVALID_MFA_CODE); google.rpc.BadRequest
+   *     names code.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no enrolment was
+   *     started; reason TOTP_ALREADY_ENROLLED: it is already confirmed;
+   *     reason MFA_NOT_CONFIGURED: the server has no MFA_ENCRYPTION_KEY.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  confirmTotpEnrollment: handleUnaryCall<ConfirmTotpEnrollmentRequest, ConfirmTotpEnrollmentResponse>;
+  /**
+   * Removes the caller's TOTP authenticator and its recovery codes, given a
+   * current TOTP code or an unused recovery code: Login asks for no second
+   * factor any more. Audited (totp_disable, success or failure; a recovery
+   * code also recovery_code_use). Authenticated like StartTotpEnrollment;
+   * every call spends the per-user second-factor budget.
+   *
+   * Status codes:
+   *   OK: the authenticator and the recovery codes are gone.
+   *   INVALID_ARGUMENT: neither or a malformed code (reason
+   *     VALIDATION_FAILED), or a wrong or used one (reason INVALID_MFA_CODE);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
+   *     authenticator.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  disableTotp: handleUnaryCall<DisableTotpRequest, DisableTotpResponse>;
+  /**
+   * Replaces the caller's recovery codes with 10 new ones, given a current
+   * TOTP code or an unused recovery code (which is used up with the old
+   * set): every code of the old set stops working. The new codes are shown
+   * only here. Audited (recovery_codes_regenerate, success or failure).
+   * Authenticated like StartTotpEnrollment; every call spends the per-user
+   * second-factor budget.
+   *
+   * Status codes:
+   *   OK: the response holds the new codes.
+   *   INVALID_ARGUMENT: neither or a malformed code (reason
+   *     VALIDATION_FAILED), or a wrong or used one (reason INVALID_MFA_CODE);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
+   *     authenticator.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  regenerateRecoveryCodes: handleUnaryCall<RegenerateRecoveryCodesRequest, RegenerateRecoveryCodesResponse>;
+  /**
+   * Lists the caller's second factors: whether a TOTP authenticator is
+   * confirmed (and since when, or whether an enrolment is pending) and how
+   * many recovery codes are unused. Never secrets. Authenticated like
+   * StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response describes the factors.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listAuthFactors: handleUnaryCall<ListAuthFactorsRequest, ListAuthFactorsResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -5960,9 +7801,21 @@ export interface AuthServiceClient extends Client {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
+   * Two-factor sign-in: when the account has a confirmed second factor
+   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * no session. The answer is then OK with `mfa_required` set (a challenge
+   * token, valid 5 minutes, for CompleteMfaLogin from the same client
+   * address) and `user` and `tokens` unset. Every failure before the
+   * password is accepted is exactly as without a second factor
+   * (INVALID_CREDENTIALS), so `mfa_required` tells nothing to someone
+   * without the password. With organization_id, membership is checked
+   * before the challenge is opened (NOT_A_MEMBER, ORGANIZATION_DISABLED as
+   * below) and the session CompleteMfaLogin opens acts in it.
+   *
    * Status codes:
    *   OK: the credentials are valid; the response holds the user and the
-   *     tokens of the new session.
+   *     tokens of the new session, or, for an account with a second factor,
+   *     only `mfa_required`.
    *   INVALID_ARGUMENT: identifier or password is empty or too long; reason
    *     VALIDATION_FAILED and google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason INVALID_CREDENTIALS. Deliberately identical
@@ -6612,6 +8465,228 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AcceptInvitationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The second step of a login with a second factor: exchanges the
+   * challenge token from LoginResponse.mfa_required and one of the methods
+   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * user and the tokens of a new session, in the organisation the Login
+   * named. Not authenticated: the challenge token and the code are the
+   * credential. The challenge is single-use, lives 5 minutes, must come
+   * from the client address of its Login, and dies after 5 wrong codes. A
+   * TOTP code is accepted at most once (a replay within its window is
+   * refused) and a recovery code is used up. Each wrong code counts toward
+   * the account's lockout exactly like a wrong password (a locked account's
+   * codes are refused), and every call spends the Login budgets of the
+   * Login's identifier and of the client address. The session's tokens
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
+   * code) and `auth_time`. Audited: mfa_verify (success or failure),
+   * recovery_code_use, and login for the new session.
+   *
+   * Status codes:
+   *   OK: the response holds the user and the tokens of the new session.
+   *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
+   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
+   *     unknown, used, expired, from another address, or dead; Login again.
+   *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
+   *     account is locked; the same challenge may be tried again.
+   *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
+   *     ORGANIZATION_DISABLED, as for Login, when the membership or the
+   *     organisation changed since the Login.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  completeMfaLogin(
+    request: CompleteMfaLoginRequest,
+    callback: (error: ServiceError | null, response: CompleteMfaLoginResponse) => void,
+  ): ClientUnaryCall;
+  completeMfaLogin(
+    request: CompleteMfaLoginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteMfaLoginResponse) => void,
+  ): ClientUnaryCall;
+  completeMfaLogin(
+    request: CompleteMfaLoginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteMfaLoginResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30
+   * seconds): returns a new shared secret (base32) and its otpauth:// URI
+   * (for a QR code). Nothing changes at login until ConfirmTotpEnrollment;
+   * a started, unconfirmed enrolment is replaced. The secret is stored
+   * encrypted (AES-256-GCM under MFA_ENCRYPTION_KEY) and never shown again.
+   * Audited (totp_enrollment_start). Authenticated: `authorization: Bearer
+   * <access token>` of a session (API keys are refused).
+   *
+   * Status codes:
+   *   OK: the response holds the secret and its URI.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_ALREADY_ENROLLED: the caller has a
+   *     confirmed authenticator (DisableTotp first); reason
+   *     MFA_NOT_CONFIGURED: the server has no MFA_ENCRYPTION_KEY.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startTotpEnrollment(
+    request: StartTotpEnrollmentRequest,
+    callback: (error: ServiceError | null, response: StartTotpEnrollmentResponse) => void,
+  ): ClientUnaryCall;
+  startTotpEnrollment(
+    request: StartTotpEnrollmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartTotpEnrollmentResponse) => void,
+  ): ClientUnaryCall;
+  startTotpEnrollment(
+    request: StartTotpEnrollmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartTotpEnrollmentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Activates the started TOTP enrolment with a current code of the
+   * authenticator: from now on Login asks for a second factor. Returns 10
+   * new recovery codes (60 random bits each), shown only here; any earlier
+   * set is void. Sessions opened before keep working. Audited
+   * (totp_enrollment_confirm, success or failure). Authenticated like
+   * StartTotpEnrollment; every call spends the per-user second-factor
+   * budget.
+   *
+   * Status codes:
+   *   OK: the authenticator is active; the response holds the recovery
+   *     codes.
+   *   INVALID_ARGUMENT: code is not 6 digits (reason VALIDATION_FAILED), or
+   *     not a current code (reason INVALID_MFA_CODE); google.rpc.BadRequest
+   *     names code.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no enrolment was
+   *     started; reason TOTP_ALREADY_ENROLLED: it is already confirmed;
+   *     reason MFA_NOT_CONFIGURED: the server has no MFA_ENCRYPTION_KEY.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  confirmTotpEnrollment(
+    request: ConfirmTotpEnrollmentRequest,
+    callback: (error: ServiceError | null, response: ConfirmTotpEnrollmentResponse) => void,
+  ): ClientUnaryCall;
+  confirmTotpEnrollment(
+    request: ConfirmTotpEnrollmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfirmTotpEnrollmentResponse) => void,
+  ): ClientUnaryCall;
+  confirmTotpEnrollment(
+    request: ConfirmTotpEnrollmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfirmTotpEnrollmentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes the caller's TOTP authenticator and its recovery codes, given a
+   * current TOTP code or an unused recovery code: Login asks for no second
+   * factor any more. Audited (totp_disable, success or failure; a recovery
+   * code also recovery_code_use). Authenticated like StartTotpEnrollment;
+   * every call spends the per-user second-factor budget.
+   *
+   * Status codes:
+   *   OK: the authenticator and the recovery codes are gone.
+   *   INVALID_ARGUMENT: neither or a malformed code (reason
+   *     VALIDATION_FAILED), or a wrong or used one (reason INVALID_MFA_CODE);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
+   *     authenticator.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  disableTotp(
+    request: DisableTotpRequest,
+    callback: (error: ServiceError | null, response: DisableTotpResponse) => void,
+  ): ClientUnaryCall;
+  disableTotp(
+    request: DisableTotpRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisableTotpResponse) => void,
+  ): ClientUnaryCall;
+  disableTotp(
+    request: DisableTotpRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisableTotpResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces the caller's recovery codes with 10 new ones, given a current
+   * TOTP code or an unused recovery code (which is used up with the old
+   * set): every code of the old set stops working. The new codes are shown
+   * only here. Audited (recovery_codes_regenerate, success or failure).
+   * Authenticated like StartTotpEnrollment; every call spends the per-user
+   * second-factor budget.
+   *
+   * Status codes:
+   *   OK: the response holds the new codes.
+   *   INVALID_ARGUMENT: neither or a malformed code (reason
+   *     VALIDATION_FAILED), or a wrong or used one (reason INVALID_MFA_CODE);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
+   *     authenticator.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  regenerateRecoveryCodes(
+    request: RegenerateRecoveryCodesRequest,
+    callback: (error: ServiceError | null, response: RegenerateRecoveryCodesResponse) => void,
+  ): ClientUnaryCall;
+  regenerateRecoveryCodes(
+    request: RegenerateRecoveryCodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegenerateRecoveryCodesResponse) => void,
+  ): ClientUnaryCall;
+  regenerateRecoveryCodes(
+    request: RegenerateRecoveryCodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegenerateRecoveryCodesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the caller's second factors: whether a TOTP authenticator is
+   * confirmed (and since when, or whether an enrolment is pending) and how
+   * many recovery codes are unused. Never secrets. Authenticated like
+   * StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response describes the factors.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listAuthFactors(
+    request: ListAuthFactorsRequest,
+    callback: (error: ServiceError | null, response: ListAuthFactorsResponse) => void,
+  ): ClientUnaryCall;
+  listAuthFactors(
+    request: ListAuthFactorsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAuthFactorsResponse) => void,
+  ): ClientUnaryCall;
+  listAuthFactors(
+    request: ListAuthFactorsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAuthFactorsResponse) => void,
   ): ClientUnaryCall;
 }
 

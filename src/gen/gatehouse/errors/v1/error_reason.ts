@@ -291,6 +291,49 @@ export const ErrorReason = {
    * gRPC code: PERMISSION_DENIED.
    */
   GRANT_EXCEEDS_CALLER: 44,
+  /**
+   * MFA_NOT_CONFIGURED - Two-factor sign-in is not available on this server: MFA_ENCRYPTION_KEY
+   * is not configured (production), so no TOTP secret can be stored.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  MFA_NOT_CONFIGURED: 50,
+  /**
+   * TOTP_ALREADY_ENROLLED - The caller already has a confirmed TOTP authenticator; disable it
+   * (DisableTotp) before enrolling another.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  TOTP_ALREADY_ENROLLED: 51,
+  /**
+   * TOTP_NOT_ENROLLED - The caller has no TOTP authenticator in the state the call needs: no
+   * started enrolment to confirm (ConfirmTotpEnrollment), or no confirmed
+   * one (DisableTotp, RegenerateRecoveryCodes).
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  TOTP_NOT_ENROLLED: 52,
+  /**
+   * INVALID_MFA_CODE - A self-service second-factor call got a wrong code: not the current
+   * TOTP code (or one a step either side), a code already used, or an
+   * unknown or used recovery code. google.rpc.BadRequest names the field. Not
+   * UNAUTHENTICATED, so clients keep the (valid) session.
+   * gRPC code: INVALID_ARGUMENT.
+   */
+  INVALID_MFA_CODE: 53,
+  /**
+   * MFA_CHALLENGE_INVALID - CompleteMfaLogin: the challenge token is unknown, already used,
+   * expired, presented from another address than the Login's, or dead after
+   * too many wrong codes. The same answer for each; the client must Login
+   * again.
+   * gRPC code: UNAUTHENTICATED.
+   */
+  MFA_CHALLENGE_INVALID: 54,
+  /**
+   * MFA_CODE_REJECTED - CompleteMfaLogin: the challenge is valid but the code is not (wrong,
+   * replayed, an unknown or used recovery code), or the account is locked
+   * after too many failures. The client may try another code with the same
+   * challenge until it dies (MFA_CHALLENGE_INVALID).
+   * gRPC code: UNAUTHENTICATED.
+   */
+  MFA_CODE_REJECTED: 55,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -342,6 +385,12 @@ export namespace ErrorReason {
   export type INVITATION_EMAIL_MISMATCH = typeof ErrorReason.INVITATION_EMAIL_MISMATCH;
   export type INVITATION_NOT_FOUND = typeof ErrorReason.INVITATION_NOT_FOUND;
   export type GRANT_EXCEEDS_CALLER = typeof ErrorReason.GRANT_EXCEEDS_CALLER;
+  export type MFA_NOT_CONFIGURED = typeof ErrorReason.MFA_NOT_CONFIGURED;
+  export type TOTP_ALREADY_ENROLLED = typeof ErrorReason.TOTP_ALREADY_ENROLLED;
+  export type TOTP_NOT_ENROLLED = typeof ErrorReason.TOTP_NOT_ENROLLED;
+  export type INVALID_MFA_CODE = typeof ErrorReason.INVALID_MFA_CODE;
+  export type MFA_CHALLENGE_INVALID = typeof ErrorReason.MFA_CHALLENGE_INVALID;
+  export type MFA_CODE_REJECTED = typeof ErrorReason.MFA_CODE_REJECTED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -482,6 +531,24 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 44:
     case "GRANT_EXCEEDS_CALLER":
       return ErrorReason.GRANT_EXCEEDS_CALLER;
+    case 50:
+    case "MFA_NOT_CONFIGURED":
+      return ErrorReason.MFA_NOT_CONFIGURED;
+    case 51:
+    case "TOTP_ALREADY_ENROLLED":
+      return ErrorReason.TOTP_ALREADY_ENROLLED;
+    case 52:
+    case "TOTP_NOT_ENROLLED":
+      return ErrorReason.TOTP_NOT_ENROLLED;
+    case 53:
+    case "INVALID_MFA_CODE":
+      return ErrorReason.INVALID_MFA_CODE;
+    case 54:
+    case "MFA_CHALLENGE_INVALID":
+      return ErrorReason.MFA_CHALLENGE_INVALID;
+    case 55:
+    case "MFA_CODE_REJECTED":
+      return ErrorReason.MFA_CODE_REJECTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -581,6 +648,18 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "INVITATION_NOT_FOUND";
     case ErrorReason.GRANT_EXCEEDS_CALLER:
       return "GRANT_EXCEEDS_CALLER";
+    case ErrorReason.MFA_NOT_CONFIGURED:
+      return "MFA_NOT_CONFIGURED";
+    case ErrorReason.TOTP_ALREADY_ENROLLED:
+      return "TOTP_ALREADY_ENROLLED";
+    case ErrorReason.TOTP_NOT_ENROLLED:
+      return "TOTP_NOT_ENROLLED";
+    case ErrorReason.INVALID_MFA_CODE:
+      return "INVALID_MFA_CODE";
+    case ErrorReason.MFA_CHALLENGE_INVALID:
+      return "MFA_CHALLENGE_INVALID";
+    case ErrorReason.MFA_CODE_REJECTED:
+      return "MFA_CODE_REJECTED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

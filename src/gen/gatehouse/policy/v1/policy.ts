@@ -295,6 +295,12 @@ export const AccountBudget = {
    * user or service account.
    */
   ACCOUNT_BUDGET_INVITATION: 8,
+  /**
+   * ACCOUNT_BUDGET_SECOND_FACTOR - The self-service second-factor calls that check a code
+   * (ConfirmTotpEnrollment, DisableTotp, RegenerateRecoveryCodes), per
+   * calling user: a stolen session cannot guess at TOTP codes.
+   */
+  ACCOUNT_BUDGET_SECOND_FACTOR: 9,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -310,6 +316,7 @@ export namespace AccountBudget {
   export type ACCOUNT_BUDGET_PASSWORD_RESET = typeof AccountBudget.ACCOUNT_BUDGET_PASSWORD_RESET;
   export type ACCOUNT_BUDGET_EMAIL_VERIFICATION = typeof AccountBudget.ACCOUNT_BUDGET_EMAIL_VERIFICATION;
   export type ACCOUNT_BUDGET_INVITATION = typeof AccountBudget.ACCOUNT_BUDGET_INVITATION;
+  export type ACCOUNT_BUDGET_SECOND_FACTOR = typeof AccountBudget.ACCOUNT_BUDGET_SECOND_FACTOR;
   export type UNRECOGNIZED = typeof AccountBudget.UNRECOGNIZED;
 }
 
@@ -342,6 +349,9 @@ export function accountBudgetFromJSON(object: any): AccountBudget {
     case 8:
     case "ACCOUNT_BUDGET_INVITATION":
       return AccountBudget.ACCOUNT_BUDGET_INVITATION;
+    case 9:
+    case "ACCOUNT_BUDGET_SECOND_FACTOR":
+      return AccountBudget.ACCOUNT_BUDGET_SECOND_FACTOR;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -369,6 +379,8 @@ export function accountBudgetToJSON(object: AccountBudget): string {
       return "ACCOUNT_BUDGET_EMAIL_VERIFICATION";
     case AccountBudget.ACCOUNT_BUDGET_INVITATION:
       return "ACCOUNT_BUDGET_INVITATION";
+    case AccountBudget.ACCOUNT_BUDGET_SECOND_FACTOR:
+      return "ACCOUNT_BUDGET_SECOND_FACTOR";
     case AccountBudget.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
