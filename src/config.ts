@@ -68,7 +68,8 @@ const envSchema = z.object({
   ...rateLimitEnvShape,
   ...apiKeyEnvShape,
   ...authzEnvShape,
-  // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER: src/config/mfaConfig.ts
+  // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER, REAUTHENTICATION_WINDOW_SEC, MFA_REQUIRED_ROLES:
+  // src/config/mfaConfig.ts
   ...mfaEnvShape,
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',

@@ -78,6 +78,7 @@ const INACTIVE: ValidateTokenResponse = {
   organizationRoles: [],
   permissions: [],
   amr: [],
+  mfaEnrollmentRequired: false,
 };
 
 const LIST_USERS = {

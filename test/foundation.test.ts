@@ -70,6 +70,7 @@ describe('foundation', () => {
       'DisableTotp',
       'RegenerateRecoveryCodes',
       'ListAuthFactors',
+      'Reauthenticate',
     ]) {
       assert.match(methods.stdout, new RegExp(`^gatehouse\\.auth\\.v1\\.AuthService/${m}$`, 'm'));
     }
@@ -82,6 +83,7 @@ describe('foundation', () => {
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.OrganizationAdminService\/AddMember$/m);
     assert.match(methods.stdout, /^gatehouse\.authz\.v1\.AuthorizationService\/CheckPermission$/m);
     assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/RevokeUserApiKey$/m);
+    assert.match(methods.stdout, /^gatehouse\.admin\.v1\.UserAdminService\/ResetUserMfa$/m);
   });
 
   it('calls a method knowing only what reflection serves', async () => {

@@ -1,3 +1,4 @@
+import type { FactorPresence } from '../auth/createFactorPresenceCache.ts';
 import type { PasswordHasher } from '../auth/createPasswordHasher.ts';
 import type { PasswordPolicy } from '../auth/passwordPolicy.ts';
 import type { ApiKeyLimits } from '../config/apiKeyConfig.ts';
@@ -21,4 +22,6 @@ export interface AdminDeps extends RevocationDeps {
   policy: PasswordPolicy;
   /** Maximum lifetimes of new keys, live keys per user (API_KEY_MAX_*). */
   apiKeyLimits: ApiKeyLimits;
+  /** Who has a second factor (cached); ResetUserMfa makes it forget the user. */
+  mfa: { factors: FactorPresence };
 }

@@ -12,6 +12,7 @@ import { getUser } from './getUser.ts';
 import { type ImportEntry, type ImportResult, importUsers } from './importUsers.ts';
 import { type ListAuditEventsInput, listAuditEvents } from './listAuditEvents.ts';
 import { type ListUsersInput, listUsers } from './listUsers.ts';
+import { type MfaReset, resetUserMfa } from './resetUserMfa.ts';
 import { unlockUser } from './unlockUser.ts';
 import { type UpdateUserInput, updateUser } from './updateUser.ts';
 import { listUserApiKeys, revokeUserApiKey } from './userApiKeys.ts';
@@ -36,6 +37,7 @@ export interface AdminService {
     page: SessionPageRequest,
   ) => ReturnType<typeof listUserSessions>;
   revokeUserSessions(audit: AuditScope, userId: string): Promise<number>;
+  resetUserMfa(audit: AuditScope, userId: string): Promise<MfaReset>;
   listAuditEvents: (input: ListAuditEventsInput) => ReturnType<typeof listAuditEvents>;
   importUsers(audit: AuditScope, entries: readonly ImportEntry[]): Promise<ImportResult[]>;
   listUserApiKeys(userId: string, page: KeyPageRequest): Promise<KeyPage>;
@@ -55,6 +57,7 @@ export function createAdminService(deps: AdminDeps): AdminService {
     unlockUser: (audit, userId) => unlockUser(deps, audit, userId),
     listUserSessions: (userId, page) => listUserSessions(deps, userId, page),
     revokeUserSessions: (audit, userId) => revokeUserSessions(deps, audit, userId),
+    resetUserMfa: (audit, userId) => resetUserMfa(deps, audit, userId),
     listAuditEvents: (input) => listAuditEvents(deps, input),
     importUsers: (audit, entries) => importUsers(deps, audit, entries),
     listUserApiKeys: (userId, page) => listUserApiKeys(deps, userId, page),

@@ -7,6 +7,10 @@ import { ensureEmbeddedAdmin } from '../admin/ensureEmbeddedAdmin.ts';
 import { type ApiKeyService, createApiKeyService } from '../apiKeys/createApiKeyService.ts';
 import type { AuthDeps } from '../auth/AuthDeps.ts';
 import { type AuthService, createAuthService } from '../auth/createAuthService.ts';
+import {
+  createFactorPresenceCache,
+  type MfaEnrollmentRule,
+} from '../auth/createFactorPresenceCache.ts';
 import { createPasswordHasher } from '../auth/createPasswordHasher.ts';
 import { createPasswordPolicy } from '../auth/passwordPolicy.ts';
 import {
@@ -42,6 +46,10 @@ export interface Services {
   apiKeys: ApiKeyService;
   authorization: AuthorizationService;
   limits: RateLimitBudgets;
+  /** MFA_REQUIRED_ROLES and the factor-presence cache, for the request path. */
+  mfaEnrollment: MfaEnrollmentRule;
+  /** REAUTHENTICATION_WINDOW_SEC, for the request path. */
+  reauthenticationWindowSec: number;
 }
 
 /**
@@ -121,6 +129,9 @@ export async function createServices(
     mfa: {
       secretBox: await resolveMfaSecretBox(config, pool, log),
       totpIssuer: config.mfa.totpIssuer,
+      reauthenticationWindowSec: config.mfa.reauthenticationWindowSec,
+      requiredRoles: config.mfa.requiredRoles,
+      factors: createFactorPresenceCache(pool),
     },
   };
   if (config.database.url === undefined) {
@@ -135,5 +146,7 @@ export async function createServices(
     apiKeys: createApiKeyService(deps),
     authorization: createAuthorizationService(deps),
     limits,
+    mfaEnrollment: { requiredRoles: deps.mfa.requiredRoles, factors: deps.mfa.factors },
+    reauthenticationWindowSec: deps.mfa.reauthenticationWindowSec,
   };
 }

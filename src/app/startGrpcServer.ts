@@ -65,6 +65,8 @@ export async function startGrpcServer(
       verifyBearer: (token, info) => services.auth.authenticate(token, info),
       pool: deps.pool,
       permissions: deps.permissions,
+      mfaEnrollment: services.mfaEnrollment,
+      reauthenticationWindowSec: services.reauthenticationWindowSec,
     },
     onCallEnd(method, code, durationMs) {
       const name = methodName(method);

@@ -8,6 +8,7 @@ import type { PageTokens } from '../paging/createPageTokens.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import type { AuthEvents } from './AuthEvents.ts';
+import type { FactorPresence } from './createFactorPresenceCache.ts';
 import type { PasswordHasher } from './createPasswordHasher.ts';
 import type { SecretBox } from './createSecretBox.ts';
 import type { PasswordPolicy } from './passwordPolicy.ts';
@@ -63,6 +64,12 @@ export interface MfaSettings {
   /** Null when no key is available (production without MFA_ENCRYPTION_KEY): no enrolment. */
   secretBox: SecretBox | null;
   totpIssuer: string;
+  /** REAUTHENTICATION_WINDOW_SEC: how recent an authentication the sensitive calls need. */
+  reauthenticationWindowSec: number;
+  /** MFA_REQUIRED_ROLES: holders must enrol a second factor. */
+  requiredRoles: readonly string[];
+  /** Who has a confirmed second factor (cached); forget a user on every factor change. */
+  factors: FactorPresence;
 }
 
 /**

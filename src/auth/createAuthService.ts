@@ -14,6 +14,11 @@ import { listMyOrganizations } from './listMyOrganizations.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
 import { asUserPrincipal, type Principal } from './Principal.ts';
+import {
+  type Reauthenticated,
+  type ReauthenticateInput,
+  reauthenticate,
+} from './reauthenticate.ts';
 import { refresh } from './refresh.ts';
 import { register } from './register.ts';
 import { requestEmailVerification } from './requestEmailVerification.ts';
@@ -114,6 +119,13 @@ export interface AuthService {
     admitAccount: AdmitAccount,
   ) => ReturnType<typeof confirmTotpEnrollment>;
   /** DisableTotp: removes the authenticator and the recovery codes. */
+  /** Reauthenticate: the session proven again; a fresh access token with the new auth_time. */
+  reauthenticate: (
+    principal: Principal,
+    input: ReauthenticateInput,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => Promise<Reauthenticated>;
   disableTotp: (
     principal: Principal,
     proof: SecondFactorProof,
@@ -190,6 +202,8 @@ export function createAuthService(deps: AuthDeps): AuthService {
       startTotpEnrollment(deps, asUserPrincipal(principal), info),
     confirmTotpEnrollment: (principal, code, info, admitAccount) =>
       confirmTotpEnrollment(deps, asUserPrincipal(principal), code, info, admitAccount),
+    reauthenticate: (principal, input, info, admitAccount) =>
+      reauthenticate(deps, asUserPrincipal(principal), input, info, admitAccount),
     disableTotp: (principal, proof, info, admitAccount) =>
       disableTotp(deps, asUserPrincipal(principal), proof, info, admitAccount),
     regenerateRecoveryCodes: (principal, proof, info, admitAccount) =>

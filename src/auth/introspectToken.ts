@@ -1,6 +1,7 @@
 import { classifyCredential } from '../apiKeys/legacyApiKeySecret.ts';
 import type { AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { type ApiKeyAuthDeps, authenticateApiKey } from './authenticateApiKey.ts';
+import { mustEnrol } from './createFactorPresenceCache.ts';
 import { validateAccessToken } from './validateAccessToken.ts';
 
 /** What ValidateToken answers for an active credential. */
@@ -28,6 +29,8 @@ export interface Introspection {
   amr: string[];
   /** A session token's `auth_time`; null for keys (and tokens from before it existed). */
   authTime: Date | null;
+  /** A session whose user must enrol a second factor first (MFA_REQUIRED_ROLES); false for keys. */
+  mfaEnrollmentRequired: boolean;
 }
 
 /**
@@ -37,7 +40,8 @@ export interface Introspection {
  * the key is live (authenticateApiKey), so it may throw RATE_LIMITED.
  */
 export async function introspectToken(
-  deps: Pick<AuthDeps, 'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log'> & ApiKeyAuthDeps,
+  deps: Pick<AuthDeps, 'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log' | 'mfa'> &
+    ApiKeyAuthDeps,
   credential: string,
   info: RequestInfo,
 ): Promise<Introspection | null> {
@@ -61,6 +65,7 @@ export async function introspectToken(
       organizationId: session.organization?.id ?? null,
       amr: session.amr,
       authTime: session.authTime,
+      mfaEnrollmentRequired: await mustEnrol(deps.mfa, session.userId, session.roles),
     };
   }
   const caller = await authenticateApiKey(deps, credential, info);
@@ -84,5 +89,6 @@ export async function introspectToken(
     organizationId: null,
     amr: [],
     authTime: null,
+    mfaEnrollmentRequired: false,
   };
 }

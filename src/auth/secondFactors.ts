@@ -131,7 +131,11 @@ export async function confirmTotpEnrollment(
     });
     return { ok: true as const, codes: set.codes };
   });
-  if (outcome.ok) return { recoveryCodes: outcome.codes };
+  if (outcome.ok) {
+    // MFA_REQUIRED_ROLES: the next call of this user sees the factor.
+    deps.mfa.factors.forget(principal.userId);
+    return { recoveryCodes: outcome.codes };
+  }
   await auditFailure(deps, 'totp_enrollment_confirm', principal, info, 'totp', outcome.reason);
   throw invalidMfaCode('code', outcome.reason);
 }
@@ -213,6 +217,7 @@ export async function disableTotp(
       details: { session_id: principal.sessionId, method: proof.method },
     });
   });
+  deps.mfa.factors.forget(principal.userId);
 }
 
 /** RegenerateRecoveryCodes: a new set of codes; every code of the old set stops working. */

@@ -16,7 +16,7 @@ export type ValidatedToken = Introspection & EffectiveAccess;
  * (the key's roles its owner holds now), from the one catalog of global roles.
  */
 export async function validateToken(
-  deps: Pick<AuthDeps, 'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log'> &
+  deps: Pick<AuthDeps, 'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log' | 'mfa'> &
     ApiKeyAuthDeps & { permissions: PermissionCache },
   credential: string,
   info: RequestInfo,

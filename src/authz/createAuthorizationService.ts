@@ -37,7 +37,7 @@ const PERMISSION_NAME = /^[a-z][a-z0-9_-]*:[a-z][a-z0-9_-]*$/;
 
 export type AuthorizationDeps = Pick<
   AuthDeps,
-  'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log'
+  'keys' | 'sessionCache' | 'pool' | 'tokens' | 'log' | 'mfa'
 > &
   ApiKeyAuthDeps & { permissions: PermissionCache };
 

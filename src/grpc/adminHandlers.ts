@@ -79,6 +79,15 @@ export function createAdminHandlers(admin: AdminService): UnaryHandlers<UserAdmi
     async revokeUserSessions(req, ctx) {
       return { revokedCount: await admin.revokeUserSessions(ctx.audit, req.userId) };
     },
+    async resetUserMfa(req, ctx) {
+      const reset = await admin.resetUserMfa(ctx.audit, req.userId);
+      return {
+        totpRemoved: reset.totp,
+        recoveryCodesRemoved: reset.recoveryCodes,
+        passkeysRemoved: reset.passkeys,
+        revokedCount: reset.revokedCount,
+      };
+    },
     async listAuditEvents(req) {
       const page = await admin.listAuditEvents({
         pageSize: req.pageSize,

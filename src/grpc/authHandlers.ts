@@ -64,6 +64,21 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
     async confirmTotpEnrollment(req, ctx) {
       return auth.confirmTotpEnrollment(ctx.principal, req.code, ctx.info, ctx.admitAccount);
     },
+    async reauthenticate(req, ctx) {
+      const r = await auth.reauthenticate(
+        ctx.principal,
+        { password: req.password, factor: req.factor },
+        ctx.info,
+        ctx.admitAccount,
+      );
+      return {
+        accessToken: r.accessToken,
+        accessTokenExpiresAt: r.accessTokenExpiresAt,
+        tokenType: 'Bearer',
+        amr: [...r.amr],
+        authTime: r.authTime,
+      };
+    },
     async disableTotp(req, ctx) {
       const proof = requireSecondFactorProof(req.factor);
       await auth.disableTotp(ctx.principal, proof, ctx.info, ctx.admitAccount);

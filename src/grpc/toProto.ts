@@ -145,6 +145,7 @@ export function introspectionToProto(v: ValidatedToken | null): ValidateTokenRes
       organizationRoles: [],
       permissions: [],
       amr: [],
+      mfaEnrollmentRequired: false,
     };
   }
   return {
@@ -166,6 +167,7 @@ export function introspectionToProto(v: ValidatedToken | null): ValidateTokenRes
     permissions: v.permissions,
     amr: v.amr,
     ...(v.authTime === null ? {} : { authTime: v.authTime }),
+    mfaEnrollmentRequired: v.mfaEnrollmentRequired,
   };
 }
 

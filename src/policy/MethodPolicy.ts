@@ -29,6 +29,11 @@ export interface MethodPolicy {
   accountBudget: string | null;
   /** Whether a call made with an API key spends the key's budget (not for permission checks). */
   spendsKeyBudget: boolean;
+  /**
+   * Whether a session caller must have authenticated within the reauthentication window
+   * (`requires_recent_auth`); other kinds of principal are exempt.
+   */
+  requiresRecentAuth: boolean;
   /** The one audit event written per call, whatever its outcome, or null. */
   audit: CallAuditPolicy | null;
 }

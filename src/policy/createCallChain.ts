@@ -1,4 +1,5 @@
 import type { AdmitAccount } from '../auth/AuthDeps.ts';
+import type { MfaEnrollmentRule } from '../auth/createFactorPresenceCache.ts';
 import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
@@ -7,7 +8,9 @@ import { authenticateCaller, type VerifyBearer } from './authenticateCaller.ts';
 import type { CallContext, ChainCall, IncomingCall } from './CallContext.ts';
 import type { MethodPolicy } from './MethodPolicy.ts';
 import { refuseWhileDraining } from './refuseWhileDraining.ts';
+import { requireMfaEnrollmentStep } from './requireMfaEnrollment.ts';
 import { requirePermissionStep } from './requirePermission.ts';
+import { requireRecentAuthStep } from './requireRecentAuth.ts';
 import { requireRoleStep } from './requireRole.ts';
 import type { Step } from './Step.ts';
 import { spendSourceBudget } from './spendSourceBudget.ts';
@@ -22,6 +25,10 @@ export interface ChainDeps {
   pool: DatabasePool;
   /** Permission checks of `required_permission` (the AuthorizationService cache). */
   permissions: PermissionCache;
+  /** MFA_REQUIRED_ROLES and who has a second factor. */
+  mfaEnrollment: MfaEnrollmentRule;
+  /** REAUTHENTICATION_WINDOW_SEC, for `requires_recent_auth`. */
+  reauthenticationWindowSec: number;
 }
 
 /** The handler at the end of the chain. */
@@ -33,8 +40,10 @@ export type CallChain = (call: IncomingCall, handler: ChainHandler) => Promise<u
 /**
  * The one request path every RPC takes, built once per method from its policy: draining check
  * (UNAVAILABLE) -> audit scope (if audited: everything after it is recorded) -> per-source
- * budget (RESOURCE_EXHAUSTED) -> caller (UNAUTHENTICATED) -> role, or role or permission in the
- * request's organisation (PERMISSION_DENIED) -> handler. Steps a policy does not ask for are left out, so an unlimited anonymous call costs
+ * budget (RESOURCE_EXHAUSTED) -> caller (UNAUTHENTICATED) -> second-factor enrolment under
+ * MFA_REQUIRED_ROLES (FAILED_PRECONDITION) -> recent authentication, for `requires_recent_auth`
+ * (FAILED_PRECONDITION) -> role, or role or permission in the request's organisation
+ * (PERMISSION_DENIED) -> handler. Steps a policy does not ask for are left out, so an unlimited anonymous call costs
  * one check.
  */
 export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChain {
@@ -43,6 +52,8 @@ export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChai
     auditCall(policy, deps.pool),
     spendSourceBudget(policy, deps.limits),
     authenticateCaller(policy, deps.verifyBearer, deps.limits),
+    requireMfaEnrollmentStep(policy, deps.mfaEnrollment),
+    requireRecentAuthStep(policy, deps.pool, deps.reauthenticationWindowSec),
     policy.requiredPermission === null
       ? requireRoleStep(policy, deps.pool)
       : requirePermissionStep(policy, deps.pool, deps.permissions),

@@ -133,6 +133,8 @@ describe('loadMethodPolicies', () => {
         'ConfirmTotpEnrollment',
         'DisableTotp',
         'RegenerateRecoveryCodes',
+        // A password (and a code) checked again for step-up.
+        'Reauthenticate',
       ]
         .map(auth)
         .sort(),
@@ -160,6 +162,7 @@ describe('loadMethodPolicies', () => {
       [auth('ConfirmTotpEnrollment')]: 'second_factor',
       [auth('DisableTotp')]: 'second_factor',
       [auth('RegenerateRecoveryCodes')]: 'second_factor',
+      [auth('Reauthenticate')]: 'reauthentication',
       [auth('Refresh')]: 'refresh',
       [auth('ChangePassword')]: 'password_change',
       [auth('RequestPasswordReset')]: 'password_reset',
@@ -413,6 +416,41 @@ describe('loadMethodPolicies', () => {
     assert.match(
       anonymous.join('\n'),
       /ValidateToken.*skip_key_budget is only for CALLER_AUTHENTICATED/,
+    );
+  });
+
+  it('asks for a recent authentication on the sensitive calls, and only of sessions', () => {
+    const sensitive = [...policies.values()]
+      .filter((p) => p.requiresRecentAuth)
+      .map((p) => p.path)
+      .sort();
+    assert.deepEqual(
+      sensitive,
+      [
+        auth('ChangePassword'),
+        auth('DisableTotp'),
+        auth('RegenerateRecoveryCodes'),
+        apiKeys('CreateApiKey'),
+        apiKeys('RotateApiKey'),
+      ].sort(),
+    );
+    for (const path of sensitive) {
+      assert.ok(policies.get(path)?.principalKinds.includes('user'), `${path} admits sessions`);
+    }
+    const anonymous = problemsOf(
+      editedPolicy('gatehouse.auth.v1.AuthService', 'Login', (p) => {
+        p.requiresRecentAuth = true;
+      }),
+    );
+    assert.match(anonymous.join('\n'), /Login.*requires_recent_auth needs CALLER_AUTHENTICATED/);
+    const keysOnly = problemsOf(
+      editedPolicy('gatehouse.auth.v1.AuthService', 'ExchangeApiKey', (p) => {
+        p.requiresRecentAuth = true;
+      }),
+    );
+    assert.match(
+      keysOnly.join('\n'),
+      /ExchangeApiKey.*requires_recent_auth needs CALLER_AUTHENTICATED with PRINCIPAL_KIND_USER/,
     );
   });
 });

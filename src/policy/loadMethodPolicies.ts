@@ -73,6 +73,7 @@ const policyJson = z.object({
   source_budget: z.string(),
   account_budget: z.string(),
   skip_key_budget: z.boolean(),
+  requires_recent_auth: z.boolean(),
   audit: z
     .object({
       action: z.string(),
@@ -183,6 +184,14 @@ function readPolicy(
   if (json.skip_key_budget && caller !== 'authenticated') {
     problems.push('skip_key_budget is only for CALLER_AUTHENTICATED');
   }
+  if (
+    json.requires_recent_auth &&
+    !(caller === 'authenticated' && principalKinds.includes('user'))
+  ) {
+    problems.push(
+      'requires_recent_auth needs CALLER_AUTHENTICATED with PRINCIPAL_KIND_USER (it applies to sessions)',
+    );
+  }
   let requiredPermission: PermissionRequirementPolicy | null = null;
   if (json.required_permission !== undefined) {
     const { permission, organization_field } = json.required_permission;
@@ -247,6 +256,7 @@ function readPolicy(
     sourceBudget,
     accountBudget: accountBudget === 'none' ? null : (accountBudget ?? null),
     spendsKeyBudget: !json.skip_key_budget,
+    requiresRecentAuth: json.requires_recent_auth,
     audit,
   };
 }

@@ -147,6 +147,18 @@ export async function findSessionById(
   return row && toSession(row);
 }
 
+/** Moves the session's authentication to now with `amr` (Reauthenticate); its new auth_time. */
+export async function updateSessionAuthentication(
+  db: Db,
+  sessionId: string,
+  amr: readonly string[],
+): Promise<Date> {
+  return db.oneFirst(sql.type(z.object({ auth_time: z.date() }))`
+    UPDATE sessions SET auth_time = now(), amr = ${sql.array([...amr], 'text')}
+    WHERE id = ${sessionId}
+    RETURNING auth_time`);
+}
+
 /** Where a page of sessions starts: after this (last_used_at, id), in list order. */
 export interface SessionCursor {
   /** last_used_at in UTC, microseconds, ISO form without zone (as cursor_last_used_at). */

@@ -293,6 +293,16 @@ export const AuditAction = {
    * remaining).
    */
   AUDIT_ACTION_RECOVERY_CODE_USE: 81,
+  /**
+   * AUDIT_ACTION_USER_MFA_RESET - UserAdminService.ResetUserMfa (subject: the user; details: totp_removed,
+   * recovery_codes_removed, passkeys_removed, revoked_count).
+   */
+  AUDIT_ACTION_USER_MFA_RESET: 82,
+  /**
+   * AUDIT_ACTION_REAUTHENTICATE - AuthService.Reauthenticate (outcome success, or failure with
+   * details.reason; details: session_id, method: the second factor or null).
+   */
+  AUDIT_ACTION_REAUTHENTICATE: 83,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -374,6 +384,8 @@ export namespace AuditAction {
   export type AUDIT_ACTION_MFA_CHALLENGE = typeof AuditAction.AUDIT_ACTION_MFA_CHALLENGE;
   export type AUDIT_ACTION_MFA_VERIFY = typeof AuditAction.AUDIT_ACTION_MFA_VERIFY;
   export type AUDIT_ACTION_RECOVERY_CODE_USE = typeof AuditAction.AUDIT_ACTION_RECOVERY_CODE_USE;
+  export type AUDIT_ACTION_USER_MFA_RESET = typeof AuditAction.AUDIT_ACTION_USER_MFA_RESET;
+  export type AUDIT_ACTION_REAUTHENTICATE = typeof AuditAction.AUDIT_ACTION_REAUTHENTICATE;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -604,6 +616,12 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 81:
     case "AUDIT_ACTION_RECOVERY_CODE_USE":
       return AuditAction.AUDIT_ACTION_RECOVERY_CODE_USE;
+    case 82:
+    case "AUDIT_ACTION_USER_MFA_RESET":
+      return AuditAction.AUDIT_ACTION_USER_MFA_RESET;
+    case 83:
+    case "AUDIT_ACTION_REAUTHENTICATE":
+      return AuditAction.AUDIT_ACTION_REAUTHENTICATE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -763,6 +781,10 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_MFA_VERIFY";
     case AuditAction.AUDIT_ACTION_RECOVERY_CODE_USE:
       return "AUDIT_ACTION_RECOVERY_CODE_USE";
+    case AuditAction.AUDIT_ACTION_USER_MFA_RESET:
+      return "AUDIT_ACTION_USER_MFA_RESET";
+    case AuditAction.AUDIT_ACTION_REAUTHENTICATE:
+      return "AUDIT_ACTION_REAUTHENTICATE";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -1174,6 +1196,24 @@ export interface RevokeUserSessionsRequest {
 
 /** Response of UserAdminService.RevokeUserSessions. */
 export interface RevokeUserSessionsResponse {
+  /** Number of sessions that were revoked. */
+  revokedCount: number;
+}
+
+/** Request of UserAdminService.ResetUserMfa. */
+export interface ResetUserMfaRequest {
+  /** Id of the user whose second factors to remove. */
+  userId: string;
+}
+
+/** Response of UserAdminService.ResetUserMfa. */
+export interface ResetUserMfaResponse {
+  /** Whether a TOTP authenticator (confirmed or pending) was removed. */
+  totpRemoved: boolean;
+  /** Number of recovery codes removed (used or not). */
+  recoveryCodesRemoved: number;
+  /** Number of passkeys removed. */
+  passkeysRemoved: number;
   /** Number of sessions that were revoked. */
   revokedCount: number;
 }
@@ -3836,6 +3876,212 @@ export const RevokeUserSessionsResponse: MessageFns<RevokeUserSessionsResponse> 
   },
 };
 
+function createBaseResetUserMfaRequest(): ResetUserMfaRequest {
+  return { userId: "" };
+}
+
+export const ResetUserMfaRequest: MessageFns<ResetUserMfaRequest> = {
+  encode(message: ResetUserMfaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetUserMfaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetUserMfaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetUserMfaRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ResetUserMfaRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResetUserMfaRequest>, I>>(base?: I): ResetUserMfaRequest {
+    return ResetUserMfaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResetUserMfaRequest>, I>>(object: I): ResetUserMfaRequest {
+    const message = createBaseResetUserMfaRequest();
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseResetUserMfaResponse(): ResetUserMfaResponse {
+  return { totpRemoved: false, recoveryCodesRemoved: 0, passkeysRemoved: 0, revokedCount: 0 };
+}
+
+export const ResetUserMfaResponse: MessageFns<ResetUserMfaResponse> = {
+  encode(message: ResetUserMfaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totpRemoved !== false) {
+      writer.uint32(8).bool(message.totpRemoved);
+    }
+    if (message.recoveryCodesRemoved !== 0) {
+      writer.uint32(16).int32(message.recoveryCodesRemoved);
+    }
+    if (message.passkeysRemoved !== 0) {
+      writer.uint32(24).int32(message.passkeysRemoved);
+    }
+    if (message.revokedCount !== 0) {
+      writer.uint32(32).int32(message.revokedCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetUserMfaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetUserMfaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.totpRemoved = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.recoveryCodesRemoved = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.passkeysRemoved = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.revokedCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetUserMfaResponse {
+    return {
+      totpRemoved: isSet(object.totpRemoved)
+        ? globalThis.Boolean(object.totpRemoved)
+        : isSet(object.totp_removed)
+        ? globalThis.Boolean(object.totp_removed)
+        : false,
+      recoveryCodesRemoved: isSet(object.recoveryCodesRemoved)
+        ? globalThis.Number(object.recoveryCodesRemoved)
+        : isSet(object.recovery_codes_removed)
+        ? globalThis.Number(object.recovery_codes_removed)
+        : 0,
+      passkeysRemoved: isSet(object.passkeysRemoved)
+        ? globalThis.Number(object.passkeysRemoved)
+        : isSet(object.passkeys_removed)
+        ? globalThis.Number(object.passkeys_removed)
+        : 0,
+      revokedCount: isSet(object.revokedCount)
+        ? globalThis.Number(object.revokedCount)
+        : isSet(object.revoked_count)
+        ? globalThis.Number(object.revoked_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResetUserMfaResponse): unknown {
+    const obj: any = {};
+    if (message.totpRemoved !== false) {
+      obj.totpRemoved = message.totpRemoved;
+    }
+    if (message.recoveryCodesRemoved !== 0) {
+      obj.recoveryCodesRemoved = Math.round(message.recoveryCodesRemoved);
+    }
+    if (message.passkeysRemoved !== 0) {
+      obj.passkeysRemoved = Math.round(message.passkeysRemoved);
+    }
+    if (message.revokedCount !== 0) {
+      obj.revokedCount = Math.round(message.revokedCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResetUserMfaResponse>, I>>(base?: I): ResetUserMfaResponse {
+    return ResetUserMfaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResetUserMfaResponse>, I>>(object: I): ResetUserMfaResponse {
+    const message = createBaseResetUserMfaResponse();
+    message.totpRemoved = object.totpRemoved ?? false;
+    message.recoveryCodesRemoved = object.recoveryCodesRemoved ?? 0;
+    message.passkeysRemoved = object.passkeysRemoved ?? 0;
+    message.revokedCount = object.revokedCount ?? 0;
+    return message;
+  },
+};
+
 function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
   return {
     pageSize: 0,
@@ -4984,6 +5230,41 @@ export const UserAdminServiceService = {
     responseDeserialize: (value: Buffer): RevokeUserSessionsResponse => RevokeUserSessionsResponse.decode(value),
   },
   /**
+   * Removes a user's second factors, for a user who lost them: the TOTP
+   * authenticator (confirmed or pending), the recovery codes and the
+   * passkeys; then revokes every live session of the user, so the account
+   * signs in with its password alone and (under MFA_REQUIRED_ROLES) must
+   * enrol again. Nothing else about the account changes; a password reset,
+   * by contrast, never removes factors. Audited (user_mfa_reset).
+   * Authenticated: `authorization: Bearer <access token>` metadata of an
+   * admin.
+   *
+   * Status codes:
+   *   OK: the response says what was removed and how many sessions were
+   *     revoked (possibly nothing and 0).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID; reason
+   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  resetUserMfa: {
+    path: "/gatehouse.admin.v1.UserAdminService/ResetUserMfa" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResetUserMfaRequest): Buffer => Buffer.from(ResetUserMfaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResetUserMfaRequest => ResetUserMfaRequest.decode(value),
+    responseSerialize: (value: ResetUserMfaResponse): Buffer =>
+      Buffer.from(ResetUserMfaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResetUserMfaResponse => ResetUserMfaResponse.decode(value),
+  },
+  /**
    * Lists audit events matching optional filters, newest first, one page at
    * a time. Authenticated: `authorization: Bearer <access token>` metadata
    * of an admin.
@@ -5341,6 +5622,32 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   revokeUserSessions: handleUnaryCall<RevokeUserSessionsRequest, RevokeUserSessionsResponse>;
+  /**
+   * Removes a user's second factors, for a user who lost them: the TOTP
+   * authenticator (confirmed or pending), the recovery codes and the
+   * passkeys; then revokes every live session of the user, so the account
+   * signs in with its password alone and (under MFA_REQUIRED_ROLES) must
+   * enrol again. Nothing else about the account changes; a password reset,
+   * by contrast, never removes factors. Audited (user_mfa_reset).
+   * Authenticated: `authorization: Bearer <access token>` metadata of an
+   * admin.
+   *
+   * Status codes:
+   *   OK: the response says what was removed and how many sessions were
+   *     revoked (possibly nothing and 0).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID; reason
+   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  resetUserMfa: handleUnaryCall<ResetUserMfaRequest, ResetUserMfaResponse>;
   /**
    * Lists audit events matching optional filters, newest first, one page at
    * a time. Authenticated: `authorization: Bearer <access token>` metadata
@@ -5800,6 +6107,46 @@ export interface UserAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeUserSessionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes a user's second factors, for a user who lost them: the TOTP
+   * authenticator (confirmed or pending), the recovery codes and the
+   * passkeys; then revokes every live session of the user, so the account
+   * signs in with its password alone and (under MFA_REQUIRED_ROLES) must
+   * enrol again. Nothing else about the account changes; a password reset,
+   * by contrast, never removes factors. Audited (user_mfa_reset).
+   * Authenticated: `authorization: Bearer <access token>` metadata of an
+   * admin.
+   *
+   * Status codes:
+   *   OK: the response says what was removed and how many sessions were
+   *     revoked (possibly nothing and 0).
+   *   INVALID_ARGUMENT: user_id is empty or not a UUID; reason
+   *     VALIDATION_FAILED and google.rpc.BadRequest names it.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid; reason
+   *     INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the caller lacks the `admin` role; reason
+   *     ADMIN_ROLE_REQUIRED.
+   *   NOT_FOUND: no such user, or the user is deleted; reason
+   *     USER_NOT_FOUND.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  resetUserMfa(
+    request: ResetUserMfaRequest,
+    callback: (error: ServiceError | null, response: ResetUserMfaResponse) => void,
+  ): ClientUnaryCall;
+  resetUserMfa(
+    request: ResetUserMfaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResetUserMfaResponse) => void,
+  ): ClientUnaryCall;
+  resetUserMfa(
+    request: ResetUserMfaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResetUserMfaResponse) => void,
   ): ClientUnaryCall;
   /**
    * Lists audit events matching optional filters, newest first, one page at

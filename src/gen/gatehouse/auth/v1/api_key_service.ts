@@ -1092,6 +1092,9 @@ export const ApiKeyServiceService = {
    *     an API key; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: the caller already holds API_KEY_MAX_PER_USER
    *     live keys; reason API_KEY_LIMIT_REACHED (revoke one first).
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -1208,6 +1211,9 @@ export const ApiKeyServiceService = {
    *   NOT_FOUND: the caller has no live key with this id (revoked and
    *     expired keys cannot be rotated; a key of another owner is reported
    *     the same way); reason API_KEY_NOT_FOUND.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -1241,6 +1247,9 @@ export interface ApiKeyServiceServer extends UntypedServiceImplementation {
    *     an API key; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: the caller already holds API_KEY_MAX_PER_USER
    *     live keys; reason API_KEY_LIMIT_REACHED (revoke one first).
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -1323,6 +1332,9 @@ export interface ApiKeyServiceServer extends UntypedServiceImplementation {
    *   NOT_FOUND: the caller has no live key with this id (revoked and
    *     expired keys cannot be rotated; a key of another owner is reported
    *     the same way); reason API_KEY_NOT_FOUND.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -1347,6 +1359,9 @@ export interface ApiKeyServiceClient extends Client {
    *     an API key; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: the caller already holds API_KEY_MAX_PER_USER
    *     live keys; reason API_KEY_LIMIT_REACHED (revoke one first).
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -1485,6 +1500,9 @@ export interface ApiKeyServiceClient extends Client {
    *   NOT_FOUND: the caller has no live key with this id (revoked and
    *     expired keys cannot be rotated; a key of another owner is reported
    *     the same way); reason API_KEY_NOT_FOUND.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.

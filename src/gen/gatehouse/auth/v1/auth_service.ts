@@ -759,9 +759,18 @@ export interface ValidateTokenResponse {
   amr: string[];
   /**
    * When the session's user authenticated (the token's `auth_time`
-   * claim); kept by Refresh. Unset for API keys.
+   * claim); kept by Refresh, moved by Reauthenticate. Unset for API keys.
    */
-  authTime?: Date | undefined;
+  authTime?:
+    | Date
+    | undefined;
+  /**
+   * True for an active session token whose user holds a role of
+   * MFA_REQUIRED_ROLES without a confirmed second factor: Gatehouse lets
+   * such a session only enrol a factor, and resource servers should refuse
+   * it too. Always false for API keys and inactive tokens.
+   */
+  mfaEnrollmentRequired: boolean;
 }
 
 /**
@@ -1014,6 +1023,43 @@ export interface AcceptInvitationResponse {
     | undefined;
   /** Always "Bearer". */
   tokenType: string;
+}
+
+/** Request of AuthService.Reauthenticate. */
+export interface ReauthenticateRequest {
+  /** The account's current password. Required. */
+  password: string;
+  /**
+   * The second factor; required when the account has a confirmed TOTP
+   * authenticator, and refused (INVALID_ARGUMENT) when it has none.
+   */
+  factor?:
+    | //
+    /** A current code of the TOTP authenticator (6 digits). */
+    { $case: "totpCode"; value: string }
+    | //
+    /** An unused recovery code (used up). */
+    { $case: "recoveryCode"; value: string }
+    | undefined;
+}
+
+/** Response of AuthService.Reauthenticate. */
+export interface ReauthenticateResponse {
+  /**
+   * A new access token of the calling session, carrying the new `amr` and
+   * `auth_time`. The refresh token of the session is unchanged.
+   */
+  accessToken: string;
+  /** When access_token expires (its `exp` claim). */
+  accessTokenExpiresAt?:
+    | Date
+    | undefined;
+  /** Always "Bearer". */
+  tokenType: string;
+  /** How the session is now authenticated (RFC 8176 names). */
+  amr: string[];
+  /** When (now): the session's new `auth_time`. */
+  authTime?: Date | undefined;
 }
 
 function createBaseUser(): User {
@@ -3686,6 +3732,7 @@ function createBaseValidateTokenResponse(): ValidateTokenResponse {
     permissions: [],
     amr: [],
     authTime: undefined,
+    mfaEnrollmentRequired: false,
   };
 }
 
@@ -3744,6 +3791,9 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     }
     if (message.authTime !== undefined) {
       Timestamp.encode(toTimestamp(message.authTime), writer.uint32(146).fork()).join();
+    }
+    if (message.mfaEnrollmentRequired !== false) {
+      writer.uint32(152).bool(message.mfaEnrollmentRequired);
     }
     return writer;
   },
@@ -3905,6 +3955,14 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
             message.authTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.mfaEnrollmentRequired = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3987,6 +4045,11 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
         : isSet(object.auth_time)
         ? fromJsonTimestamp(object.auth_time)
         : undefined,
+      mfaEnrollmentRequired: isSet(object.mfaEnrollmentRequired)
+        ? globalThis.Boolean(object.mfaEnrollmentRequired)
+        : isSet(object.mfa_enrollment_required)
+        ? globalThis.Boolean(object.mfa_enrollment_required)
+        : false,
     };
   },
 
@@ -4046,6 +4109,9 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     if (message.authTime !== undefined) {
       obj.authTime = message.authTime.toISOString();
     }
+    if (message.mfaEnrollmentRequired !== false) {
+      obj.mfaEnrollmentRequired = message.mfaEnrollmentRequired;
+    }
     return obj;
   },
 
@@ -4072,6 +4138,7 @@ export const ValidateTokenResponse: MessageFns<ValidateTokenResponse> = {
     message.permissions = object.permissions?.map((e) => e) || [];
     message.amr = object.amr?.map((e) => e) || [];
     message.authTime = object.authTime ?? undefined;
+    message.mfaEnrollmentRequired = object.mfaEnrollmentRequired ?? false;
     return message;
   },
 };
@@ -6318,6 +6385,276 @@ export const AcceptInvitationResponse: MessageFns<AcceptInvitationResponse> = {
   },
 };
 
+function createBaseReauthenticateRequest(): ReauthenticateRequest {
+  return { password: "", factor: undefined };
+}
+
+export const ReauthenticateRequest: MessageFns<ReauthenticateRequest> = {
+  encode(message: ReauthenticateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.password !== "") {
+      writer.uint32(10).string(message.password);
+    }
+    switch (message.factor?.$case) {
+      case "totpCode":
+        writer.uint32(18).string(message.factor.value);
+        break;
+      case "recoveryCode":
+        writer.uint32(26).string(message.factor.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReauthenticateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReauthenticateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.factor = { $case: "totpCode", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.factor = { $case: "recoveryCode", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReauthenticateRequest {
+    return {
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      factor: isSet(object.totpCode)
+        ? { $case: "totpCode", value: globalThis.String(object.totpCode) }
+        : isSet(object.totp_code)
+        ? { $case: "totpCode", value: globalThis.String(object.totp_code) }
+        : isSet(object.recoveryCode)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recoveryCode) }
+        : isSet(object.recovery_code)
+        ? { $case: "recoveryCode", value: globalThis.String(object.recovery_code) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ReauthenticateRequest): unknown {
+    const obj: any = {};
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    if (message.factor?.$case === "totpCode") {
+      obj.totpCode = message.factor.value;
+    } else if (message.factor?.$case === "recoveryCode") {
+      obj.recoveryCode = message.factor.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReauthenticateRequest>, I>>(base?: I): ReauthenticateRequest {
+    return ReauthenticateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReauthenticateRequest>, I>>(object: I): ReauthenticateRequest {
+    const message = createBaseReauthenticateRequest();
+    message.password = object.password ?? "";
+    switch (object.factor?.$case) {
+      case "totpCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "totpCode", value: object.factor.value };
+        }
+        break;
+      }
+      case "recoveryCode": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "recoveryCode", value: object.factor.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseReauthenticateResponse(): ReauthenticateResponse {
+  return { accessToken: "", accessTokenExpiresAt: undefined, tokenType: "", amr: [], authTime: undefined };
+}
+
+export const ReauthenticateResponse: MessageFns<ReauthenticateResponse> = {
+  encode(message: ReauthenticateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.accessTokenExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.accessTokenExpiresAt), writer.uint32(18).fork()).join();
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(26).string(message.tokenType);
+    }
+    for (const v of message.amr) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.authTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.authTime), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReauthenticateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReauthenticateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accessTokenExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amr.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.authTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReauthenticateResponse {
+    return {
+      accessToken: isSet(object.accessToken)
+        ? globalThis.String(object.accessToken)
+        : isSet(object.access_token)
+        ? globalThis.String(object.access_token)
+        : "",
+      accessTokenExpiresAt: isSet(object.accessTokenExpiresAt)
+        ? fromJsonTimestamp(object.accessTokenExpiresAt)
+        : isSet(object.access_token_expires_at)
+        ? fromJsonTimestamp(object.access_token_expires_at)
+        : undefined,
+      tokenType: isSet(object.tokenType)
+        ? globalThis.String(object.tokenType)
+        : isSet(object.token_type)
+        ? globalThis.String(object.token_type)
+        : "",
+      amr: globalThis.Array.isArray(object?.amr) ? object.amr.map((e: any) => globalThis.String(e)) : [],
+      authTime: isSet(object.authTime)
+        ? fromJsonTimestamp(object.authTime)
+        : isSet(object.auth_time)
+        ? fromJsonTimestamp(object.auth_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ReauthenticateResponse): unknown {
+    const obj: any = {};
+    if (message.accessToken !== "") {
+      obj.accessToken = message.accessToken;
+    }
+    if (message.accessTokenExpiresAt !== undefined) {
+      obj.accessTokenExpiresAt = message.accessTokenExpiresAt.toISOString();
+    }
+    if (message.tokenType !== "") {
+      obj.tokenType = message.tokenType;
+    }
+    if (message.amr?.length) {
+      obj.amr = message.amr;
+    }
+    if (message.authTime !== undefined) {
+      obj.authTime = message.authTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReauthenticateResponse>, I>>(base?: I): ReauthenticateResponse {
+    return ReauthenticateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReauthenticateResponse>, I>>(object: I): ReauthenticateResponse {
+    const message = createBaseReauthenticateResponse();
+    message.accessToken = object.accessToken ?? "";
+    message.accessTokenExpiresAt = object.accessTokenExpiresAt ?? undefined;
+    message.tokenType = object.tokenType ?? "";
+    message.amr = object.amr?.map((e) => e) || [];
+    message.authTime = object.authTime ?? undefined;
+    return message;
+  },
+};
+
 /**
  * Self-service authentication for end users and token validation for other
  * services. All RPCs are unary.
@@ -6636,6 +6973,9 @@ export const AuthServiceService = {
    *     so that clients do not discard a valid session.
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited (repeated wrong current passwords
    *     count); reason RATE_LIMITED and google.rpc.RetryInfo says when to
    *     retry.
@@ -7079,6 +7419,9 @@ export const AuthServiceService = {
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
    *     authenticator.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -7109,6 +7452,9 @@ export const AuthServiceService = {
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
    *     authenticator.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -7149,6 +7495,51 @@ export const AuthServiceService = {
     responseSerialize: (value: ListAuthFactorsResponse): Buffer =>
       Buffer.from(ListAuthFactorsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAuthFactorsResponse => ListAuthFactorsResponse.decode(value),
+  },
+  /**
+   * Proves the caller again, for the sensitive calls that refuse an old
+   * session (REAUTHENTICATION_REQUIRED: ChangePassword, DisableTotp,
+   * RegenerateRecoveryCodes, ApiKeyService.CreateApiKey and RotateApiKey).
+   * Takes the account's password and, when the account has a confirmed
+   * TOTP authenticator, a current TOTP code or an unused recovery code in
+   * the same request (a user with a second factor must present it; the
+   * code is used up). On success the calling session's `auth_time` becomes
+   * now and its `amr` says how ("pwd", or "pwd" "otp" "mfa", or "pwd"
+   * "mfa"), and the response holds a fresh access token carrying both; the
+   * refresh token is unchanged, and later refreshes keep them. Every check
+   * counts toward the account's lockout like a Login attempt (a locked
+   * account is refused unchecked), and every call spends the per-user
+   * reauthentication budget and the credential budget of the client
+   * address. Audited (reauthenticate, success or failure; a recovery code
+   * also recovery_code_use). Authenticated: `authorization: Bearer <access
+   * token>` of a session (API keys are refused).
+   *
+   * Status codes:
+   *   OK: the session is freshly authenticated; the response holds its new
+   *     access token.
+   *   INVALID_ARGUMENT: password is empty or too long, a code is
+   *     malformed, or the account has a second factor and no code is given,
+   *     or none and one is (reason VALIDATION_FAILED; google.rpc.BadRequest
+   *     names the field); or the password or the code is wrong, or the
+   *     account is locked (reason REAUTHENTICATION_FAILED, the same answer
+   *     for each). The session stays valid for the calls that need no
+   *     recent authentication.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  reauthenticate: {
+    path: "/gatehouse.auth.v1.AuthService/Reauthenticate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReauthenticateRequest): Buffer =>
+      Buffer.from(ReauthenticateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReauthenticateRequest => ReauthenticateRequest.decode(value),
+    responseSerialize: (value: ReauthenticateResponse): Buffer =>
+      Buffer.from(ReauthenticateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReauthenticateResponse => ReauthenticateResponse.decode(value),
   },
 } as const;
 
@@ -7396,6 +7787,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *     so that clients do not discard a valid session.
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited (repeated wrong current passwords
    *     count); reason RATE_LIMITED and google.rpc.RetryInfo says when to
    *     retry.
@@ -7702,6 +8096,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
    *     authenticator.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -7724,6 +8121,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
    *     authenticator.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -7744,6 +8144,41 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   listAuthFactors: handleUnaryCall<ListAuthFactorsRequest, ListAuthFactorsResponse>;
+  /**
+   * Proves the caller again, for the sensitive calls that refuse an old
+   * session (REAUTHENTICATION_REQUIRED: ChangePassword, DisableTotp,
+   * RegenerateRecoveryCodes, ApiKeyService.CreateApiKey and RotateApiKey).
+   * Takes the account's password and, when the account has a confirmed
+   * TOTP authenticator, a current TOTP code or an unused recovery code in
+   * the same request (a user with a second factor must present it; the
+   * code is used up). On success the calling session's `auth_time` becomes
+   * now and its `amr` says how ("pwd", or "pwd" "otp" "mfa", or "pwd"
+   * "mfa"), and the response holds a fresh access token carrying both; the
+   * refresh token is unchanged, and later refreshes keep them. Every check
+   * counts toward the account's lockout like a Login attempt (a locked
+   * account is refused unchecked), and every call spends the per-user
+   * reauthentication budget and the credential budget of the client
+   * address. Audited (reauthenticate, success or failure; a recovery code
+   * also recovery_code_use). Authenticated: `authorization: Bearer <access
+   * token>` of a session (API keys are refused).
+   *
+   * Status codes:
+   *   OK: the session is freshly authenticated; the response holds its new
+   *     access token.
+   *   INVALID_ARGUMENT: password is empty or too long, a code is
+   *     malformed, or the account has a second factor and no code is given,
+   *     or none and one is (reason VALIDATION_FAILED; google.rpc.BadRequest
+   *     names the field); or the password or the code is wrong, or the
+   *     account is locked (reason REAUTHENTICATION_FAILED, the same answer
+   *     for each). The session stays valid for the calls that need no
+   *     recent authentication.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  reauthenticate: handleUnaryCall<ReauthenticateRequest, ReauthenticateResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -8102,6 +8537,9 @@ export interface AuthServiceClient extends Client {
    *     so that clients do not discard a valid session.
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited (repeated wrong current passwords
    *     count); reason RATE_LIMITED and google.rpc.RetryInfo says when to
    *     retry.
@@ -8604,6 +9042,9 @@ export interface AuthServiceClient extends Client {
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
    *     authenticator.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -8640,6 +9081,9 @@ export interface AuthServiceClient extends Client {
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   FAILED_PRECONDITION: reason TOTP_NOT_ENROLLED: no confirmed
    *     authenticator.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC; call
+   *     Reauthenticate and retry with its access token.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
@@ -8687,6 +9131,55 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAuthFactorsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Proves the caller again, for the sensitive calls that refuse an old
+   * session (REAUTHENTICATION_REQUIRED: ChangePassword, DisableTotp,
+   * RegenerateRecoveryCodes, ApiKeyService.CreateApiKey and RotateApiKey).
+   * Takes the account's password and, when the account has a confirmed
+   * TOTP authenticator, a current TOTP code or an unused recovery code in
+   * the same request (a user with a second factor must present it; the
+   * code is used up). On success the calling session's `auth_time` becomes
+   * now and its `amr` says how ("pwd", or "pwd" "otp" "mfa", or "pwd"
+   * "mfa"), and the response holds a fresh access token carrying both; the
+   * refresh token is unchanged, and later refreshes keep them. Every check
+   * counts toward the account's lockout like a Login attempt (a locked
+   * account is refused unchecked), and every call spends the per-user
+   * reauthentication budget and the credential budget of the client
+   * address. Audited (reauthenticate, success or failure; a recovery code
+   * also recovery_code_use). Authenticated: `authorization: Bearer <access
+   * token>` of a session (API keys are refused).
+   *
+   * Status codes:
+   *   OK: the session is freshly authenticated; the response holds its new
+   *     access token.
+   *   INVALID_ARGUMENT: password is empty or too long, a code is
+   *     malformed, or the account has a second factor and no code is given,
+   *     or none and one is (reason VALIDATION_FAILED; google.rpc.BadRequest
+   *     names the field); or the password or the code is wrong, or the
+   *     account is locked (reason REAUTHENTICATION_FAILED, the same answer
+   *     for each). The session stays valid for the calls that need no
+   *     recent authentication.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  reauthenticate(
+    request: ReauthenticateRequest,
+    callback: (error: ServiceError | null, response: ReauthenticateResponse) => void,
+  ): ClientUnaryCall;
+  reauthenticate(
+    request: ReauthenticateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReauthenticateResponse) => void,
+  ): ClientUnaryCall;
+  reauthenticate(
+    request: ReauthenticateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReauthenticateResponse) => void,
   ): ClientUnaryCall;
 }
 

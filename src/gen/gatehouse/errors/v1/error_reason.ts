@@ -334,6 +334,30 @@ export const ErrorReason = {
    * gRPC code: UNAUTHENTICATED.
    */
   MFA_CODE_REJECTED: 55,
+  /**
+   * REAUTHENTICATION_REQUIRED - A sensitive call (ChangePassword, DisableTotp, RegenerateRecoveryCodes,
+   * ApiKeyService.CreateApiKey and RotateApiKey) needs a session that
+   * authenticated within REAUTHENTICATION_WINDOW_SEC: call
+   * AuthService.Reauthenticate, then retry with the access token it returns.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  REAUTHENTICATION_REQUIRED: 56,
+  /**
+   * MFA_ENROLLMENT_REQUIRED - The caller holds a role of MFA_REQUIRED_ROLES and has no confirmed
+   * second factor: until it enrols one (StartTotpEnrollment,
+   * ConfirmTotpEnrollment), its sessions may only enrol, list factors, read
+   * the current user, refresh and log out.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  MFA_ENROLLMENT_REQUIRED: 57,
+  /**
+   * REAUTHENTICATION_FAILED - Reauthenticate: the password or the second-factor code is wrong (or
+   * the code was used), or the account is locked after too many failures;
+   * the same answer for each. Not UNAUTHENTICATED, so clients keep the
+   * (valid) session.
+   * gRPC code: INVALID_ARGUMENT.
+   */
+  REAUTHENTICATION_FAILED: 58,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -391,6 +415,9 @@ export namespace ErrorReason {
   export type INVALID_MFA_CODE = typeof ErrorReason.INVALID_MFA_CODE;
   export type MFA_CHALLENGE_INVALID = typeof ErrorReason.MFA_CHALLENGE_INVALID;
   export type MFA_CODE_REJECTED = typeof ErrorReason.MFA_CODE_REJECTED;
+  export type REAUTHENTICATION_REQUIRED = typeof ErrorReason.REAUTHENTICATION_REQUIRED;
+  export type MFA_ENROLLMENT_REQUIRED = typeof ErrorReason.MFA_ENROLLMENT_REQUIRED;
+  export type REAUTHENTICATION_FAILED = typeof ErrorReason.REAUTHENTICATION_FAILED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -549,6 +576,15 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 55:
     case "MFA_CODE_REJECTED":
       return ErrorReason.MFA_CODE_REJECTED;
+    case 56:
+    case "REAUTHENTICATION_REQUIRED":
+      return ErrorReason.REAUTHENTICATION_REQUIRED;
+    case 57:
+    case "MFA_ENROLLMENT_REQUIRED":
+      return ErrorReason.MFA_ENROLLMENT_REQUIRED;
+    case 58:
+    case "REAUTHENTICATION_FAILED":
+      return ErrorReason.REAUTHENTICATION_FAILED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -660,6 +696,12 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "MFA_CHALLENGE_INVALID";
     case ErrorReason.MFA_CODE_REJECTED:
       return "MFA_CODE_REJECTED";
+    case ErrorReason.REAUTHENTICATION_REQUIRED:
+      return "REAUTHENTICATION_REQUIRED";
+    case ErrorReason.MFA_ENROLLMENT_REQUIRED:
+      return "MFA_ENROLLMENT_REQUIRED";
+    case ErrorReason.REAUTHENTICATION_FAILED:
+      return "REAUTHENTICATION_FAILED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

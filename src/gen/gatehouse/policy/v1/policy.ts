@@ -31,12 +31,19 @@ export const protobufFileName = "gatehouse/policy/v1/policy.proto";
  *      RATE_LIMITED, with google.rpc.RetryInfo;
  *   4. caller (`caller`, `principal_kinds`): UNAUTHENTICATED, reason
  *      INVALID_ACCESS_TOKEN;
- *   5. role and permission (`required_role`, `required_permission`):
+ *   5. second-factor enrolment (every CALLER_AUTHENTICATED RPC a session
+ *      may call, unless it is one of the enrolment calls): a session of a
+ *      user holding a role of MFA_REQUIRED_ROLES without a confirmed
+ *      second factor gets FAILED_PRECONDITION, reason
+ *      MFA_ENROLLMENT_REQUIRED;
+ *   6. recent authentication (`requires_recent_auth`): FAILED_PRECONDITION,
+ *      reason REAUTHENTICATION_REQUIRED;
+ *   7. role and permission (`required_role`, `required_permission`):
  *      PERMISSION_DENIED before any validation or lookup of the request:
  *      reason ADMIN_ROLE_REQUIRED when only the role would do, reason
  *      PERMISSION_REQUIRED when the policy also admits the permission in
  *      the organisation the request names (the caller needs either);
- *   6. the RPC itself, which spends `account_budget` once it knows the
+ *   8. the RPC itself, which spends `account_budget` once it knows the
  *      account the call is about.
  * Clients may read the policies (server reflection serves this file and
  * the options) to learn which calls need a token and which budgets they
@@ -301,6 +308,11 @@ export const AccountBudget = {
    * calling user: a stolen session cannot guess at TOTP codes.
    */
   ACCOUNT_BUDGET_SECOND_FACTOR: 9,
+  /**
+   * ACCOUNT_BUDGET_REAUTHENTICATION - AuthService.Reauthenticate, per calling user: a stolen session cannot
+   * guess at the password (failures also count toward the lockout).
+   */
+  ACCOUNT_BUDGET_REAUTHENTICATION: 10,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -317,6 +329,7 @@ export namespace AccountBudget {
   export type ACCOUNT_BUDGET_EMAIL_VERIFICATION = typeof AccountBudget.ACCOUNT_BUDGET_EMAIL_VERIFICATION;
   export type ACCOUNT_BUDGET_INVITATION = typeof AccountBudget.ACCOUNT_BUDGET_INVITATION;
   export type ACCOUNT_BUDGET_SECOND_FACTOR = typeof AccountBudget.ACCOUNT_BUDGET_SECOND_FACTOR;
+  export type ACCOUNT_BUDGET_REAUTHENTICATION = typeof AccountBudget.ACCOUNT_BUDGET_REAUTHENTICATION;
   export type UNRECOGNIZED = typeof AccountBudget.UNRECOGNIZED;
 }
 
@@ -352,6 +365,9 @@ export function accountBudgetFromJSON(object: any): AccountBudget {
     case 9:
     case "ACCOUNT_BUDGET_SECOND_FACTOR":
       return AccountBudget.ACCOUNT_BUDGET_SECOND_FACTOR;
+    case 10:
+    case "ACCOUNT_BUDGET_REAUTHENTICATION":
+      return AccountBudget.ACCOUNT_BUDGET_REAUTHENTICATION;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -381,6 +397,8 @@ export function accountBudgetToJSON(object: AccountBudget): string {
       return "ACCOUNT_BUDGET_INVITATION";
     case AccountBudget.ACCOUNT_BUDGET_SECOND_FACTOR:
       return "ACCOUNT_BUDGET_SECOND_FACTOR";
+    case AccountBudget.ACCOUNT_BUDGET_REAUTHENTICATION:
+      return "ACCOUNT_BUDGET_REAUTHENTICATION";
     case AccountBudget.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -462,6 +480,24 @@ export interface MethodPolicy {
    * key that is refused still spends the per-source credential budget.
    */
   skipKeyBudget: boolean;
+  /**
+   * Set on sensitive calls (changing the password, removing or replacing a
+   * second factor, creating API keys): a session must have authenticated
+   * within REAUTHENTICATION_WINDOW_SEC (600 by default), else the call is
+   * refused with FAILED_PRECONDITION, reason REAUTHENTICATION_REQUIRED, and
+   * the client calls AuthService.Reauthenticate and retries. Only with
+   * CALLER_AUTHENTICATED and principal_kinds listing PRINCIPAL_KIND_USER:
+   * it applies to sessions only. API-key principals have no authentication
+   * time (a key is a standing credential, created by a session that passed
+   * this check), so the other kinds a policy admits are exempt; the
+   * sensitive calls of this server admit sessions alone.
+   * The check reads the session's `auth_time` as stored in PostgreSQL (one
+   * primary-key read, on these rare calls only), not the access token's
+   * claim: Reauthenticate then counts for every token of the session at
+   * once, and an operator's change of the session row applies at the next
+   * call.
+   */
+  requiresRecentAuth: boolean;
 }
 
 /** A permission held in the organisation a request names. */
@@ -518,6 +554,7 @@ function createBaseMethodPolicy(): MethodPolicy {
     audit: undefined,
     requiredPermission: undefined,
     skipKeyBudget: false,
+    requiresRecentAuth: false,
   };
 }
 
@@ -550,6 +587,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     }
     if (message.skipKeyBudget !== false) {
       writer.uint32(64).bool(message.skipKeyBudget);
+    }
+    if (message.requiresRecentAuth !== false) {
+      writer.uint32(72).bool(message.requiresRecentAuth);
     }
     return writer;
   },
@@ -641,6 +681,14 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
             message.skipKeyBudget = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.requiresRecentAuth = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -687,6 +735,11 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
         : isSet(object.skip_key_budget)
         ? globalThis.Boolean(object.skip_key_budget)
         : false,
+      requiresRecentAuth: isSet(object.requiresRecentAuth)
+        ? globalThis.Boolean(object.requiresRecentAuth)
+        : isSet(object.requires_recent_auth)
+        ? globalThis.Boolean(object.requires_recent_auth)
+        : false,
     };
   },
 
@@ -716,6 +769,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     if (message.skipKeyBudget !== false) {
       obj.skipKeyBudget = message.skipKeyBudget;
     }
+    if (message.requiresRecentAuth !== false) {
+      obj.requiresRecentAuth = message.requiresRecentAuth;
+    }
     return obj;
   },
 
@@ -736,6 +792,7 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
       ? PermissionRequirement.fromPartial(object.requiredPermission)
       : undefined;
     message.skipKeyBudget = object.skipKeyBudget ?? false;
+    message.requiresRecentAuth = object.requiresRecentAuth ?? false;
     return message;
   },
 };
