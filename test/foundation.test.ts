@@ -70,6 +70,14 @@ describe('foundation', () => {
       'DisableTotp',
       'RegenerateRecoveryCodes',
       'ListAuthFactors',
+      'StartPasskeyRegistration',
+      'FinishPasskeyRegistration',
+      'ListPasskeys',
+      'RenamePasskey',
+      'DeletePasskey',
+      'StartPasskeyLogin',
+      'FinishPasskeyLogin',
+      'StartMfaPasskey',
     ]) {
       assert.match(methods.stdout, new RegExp(`^gatehouse\\.auth\\.v1\\.AuthService/${m}$`, 'm'));
     }

@@ -122,6 +122,10 @@ export async function createServices(
       secretBox: await resolveMfaSecretBox(config, pool, log),
       totpIssuer: config.mfa.totpIssuer,
     },
+    webauthn: {
+      ...config.webauthn,
+      decoyKey: createAppSecretLoader(pool, 'passkey_decoy'),
+    },
   };
   if (config.database.url === undefined) {
     // Embedded dev mode: the first start creates an admin and prints its password once.

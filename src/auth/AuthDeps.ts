@@ -11,6 +11,7 @@ import type { AuthEvents } from './AuthEvents.ts';
 import type { PasswordHasher } from './createPasswordHasher.ts';
 import type { SecretBox } from './createSecretBox.ts';
 import type { PasswordPolicy } from './passwordPolicy.ts';
+import type { WebauthnSettings } from './webauthn.ts';
 
 export interface TokenSettings {
   accessTtlSec: number;
@@ -57,6 +58,8 @@ export interface AuthDeps {
   refreshSuccessorKey: () => Promise<Buffer>;
   /** Second factors: the box TOTP secrets are sealed in, and the otpauth:// issuer. */
   mfa: MfaSettings;
+  /** Passkeys: the relying party (WEBAUTHN_*) and the key of StartPasskeyLogin's decoys. */
+  webauthn: WebauthnSettings;
 }
 
 export interface MfaSettings {

@@ -133,6 +133,11 @@ describe('loadMethodPolicies', () => {
         'ConfirmTotpEnrollment',
         'DisableTotp',
         'RegenerateRecoveryCodes',
+        // Passkeys: an answer to a challenge is a guess at a credential.
+        'FinishPasskeyRegistration',
+        'StartPasskeyLogin',
+        'FinishPasskeyLogin',
+        'StartMfaPasskey',
       ]
         .map(auth)
         .sort(),
@@ -160,6 +165,11 @@ describe('loadMethodPolicies', () => {
       [auth('ConfirmTotpEnrollment')]: 'second_factor',
       [auth('DisableTotp')]: 'second_factor',
       [auth('RegenerateRecoveryCodes')]: 'second_factor',
+      [auth('FinishPasskeyRegistration')]: 'second_factor',
+      // Passkey sign-in spends the Login budgets, as the issue asks.
+      [auth('StartPasskeyLogin')]: 'login',
+      [auth('FinishPasskeyLogin')]: 'login',
+      [auth('StartMfaPasskey')]: 'login',
       [auth('Refresh')]: 'refresh',
       [auth('ChangePassword')]: 'password_change',
       [auth('RequestPasswordReset')]: 'password_reset',

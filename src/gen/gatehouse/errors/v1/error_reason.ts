@@ -334,6 +334,38 @@ export const ErrorReason = {
    * gRPC code: UNAUTHENTICATED.
    */
   MFA_CODE_REJECTED: 55,
+  /**
+   * PASSKEYS_NOT_CONFIGURED - Passkeys are not available on this server: WEBAUTHN_RP_ID or
+   * WEBAUTHN_ORIGINS is not configured (required in production).
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  PASSKEYS_NOT_CONFIGURED: 60,
+  /**
+   * PASSKEY_REGISTRATION_FAILED - FinishPasskeyRegistration: the authenticator's answer does not verify
+   * (unknown, used or expired challenge, another origin or RP id, a bad
+   * attestation or a malformed credential). google.rpc.BadRequest names
+   * response_json. Start the registration again.
+   * gRPC code: INVALID_ARGUMENT.
+   */
+  PASSKEY_REGISTRATION_FAILED: 61,
+  /**
+   * PASSKEY_ALREADY_REGISTERED - FinishPasskeyRegistration: this credential is registered already.
+   * gRPC code: ALREADY_EXISTS.
+   */
+  PASSKEY_ALREADY_REGISTERED: 62,
+  /**
+   * PASSKEY_NOT_FOUND - RenamePasskey, DeletePasskey: the caller has no passkey with that id.
+   * gRPC code: NOT_FOUND.
+   */
+  PASSKEY_NOT_FOUND: 63,
+  /**
+   * PASSKEY_LOGIN_FAILED - FinishPasskeyLogin: the challenge is unknown, used, expired or from
+   * another address, the passkey is unknown, the assertion does not verify,
+   * its signature counter regressed, or the account is locked or disabled.
+   * The same answer for each; start again with StartPasskeyLogin.
+   * gRPC code: UNAUTHENTICATED.
+   */
+  PASSKEY_LOGIN_FAILED: 64,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -391,6 +423,11 @@ export namespace ErrorReason {
   export type INVALID_MFA_CODE = typeof ErrorReason.INVALID_MFA_CODE;
   export type MFA_CHALLENGE_INVALID = typeof ErrorReason.MFA_CHALLENGE_INVALID;
   export type MFA_CODE_REJECTED = typeof ErrorReason.MFA_CODE_REJECTED;
+  export type PASSKEYS_NOT_CONFIGURED = typeof ErrorReason.PASSKEYS_NOT_CONFIGURED;
+  export type PASSKEY_REGISTRATION_FAILED = typeof ErrorReason.PASSKEY_REGISTRATION_FAILED;
+  export type PASSKEY_ALREADY_REGISTERED = typeof ErrorReason.PASSKEY_ALREADY_REGISTERED;
+  export type PASSKEY_NOT_FOUND = typeof ErrorReason.PASSKEY_NOT_FOUND;
+  export type PASSKEY_LOGIN_FAILED = typeof ErrorReason.PASSKEY_LOGIN_FAILED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -549,6 +586,21 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 55:
     case "MFA_CODE_REJECTED":
       return ErrorReason.MFA_CODE_REJECTED;
+    case 60:
+    case "PASSKEYS_NOT_CONFIGURED":
+      return ErrorReason.PASSKEYS_NOT_CONFIGURED;
+    case 61:
+    case "PASSKEY_REGISTRATION_FAILED":
+      return ErrorReason.PASSKEY_REGISTRATION_FAILED;
+    case 62:
+    case "PASSKEY_ALREADY_REGISTERED":
+      return ErrorReason.PASSKEY_ALREADY_REGISTERED;
+    case 63:
+    case "PASSKEY_NOT_FOUND":
+      return ErrorReason.PASSKEY_NOT_FOUND;
+    case 64:
+    case "PASSKEY_LOGIN_FAILED":
+      return ErrorReason.PASSKEY_LOGIN_FAILED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -660,6 +712,16 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "MFA_CHALLENGE_INVALID";
     case ErrorReason.MFA_CODE_REJECTED:
       return "MFA_CODE_REJECTED";
+    case ErrorReason.PASSKEYS_NOT_CONFIGURED:
+      return "PASSKEYS_NOT_CONFIGURED";
+    case ErrorReason.PASSKEY_REGISTRATION_FAILED:
+      return "PASSKEY_REGISTRATION_FAILED";
+    case ErrorReason.PASSKEY_ALREADY_REGISTERED:
+      return "PASSKEY_ALREADY_REGISTERED";
+    case ErrorReason.PASSKEY_NOT_FOUND:
+      return "PASSKEY_NOT_FOUND";
+    case ErrorReason.PASSKEY_LOGIN_FAILED:
+      return "PASSKEY_LOGIN_FAILED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
