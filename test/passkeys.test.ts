@@ -690,3 +690,31 @@ describe('passkeys (WebAuthn) against a virtual authenticator', () => {
     );
   });
 });
+
+describe('passkeys in production without a relying party', () => {
+  it('refuses passkey calls with PASSKEYS_NOT_CONFIGURED until WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS are set', async () => {
+    const gh = await startGatehouse({
+      NODE_ENV: 'production',
+      MAIL_TRANSPORT: 'log',
+      WEBAUTHN_RP_ID: 'example.com',
+    });
+    try {
+      const reg = await registerUser(gh);
+      await expectRpcError(
+        call(gh.auth, 'startPasskeyRegistration', {}, { token: reg.tokens.accessToken }),
+        status.FAILED_PRECONDITION,
+        'PASSKEYS_NOT_CONFIGURED',
+      );
+      await expectRpcError(
+        call(gh.auth, 'startPasskeyLogin', {}),
+        status.FAILED_PRECONDITION,
+        'PASSKEYS_NOT_CONFIGURED',
+      );
+      // Password sign-in is unaffected.
+      const login = await call(gh.auth, 'login', { identifier: reg.email, password: PASSWORD });
+      assert.ok(login.tokens);
+    } finally {
+      await gh.stop();
+    }
+  });
+});
