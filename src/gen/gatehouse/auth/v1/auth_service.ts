@@ -7994,8 +7994,8 @@ export const AuthServiceService = {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
-   * Two-factor sign-in: when the account has a confirmed second factor
-   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * Two-factor sign-in: when the account has a second factor (a confirmed
+   * TOTP authenticator, or a passkey), a correct password opens
    * no session. The answer is then OK with `mfa_required` set (a challenge
    * token, valid 5 minutes, for CompleteMfaLogin from the same client
    * address) and `user` and `tokens` unset. Every failure before the
@@ -8578,7 +8578,8 @@ export const AuthServiceService = {
   /**
    * The second step of a login with a second factor: exchanges the
    * challenge token from LoginResponse.mfa_required and one of the methods
-   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * it lists (a TOTP code, one of the account's recovery codes, or a
+   * passkey's answer to the options of StartMfaPasskey) for the
    * user and the tokens of a new session, in the organisation the Login
    * named. Not authenticated: the challenge token and the code are the
    * credential. The challenge is single-use, lives 5 minutes, must come
@@ -8588,19 +8589,25 @@ export const AuthServiceService = {
    * the account's lockout exactly like a wrong password (a locked account's
    * codes are refused), and every call spends the Login budgets of the
    * Login's identifier and of the client address. The session's tokens
-   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
-   * code) and `auth_time`. Audited: mfa_verify (success or failure),
-   * recovery_code_use, and login for the new session.
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP), ["pwd", "mfa"] (recovery
+   * code) or ["pwd", "hwk" or "swk", "mfa"] (passkey) and `auth_time`. A
+   * passkey answer uses up the options of StartMfaPasskey; a signature
+   * counter that does not increase is refused (MFA_CODE_REJECTED) and
+   * audited (passkey_counter_regression). Audited: mfa_verify (success or
+   * failure), recovery_code_use, and login for the new session.
    *
    * Status codes:
    *   OK: the response holds the user and the tokens of the new session.
    *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
-   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     a malformed code (or passkey_response_json) is given; reason
+   *     VALIDATION_FAILED and
    *     google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
    *     unknown, used, expired, from another address, or dead; Login again.
    *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
-   *     account is locked; the same challenge may be tried again.
+   *     account is locked, or the passkey answer does not verify (another
+   *     challenge, another account's passkey, counter regression); the same
+   *     challenge may be tried again.
    *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
    *     ORGANIZATION_DISABLED, as for Login, when the membership or the
    *     organisation changed since the Login.
@@ -8749,8 +8756,9 @@ export const AuthServiceService = {
   },
   /**
    * Lists the caller's second factors: whether a TOTP authenticator is
-   * confirmed (and since when, or whether an enrolment is pending) and how
-   * many recovery codes are unused. Never secrets. Authenticated like
+   * confirmed (and since when, or whether an enrolment is pending), how
+   * many recovery codes are unused, and the passkeys. Never secrets or
+   * public keys. Authenticated like
    * StartTotpEnrollment.
    *
    * Status codes:
@@ -9068,8 +9076,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
-   * Two-factor sign-in: when the account has a confirmed second factor
-   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * Two-factor sign-in: when the account has a second factor (a confirmed
+   * TOTP authenticator, or a passkey), a correct password opens
    * no session. The answer is then OK with `mfa_required` set (a challenge
    * token, valid 5 minutes, for CompleteMfaLogin from the same client
    * address) and `user` and `tokens` unset. Every failure before the
@@ -9484,7 +9492,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   /**
    * The second step of a login with a second factor: exchanges the
    * challenge token from LoginResponse.mfa_required and one of the methods
-   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * it lists (a TOTP code, one of the account's recovery codes, or a
+   * passkey's answer to the options of StartMfaPasskey) for the
    * user and the tokens of a new session, in the organisation the Login
    * named. Not authenticated: the challenge token and the code are the
    * credential. The challenge is single-use, lives 5 minutes, must come
@@ -9494,19 +9503,25 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * the account's lockout exactly like a wrong password (a locked account's
    * codes are refused), and every call spends the Login budgets of the
    * Login's identifier and of the client address. The session's tokens
-   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
-   * code) and `auth_time`. Audited: mfa_verify (success or failure),
-   * recovery_code_use, and login for the new session.
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP), ["pwd", "mfa"] (recovery
+   * code) or ["pwd", "hwk" or "swk", "mfa"] (passkey) and `auth_time`. A
+   * passkey answer uses up the options of StartMfaPasskey; a signature
+   * counter that does not increase is refused (MFA_CODE_REJECTED) and
+   * audited (passkey_counter_regression). Audited: mfa_verify (success or
+   * failure), recovery_code_use, and login for the new session.
    *
    * Status codes:
    *   OK: the response holds the user and the tokens of the new session.
    *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
-   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     a malformed code (or passkey_response_json) is given; reason
+   *     VALIDATION_FAILED and
    *     google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
    *     unknown, used, expired, from another address, or dead; Login again.
    *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
-   *     account is locked; the same challenge may be tried again.
+   *     account is locked, or the passkey answer does not verify (another
+   *     challenge, another account's passkey, counter regression); the same
+   *     challenge may be tried again.
    *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
    *     ORGANIZATION_DISABLED, as for Login, when the membership or the
    *     organisation changed since the Login.
@@ -9606,8 +9621,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   regenerateRecoveryCodes: handleUnaryCall<RegenerateRecoveryCodesRequest, RegenerateRecoveryCodesResponse>;
   /**
    * Lists the caller's second factors: whether a TOTP authenticator is
-   * confirmed (and since when, or whether an enrolment is pending) and how
-   * many recovery codes are unused. Never secrets. Authenticated like
+   * confirmed (and since when, or whether an enrolment is pending), how
+   * many recovery codes are unused, and the passkeys. Never secrets or
+   * public keys. Authenticated like
    * StartTotpEnrollment.
    *
    * Status codes:
@@ -9848,8 +9864,8 @@ export interface AuthServiceClient extends Client {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
-   * Two-factor sign-in: when the account has a confirmed second factor
-   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * Two-factor sign-in: when the account has a second factor (a confirmed
+   * TOTP authenticator, or a passkey), a correct password opens
    * no session. The answer is then OK with `mfa_required` set (a challenge
    * token, valid 5 minutes, for CompleteMfaLogin from the same client
    * address) and `user` and `tokens` unset. Every failure before the
@@ -10516,7 +10532,8 @@ export interface AuthServiceClient extends Client {
   /**
    * The second step of a login with a second factor: exchanges the
    * challenge token from LoginResponse.mfa_required and one of the methods
-   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * it lists (a TOTP code, one of the account's recovery codes, or a
+   * passkey's answer to the options of StartMfaPasskey) for the
    * user and the tokens of a new session, in the organisation the Login
    * named. Not authenticated: the challenge token and the code are the
    * credential. The challenge is single-use, lives 5 minutes, must come
@@ -10526,19 +10543,25 @@ export interface AuthServiceClient extends Client {
    * the account's lockout exactly like a wrong password (a locked account's
    * codes are refused), and every call spends the Login budgets of the
    * Login's identifier and of the client address. The session's tokens
-   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
-   * code) and `auth_time`. Audited: mfa_verify (success or failure),
-   * recovery_code_use, and login for the new session.
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP), ["pwd", "mfa"] (recovery
+   * code) or ["pwd", "hwk" or "swk", "mfa"] (passkey) and `auth_time`. A
+   * passkey answer uses up the options of StartMfaPasskey; a signature
+   * counter that does not increase is refused (MFA_CODE_REJECTED) and
+   * audited (passkey_counter_regression). Audited: mfa_verify (success or
+   * failure), recovery_code_use, and login for the new session.
    *
    * Status codes:
    *   OK: the response holds the user and the tokens of the new session.
    *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
-   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     a malformed code (or passkey_response_json) is given; reason
+   *     VALIDATION_FAILED and
    *     google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
    *     unknown, used, expired, from another address, or dead; Login again.
    *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
-   *     account is locked; the same challenge may be tried again.
+   *     account is locked, or the passkey answer does not verify (another
+   *     challenge, another account's passkey, counter regression); the same
+   *     challenge may be tried again.
    *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
    *     ORGANIZATION_DISABLED, as for Login, when the membership or the
    *     organisation changed since the Login.
@@ -10708,8 +10731,9 @@ export interface AuthServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Lists the caller's second factors: whether a TOTP authenticator is
-   * confirmed (and since when, or whether an enrolment is pending) and how
-   * many recovery codes are unused. Never secrets. Authenticated like
+   * confirmed (and since when, or whether an enrolment is pending), how
+   * many recovery codes are unused, and the passkeys. Never secrets or
+   * public keys. Authenticated like
    * StartTotpEnrollment.
    *
    * Status codes:
