@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares this Debian machine's local services for Gatehouse's CI (idempotent; run as root):
-#   - installs postgresql-<ver>-cron and docker-compose (compose file validation) if missing
+#   - installs postgresql-<ver>-cron, docker-compose (compose file validation) and chromium (the
+#     passkey tests' browser, with its WebAuthn virtual authenticator) if missing
 #   - makes sure PostgreSQL (Debian cluster <ver>/main on 127.0.0.1:5432) and Redis
 #     (127.0.0.1:6379) are running
 #   - preloads pg_cron with cron.database_name = gatehouse, restarting PostgreSQL only when the
@@ -65,7 +66,7 @@ installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
 
 ensure_packages() {
   local pkg missing=()
-  for pkg in "postgresql-$PG_VERSION-cron" docker-compose; do
+  for pkg in "postgresql-$PG_VERSION-cron" docker-compose chromium; do
     if installed "$pkg"; then
       say "package $pkg: already installed"
     else
@@ -75,7 +76,8 @@ ensure_packages() {
   ((${#missing[@]} > 0)) || return 0
   say "installing ${missing[*]} (apt-get update + install)..."
   apt_get update -qq >/dev/null
-  # No recommends: docker-compose would otherwise pull in the Docker engine.
+  # No recommends: docker-compose would otherwise pull in the Docker engine (chromium runs
+  # headless without its recommends).
   apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   for pkg in "${missing[@]}"; do
     installed "$pkg" || die "package $pkg did not install"

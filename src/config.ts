@@ -47,6 +47,11 @@ import {
   tokenEnvShape,
   toTokenConfig,
 } from './config/tokenConfig.ts';
+import {
+  toWebauthnConfig,
+  type WebauthnConfig,
+  webauthnEnvShape,
+} from './config/webauthnConfig.ts';
 import { type MailConfig, mailEnvProblems, mailEnvShape, toMailConfig } from './mail/mailConfig.ts';
 import type { RateLimitSettings } from './ratelimit/createRateLimitBudgets.ts';
 import { maskUrlPassword } from './startup/maskUrlPassword.ts';
@@ -71,6 +76,8 @@ const envSchema = z.object({
   // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER, REAUTHENTICATION_WINDOW_SEC, MFA_REQUIRED_ROLES:
   // src/config/mfaConfig.ts
   ...mfaEnvShape,
+  // WEBAUTHN_RP_ID, WEBAUTHN_RP_NAME, WEBAUTHN_ORIGINS: src/config/webauthnConfig.ts
+  ...webauthnEnvShape,
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',
   }),
@@ -102,6 +109,7 @@ export interface Config {
   apiKeys: ApiKeyConfig;
   authz: AuthzConfig;
   mfa: MfaConfig;
+  webauthn: WebauthnConfig;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
   cleanup: CleanupConfig;
@@ -211,6 +219,7 @@ export function loadConfig(
     apiKeys: toApiKeyConfig(e),
     authz: toAuthzConfig(e),
     mfa: toMfaConfig(e),
+    webauthn: toWebauthnConfig(e),
     pageTokenSecret: e.PAGE_TOKEN_SECRET,
     cleanup: toCleanupConfig(e),
     mail: toMailConfig(e),

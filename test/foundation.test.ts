@@ -71,6 +71,14 @@ describe('foundation', () => {
       'RegenerateRecoveryCodes',
       'ListAuthFactors',
       'Reauthenticate',
+      'StartPasskeyRegistration',
+      'FinishPasskeyRegistration',
+      'ListPasskeys',
+      'RenamePasskey',
+      'DeletePasskey',
+      'StartPasskeyLogin',
+      'FinishPasskeyLogin',
+      'StartMfaPasskey',
     ]) {
       assert.match(methods.stdout, new RegExp(`^gatehouse\\.auth\\.v1\\.AuthService/${m}$`, 'm'));
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { decodeJwt } from 'jose';
@@ -120,6 +121,11 @@ describe('step-up: requires_recent_auth and Reauthenticate', () => {
             { factor: { $case: 'recoveryCode', value: u.recoveryCodes[0] ?? '' } },
             { token },
           ),
+      ],
+      [
+        // Refused before the passkey is looked up: the id need not exist.
+        'DeletePasskey',
+        () => call(gh.auth, 'deletePasskey', { passkeyId: randomUUID() }, { token }),
       ],
       [
         'CreateApiKey',

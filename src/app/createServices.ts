@@ -133,6 +133,10 @@ export async function createServices(
       requiredRoles: config.mfa.requiredRoles,
       factors: createFactorPresenceCache(pool),
     },
+    webauthn: {
+      ...config.webauthn,
+      decoyKey: createAppSecretLoader(pool, 'passkey_decoy'),
+    },
   };
   if (config.database.url === undefined) {
     // Embedded dev mode: the first start creates an admin and prints its password once.

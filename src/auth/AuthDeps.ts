@@ -12,6 +12,7 @@ import type { FactorPresence } from './createFactorPresenceCache.ts';
 import type { PasswordHasher } from './createPasswordHasher.ts';
 import type { SecretBox } from './createSecretBox.ts';
 import type { PasswordPolicy } from './passwordPolicy.ts';
+import type { WebauthnSettings } from './webauthn.ts';
 
 export interface TokenSettings {
   accessTtlSec: number;
@@ -58,6 +59,8 @@ export interface AuthDeps {
   refreshSuccessorKey: () => Promise<Buffer>;
   /** Second factors: the box TOTP secrets are sealed in, and the otpauth:// issuer. */
   mfa: MfaSettings;
+  /** Passkeys: the relying party (WEBAUTHN_*) and the key of StartPasskeyLogin's decoys. */
+  webauthn: WebauthnSettings;
 }
 
 export interface MfaSettings {

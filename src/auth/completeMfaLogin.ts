@@ -25,6 +25,7 @@ import {
   checkSecondFactor,
   requireSecondFactorProof,
   type SecondFactorFailure,
+  type SecondFactorProof,
 } from './checkSecondFactor.ts';
 import { type IssuedTokens, type IssueSessionDeps, issueSession } from './issueSession.ts';
 import {
@@ -32,21 +33,37 @@ import {
   isMfaChallengeTokenShaped,
   MFA_CHALLENGE_MAX_FAILURES,
 } from './mfaChallenge.ts';
+import { checkPasskeyProof, type PasskeyProof, type PasskeyProofFailure } from './passkeyLogin.ts';
+import { parseAuthenticationResponse } from './webauthn.ts';
 
 type CompleteMfaLoginDeps = PasswordFailureDeps &
   IssueSessionDeps &
-  Pick<AuthDeps, 'pool' | 'mfa' | 'lockout'>;
+  Pick<AuthDeps, 'pool' | 'mfa' | 'lockout' | 'webauthn'>;
 
 export interface CompleteMfaLoginInput {
   challengeToken: string;
   factor:
     | { $case: 'totpCode'; value: string }
     | { $case: 'recoveryCode'; value: string }
+    | { $case: 'passkeyResponseJson'; value: string }
     | undefined;
 }
 
+/** The proof CompleteMfaLogin accepts: a TOTP or recovery code, or a passkey assertion. */
+type MfaLoginProof = SecondFactorProof | { method: 'passkey'; passkey: PasskeyProof };
+
+function requireMfaLoginProof(factor: CompleteMfaLoginInput['factor']): MfaLoginProof {
+  if (factor?.$case === 'passkeyResponseJson') {
+    return {
+      method: 'passkey',
+      passkey: parseAuthenticationResponse('passkey_response_json', factor.value),
+    };
+  }
+  return requireSecondFactorProof(factor);
+}
+
 /** RFC 8176 references of a session opened by a password and this second factor. */
-const AMR: Record<MfaMethodName, readonly AuthMethodReference[]> = {
+const AMR: Record<Exclude<MfaMethodName, 'passkey'>, readonly AuthMethodReference[]> = {
   totp: ['pwd', 'otp', 'mfa'],
   recovery_code: ['pwd', 'mfa'],
 };
@@ -84,7 +101,7 @@ export async function completeMfaLogin(
       },
     ]);
   }
-  const proof = requireSecondFactorProof(input.factor);
+  const proof = requireMfaLoginProof(input.factor);
   const refuse = async (
     reason: string,
     userId: string | null,
@@ -113,7 +130,10 @@ export async function completeMfaLogin(
     return refuse('other_source', challenge.userId, about);
   }
 
-  const failed = async (user: User, reason: SecondFactorFailure | 'locked'): Promise<never> => {
+  const failed = async (
+    user: User,
+    reason: SecondFactorFailure | PasskeyProofFailure | 'locked',
+  ): Promise<never> => {
     await deps.pool.transaction(async (tx) => {
       await recordMfaChallengeFailure(tx, challenge.id, MFA_CHALLENGE_MAX_FAILURES);
       await recordPasswordFailure(
@@ -139,13 +159,22 @@ export async function completeMfaLogin(
     if (!(await beginPasswordAttempt(tx, user.id, deps.lockout.threshold))) {
       return { kind: 'rejected' as const, user, reason: 'locked' as const };
     }
-    const factor = await findTotpFactorByUserId(tx, user.id, true);
-    if (factor === null || factor.confirmedAt === null) {
-      await releasePasswordAttempt(tx, user.id);
-      return { kind: 'invalid' as const };
+    let check: { method: MfaMethodName; amr: readonly AuthMethodReference[] };
+    if (proof.method === 'passkey') {
+      const passkey = await checkPasskeyProof(tx, deps, challenge, proof.passkey, info);
+      if (!passkey.ok) return { kind: 'rejected' as const, user, reason: passkey.reason };
+      check = { method: 'passkey', amr: passkey.amr };
+    } else {
+      const factor = await findTotpFactorByUserId(tx, user.id, true);
+      if (factor === null || factor.confirmedAt === null) {
+        await releasePasswordAttempt(tx, user.id);
+        return { kind: 'invalid' as const };
+      }
+      const code = await checkSecondFactor(tx, deps, factor, proof);
+      if (!code.ok) return { kind: 'rejected' as const, user, reason: code.reason };
+      const method = code.method === 'recovery_code' ? 'recovery_code' : 'totp';
+      check = { method, amr: AMR[method] };
     }
-    const check = await checkSecondFactor(tx, deps, factor, proof);
-    if (!check.ok) return { kind: 'rejected' as const, user, reason: check.reason };
     await consumeMfaChallenge(tx, challenge.id);
     const organization =
       challenge.organizationId === null
@@ -158,7 +187,7 @@ export async function completeMfaLogin(
       updated,
       info,
       organization,
-      AMR[check.method],
+      check.amr,
     );
     await recordAudit(tx, 'mfa_verify', {
       actor: user.id,

@@ -14,6 +14,14 @@ import { listMyOrganizations } from './listMyOrganizations.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
 import { asUserPrincipal, type Principal } from './Principal.ts';
+import { finishPasskeyLogin, startPasskeyLogin } from './passkeyLogin.ts';
+import {
+  deletePasskey,
+  finishPasskeyRegistration,
+  listPasskeys,
+  renamePasskey,
+  startPasskeyRegistration,
+} from './passkeys.ts';
 import {
   type Reauthenticated,
   type ReauthenticateInput,
@@ -33,6 +41,7 @@ import {
   startTotpEnrollment,
 } from './secondFactors.ts';
 import { listSessions, revokeOtherSessions, revokeSession } from './sessions.ts';
+import { startMfaPasskey } from './startMfaPasskey.ts';
 import { switchOrganization } from './switchOrganization.ts';
 import { validateAccessToken } from './validateAccessToken.ts';
 import { type ValidatedToken, validateToken } from './validateToken.ts';
@@ -141,6 +150,46 @@ export interface AuthService {
   ) => ReturnType<typeof regenerateRecoveryCodes>;
   /** ListAuthFactors: what the caller has enrolled, never secrets. */
   listAuthFactors: (principal: Principal) => Promise<AuthFactors>;
+  /** StartPasskeyRegistration: creation options for a new passkey of the caller. */
+  startPasskeyRegistration: (
+    principal: Principal,
+    info: RequestInfo,
+  ) => ReturnType<typeof startPasskeyRegistration>;
+  /** FinishPasskeyRegistration: verifies and stores the new passkey. */
+  finishPasskeyRegistration: (
+    principal: Principal,
+    input: Parameters<typeof finishPasskeyRegistration>[2],
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof finishPasskeyRegistration>;
+  /** ListPasskeys: the caller's passkeys. */
+  listPasskeys: (principal: Principal) => ReturnType<typeof listPasskeys>;
+  /** RenamePasskey: a new name for one of the caller's passkeys. */
+  renamePasskey: (
+    principal: Principal,
+    input: Parameters<typeof renamePasskey>[2],
+    info: RequestInfo,
+  ) => ReturnType<typeof renamePasskey>;
+  /** DeletePasskey: removes one of the caller's passkeys. */
+  deletePasskey: (principal: Principal, passkeyId: string, info: RequestInfo) => Promise<void>;
+  /** StartPasskeyLogin: request options and a challenge id for a passwordless sign-in. */
+  startPasskeyLogin: (
+    identifier: string | undefined,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof startPasskeyLogin>;
+  /** FinishPasskeyLogin: a session for the passkey's account. */
+  finishPasskeyLogin: (
+    input: Parameters<typeof finishPasskeyLogin>[1],
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof finishPasskeyLogin>;
+  /** StartMfaPasskey: request options for a passkey as the second step of a Login. */
+  startMfaPasskey: (
+    challengeToken: string,
+    info: RequestInfo,
+    admitAccount: AdmitAccount,
+  ) => ReturnType<typeof startMfaPasskey>;
   /** AcceptInvitation: joins the invitation's organisation and makes it the session's. */
   acceptInvitation: (
     principal: Principal,
@@ -209,5 +258,20 @@ export function createAuthService(deps: AuthDeps): AuthService {
     regenerateRecoveryCodes: (principal, proof, info, admitAccount) =>
       regenerateRecoveryCodes(deps, asUserPrincipal(principal), proof, info, admitAccount),
     listAuthFactors: (principal) => listAuthFactors(deps, asUserPrincipal(principal)),
+    startPasskeyRegistration: (principal, info) =>
+      startPasskeyRegistration(deps, asUserPrincipal(principal), info),
+    finishPasskeyRegistration: (principal, input, info, admitAccount) =>
+      finishPasskeyRegistration(deps, asUserPrincipal(principal), input, info, admitAccount),
+    listPasskeys: (principal) => listPasskeys(deps, asUserPrincipal(principal)),
+    renamePasskey: (principal, input, info) =>
+      renamePasskey(deps, asUserPrincipal(principal), input, info),
+    deletePasskey: (principal, passkeyId, info) =>
+      deletePasskey(deps, asUserPrincipal(principal), passkeyId, info),
+    startPasskeyLogin: (identifier, info, admitAccount) =>
+      startPasskeyLogin(deps, identifier, info, admitAccount),
+    finishPasskeyLogin: (input, info, admitAccount) =>
+      finishPasskeyLogin(deps, input, info, admitAccount),
+    startMfaPasskey: (challengeToken, info, admitAccount) =>
+      startMfaPasskey(deps, challengeToken, info, admitAccount),
   };
 }

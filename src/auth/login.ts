@@ -4,6 +4,7 @@ import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { findTotpFactorByUserId } from '../storage/totpFactors.ts';
 import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
+import { countPasskeys } from '../storage/webauthnCredentials.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { requireActiveMembership } from './activeOrganization.ts';
 import {
@@ -49,7 +50,8 @@ function invalidCredentials(): AppError {
  * only after the password is accepted is membership checked (NOT_A_MEMBER,
  * ORGANIZATION_DISABLED), so those answers reveal nothing to someone without the password; no
  * session is opened then, and the refusal is audited. An account with a confirmed second factor
- * gets, after the correct password (and the membership check), a challenge instead of a session
+ * (a confirmed TOTP authenticator or a passkey) gets, after the correct password (and the
+ * membership check), a challenge instead of a session
  * (openMfaChallenge; CompleteMfaLogin is the second step).
  */
 export async function login(
@@ -111,9 +113,22 @@ export async function login(
     result = await deps.pool.transaction(async (tx): Promise<LoginResult> => {
       const organization =
         organizationId === '' ? null : await requireActiveMembership(tx, user.id, organizationId);
-      const factor = await findTotpFactorByUserId(tx, user.id);
-      if (factor?.confirmedAt != null) {
-        return openMfaChallenge(tx, user, identifier, organization?.id ?? null, upgradedHash, info);
+      // A confirmed TOTP authenticator or any passkey is a second factor.
+      const totp = (await findTotpFactorByUserId(tx, user.id))?.confirmedAt != null;
+      const passkey = (await countPasskeys(tx, user.id)) > 0;
+      if (totp || passkey) {
+        return openMfaChallenge(
+          tx,
+          user,
+          identifier,
+          organization?.id ?? null,
+          upgradedHash,
+          info,
+          {
+            totp,
+            passkey,
+          },
+        );
       }
       const updated = await updateUserLoginSucceeded(tx, user.id, upgradedHash);
       const { session, tokens } = await issueSession(tx, deps, updated, info, organization);

@@ -42,6 +42,7 @@ export async function openMfaChallenge(
   organizationId: string | null,
   upgradedHash: string | null,
   info: RequestInfo,
+  factors: { totp: boolean; passkey: boolean },
 ): Promise<{
   kind: 'mfa_required';
   challengeToken: string;
@@ -59,8 +60,9 @@ export async function openMfaChallenge(
     ipAddress: info.clientIp,
     ttlSec: MFA_CHALLENGE_TTL_SEC,
   });
-  const methods: MfaMethodName[] = ['totp'];
+  const methods: MfaMethodName[] = factors.totp ? ['totp'] : [];
   if ((await countUnusedRecoveryCodes(tx, user.id)) > 0) methods.push('recovery_code');
+  if (factors.passkey) methods.push('passkey');
   await recordAudit(tx, 'mfa_challenge', {
     actor: user.id,
     request: info,

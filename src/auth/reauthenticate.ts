@@ -128,7 +128,8 @@ export async function reauthenticate(
       }
       const code = await checkSecondFactor(tx, deps, current, proof);
       if (!code.ok) return code;
-      amr = AMR[code.method];
+      // checkSecondFactor checks codes only: TOTP or a recovery code.
+      amr = code.method === 'recovery_code' ? AMR.recovery_code : AMR.totp;
       if (code.method === 'recovery_code') {
         await recordAudit(tx, 'recovery_code_use', {
           actor: user.id,

@@ -1,3 +1,4 @@
+import type { Passkey } from '../domain/SecondFactor.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { recordAudit } from '../storage/audit.ts';
@@ -14,6 +15,7 @@ import {
   upsertPendingTotpFactor,
 } from '../storage/totpFactors.ts';
 import { findUserById } from '../storage/users.ts';
+import { listPasskeysByUserId } from '../storage/webauthnCredentials.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import {
   checkSecondFactor,
@@ -252,9 +254,11 @@ export async function regenerateRecoveryCodes(
 export interface AuthFactors {
   totp: { enrolled: boolean; confirmedAt: Date | null; enrollmentPending: boolean };
   recoveryCodesRemaining: number;
+  /** Registered passkeys, newest first. */
+  passkeys: Passkey[];
 }
 
-/** ListAuthFactors: the caller's TOTP state and unused recovery codes. */
+/** ListAuthFactors: the caller's TOTP state, unused recovery codes and passkeys. */
 export async function listAuthFactors(
   deps: Pick<AuthDeps, 'pool'>,
   principal: UserPrincipal,
@@ -267,5 +271,6 @@ export async function listAuthFactors(
       enrollmentPending: factor !== null && factor.confirmedAt === null,
     },
     recoveryCodesRemaining: await countUnusedRecoveryCodes(deps.pool, principal.userId),
+    passkeys: await listPasskeysByUserId(deps.pool, principal.userId),
   };
 }

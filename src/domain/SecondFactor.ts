@@ -26,8 +26,43 @@ export interface MfaChallenge {
   failureCount: number;
 }
 
-/** RFC 8176 authentication method references a session can carry (hwk/swk: passkeys, later). */
+/** RFC 8176 authentication method references a session can carry (hwk/swk: passkeys). */
 export type AuthMethodReference = 'pwd' | 'otp' | 'mfa' | 'hwk' | 'swk';
 
 /** The ways CompleteMfaLogin can be passed. */
-export type MfaMethodName = 'totp' | 'recovery_code';
+export type MfaMethodName = 'totp' | 'recovery_code' | 'passkey';
+
+/** A registered passkey (WebAuthn credential); its public key stays in storage. */
+export interface Passkey {
+  id: string;
+  userId: string;
+  /** The authenticator's credential id (raw bytes). */
+  credentialId: Buffer;
+  displayName: string;
+  aaguid: string;
+  transports: string[];
+  /** A synced (backup eligible) passkey rather than one bound to a single device. */
+  multiDevice: boolean;
+  backedUp: boolean;
+  signCount: number;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+/** What a WebAuthn challenge is for. */
+export type WebauthnPurpose = 'registration' | 'login' | 'second_factor';
+
+/** An outstanding WebAuthn challenge (table webauthn_challenges). */
+export interface WebauthnChallenge {
+  id: string;
+  userId: string | null;
+  purpose: WebauthnPurpose;
+  /** The random bytes the authenticator signs. */
+  challenge: Buffer;
+  mfaChallengeId: string | null;
+  identifier: string | null;
+  ipAddress: string;
+  expiresAt: Date;
+  /** Neither consumed nor expired. */
+  live: boolean;
+}

@@ -6,11 +6,18 @@ import { invalidArgument } from '../errors/AppError.ts';
 import { type AuthServiceServer, MfaMethod } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { MAX_ACCESS_TOKEN_LENGTH } from './bearerToken.ts';
 import type { UnaryHandlers } from './bindService.ts';
-import { introspectionToProto, sessionToProto, tokensToProto, userToProto } from './toProto.ts';
+import {
+  introspectionToProto,
+  passkeyToProto,
+  sessionToProto,
+  tokensToProto,
+  userToProto,
+} from './toProto.ts';
 
 const MFA_METHOD: Record<MfaMethodName, MfaMethod> = {
   totp: MfaMethod.MFA_METHOD_TOTP,
   recovery_code: MfaMethod.MFA_METHOD_RECOVERY_CODE,
+  passkey: MfaMethod.MFA_METHOD_PASSKEY,
 };
 
 /**
@@ -97,7 +104,49 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
           enrollmentPending: f.totp.enrollmentPending,
         },
         recoveryCodesRemaining: f.recoveryCodesRemaining,
+        passkeys: f.passkeys.map(passkeyToProto),
       };
+    },
+    async startPasskeyRegistration(_req, ctx) {
+      return auth.startPasskeyRegistration(ctx.principal, ctx.info);
+    },
+    async finishPasskeyRegistration(req, ctx) {
+      const passkey = await auth.finishPasskeyRegistration(
+        ctx.principal,
+        { responseJson: req.responseJson, displayName: req.displayName },
+        ctx.info,
+        ctx.admitAccount,
+      );
+      return { passkey: passkeyToProto(passkey) };
+    },
+    async listPasskeys(_req, ctx) {
+      return { passkeys: (await auth.listPasskeys(ctx.principal)).map(passkeyToProto) };
+    },
+    async renamePasskey(req, ctx) {
+      const passkey = await auth.renamePasskey(
+        ctx.principal,
+        { passkeyId: req.passkeyId, displayName: req.displayName },
+        ctx.info,
+      );
+      return { passkey: passkeyToProto(passkey) };
+    },
+    async deletePasskey(req, ctx) {
+      await auth.deletePasskey(ctx.principal, req.passkeyId, ctx.info);
+      return {};
+    },
+    async startPasskeyLogin(req, ctx) {
+      return auth.startPasskeyLogin(req.identifier, ctx.info, ctx.admitAccount);
+    },
+    async finishPasskeyLogin(req, ctx) {
+      const { user, tokens } = await auth.finishPasskeyLogin(
+        { challengeId: req.challengeId, responseJson: req.responseJson },
+        ctx.info,
+        ctx.admitAccount,
+      );
+      return { user: userToProto(user), tokens: tokensToProto(tokens) };
+    },
+    async startMfaPasskey(req, ctx) {
+      return auth.startMfaPasskey(req.challengeToken, ctx.info, ctx.admitAccount);
     },
     async refresh(req, ctx) {
       const tokens = await auth.refresh(req.refreshToken, ctx.info, ctx.admitAccount);

@@ -5,6 +5,7 @@ import { type AuditEvent, auditActionCode } from '../domain/AuditEvent.ts';
 import type { Invitation, InvitationStatus as InvitationState } from '../domain/Invitation.ts';
 import type { Member, Organization, OrganizationStatus as Status } from '../domain/Organization.ts';
 import type { Permission, Role, RoleScope as Scope } from '../domain/Role.ts';
+import type { Passkey } from '../domain/SecondFactor.ts';
 import type { ServiceAccount } from '../domain/ServiceAccount.ts';
 import type { Session } from '../domain/Session.ts';
 import type { ManagedUser, User } from '../domain/User.ts';
@@ -29,6 +30,7 @@ import {
 } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
 import type { ApiKey as ApiKeyMessage } from '../gen/gatehouse/auth/v1/api_key.ts';
 import {
+  type Passkey as PasskeyMessage,
   PrincipalType,
   type Session as SessionMessage,
   type Tokens,
@@ -68,6 +70,21 @@ export function managedUserToProto(m: ManagedUser): ManagedUserMessage {
     lockoutCount: m.lockoutCount,
     hasPassword: m.passwordAlgorithm !== null,
     passwordAlgorithm: m.passwordAlgorithm ?? '',
+  };
+}
+
+/** A passkey as the API shows it: never its public key. */
+export function passkeyToProto(p: Passkey): PasskeyMessage {
+  return {
+    id: p.id,
+    displayName: p.displayName,
+    credentialId: p.credentialId.toString('base64url'),
+    aaguid: p.aaguid,
+    transports: p.transports,
+    multiDevice: p.multiDevice,
+    backedUp: p.backedUp,
+    createTime: p.createdAt,
+    ...(p.lastUsedAt === null ? {} : { lastUsedTime: p.lastUsedAt }),
   };
 }
 

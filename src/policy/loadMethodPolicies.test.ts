@@ -135,6 +135,11 @@ describe('loadMethodPolicies', () => {
         'RegenerateRecoveryCodes',
         // A password (and a code) checked again for step-up.
         'Reauthenticate',
+        // Passkeys: an answer to a challenge is a guess at a credential.
+        'FinishPasskeyRegistration',
+        'StartPasskeyLogin',
+        'FinishPasskeyLogin',
+        'StartMfaPasskey',
       ]
         .map(auth)
         .sort(),
@@ -163,6 +168,11 @@ describe('loadMethodPolicies', () => {
       [auth('DisableTotp')]: 'second_factor',
       [auth('RegenerateRecoveryCodes')]: 'second_factor',
       [auth('Reauthenticate')]: 'reauthentication',
+      [auth('FinishPasskeyRegistration')]: 'second_factor',
+      // Passkey sign-in spends the Login budgets, as the issue asks.
+      [auth('StartPasskeyLogin')]: 'login',
+      [auth('FinishPasskeyLogin')]: 'login',
+      [auth('StartMfaPasskey')]: 'login',
       [auth('Refresh')]: 'refresh',
       [auth('ChangePassword')]: 'password_change',
       [auth('RequestPasswordReset')]: 'password_reset',
@@ -430,6 +440,7 @@ describe('loadMethodPolicies', () => {
         auth('ChangePassword'),
         auth('DisableTotp'),
         auth('RegenerateRecoveryCodes'),
+        auth('DeletePasskey'),
         apiKeys('CreateApiKey'),
         apiKeys('RotateApiKey'),
       ].sort(),

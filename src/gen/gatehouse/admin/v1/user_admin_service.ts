@@ -255,9 +255,7 @@ export const AuditAction = {
    */
   AUDIT_ACTION_MEMBERSHIPS_IMPORT: 67,
   /**
-   * AUDIT_ACTION_TOTP_ENROLLMENT_START - Numbers 68-74 are left for other work in flight; second factors start
-   * at 75.
-   * AuthService.StartTotpEnrollment: a new, unconfirmed TOTP secret
+   * AUDIT_ACTION_TOTP_ENROLLMENT_START - AuthService.StartTotpEnrollment: a new, unconfirmed TOTP secret
    * (details: replaced, whether an unconfirmed one was replaced).
    */
   AUDIT_ACTION_TOTP_ENROLLMENT_START: 75,
@@ -303,6 +301,33 @@ export const AuditAction = {
    * details.reason; details: session_id, method: the second factor or null).
    */
   AUDIT_ACTION_REAUTHENTICATE: 83,
+  /**
+   * AUDIT_ACTION_PASSKEY_REGISTRATION_START - AuthService.StartPasskeyRegistration: a registration challenge was
+   * issued.
+   */
+  AUDIT_ACTION_PASSKEY_REGISTRATION_START: 86,
+  /**
+   * AUDIT_ACTION_PASSKEY_REGISTER - AuthService.FinishPasskeyRegistration (outcome success, or failure with
+   * details.reason; details: passkey_id, aaguid, multi_device).
+   */
+  AUDIT_ACTION_PASSKEY_REGISTER: 87,
+  /** AUDIT_ACTION_PASSKEY_RENAME - AuthService.RenamePasskey (details: passkey_id). */
+  AUDIT_ACTION_PASSKEY_RENAME: 88,
+  /** AUDIT_ACTION_PASSKEY_DELETE - AuthService.DeletePasskey (details: passkey_id). */
+  AUDIT_ACTION_PASSKEY_DELETE: 89,
+  /**
+   * AUDIT_ACTION_PASSKEY_LOGIN - AuthService.FinishPasskeyLogin (outcome success, or failure with
+   * details.reason; details: passkey_id when known). A success is followed
+   * by a login event naming the new session.
+   */
+  AUDIT_ACTION_PASSKEY_LOGIN: 90,
+  /**
+   * AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION - A passkey presented a signature counter that did not increase: a
+   * cloned authenticator is suspected. The assertion was refused and the
+   * passkey kept (details: passkey_id, stored_counter, presented_counter,
+   * purpose).
+   */
+  AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION: 91,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -386,6 +411,12 @@ export namespace AuditAction {
   export type AUDIT_ACTION_RECOVERY_CODE_USE = typeof AuditAction.AUDIT_ACTION_RECOVERY_CODE_USE;
   export type AUDIT_ACTION_USER_MFA_RESET = typeof AuditAction.AUDIT_ACTION_USER_MFA_RESET;
   export type AUDIT_ACTION_REAUTHENTICATE = typeof AuditAction.AUDIT_ACTION_REAUTHENTICATE;
+  export type AUDIT_ACTION_PASSKEY_REGISTRATION_START = typeof AuditAction.AUDIT_ACTION_PASSKEY_REGISTRATION_START;
+  export type AUDIT_ACTION_PASSKEY_REGISTER = typeof AuditAction.AUDIT_ACTION_PASSKEY_REGISTER;
+  export type AUDIT_ACTION_PASSKEY_RENAME = typeof AuditAction.AUDIT_ACTION_PASSKEY_RENAME;
+  export type AUDIT_ACTION_PASSKEY_DELETE = typeof AuditAction.AUDIT_ACTION_PASSKEY_DELETE;
+  export type AUDIT_ACTION_PASSKEY_LOGIN = typeof AuditAction.AUDIT_ACTION_PASSKEY_LOGIN;
+  export type AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION = typeof AuditAction.AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -622,6 +653,24 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 83:
     case "AUDIT_ACTION_REAUTHENTICATE":
       return AuditAction.AUDIT_ACTION_REAUTHENTICATE;
+    case 86:
+    case "AUDIT_ACTION_PASSKEY_REGISTRATION_START":
+      return AuditAction.AUDIT_ACTION_PASSKEY_REGISTRATION_START;
+    case 87:
+    case "AUDIT_ACTION_PASSKEY_REGISTER":
+      return AuditAction.AUDIT_ACTION_PASSKEY_REGISTER;
+    case 88:
+    case "AUDIT_ACTION_PASSKEY_RENAME":
+      return AuditAction.AUDIT_ACTION_PASSKEY_RENAME;
+    case 89:
+    case "AUDIT_ACTION_PASSKEY_DELETE":
+      return AuditAction.AUDIT_ACTION_PASSKEY_DELETE;
+    case 90:
+    case "AUDIT_ACTION_PASSKEY_LOGIN":
+      return AuditAction.AUDIT_ACTION_PASSKEY_LOGIN;
+    case 91:
+    case "AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION":
+      return AuditAction.AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -785,6 +834,18 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_USER_MFA_RESET";
     case AuditAction.AUDIT_ACTION_REAUTHENTICATE:
       return "AUDIT_ACTION_REAUTHENTICATE";
+    case AuditAction.AUDIT_ACTION_PASSKEY_REGISTRATION_START:
+      return "AUDIT_ACTION_PASSKEY_REGISTRATION_START";
+    case AuditAction.AUDIT_ACTION_PASSKEY_REGISTER:
+      return "AUDIT_ACTION_PASSKEY_REGISTER";
+    case AuditAction.AUDIT_ACTION_PASSKEY_RENAME:
+      return "AUDIT_ACTION_PASSKEY_RENAME";
+    case AuditAction.AUDIT_ACTION_PASSKEY_DELETE:
+      return "AUDIT_ACTION_PASSKEY_DELETE";
+    case AuditAction.AUDIT_ACTION_PASSKEY_LOGIN:
+      return "AUDIT_ACTION_PASSKEY_LOGIN";
+    case AuditAction.AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION:
+      return "AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -171,6 +171,11 @@ export const MfaMethod = {
   MFA_METHOD_TOTP: 1,
   /** MFA_METHOD_RECOVERY_CODE - One of the account's unused recovery codes (CompleteMfaLoginRequest.recovery_code). */
   MFA_METHOD_RECOVERY_CODE: 2,
+  /**
+   * MFA_METHOD_PASSKEY - One of the account's passkeys (StartMfaPasskey, then
+   * CompleteMfaLoginRequest.passkey_response_json).
+   */
+  MFA_METHOD_PASSKEY: 3,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -180,6 +185,7 @@ export namespace MfaMethod {
   export type MFA_METHOD_UNSPECIFIED = typeof MfaMethod.MFA_METHOD_UNSPECIFIED;
   export type MFA_METHOD_TOTP = typeof MfaMethod.MFA_METHOD_TOTP;
   export type MFA_METHOD_RECOVERY_CODE = typeof MfaMethod.MFA_METHOD_RECOVERY_CODE;
+  export type MFA_METHOD_PASSKEY = typeof MfaMethod.MFA_METHOD_PASSKEY;
   export type UNRECOGNIZED = typeof MfaMethod.UNRECOGNIZED;
 }
 
@@ -194,6 +200,9 @@ export function mfaMethodFromJSON(object: any): MfaMethod {
     case 2:
     case "MFA_METHOD_RECOVERY_CODE":
       return MfaMethod.MFA_METHOD_RECOVERY_CODE;
+    case 3:
+    case "MFA_METHOD_PASSKEY":
+      return MfaMethod.MFA_METHOD_PASSKEY;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -209,6 +218,8 @@ export function mfaMethodToJSON(object: MfaMethod): string {
       return "MFA_METHOD_TOTP";
     case MfaMethod.MFA_METHOD_RECOVERY_CODE:
       return "MFA_METHOD_RECOVERY_CODE";
+    case MfaMethod.MFA_METHOD_PASSKEY:
+      return "MFA_METHOD_PASSKEY";
     case MfaMethod.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -533,6 +544,12 @@ export interface CompleteMfaLoginRequest {
      * dashes do not matter).
      */
     { $case: "recoveryCode"; value: string }
+    | //
+    /**
+     * The answer of navigator.credentials.get() to the options of
+     * StartMfaPasskey (credential.toJSON(), as JSON text).
+     */
+    { $case: "passkeyResponseJson"; value: string }
     | undefined;
 }
 
@@ -621,6 +638,8 @@ export interface ListAuthFactorsResponse {
     | undefined;
   /** Unused recovery codes left. */
   recoveryCodesRemaining: number;
+  /** The registered passkeys, newest first (never public keys). */
+  passkeys: Passkey[];
 }
 
 /** The state of a user's TOTP authenticator. */
@@ -633,6 +652,144 @@ export interface TotpFactor {
     | undefined;
   /** True when an enrolment was started and not yet confirmed. */
   enrollmentPending: boolean;
+}
+
+/** A registered passkey (WebAuthn credential). Never its public key. */
+export interface Passkey {
+  /**
+   * Gatehouse's id of the passkey (a UUID), for RenamePasskey and
+   * DeletePasskey.
+   */
+  id: string;
+  /** The name the user gave it (or a default). */
+  displayName: string;
+  /** The WebAuthn credential id, base64url. */
+  credentialId: string;
+  /** The authenticator model (AAGUID, a UUID; all zeros when not told). */
+  aaguid: string;
+  /** Transports the authenticator reported ("internal", "usb", "hybrid"...). */
+  transports: string[];
+  /**
+   * True for a multi-device (synced) passkey, false for one bound to a
+   * single device.
+   */
+  multiDevice: boolean;
+  /** Whether it is backed up (synced) now, as its last use said. */
+  backedUp: boolean;
+  /** When it was registered. */
+  createTime?:
+    | Date
+    | undefined;
+  /** When it last signed in; unset when never. */
+  lastUsedTime?: Date | undefined;
+}
+
+/** Request of AuthService.StartPasskeyRegistration. Intentionally empty. */
+export interface StartPasskeyRegistrationRequest {
+}
+
+/** Response of AuthService.StartPasskeyRegistration. */
+export interface StartPasskeyRegistrationResponse {
+  /** PublicKeyCredentialCreationOptionsJSON, as JSON text. */
+  optionsJson: string;
+}
+
+/** Request of AuthService.FinishPasskeyRegistration. */
+export interface FinishPasskeyRegistrationRequest {
+  /** RegistrationResponseJSON (credential.toJSON()), as JSON text. */
+  responseJson: string;
+  /** A name for the passkey, up to 64 characters; empty for "Passkey". */
+  displayName: string;
+}
+
+/** Response of AuthService.FinishPasskeyRegistration. */
+export interface FinishPasskeyRegistrationResponse {
+  /** The new passkey. */
+  passkey?: Passkey | undefined;
+}
+
+/** Request of AuthService.ListPasskeys. Intentionally empty. */
+export interface ListPasskeysRequest {
+}
+
+/** Response of AuthService.ListPasskeys. */
+export interface ListPasskeysResponse {
+  /** The caller's passkeys, newest first. */
+  passkeys: Passkey[];
+}
+
+/** Request of AuthService.RenamePasskey. */
+export interface RenamePasskeyRequest {
+  /** Passkey.id. */
+  passkeyId: string;
+  /** The new name, 1 to 64 characters. */
+  displayName: string;
+}
+
+/** Response of AuthService.RenamePasskey. */
+export interface RenamePasskeyResponse {
+  /** The renamed passkey. */
+  passkey?: Passkey | undefined;
+}
+
+/** Request of AuthService.DeletePasskey. */
+export interface DeletePasskeyRequest {
+  /** Passkey.id. */
+  passkeyId: string;
+}
+
+/** Response of AuthService.DeletePasskey. Intentionally empty. */
+export interface DeletePasskeyResponse {
+}
+
+/** Request of AuthService.StartPasskeyLogin. */
+export interface StartPasskeyLoginRequest {
+  /**
+   * Optional email address or username; omit for a discoverable
+   * credential (the authenticator offers its passkeys for this site).
+   */
+  identifier?: string | undefined;
+}
+
+/** Response of AuthService.StartPasskeyLogin. */
+export interface StartPasskeyLoginResponse {
+  /** PublicKeyCredentialRequestOptionsJSON, as JSON text. */
+  optionsJson: string;
+  /**
+   * Opaque, single-use id of the challenge (`ghk_...`) for
+   * FinishPasskeyLogin.
+   */
+  challengeId: string;
+}
+
+/** Request of AuthService.FinishPasskeyLogin. */
+export interface FinishPasskeyLoginRequest {
+  /** StartPasskeyLoginResponse.challenge_id. */
+  challengeId: string;
+  /** AuthenticationResponseJSON (credential.toJSON()), as JSON text. */
+  responseJson: string;
+}
+
+/** Response of AuthService.FinishPasskeyLogin. */
+export interface FinishPasskeyLoginResponse {
+  /** The signed-in user (last_login_at already updated). */
+  user?:
+    | User
+    | undefined;
+  /** Tokens of the new session. */
+  tokens?: Tokens | undefined;
+}
+
+/** Request of AuthService.StartMfaPasskey. */
+export interface StartMfaPasskeyRequest {
+  /** LoginResponse.mfa_required.challenge_token. */
+  challengeToken: string;
+}
+
+/** Response of AuthService.StartMfaPasskey. */
+export interface StartMfaPasskeyResponse {
+  /** PublicKeyCredentialRequestOptionsJSON, as JSON text. */
+  optionsJson: string;
 }
 
 /** Request of AuthService.Refresh. */
@@ -2302,6 +2459,9 @@ export const CompleteMfaLoginRequest: MessageFns<CompleteMfaLoginRequest> = {
       case "recoveryCode":
         writer.uint32(26).string(message.factor.value);
         break;
+      case "passkeyResponseJson":
+        writer.uint32(34).string(message.factor.value);
+        break;
     }
     return writer;
   },
@@ -2343,6 +2503,14 @@ export const CompleteMfaLoginRequest: MessageFns<CompleteMfaLoginRequest> = {
             message.factor = { $case: "recoveryCode", value: reader.string() };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.factor = { $case: "passkeyResponseJson", value: reader.string() };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2370,6 +2538,10 @@ export const CompleteMfaLoginRequest: MessageFns<CompleteMfaLoginRequest> = {
         ? { $case: "recoveryCode", value: globalThis.String(object.recoveryCode) }
         : isSet(object.recovery_code)
         ? { $case: "recoveryCode", value: globalThis.String(object.recovery_code) }
+        : isSet(object.passkeyResponseJson)
+        ? { $case: "passkeyResponseJson", value: globalThis.String(object.passkeyResponseJson) }
+        : isSet(object.passkey_response_json)
+        ? { $case: "passkeyResponseJson", value: globalThis.String(object.passkey_response_json) }
         : undefined,
     };
   },
@@ -2383,6 +2555,8 @@ export const CompleteMfaLoginRequest: MessageFns<CompleteMfaLoginRequest> = {
       obj.totpCode = message.factor.value;
     } else if (message.factor?.$case === "recoveryCode") {
       obj.recoveryCode = message.factor.value;
+    } else if (message.factor?.$case === "passkeyResponseJson") {
+      obj.passkeyResponseJson = message.factor.value;
     }
     return obj;
   },
@@ -2403,6 +2577,12 @@ export const CompleteMfaLoginRequest: MessageFns<CompleteMfaLoginRequest> = {
       case "recoveryCode": {
         if (object.factor?.value !== undefined && object.factor?.value !== null) {
           message.factor = { $case: "recoveryCode", value: object.factor.value };
+        }
+        break;
+      }
+      case "passkeyResponseJson": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "passkeyResponseJson", value: object.factor.value };
         }
         break;
       }
@@ -3173,7 +3353,7 @@ export const ListAuthFactorsRequest: MessageFns<ListAuthFactorsRequest> = {
 };
 
 function createBaseListAuthFactorsResponse(): ListAuthFactorsResponse {
-  return { totp: undefined, recoveryCodesRemaining: 0 };
+  return { totp: undefined, recoveryCodesRemaining: 0, passkeys: [] };
 }
 
 export const ListAuthFactorsResponse: MessageFns<ListAuthFactorsResponse> = {
@@ -3183,6 +3363,9 @@ export const ListAuthFactorsResponse: MessageFns<ListAuthFactorsResponse> = {
     }
     if (message.recoveryCodesRemaining !== 0) {
       writer.uint32(16).int32(message.recoveryCodesRemaining);
+    }
+    for (const v of message.passkeys) {
+      Passkey.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -3216,6 +3399,14 @@ export const ListAuthFactorsResponse: MessageFns<ListAuthFactorsResponse> = {
             message.recoveryCodesRemaining = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.passkeys.push(Passkey.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3236,6 +3427,7 @@ export const ListAuthFactorsResponse: MessageFns<ListAuthFactorsResponse> = {
         : isSet(object.recovery_codes_remaining)
         ? globalThis.Number(object.recovery_codes_remaining)
         : 0,
+      passkeys: globalThis.Array.isArray(object?.passkeys) ? object.passkeys.map((e: any) => Passkey.fromJSON(e)) : [],
     };
   },
 
@@ -3246,6 +3438,9 @@ export const ListAuthFactorsResponse: MessageFns<ListAuthFactorsResponse> = {
     }
     if (message.recoveryCodesRemaining !== 0) {
       obj.recoveryCodesRemaining = Math.round(message.recoveryCodesRemaining);
+    }
+    if (message.passkeys?.length) {
+      obj.passkeys = message.passkeys.map((e) => Passkey.toJSON(e));
     }
     return obj;
   },
@@ -3259,6 +3454,7 @@ export const ListAuthFactorsResponse: MessageFns<ListAuthFactorsResponse> = {
       ? TotpFactor.fromPartial(object.totp)
       : undefined;
     message.recoveryCodesRemaining = object.recoveryCodesRemaining ?? 0;
+    message.passkeys = object.passkeys?.map((e) => Passkey.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3368,6 +3564,1432 @@ export const TotpFactor: MessageFns<TotpFactor> = {
     message.enrolled = object.enrolled ?? false;
     message.confirmedAt = object.confirmedAt ?? undefined;
     message.enrollmentPending = object.enrollmentPending ?? false;
+    return message;
+  },
+};
+
+function createBasePasskey(): Passkey {
+  return {
+    id: "",
+    displayName: "",
+    credentialId: "",
+    aaguid: "",
+    transports: [],
+    multiDevice: false,
+    backedUp: false,
+    createTime: undefined,
+    lastUsedTime: undefined,
+  };
+}
+
+export const Passkey: MessageFns<Passkey> = {
+  encode(message: Passkey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(18).string(message.displayName);
+    }
+    if (message.credentialId !== "") {
+      writer.uint32(26).string(message.credentialId);
+    }
+    if (message.aaguid !== "") {
+      writer.uint32(34).string(message.aaguid);
+    }
+    for (const v of message.transports) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.multiDevice !== false) {
+      writer.uint32(48).bool(message.multiDevice);
+    }
+    if (message.backedUp !== false) {
+      writer.uint32(56).bool(message.backedUp);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(66).fork()).join();
+    }
+    if (message.lastUsedTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastUsedTime), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Passkey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePasskey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.credentialId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.aaguid = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.transports.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.multiDevice = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.backedUp = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.lastUsedTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Passkey {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      credentialId: isSet(object.credentialId)
+        ? globalThis.String(object.credentialId)
+        : isSet(object.credential_id)
+        ? globalThis.String(object.credential_id)
+        : "",
+      aaguid: isSet(object.aaguid) ? globalThis.String(object.aaguid) : "",
+      transports: globalThis.Array.isArray(object?.transports)
+        ? object.transports.map((e: any) => globalThis.String(e))
+        : [],
+      multiDevice: isSet(object.multiDevice)
+        ? globalThis.Boolean(object.multiDevice)
+        : isSet(object.multi_device)
+        ? globalThis.Boolean(object.multi_device)
+        : false,
+      backedUp: isSet(object.backedUp)
+        ? globalThis.Boolean(object.backedUp)
+        : isSet(object.backed_up)
+        ? globalThis.Boolean(object.backed_up)
+        : false,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      lastUsedTime: isSet(object.lastUsedTime)
+        ? fromJsonTimestamp(object.lastUsedTime)
+        : isSet(object.last_used_time)
+        ? fromJsonTimestamp(object.last_used_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Passkey): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.credentialId !== "") {
+      obj.credentialId = message.credentialId;
+    }
+    if (message.aaguid !== "") {
+      obj.aaguid = message.aaguid;
+    }
+    if (message.transports?.length) {
+      obj.transports = message.transports;
+    }
+    if (message.multiDevice !== false) {
+      obj.multiDevice = message.multiDevice;
+    }
+    if (message.backedUp !== false) {
+      obj.backedUp = message.backedUp;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.lastUsedTime !== undefined) {
+      obj.lastUsedTime = message.lastUsedTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Passkey>, I>>(base?: I): Passkey {
+    return Passkey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Passkey>, I>>(object: I): Passkey {
+    const message = createBasePasskey();
+    message.id = object.id ?? "";
+    message.displayName = object.displayName ?? "";
+    message.credentialId = object.credentialId ?? "";
+    message.aaguid = object.aaguid ?? "";
+    message.transports = object.transports?.map((e) => e) || [];
+    message.multiDevice = object.multiDevice ?? false;
+    message.backedUp = object.backedUp ?? false;
+    message.createTime = object.createTime ?? undefined;
+    message.lastUsedTime = object.lastUsedTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseStartPasskeyRegistrationRequest(): StartPasskeyRegistrationRequest {
+  return {};
+}
+
+export const StartPasskeyRegistrationRequest: MessageFns<StartPasskeyRegistrationRequest> = {
+  encode(_: StartPasskeyRegistrationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartPasskeyRegistrationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartPasskeyRegistrationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): StartPasskeyRegistrationRequest {
+    return {};
+  },
+
+  toJSON(_: StartPasskeyRegistrationRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartPasskeyRegistrationRequest>, I>>(base?: I): StartPasskeyRegistrationRequest {
+    return StartPasskeyRegistrationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartPasskeyRegistrationRequest>, I>>(_: I): StartPasskeyRegistrationRequest {
+    const message = createBaseStartPasskeyRegistrationRequest();
+    return message;
+  },
+};
+
+function createBaseStartPasskeyRegistrationResponse(): StartPasskeyRegistrationResponse {
+  return { optionsJson: "" };
+}
+
+export const StartPasskeyRegistrationResponse: MessageFns<StartPasskeyRegistrationResponse> = {
+  encode(message: StartPasskeyRegistrationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.optionsJson !== "") {
+      writer.uint32(10).string(message.optionsJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartPasskeyRegistrationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartPasskeyRegistrationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.optionsJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartPasskeyRegistrationResponse {
+    return {
+      optionsJson: isSet(object.optionsJson)
+        ? globalThis.String(object.optionsJson)
+        : isSet(object.options_json)
+        ? globalThis.String(object.options_json)
+        : "",
+    };
+  },
+
+  toJSON(message: StartPasskeyRegistrationResponse): unknown {
+    const obj: any = {};
+    if (message.optionsJson !== "") {
+      obj.optionsJson = message.optionsJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartPasskeyRegistrationResponse>, I>>(
+    base?: I,
+  ): StartPasskeyRegistrationResponse {
+    return StartPasskeyRegistrationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartPasskeyRegistrationResponse>, I>>(
+    object: I,
+  ): StartPasskeyRegistrationResponse {
+    const message = createBaseStartPasskeyRegistrationResponse();
+    message.optionsJson = object.optionsJson ?? "";
+    return message;
+  },
+};
+
+function createBaseFinishPasskeyRegistrationRequest(): FinishPasskeyRegistrationRequest {
+  return { responseJson: "", displayName: "" };
+}
+
+export const FinishPasskeyRegistrationRequest: MessageFns<FinishPasskeyRegistrationRequest> = {
+  encode(message: FinishPasskeyRegistrationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.responseJson !== "") {
+      writer.uint32(10).string(message.responseJson);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(18).string(message.displayName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishPasskeyRegistrationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishPasskeyRegistrationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.responseJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishPasskeyRegistrationRequest {
+    return {
+      responseJson: isSet(object.responseJson)
+        ? globalThis.String(object.responseJson)
+        : isSet(object.response_json)
+        ? globalThis.String(object.response_json)
+        : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+    };
+  },
+
+  toJSON(message: FinishPasskeyRegistrationRequest): unknown {
+    const obj: any = {};
+    if (message.responseJson !== "") {
+      obj.responseJson = message.responseJson;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishPasskeyRegistrationRequest>, I>>(
+    base?: I,
+  ): FinishPasskeyRegistrationRequest {
+    return FinishPasskeyRegistrationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishPasskeyRegistrationRequest>, I>>(
+    object: I,
+  ): FinishPasskeyRegistrationRequest {
+    const message = createBaseFinishPasskeyRegistrationRequest();
+    message.responseJson = object.responseJson ?? "";
+    message.displayName = object.displayName ?? "";
+    return message;
+  },
+};
+
+function createBaseFinishPasskeyRegistrationResponse(): FinishPasskeyRegistrationResponse {
+  return { passkey: undefined };
+}
+
+export const FinishPasskeyRegistrationResponse: MessageFns<FinishPasskeyRegistrationResponse> = {
+  encode(message: FinishPasskeyRegistrationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.passkey !== undefined) {
+      Passkey.encode(message.passkey, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishPasskeyRegistrationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishPasskeyRegistrationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.passkey = Passkey.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishPasskeyRegistrationResponse {
+    return { passkey: isSet(object.passkey) ? Passkey.fromJSON(object.passkey) : undefined };
+  },
+
+  toJSON(message: FinishPasskeyRegistrationResponse): unknown {
+    const obj: any = {};
+    if (message.passkey !== undefined) {
+      obj.passkey = Passkey.toJSON(message.passkey);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishPasskeyRegistrationResponse>, I>>(
+    base?: I,
+  ): FinishPasskeyRegistrationResponse {
+    return FinishPasskeyRegistrationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishPasskeyRegistrationResponse>, I>>(
+    object: I,
+  ): FinishPasskeyRegistrationResponse {
+    const message = createBaseFinishPasskeyRegistrationResponse();
+    message.passkey = (object.passkey !== undefined && object.passkey !== null)
+      ? Passkey.fromPartial(object.passkey)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPasskeysRequest(): ListPasskeysRequest {
+  return {};
+}
+
+export const ListPasskeysRequest: MessageFns<ListPasskeysRequest> = {
+  encode(_: ListPasskeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPasskeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPasskeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListPasskeysRequest {
+    return {};
+  },
+
+  toJSON(_: ListPasskeysRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPasskeysRequest>, I>>(base?: I): ListPasskeysRequest {
+    return ListPasskeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPasskeysRequest>, I>>(_: I): ListPasskeysRequest {
+    const message = createBaseListPasskeysRequest();
+    return message;
+  },
+};
+
+function createBaseListPasskeysResponse(): ListPasskeysResponse {
+  return { passkeys: [] };
+}
+
+export const ListPasskeysResponse: MessageFns<ListPasskeysResponse> = {
+  encode(message: ListPasskeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.passkeys) {
+      Passkey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPasskeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPasskeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.passkeys.push(Passkey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPasskeysResponse {
+    return {
+      passkeys: globalThis.Array.isArray(object?.passkeys) ? object.passkeys.map((e: any) => Passkey.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListPasskeysResponse): unknown {
+    const obj: any = {};
+    if (message.passkeys?.length) {
+      obj.passkeys = message.passkeys.map((e) => Passkey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPasskeysResponse>, I>>(base?: I): ListPasskeysResponse {
+    return ListPasskeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPasskeysResponse>, I>>(object: I): ListPasskeysResponse {
+    const message = createBaseListPasskeysResponse();
+    message.passkeys = object.passkeys?.map((e) => Passkey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRenamePasskeyRequest(): RenamePasskeyRequest {
+  return { passkeyId: "", displayName: "" };
+}
+
+export const RenamePasskeyRequest: MessageFns<RenamePasskeyRequest> = {
+  encode(message: RenamePasskeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.passkeyId !== "") {
+      writer.uint32(10).string(message.passkeyId);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(18).string(message.displayName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenamePasskeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenamePasskeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.passkeyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenamePasskeyRequest {
+    return {
+      passkeyId: isSet(object.passkeyId)
+        ? globalThis.String(object.passkeyId)
+        : isSet(object.passkey_id)
+        ? globalThis.String(object.passkey_id)
+        : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+    };
+  },
+
+  toJSON(message: RenamePasskeyRequest): unknown {
+    const obj: any = {};
+    if (message.passkeyId !== "") {
+      obj.passkeyId = message.passkeyId;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenamePasskeyRequest>, I>>(base?: I): RenamePasskeyRequest {
+    return RenamePasskeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenamePasskeyRequest>, I>>(object: I): RenamePasskeyRequest {
+    const message = createBaseRenamePasskeyRequest();
+    message.passkeyId = object.passkeyId ?? "";
+    message.displayName = object.displayName ?? "";
+    return message;
+  },
+};
+
+function createBaseRenamePasskeyResponse(): RenamePasskeyResponse {
+  return { passkey: undefined };
+}
+
+export const RenamePasskeyResponse: MessageFns<RenamePasskeyResponse> = {
+  encode(message: RenamePasskeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.passkey !== undefined) {
+      Passkey.encode(message.passkey, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenamePasskeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenamePasskeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.passkey = Passkey.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenamePasskeyResponse {
+    return { passkey: isSet(object.passkey) ? Passkey.fromJSON(object.passkey) : undefined };
+  },
+
+  toJSON(message: RenamePasskeyResponse): unknown {
+    const obj: any = {};
+    if (message.passkey !== undefined) {
+      obj.passkey = Passkey.toJSON(message.passkey);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenamePasskeyResponse>, I>>(base?: I): RenamePasskeyResponse {
+    return RenamePasskeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenamePasskeyResponse>, I>>(object: I): RenamePasskeyResponse {
+    const message = createBaseRenamePasskeyResponse();
+    message.passkey = (object.passkey !== undefined && object.passkey !== null)
+      ? Passkey.fromPartial(object.passkey)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeletePasskeyRequest(): DeletePasskeyRequest {
+  return { passkeyId: "" };
+}
+
+export const DeletePasskeyRequest: MessageFns<DeletePasskeyRequest> = {
+  encode(message: DeletePasskeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.passkeyId !== "") {
+      writer.uint32(10).string(message.passkeyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeletePasskeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeletePasskeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.passkeyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeletePasskeyRequest {
+    return {
+      passkeyId: isSet(object.passkeyId)
+        ? globalThis.String(object.passkeyId)
+        : isSet(object.passkey_id)
+        ? globalThis.String(object.passkey_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DeletePasskeyRequest): unknown {
+    const obj: any = {};
+    if (message.passkeyId !== "") {
+      obj.passkeyId = message.passkeyId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeletePasskeyRequest>, I>>(base?: I): DeletePasskeyRequest {
+    return DeletePasskeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeletePasskeyRequest>, I>>(object: I): DeletePasskeyRequest {
+    const message = createBaseDeletePasskeyRequest();
+    message.passkeyId = object.passkeyId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeletePasskeyResponse(): DeletePasskeyResponse {
+  return {};
+}
+
+export const DeletePasskeyResponse: MessageFns<DeletePasskeyResponse> = {
+  encode(_: DeletePasskeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeletePasskeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeletePasskeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeletePasskeyResponse {
+    return {};
+  },
+
+  toJSON(_: DeletePasskeyResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeletePasskeyResponse>, I>>(base?: I): DeletePasskeyResponse {
+    return DeletePasskeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeletePasskeyResponse>, I>>(_: I): DeletePasskeyResponse {
+    const message = createBaseDeletePasskeyResponse();
+    return message;
+  },
+};
+
+function createBaseStartPasskeyLoginRequest(): StartPasskeyLoginRequest {
+  return { identifier: undefined };
+}
+
+export const StartPasskeyLoginRequest: MessageFns<StartPasskeyLoginRequest> = {
+  encode(message: StartPasskeyLoginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.identifier !== undefined) {
+      writer.uint32(10).string(message.identifier);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartPasskeyLoginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartPasskeyLoginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.identifier = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartPasskeyLoginRequest {
+    return { identifier: isSet(object.identifier) ? globalThis.String(object.identifier) : undefined };
+  },
+
+  toJSON(message: StartPasskeyLoginRequest): unknown {
+    const obj: any = {};
+    if (message.identifier !== undefined) {
+      obj.identifier = message.identifier;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartPasskeyLoginRequest>, I>>(base?: I): StartPasskeyLoginRequest {
+    return StartPasskeyLoginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartPasskeyLoginRequest>, I>>(object: I): StartPasskeyLoginRequest {
+    const message = createBaseStartPasskeyLoginRequest();
+    message.identifier = object.identifier ?? undefined;
+    return message;
+  },
+};
+
+function createBaseStartPasskeyLoginResponse(): StartPasskeyLoginResponse {
+  return { optionsJson: "", challengeId: "" };
+}
+
+export const StartPasskeyLoginResponse: MessageFns<StartPasskeyLoginResponse> = {
+  encode(message: StartPasskeyLoginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.optionsJson !== "") {
+      writer.uint32(10).string(message.optionsJson);
+    }
+    if (message.challengeId !== "") {
+      writer.uint32(18).string(message.challengeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartPasskeyLoginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartPasskeyLoginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.optionsJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.challengeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartPasskeyLoginResponse {
+    return {
+      optionsJson: isSet(object.optionsJson)
+        ? globalThis.String(object.optionsJson)
+        : isSet(object.options_json)
+        ? globalThis.String(object.options_json)
+        : "",
+      challengeId: isSet(object.challengeId)
+        ? globalThis.String(object.challengeId)
+        : isSet(object.challenge_id)
+        ? globalThis.String(object.challenge_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StartPasskeyLoginResponse): unknown {
+    const obj: any = {};
+    if (message.optionsJson !== "") {
+      obj.optionsJson = message.optionsJson;
+    }
+    if (message.challengeId !== "") {
+      obj.challengeId = message.challengeId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartPasskeyLoginResponse>, I>>(base?: I): StartPasskeyLoginResponse {
+    return StartPasskeyLoginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartPasskeyLoginResponse>, I>>(object: I): StartPasskeyLoginResponse {
+    const message = createBaseStartPasskeyLoginResponse();
+    message.optionsJson = object.optionsJson ?? "";
+    message.challengeId = object.challengeId ?? "";
+    return message;
+  },
+};
+
+function createBaseFinishPasskeyLoginRequest(): FinishPasskeyLoginRequest {
+  return { challengeId: "", responseJson: "" };
+}
+
+export const FinishPasskeyLoginRequest: MessageFns<FinishPasskeyLoginRequest> = {
+  encode(message: FinishPasskeyLoginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challengeId !== "") {
+      writer.uint32(10).string(message.challengeId);
+    }
+    if (message.responseJson !== "") {
+      writer.uint32(18).string(message.responseJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishPasskeyLoginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishPasskeyLoginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challengeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.responseJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishPasskeyLoginRequest {
+    return {
+      challengeId: isSet(object.challengeId)
+        ? globalThis.String(object.challengeId)
+        : isSet(object.challenge_id)
+        ? globalThis.String(object.challenge_id)
+        : "",
+      responseJson: isSet(object.responseJson)
+        ? globalThis.String(object.responseJson)
+        : isSet(object.response_json)
+        ? globalThis.String(object.response_json)
+        : "",
+    };
+  },
+
+  toJSON(message: FinishPasskeyLoginRequest): unknown {
+    const obj: any = {};
+    if (message.challengeId !== "") {
+      obj.challengeId = message.challengeId;
+    }
+    if (message.responseJson !== "") {
+      obj.responseJson = message.responseJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishPasskeyLoginRequest>, I>>(base?: I): FinishPasskeyLoginRequest {
+    return FinishPasskeyLoginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishPasskeyLoginRequest>, I>>(object: I): FinishPasskeyLoginRequest {
+    const message = createBaseFinishPasskeyLoginRequest();
+    message.challengeId = object.challengeId ?? "";
+    message.responseJson = object.responseJson ?? "";
+    return message;
+  },
+};
+
+function createBaseFinishPasskeyLoginResponse(): FinishPasskeyLoginResponse {
+  return { user: undefined, tokens: undefined };
+}
+
+export const FinishPasskeyLoginResponse: MessageFns<FinishPasskeyLoginResponse> = {
+  encode(message: FinishPasskeyLoginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.tokens !== undefined) {
+      Tokens.encode(message.tokens, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishPasskeyLoginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishPasskeyLoginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokens = Tokens.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishPasskeyLoginResponse {
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      tokens: isSet(object.tokens) ? Tokens.fromJSON(object.tokens) : undefined,
+    };
+  },
+
+  toJSON(message: FinishPasskeyLoginResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    if (message.tokens !== undefined) {
+      obj.tokens = Tokens.toJSON(message.tokens);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishPasskeyLoginResponse>, I>>(base?: I): FinishPasskeyLoginResponse {
+    return FinishPasskeyLoginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishPasskeyLoginResponse>, I>>(object: I): FinishPasskeyLoginResponse {
+    const message = createBaseFinishPasskeyLoginResponse();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    message.tokens = (object.tokens !== undefined && object.tokens !== null)
+      ? Tokens.fromPartial(object.tokens)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartMfaPasskeyRequest(): StartMfaPasskeyRequest {
+  return { challengeToken: "" };
+}
+
+export const StartMfaPasskeyRequest: MessageFns<StartMfaPasskeyRequest> = {
+  encode(message: StartMfaPasskeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challengeToken !== "") {
+      writer.uint32(10).string(message.challengeToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartMfaPasskeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartMfaPasskeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challengeToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartMfaPasskeyRequest {
+    return {
+      challengeToken: isSet(object.challengeToken)
+        ? globalThis.String(object.challengeToken)
+        : isSet(object.challenge_token)
+        ? globalThis.String(object.challenge_token)
+        : "",
+    };
+  },
+
+  toJSON(message: StartMfaPasskeyRequest): unknown {
+    const obj: any = {};
+    if (message.challengeToken !== "") {
+      obj.challengeToken = message.challengeToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartMfaPasskeyRequest>, I>>(base?: I): StartMfaPasskeyRequest {
+    return StartMfaPasskeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartMfaPasskeyRequest>, I>>(object: I): StartMfaPasskeyRequest {
+    const message = createBaseStartMfaPasskeyRequest();
+    message.challengeToken = object.challengeToken ?? "";
+    return message;
+  },
+};
+
+function createBaseStartMfaPasskeyResponse(): StartMfaPasskeyResponse {
+  return { optionsJson: "" };
+}
+
+export const StartMfaPasskeyResponse: MessageFns<StartMfaPasskeyResponse> = {
+  encode(message: StartMfaPasskeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.optionsJson !== "") {
+      writer.uint32(10).string(message.optionsJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartMfaPasskeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartMfaPasskeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.optionsJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartMfaPasskeyResponse {
+    return {
+      optionsJson: isSet(object.optionsJson)
+        ? globalThis.String(object.optionsJson)
+        : isSet(object.options_json)
+        ? globalThis.String(object.options_json)
+        : "",
+    };
+  },
+
+  toJSON(message: StartMfaPasskeyResponse): unknown {
+    const obj: any = {};
+    if (message.optionsJson !== "") {
+      obj.optionsJson = message.optionsJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartMfaPasskeyResponse>, I>>(base?: I): StartMfaPasskeyResponse {
+    return StartMfaPasskeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartMfaPasskeyResponse>, I>>(object: I): StartMfaPasskeyResponse {
+    const message = createBaseStartMfaPasskeyResponse();
+    message.optionsJson = object.optionsJson ?? "";
     return message;
   },
 };
@@ -6709,8 +8331,8 @@ export const AuthServiceService = {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
-   * Two-factor sign-in: when the account has a confirmed second factor
-   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * Two-factor sign-in: when the account has a second factor (a confirmed
+   * TOTP authenticator, or a passkey), a correct password opens
    * no session. The answer is then OK with `mfa_required` set (a challenge
    * token, valid 5 minutes, for CompleteMfaLogin from the same client
    * address) and `user` and `tokens` unset. Every failure before the
@@ -7296,7 +8918,8 @@ export const AuthServiceService = {
   /**
    * The second step of a login with a second factor: exchanges the
    * challenge token from LoginResponse.mfa_required and one of the methods
-   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * it lists (a TOTP code, one of the account's recovery codes, or a
+   * passkey's answer to the options of StartMfaPasskey) for the
    * user and the tokens of a new session, in the organisation the Login
    * named. Not authenticated: the challenge token and the code are the
    * credential. The challenge is single-use, lives 5 minutes, must come
@@ -7306,19 +8929,25 @@ export const AuthServiceService = {
    * the account's lockout exactly like a wrong password (a locked account's
    * codes are refused), and every call spends the Login budgets of the
    * Login's identifier and of the client address. The session's tokens
-   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
-   * code) and `auth_time`. Audited: mfa_verify (success or failure),
-   * recovery_code_use, and login for the new session.
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP), ["pwd", "mfa"] (recovery
+   * code) or ["pwd", "hwk" or "swk", "mfa"] (passkey) and `auth_time`. A
+   * passkey answer uses up the options of StartMfaPasskey; a signature
+   * counter that does not increase is refused (MFA_CODE_REJECTED) and
+   * audited (passkey_counter_regression). Audited: mfa_verify (success or
+   * failure), recovery_code_use, and login for the new session.
    *
    * Status codes:
    *   OK: the response holds the user and the tokens of the new session.
    *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
-   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     a malformed code (or passkey_response_json) is given; reason
+   *     VALIDATION_FAILED and
    *     google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
    *     unknown, used, expired, from another address, or dead; Login again.
    *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
-   *     account is locked; the same challenge may be tried again.
+   *     account is locked, or the passkey answer does not verify (another
+   *     challenge, another account's passkey, counter regression); the same
+   *     challenge may be tried again.
    *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
    *     ORGANIZATION_DISABLED, as for Login, when the membership or the
    *     organisation changed since the Login.
@@ -7473,8 +9102,9 @@ export const AuthServiceService = {
   },
   /**
    * Lists the caller's second factors: whether a TOTP authenticator is
-   * confirmed (and since when, or whether an enrolment is pending) and how
-   * many recovery codes are unused. Never secrets. Authenticated like
+   * confirmed (and since when, or whether an enrolment is pending), how
+   * many recovery codes are unused, and the passkeys. Never secrets or
+   * public keys. Authenticated like
    * StartTotpEnrollment.
    *
    * Status codes:
@@ -7541,6 +9171,262 @@ export const AuthServiceService = {
       Buffer.from(ReauthenticateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReauthenticateResponse => ReauthenticateResponse.decode(value),
   },
+  /**
+   * Starts registering a passkey (WebAuthn) for the caller: returns the
+   * PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3) to pass to
+   * navigator.credentials.create() (after
+   * PublicKeyCredential.parseCreationOptionsFromJSON). The options exclude
+   * the caller's registered passkeys, ask for a discoverable credential
+   * (residentKey "preferred") and user verification "preferred". Their
+   * challenge is single-use and lives 5 minutes. Audited
+   * (passkey_registration_start). Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: the server has
+   *     no WEBAUTHN_RP_ID / WEBAUTHN_ORIGINS (production).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startPasskeyRegistration: {
+    path: "/gatehouse.auth.v1.AuthService/StartPasskeyRegistration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartPasskeyRegistrationRequest): Buffer =>
+      Buffer.from(StartPasskeyRegistrationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartPasskeyRegistrationRequest =>
+      StartPasskeyRegistrationRequest.decode(value),
+    responseSerialize: (value: StartPasskeyRegistrationResponse): Buffer =>
+      Buffer.from(StartPasskeyRegistrationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartPasskeyRegistrationResponse =>
+      StartPasskeyRegistrationResponse.decode(value),
+  },
+  /**
+   * Finishes a registration: verifies the authenticator's answer
+   * (credential.toJSON() of navigator.credentials.create(), as JSON text)
+   * against a live challenge of StartPasskeyRegistration of the caller, the
+   * configured RP id and origins, and stores the passkey (its public key,
+   * never shown). From then on Login asks for a second factor and the
+   * passkey can sign in without a password (StartPasskeyLogin). The
+   * challenge is used up, also when the answer is refused. Audited
+   * (passkey_register, success or failure). Authenticated like
+   * StartTotpEnrollment; every call spends the per-user second-factor
+   * budget.
+   *
+   * Status codes:
+   *   OK: the response holds the new passkey.
+   *   INVALID_ARGUMENT: response_json is empty, too long or not JSON, or
+   *     display_name is too long (reason VALIDATION_FAILED); or the answer
+   *     does not verify: unknown, used or expired challenge, other origin or
+   *     RP id, bad attestation (reason PASSKEY_REGISTRATION_FAILED);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   ALREADY_EXISTS: reason PASSKEY_ALREADY_REGISTERED: this credential is
+   *     registered already.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  finishPasskeyRegistration: {
+    path: "/gatehouse.auth.v1.AuthService/FinishPasskeyRegistration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FinishPasskeyRegistrationRequest): Buffer =>
+      Buffer.from(FinishPasskeyRegistrationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FinishPasskeyRegistrationRequest =>
+      FinishPasskeyRegistrationRequest.decode(value),
+    responseSerialize: (value: FinishPasskeyRegistrationResponse): Buffer =>
+      Buffer.from(FinishPasskeyRegistrationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FinishPasskeyRegistrationResponse =>
+      FinishPasskeyRegistrationResponse.decode(value),
+  },
+  /**
+   * Lists the caller's passkeys, newest first (never public keys).
+   * Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the passkeys (possibly none).
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listPasskeys: {
+    path: "/gatehouse.auth.v1.AuthService/ListPasskeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPasskeysRequest): Buffer => Buffer.from(ListPasskeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPasskeysRequest => ListPasskeysRequest.decode(value),
+    responseSerialize: (value: ListPasskeysResponse): Buffer =>
+      Buffer.from(ListPasskeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPasskeysResponse => ListPasskeysResponse.decode(value),
+  },
+  /**
+   * Renames one of the caller's passkeys. Audited (passkey_rename).
+   * Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the renamed passkey.
+   *   INVALID_ARGUMENT: passkey_id is not a UUID, or display_name is empty
+   *     or longer than 64 characters; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND: the caller has no passkey with
+   *     that id (another user's passkey is not found either).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  renamePasskey: {
+    path: "/gatehouse.auth.v1.AuthService/RenamePasskey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenamePasskeyRequest): Buffer => Buffer.from(RenamePasskeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenamePasskeyRequest => RenamePasskeyRequest.decode(value),
+    responseSerialize: (value: RenamePasskeyResponse): Buffer =>
+      Buffer.from(RenamePasskeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenamePasskeyResponse => RenamePasskeyResponse.decode(value),
+  },
+  /**
+   * Deletes one of the caller's passkeys: it signs in no more, and when it
+   * was the caller's last second factor Login stops asking for one.
+   * Audited (passkey_delete). Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the passkey is gone.
+   *   INVALID_ARGUMENT: passkey_id is not a UUID; reason VALIDATION_FAILED.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND, as for RenamePasskey.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC (removing
+   *     a factor is sensitive); call Reauthenticate, then retry.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  deletePasskey: {
+    path: "/gatehouse.auth.v1.AuthService/DeletePasskey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeletePasskeyRequest): Buffer => Buffer.from(DeletePasskeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeletePasskeyRequest => DeletePasskeyRequest.decode(value),
+    responseSerialize: (value: DeletePasskeyResponse): Buffer =>
+      Buffer.from(DeletePasskeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeletePasskeyResponse => DeletePasskeyResponse.decode(value),
+  },
+  /**
+   * Starts a sign-in with a passkey and no password: returns the
+   * PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get()
+   * and the opaque challenge_id FinishPasskeyLogin takes. Without an
+   * identifier the options allow any discoverable credential of this RP
+   * (allowCredentials empty); with one, they list that account's passkeys.
+   * An unknown identifier, or an account without passkeys, gets an answer
+   * of the same shape (a deterministic, made-up credential list), so the
+   * call is no account oracle. Not authenticated. The challenge is
+   * single-use, lives 5 minutes and is bound to the client address. Spends
+   * the Login budgets (client address, and the identifier when given).
+   *
+   * Status codes:
+   *   OK: the response holds the options and the challenge id.
+   *   INVALID_ARGUMENT: identifier is longer than 320 characters; reason
+   *     VALIDATION_FAILED.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startPasskeyLogin: {
+    path: "/gatehouse.auth.v1.AuthService/StartPasskeyLogin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartPasskeyLoginRequest): Buffer =>
+      Buffer.from(StartPasskeyLoginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartPasskeyLoginRequest => StartPasskeyLoginRequest.decode(value),
+    responseSerialize: (value: StartPasskeyLoginResponse): Buffer =>
+      Buffer.from(StartPasskeyLoginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartPasskeyLoginResponse => StartPasskeyLoginResponse.decode(value),
+  },
+  /**
+   * Finishes a passwordless sign-in: verifies the assertion
+   * (credential.toJSON() of navigator.credentials.get(), as JSON text)
+   * against the challenge of StartPasskeyLogin, the configured RP id and
+   * origins, and the stored public key and signature counter, and opens a
+   * session. The challenge is used up by the first call, whatever its
+   * outcome. A signature counter that does not increase (both non-zero)
+   * means a cloned authenticator: refused and audited
+   * (passkey_counter_regression), the passkey is kept. A refused assertion
+   * of a known passkey counts toward the account's lockout like a wrong
+   * password; a locked or disabled account is refused. Tokens carry `amr`
+   * ["hwk"] (a passkey bound to one device) or ["swk"] (a synced,
+   * multi-device passkey), plus "mfa" when the authenticator verified the
+   * user (PIN or biometric: possession and a second factor, RFC 8176), and
+   * `auth_time` now. Audited: passkey_login (success or failure) and login.
+   * Spends the Login budgets of the client address and the account.
+   *
+   * Status codes:
+   *   OK: the response holds the user and the tokens of the new session.
+   *   INVALID_ARGUMENT: challenge_id or response_json is empty, too long or
+   *     malformed; reason VALIDATION_FAILED.
+   *   UNAUTHENTICATED: reason PASSKEY_LOGIN_FAILED: the challenge is
+   *     unknown, used, expired or from another address, the passkey is
+   *     unknown, the assertion does not verify, the counter regressed, or
+   *     the account is locked or disabled; the same answer for each.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  finishPasskeyLogin: {
+    path: "/gatehouse.auth.v1.AuthService/FinishPasskeyLogin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FinishPasskeyLoginRequest): Buffer =>
+      Buffer.from(FinishPasskeyLoginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FinishPasskeyLoginRequest => FinishPasskeyLoginRequest.decode(value),
+    responseSerialize: (value: FinishPasskeyLoginResponse): Buffer =>
+      Buffer.from(FinishPasskeyLoginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FinishPasskeyLoginResponse => FinishPasskeyLoginResponse.decode(value),
+  },
+  /**
+   * A passkey as the second step of a Login that answered mfa_required
+   * with MFA_METHOD_PASSKEY among its methods: returns the
+   * PublicKeyCredentialRequestOptionsJSON (the account's passkeys) whose
+   * answer goes to CompleteMfaLogin.passkey_response_json with the same
+   * challenge token. A new call replaces the options of an earlier one. Not
+   * authenticated: the challenge token is the credential. Spends the Login
+   * budgets of the Login's identifier and the client address.
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   INVALID_ARGUMENT: challenge_token is empty or too long; reason
+   *     VALIDATION_FAILED.
+   *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
+   *     unknown, used, expired, from another address, or the account has no
+   *     passkey; Login again.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startMfaPasskey: {
+    path: "/gatehouse.auth.v1.AuthService/StartMfaPasskey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartMfaPasskeyRequest): Buffer =>
+      Buffer.from(StartMfaPasskeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartMfaPasskeyRequest => StartMfaPasskeyRequest.decode(value),
+    responseSerialize: (value: StartMfaPasskeyResponse): Buffer =>
+      Buffer.from(StartMfaPasskeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartMfaPasskeyResponse => StartMfaPasskeyResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -7584,8 +9470,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
-   * Two-factor sign-in: when the account has a confirmed second factor
-   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * Two-factor sign-in: when the account has a second factor (a confirmed
+   * TOTP authenticator, or a passkey), a correct password opens
    * no session. The answer is then OK with `mfa_required` set (a challenge
    * token, valid 5 minutes, for CompleteMfaLogin from the same client
    * address) and `user` and `tokens` unset. Every failure before the
@@ -8003,7 +9889,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   /**
    * The second step of a login with a second factor: exchanges the
    * challenge token from LoginResponse.mfa_required and one of the methods
-   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * it lists (a TOTP code, one of the account's recovery codes, or a
+   * passkey's answer to the options of StartMfaPasskey) for the
    * user and the tokens of a new session, in the organisation the Login
    * named. Not authenticated: the challenge token and the code are the
    * credential. The challenge is single-use, lives 5 minutes, must come
@@ -8013,19 +9900,25 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * the account's lockout exactly like a wrong password (a locked account's
    * codes are refused), and every call spends the Login budgets of the
    * Login's identifier and of the client address. The session's tokens
-   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
-   * code) and `auth_time`. Audited: mfa_verify (success or failure),
-   * recovery_code_use, and login for the new session.
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP), ["pwd", "mfa"] (recovery
+   * code) or ["pwd", "hwk" or "swk", "mfa"] (passkey) and `auth_time`. A
+   * passkey answer uses up the options of StartMfaPasskey; a signature
+   * counter that does not increase is refused (MFA_CODE_REJECTED) and
+   * audited (passkey_counter_regression). Audited: mfa_verify (success or
+   * failure), recovery_code_use, and login for the new session.
    *
    * Status codes:
    *   OK: the response holds the user and the tokens of the new session.
    *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
-   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     a malformed code (or passkey_response_json) is given; reason
+   *     VALIDATION_FAILED and
    *     google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
    *     unknown, used, expired, from another address, or dead; Login again.
    *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
-   *     account is locked; the same challenge may be tried again.
+   *     account is locked, or the passkey answer does not verify (another
+   *     challenge, another account's passkey, counter regression); the same
+   *     challenge may be tried again.
    *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
    *     ORGANIZATION_DISABLED, as for Login, when the membership or the
    *     organisation changed since the Login.
@@ -8131,8 +10024,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   regenerateRecoveryCodes: handleUnaryCall<RegenerateRecoveryCodesRequest, RegenerateRecoveryCodesResponse>;
   /**
    * Lists the caller's second factors: whether a TOTP authenticator is
-   * confirmed (and since when, or whether an enrolment is pending) and how
-   * many recovery codes are unused. Never secrets. Authenticated like
+   * confirmed (and since when, or whether an enrolment is pending), how
+   * many recovery codes are unused, and the passkeys. Never secrets or
+   * public keys. Authenticated like
    * StartTotpEnrollment.
    *
    * Status codes:
@@ -8179,6 +10073,181 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   reauthenticate: handleUnaryCall<ReauthenticateRequest, ReauthenticateResponse>;
+  /**
+   * Starts registering a passkey (WebAuthn) for the caller: returns the
+   * PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3) to pass to
+   * navigator.credentials.create() (after
+   * PublicKeyCredential.parseCreationOptionsFromJSON). The options exclude
+   * the caller's registered passkeys, ask for a discoverable credential
+   * (residentKey "preferred") and user verification "preferred". Their
+   * challenge is single-use and lives 5 minutes. Audited
+   * (passkey_registration_start). Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: the server has
+   *     no WEBAUTHN_RP_ID / WEBAUTHN_ORIGINS (production).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startPasskeyRegistration: handleUnaryCall<StartPasskeyRegistrationRequest, StartPasskeyRegistrationResponse>;
+  /**
+   * Finishes a registration: verifies the authenticator's answer
+   * (credential.toJSON() of navigator.credentials.create(), as JSON text)
+   * against a live challenge of StartPasskeyRegistration of the caller, the
+   * configured RP id and origins, and stores the passkey (its public key,
+   * never shown). From then on Login asks for a second factor and the
+   * passkey can sign in without a password (StartPasskeyLogin). The
+   * challenge is used up, also when the answer is refused. Audited
+   * (passkey_register, success or failure). Authenticated like
+   * StartTotpEnrollment; every call spends the per-user second-factor
+   * budget.
+   *
+   * Status codes:
+   *   OK: the response holds the new passkey.
+   *   INVALID_ARGUMENT: response_json is empty, too long or not JSON, or
+   *     display_name is too long (reason VALIDATION_FAILED); or the answer
+   *     does not verify: unknown, used or expired challenge, other origin or
+   *     RP id, bad attestation (reason PASSKEY_REGISTRATION_FAILED);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   ALREADY_EXISTS: reason PASSKEY_ALREADY_REGISTERED: this credential is
+   *     registered already.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  finishPasskeyRegistration: handleUnaryCall<FinishPasskeyRegistrationRequest, FinishPasskeyRegistrationResponse>;
+  /**
+   * Lists the caller's passkeys, newest first (never public keys).
+   * Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the passkeys (possibly none).
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listPasskeys: handleUnaryCall<ListPasskeysRequest, ListPasskeysResponse>;
+  /**
+   * Renames one of the caller's passkeys. Audited (passkey_rename).
+   * Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the renamed passkey.
+   *   INVALID_ARGUMENT: passkey_id is not a UUID, or display_name is empty
+   *     or longer than 64 characters; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND: the caller has no passkey with
+   *     that id (another user's passkey is not found either).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  renamePasskey: handleUnaryCall<RenamePasskeyRequest, RenamePasskeyResponse>;
+  /**
+   * Deletes one of the caller's passkeys: it signs in no more, and when it
+   * was the caller's last second factor Login stops asking for one.
+   * Audited (passkey_delete). Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the passkey is gone.
+   *   INVALID_ARGUMENT: passkey_id is not a UUID; reason VALIDATION_FAILED.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND, as for RenamePasskey.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC (removing
+   *     a factor is sensitive); call Reauthenticate, then retry.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  deletePasskey: handleUnaryCall<DeletePasskeyRequest, DeletePasskeyResponse>;
+  /**
+   * Starts a sign-in with a passkey and no password: returns the
+   * PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get()
+   * and the opaque challenge_id FinishPasskeyLogin takes. Without an
+   * identifier the options allow any discoverable credential of this RP
+   * (allowCredentials empty); with one, they list that account's passkeys.
+   * An unknown identifier, or an account without passkeys, gets an answer
+   * of the same shape (a deterministic, made-up credential list), so the
+   * call is no account oracle. Not authenticated. The challenge is
+   * single-use, lives 5 minutes and is bound to the client address. Spends
+   * the Login budgets (client address, and the identifier when given).
+   *
+   * Status codes:
+   *   OK: the response holds the options and the challenge id.
+   *   INVALID_ARGUMENT: identifier is longer than 320 characters; reason
+   *     VALIDATION_FAILED.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startPasskeyLogin: handleUnaryCall<StartPasskeyLoginRequest, StartPasskeyLoginResponse>;
+  /**
+   * Finishes a passwordless sign-in: verifies the assertion
+   * (credential.toJSON() of navigator.credentials.get(), as JSON text)
+   * against the challenge of StartPasskeyLogin, the configured RP id and
+   * origins, and the stored public key and signature counter, and opens a
+   * session. The challenge is used up by the first call, whatever its
+   * outcome. A signature counter that does not increase (both non-zero)
+   * means a cloned authenticator: refused and audited
+   * (passkey_counter_regression), the passkey is kept. A refused assertion
+   * of a known passkey counts toward the account's lockout like a wrong
+   * password; a locked or disabled account is refused. Tokens carry `amr`
+   * ["hwk"] (a passkey bound to one device) or ["swk"] (a synced,
+   * multi-device passkey), plus "mfa" when the authenticator verified the
+   * user (PIN or biometric: possession and a second factor, RFC 8176), and
+   * `auth_time` now. Audited: passkey_login (success or failure) and login.
+   * Spends the Login budgets of the client address and the account.
+   *
+   * Status codes:
+   *   OK: the response holds the user and the tokens of the new session.
+   *   INVALID_ARGUMENT: challenge_id or response_json is empty, too long or
+   *     malformed; reason VALIDATION_FAILED.
+   *   UNAUTHENTICATED: reason PASSKEY_LOGIN_FAILED: the challenge is
+   *     unknown, used, expired or from another address, the passkey is
+   *     unknown, the assertion does not verify, the counter regressed, or
+   *     the account is locked or disabled; the same answer for each.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  finishPasskeyLogin: handleUnaryCall<FinishPasskeyLoginRequest, FinishPasskeyLoginResponse>;
+  /**
+   * A passkey as the second step of a Login that answered mfa_required
+   * with MFA_METHOD_PASSKEY among its methods: returns the
+   * PublicKeyCredentialRequestOptionsJSON (the account's passkeys) whose
+   * answer goes to CompleteMfaLogin.passkey_response_json with the same
+   * challenge token. A new call replaces the options of an earlier one. Not
+   * authenticated: the challenge token is the credential. Spends the Login
+   * budgets of the Login's identifier and the client address.
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   INVALID_ARGUMENT: challenge_token is empty or too long; reason
+   *     VALIDATION_FAILED.
+   *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
+   *     unknown, used, expired, from another address, or the account has no
+   *     passkey; Login again.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startMfaPasskey: handleUnaryCall<StartMfaPasskeyRequest, StartMfaPasskeyResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -8236,8 +10305,8 @@ export interface AuthServiceClient extends Client {
    * Exchanges an email or username plus password for tokens of a new
    * session. Not authenticated.
    *
-   * Two-factor sign-in: when the account has a confirmed second factor
-   * (StartTotpEnrollment, ConfirmTotpEnrollment), a correct password opens
+   * Two-factor sign-in: when the account has a second factor (a confirmed
+   * TOTP authenticator, or a passkey), a correct password opens
    * no session. The answer is then OK with `mfa_required` set (a challenge
    * token, valid 5 minutes, for CompleteMfaLogin from the same client
    * address) and `user` and `tokens` unset. Every failure before the
@@ -8907,7 +10976,8 @@ export interface AuthServiceClient extends Client {
   /**
    * The second step of a login with a second factor: exchanges the
    * challenge token from LoginResponse.mfa_required and one of the methods
-   * it lists (a TOTP code, or one of the account's recovery codes) for the
+   * it lists (a TOTP code, one of the account's recovery codes, or a
+   * passkey's answer to the options of StartMfaPasskey) for the
    * user and the tokens of a new session, in the organisation the Login
    * named. Not authenticated: the challenge token and the code are the
    * credential. The challenge is single-use, lives 5 minutes, must come
@@ -8917,19 +10987,25 @@ export interface AuthServiceClient extends Client {
    * the account's lockout exactly like a wrong password (a locked account's
    * codes are refused), and every call spends the Login budgets of the
    * Login's identifier and of the client address. The session's tokens
-   * carry `amr` ["pwd", "otp", "mfa"] (TOTP) or ["pwd", "mfa"] (recovery
-   * code) and `auth_time`. Audited: mfa_verify (success or failure),
-   * recovery_code_use, and login for the new session.
+   * carry `amr` ["pwd", "otp", "mfa"] (TOTP), ["pwd", "mfa"] (recovery
+   * code) or ["pwd", "hwk" or "swk", "mfa"] (passkey) and `auth_time`. A
+   * passkey answer uses up the options of StartMfaPasskey; a signature
+   * counter that does not increase is refused (MFA_CODE_REJECTED) and
+   * audited (passkey_counter_regression). Audited: mfa_verify (success or
+   * failure), recovery_code_use, and login for the new session.
    *
    * Status codes:
    *   OK: the response holds the user and the tokens of the new session.
    *   INVALID_ARGUMENT: challenge_token is empty or too long, or neither or
-   *     a malformed code is given; reason VALIDATION_FAILED and
+   *     a malformed code (or passkey_response_json) is given; reason
+   *     VALIDATION_FAILED and
    *     google.rpc.BadRequest lists the fields.
    *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
    *     unknown, used, expired, from another address, or dead; Login again.
    *     Reason MFA_CODE_REJECTED: the code is wrong, already used, or the
-   *     account is locked; the same challenge may be tried again.
+   *     account is locked, or the passkey answer does not verify (another
+   *     challenge, another account's passkey, counter regression); the same
+   *     challenge may be tried again.
    *   PERMISSION_DENIED / FAILED_PRECONDITION: reasons NOT_A_MEMBER /
    *     ORGANIZATION_DISABLED, as for Login, when the membership or the
    *     organisation changed since the Login.
@@ -9105,8 +11181,9 @@ export interface AuthServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Lists the caller's second factors: whether a TOTP authenticator is
-   * confirmed (and since when, or whether an enrolment is pending) and how
-   * many recovery codes are unused. Never secrets. Authenticated like
+   * confirmed (and since when, or whether an enrolment is pending), how
+   * many recovery codes are unused, and the passkeys. Never secrets or
+   * public keys. Authenticated like
    * StartTotpEnrollment.
    *
    * Status codes:
@@ -9180,6 +11257,293 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReauthenticateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts registering a passkey (WebAuthn) for the caller: returns the
+   * PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3) to pass to
+   * navigator.credentials.create() (after
+   * PublicKeyCredential.parseCreationOptionsFromJSON). The options exclude
+   * the caller's registered passkeys, ask for a discoverable credential
+   * (residentKey "preferred") and user verification "preferred". Their
+   * challenge is single-use and lives 5 minutes. Audited
+   * (passkey_registration_start). Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: the server has
+   *     no WEBAUTHN_RP_ID / WEBAUTHN_ORIGINS (production).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startPasskeyRegistration(
+    request: StartPasskeyRegistrationRequest,
+    callback: (error: ServiceError | null, response: StartPasskeyRegistrationResponse) => void,
+  ): ClientUnaryCall;
+  startPasskeyRegistration(
+    request: StartPasskeyRegistrationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartPasskeyRegistrationResponse) => void,
+  ): ClientUnaryCall;
+  startPasskeyRegistration(
+    request: StartPasskeyRegistrationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartPasskeyRegistrationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Finishes a registration: verifies the authenticator's answer
+   * (credential.toJSON() of navigator.credentials.create(), as JSON text)
+   * against a live challenge of StartPasskeyRegistration of the caller, the
+   * configured RP id and origins, and stores the passkey (its public key,
+   * never shown). From then on Login asks for a second factor and the
+   * passkey can sign in without a password (StartPasskeyLogin). The
+   * challenge is used up, also when the answer is refused. Audited
+   * (passkey_register, success or failure). Authenticated like
+   * StartTotpEnrollment; every call spends the per-user second-factor
+   * budget.
+   *
+   * Status codes:
+   *   OK: the response holds the new passkey.
+   *   INVALID_ARGUMENT: response_json is empty, too long or not JSON, or
+   *     display_name is too long (reason VALIDATION_FAILED); or the answer
+   *     does not verify: unknown, used or expired challenge, other origin or
+   *     RP id, bad attestation (reason PASSKEY_REGISTRATION_FAILED);
+   *     google.rpc.BadRequest names the field.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   ALREADY_EXISTS: reason PASSKEY_ALREADY_REGISTERED: this credential is
+   *     registered already.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  finishPasskeyRegistration(
+    request: FinishPasskeyRegistrationRequest,
+    callback: (error: ServiceError | null, response: FinishPasskeyRegistrationResponse) => void,
+  ): ClientUnaryCall;
+  finishPasskeyRegistration(
+    request: FinishPasskeyRegistrationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FinishPasskeyRegistrationResponse) => void,
+  ): ClientUnaryCall;
+  finishPasskeyRegistration(
+    request: FinishPasskeyRegistrationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FinishPasskeyRegistrationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the caller's passkeys, newest first (never public keys).
+   * Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the passkeys (possibly none).
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  listPasskeys(
+    request: ListPasskeysRequest,
+    callback: (error: ServiceError | null, response: ListPasskeysResponse) => void,
+  ): ClientUnaryCall;
+  listPasskeys(
+    request: ListPasskeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPasskeysResponse) => void,
+  ): ClientUnaryCall;
+  listPasskeys(
+    request: ListPasskeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPasskeysResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Renames one of the caller's passkeys. Audited (passkey_rename).
+   * Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the response holds the renamed passkey.
+   *   INVALID_ARGUMENT: passkey_id is not a UUID, or display_name is empty
+   *     or longer than 64 characters; reason VALIDATION_FAILED and
+   *     google.rpc.BadRequest lists the fields.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND: the caller has no passkey with
+   *     that id (another user's passkey is not found either).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  renamePasskey(
+    request: RenamePasskeyRequest,
+    callback: (error: ServiceError | null, response: RenamePasskeyResponse) => void,
+  ): ClientUnaryCall;
+  renamePasskey(
+    request: RenamePasskeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenamePasskeyResponse) => void,
+  ): ClientUnaryCall;
+  renamePasskey(
+    request: RenamePasskeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenamePasskeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes one of the caller's passkeys: it signs in no more, and when it
+   * was the caller's last second factor Login stops asking for one.
+   * Audited (passkey_delete). Authenticated like StartTotpEnrollment.
+   *
+   * Status codes:
+   *   OK: the passkey is gone.
+   *   INVALID_ARGUMENT: passkey_id is not a UUID; reason VALIDATION_FAILED.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
+   *     session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND, as for RenamePasskey.
+   *   FAILED_PRECONDITION: reason REAUTHENTICATION_REQUIRED: the session
+   *     authenticated longer ago than REAUTHENTICATION_WINDOW_SEC (removing
+   *     a factor is sensitive); call Reauthenticate, then retry.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  deletePasskey(
+    request: DeletePasskeyRequest,
+    callback: (error: ServiceError | null, response: DeletePasskeyResponse) => void,
+  ): ClientUnaryCall;
+  deletePasskey(
+    request: DeletePasskeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeletePasskeyResponse) => void,
+  ): ClientUnaryCall;
+  deletePasskey(
+    request: DeletePasskeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeletePasskeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts a sign-in with a passkey and no password: returns the
+   * PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get()
+   * and the opaque challenge_id FinishPasskeyLogin takes. Without an
+   * identifier the options allow any discoverable credential of this RP
+   * (allowCredentials empty); with one, they list that account's passkeys.
+   * An unknown identifier, or an account without passkeys, gets an answer
+   * of the same shape (a deterministic, made-up credential list), so the
+   * call is no account oracle. Not authenticated. The challenge is
+   * single-use, lives 5 minutes and is bound to the client address. Spends
+   * the Login budgets (client address, and the identifier when given).
+   *
+   * Status codes:
+   *   OK: the response holds the options and the challenge id.
+   *   INVALID_ARGUMENT: identifier is longer than 320 characters; reason
+   *     VALIDATION_FAILED.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startPasskeyLogin(
+    request: StartPasskeyLoginRequest,
+    callback: (error: ServiceError | null, response: StartPasskeyLoginResponse) => void,
+  ): ClientUnaryCall;
+  startPasskeyLogin(
+    request: StartPasskeyLoginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartPasskeyLoginResponse) => void,
+  ): ClientUnaryCall;
+  startPasskeyLogin(
+    request: StartPasskeyLoginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartPasskeyLoginResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Finishes a passwordless sign-in: verifies the assertion
+   * (credential.toJSON() of navigator.credentials.get(), as JSON text)
+   * against the challenge of StartPasskeyLogin, the configured RP id and
+   * origins, and the stored public key and signature counter, and opens a
+   * session. The challenge is used up by the first call, whatever its
+   * outcome. A signature counter that does not increase (both non-zero)
+   * means a cloned authenticator: refused and audited
+   * (passkey_counter_regression), the passkey is kept. A refused assertion
+   * of a known passkey counts toward the account's lockout like a wrong
+   * password; a locked or disabled account is refused. Tokens carry `amr`
+   * ["hwk"] (a passkey bound to one device) or ["swk"] (a synced,
+   * multi-device passkey), plus "mfa" when the authenticator verified the
+   * user (PIN or biometric: possession and a second factor, RFC 8176), and
+   * `auth_time` now. Audited: passkey_login (success or failure) and login.
+   * Spends the Login budgets of the client address and the account.
+   *
+   * Status codes:
+   *   OK: the response holds the user and the tokens of the new session.
+   *   INVALID_ARGUMENT: challenge_id or response_json is empty, too long or
+   *     malformed; reason VALIDATION_FAILED.
+   *   UNAUTHENTICATED: reason PASSKEY_LOGIN_FAILED: the challenge is
+   *     unknown, used, expired or from another address, the passkey is
+   *     unknown, the assertion does not verify, the counter regressed, or
+   *     the account is locked or disabled; the same answer for each.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  finishPasskeyLogin(
+    request: FinishPasskeyLoginRequest,
+    callback: (error: ServiceError | null, response: FinishPasskeyLoginResponse) => void,
+  ): ClientUnaryCall;
+  finishPasskeyLogin(
+    request: FinishPasskeyLoginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FinishPasskeyLoginResponse) => void,
+  ): ClientUnaryCall;
+  finishPasskeyLogin(
+    request: FinishPasskeyLoginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FinishPasskeyLoginResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A passkey as the second step of a Login that answered mfa_required
+   * with MFA_METHOD_PASSKEY among its methods: returns the
+   * PublicKeyCredentialRequestOptionsJSON (the account's passkeys) whose
+   * answer goes to CompleteMfaLogin.passkey_response_json with the same
+   * challenge token. A new call replaces the options of an earlier one. Not
+   * authenticated: the challenge token is the credential. Spends the Login
+   * budgets of the Login's identifier and the client address.
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   INVALID_ARGUMENT: challenge_token is empty or too long; reason
+   *     VALIDATION_FAILED.
+   *   UNAUTHENTICATED: reason MFA_CHALLENGE_INVALID: the challenge is
+   *     unknown, used, expired, from another address, or the account has no
+   *     passkey; Login again.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED, as above.
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startMfaPasskey(
+    request: StartMfaPasskeyRequest,
+    callback: (error: ServiceError | null, response: StartMfaPasskeyResponse) => void,
+  ): ClientUnaryCall;
+  startMfaPasskey(
+    request: StartMfaPasskeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartMfaPasskeyResponse) => void,
+  ): ClientUnaryCall;
+  startMfaPasskey(
+    request: StartMfaPasskeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartMfaPasskeyResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -336,8 +336,8 @@ export const ErrorReason = {
   MFA_CODE_REJECTED: 55,
   /**
    * REAUTHENTICATION_REQUIRED - A sensitive call (ChangePassword, DisableTotp, RegenerateRecoveryCodes,
-   * ApiKeyService.CreateApiKey and RotateApiKey) needs a session that
-   * authenticated within REAUTHENTICATION_WINDOW_SEC: call
+   * DeletePasskey, ApiKeyService.CreateApiKey and RotateApiKey) needs a
+   * session that authenticated within REAUTHENTICATION_WINDOW_SEC: call
    * AuthService.Reauthenticate, then retry with the access token it returns.
    * gRPC code: FAILED_PRECONDITION.
    */
@@ -358,6 +358,38 @@ export const ErrorReason = {
    * gRPC code: INVALID_ARGUMENT.
    */
   REAUTHENTICATION_FAILED: 58,
+  /**
+   * PASSKEYS_NOT_CONFIGURED - Passkeys are not available on this server: WEBAUTHN_RP_ID or
+   * WEBAUTHN_ORIGINS is not configured (required in production).
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  PASSKEYS_NOT_CONFIGURED: 60,
+  /**
+   * PASSKEY_REGISTRATION_FAILED - FinishPasskeyRegistration: the authenticator's answer does not verify
+   * (unknown, used or expired challenge, another origin or RP id, a bad
+   * attestation or a malformed credential). google.rpc.BadRequest names
+   * response_json. Start the registration again.
+   * gRPC code: INVALID_ARGUMENT.
+   */
+  PASSKEY_REGISTRATION_FAILED: 61,
+  /**
+   * PASSKEY_ALREADY_REGISTERED - FinishPasskeyRegistration: this credential is registered already.
+   * gRPC code: ALREADY_EXISTS.
+   */
+  PASSKEY_ALREADY_REGISTERED: 62,
+  /**
+   * PASSKEY_NOT_FOUND - RenamePasskey, DeletePasskey: the caller has no passkey with that id.
+   * gRPC code: NOT_FOUND.
+   */
+  PASSKEY_NOT_FOUND: 63,
+  /**
+   * PASSKEY_LOGIN_FAILED - FinishPasskeyLogin: the challenge is unknown, used, expired or from
+   * another address, the passkey is unknown, the assertion does not verify,
+   * its signature counter regressed, or the account is locked or disabled.
+   * The same answer for each; start again with StartPasskeyLogin.
+   * gRPC code: UNAUTHENTICATED.
+   */
+  PASSKEY_LOGIN_FAILED: 64,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -418,6 +450,11 @@ export namespace ErrorReason {
   export type REAUTHENTICATION_REQUIRED = typeof ErrorReason.REAUTHENTICATION_REQUIRED;
   export type MFA_ENROLLMENT_REQUIRED = typeof ErrorReason.MFA_ENROLLMENT_REQUIRED;
   export type REAUTHENTICATION_FAILED = typeof ErrorReason.REAUTHENTICATION_FAILED;
+  export type PASSKEYS_NOT_CONFIGURED = typeof ErrorReason.PASSKEYS_NOT_CONFIGURED;
+  export type PASSKEY_REGISTRATION_FAILED = typeof ErrorReason.PASSKEY_REGISTRATION_FAILED;
+  export type PASSKEY_ALREADY_REGISTERED = typeof ErrorReason.PASSKEY_ALREADY_REGISTERED;
+  export type PASSKEY_NOT_FOUND = typeof ErrorReason.PASSKEY_NOT_FOUND;
+  export type PASSKEY_LOGIN_FAILED = typeof ErrorReason.PASSKEY_LOGIN_FAILED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -585,6 +622,21 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 58:
     case "REAUTHENTICATION_FAILED":
       return ErrorReason.REAUTHENTICATION_FAILED;
+    case 60:
+    case "PASSKEYS_NOT_CONFIGURED":
+      return ErrorReason.PASSKEYS_NOT_CONFIGURED;
+    case 61:
+    case "PASSKEY_REGISTRATION_FAILED":
+      return ErrorReason.PASSKEY_REGISTRATION_FAILED;
+    case 62:
+    case "PASSKEY_ALREADY_REGISTERED":
+      return ErrorReason.PASSKEY_ALREADY_REGISTERED;
+    case 63:
+    case "PASSKEY_NOT_FOUND":
+      return ErrorReason.PASSKEY_NOT_FOUND;
+    case 64:
+    case "PASSKEY_LOGIN_FAILED":
+      return ErrorReason.PASSKEY_LOGIN_FAILED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -702,6 +754,16 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "MFA_ENROLLMENT_REQUIRED";
     case ErrorReason.REAUTHENTICATION_FAILED:
       return "REAUTHENTICATION_FAILED";
+    case ErrorReason.PASSKEYS_NOT_CONFIGURED:
+      return "PASSKEYS_NOT_CONFIGURED";
+    case ErrorReason.PASSKEY_REGISTRATION_FAILED:
+      return "PASSKEY_REGISTRATION_FAILED";
+    case ErrorReason.PASSKEY_ALREADY_REGISTERED:
+      return "PASSKEY_ALREADY_REGISTERED";
+    case ErrorReason.PASSKEY_NOT_FOUND:
+      return "PASSKEY_NOT_FOUND";
+    case ErrorReason.PASSKEY_LOGIN_FAILED:
+      return "PASSKEY_LOGIN_FAILED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
