@@ -8,6 +8,8 @@ import { AppError, type FieldViolation, invalidArgument } from '../errors/AppErr
 import { MAX_ACCESS_TOKEN_LENGTH } from '../grpc/bearerToken.ts';
 import type { PermissionCache } from './createPermissionCache.ts';
 import {
+  type Acting,
+  actingOf,
   actingRoles,
   decidePermission,
   denied,
@@ -79,26 +81,6 @@ function checkViolations(check: PermissionCheck, prefix: string): FieldViolation
   return v;
 }
 
-/** The subject and key roles (null: all of the account's) a resolved credential acts with. */
-interface Acting {
-  subject: AuthzSubject;
-  keyRoles: readonly string[] | null;
-}
-
-function callerActing(caller: Principal): Acting {
-  switch (caller.kind) {
-    case 'user':
-      return { subject: { kind: 'user', id: caller.userId }, keyRoles: null };
-    case 'user_api_key':
-      return { subject: { kind: 'user', id: caller.userId }, keyRoles: caller.roles };
-    case 'service_account':
-      return {
-        subject: { kind: 'service_account', id: caller.serviceAccountId },
-        keyRoles: caller.roles,
-      };
-  }
-}
-
 /**
  * Binds the permission checks to the credential resolvers and the permission cache. The caller
  * must hold `authz:check` or `admin` through its global roles now; that is decided before any
@@ -106,7 +88,7 @@ function callerActing(caller: Principal): Acting {
  */
 export function createAuthorizationService(deps: AuthorizationDeps): AuthorizationService {
   const requireCaller = async (caller: Principal) => {
-    const { subject, keyRoles } = callerActing(caller);
+    const { subject, keyRoles } = actingOf(caller);
     const grants = await deps.permissions.grants(subject, null);
     const roles = actingRoles(grants, keyRoles);
     if (

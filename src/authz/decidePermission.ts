@@ -1,4 +1,5 @@
-import type { PermissionGrants } from '../domain/PermissionGrants.ts';
+import type { Principal } from '../auth/Principal.ts';
+import type { AuthzSubject, PermissionGrants } from '../domain/PermissionGrants.ts';
 
 /** Why a check came out as it did (gatehouse.authz.v1.DecisionReason, by suffix). */
 export type DecisionReason =
@@ -77,4 +78,28 @@ export function decidePermission(
     };
   }
   return denied('not_granted', `no role of the membership or global role grants ${permission}`);
+}
+
+/** The subject and key roles (null: all of the account's) a principal acts with. */
+export interface Acting {
+  subject: AuthzSubject;
+  keyRoles: readonly string[] | null;
+}
+
+/**
+ * Whose grants `principal` acts with: a session its user's, all their global roles; an API
+ * key its owner's, narrowed to the key's roles.
+ */
+export function actingOf(principal: Principal): Acting {
+  switch (principal.kind) {
+    case 'user':
+      return { subject: { kind: 'user', id: principal.userId }, keyRoles: null };
+    case 'user_api_key':
+      return { subject: { kind: 'user', id: principal.userId }, keyRoles: principal.roles };
+    case 'service_account':
+      return {
+        subject: { kind: 'service_account', id: principal.serviceAccountId },
+        keyRoles: principal.roles,
+      };
+  }
 }

@@ -1,9 +1,8 @@
 import { isUuid } from '../auth/normalize.ts';
-import type { Principal } from '../auth/Principal.ts';
 import type { PermissionCache } from '../authz/createPermissionCache.ts';
-import { actingRoles, decidePermission } from '../authz/decidePermission.ts';
+import { actingOf, actingRoles, decidePermission } from '../authz/decidePermission.ts';
 import type { CallAccess } from '../domain/CallAccess.ts';
-import type { AuthzSubject, PermissionGrants } from '../domain/PermissionGrants.ts';
+import type { PermissionGrants } from '../domain/PermissionGrants.ts';
 import { AppError } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import type { Db } from '../storage/Db.ts';
@@ -18,21 +17,6 @@ function organizationAt(request: unknown, path: readonly string[]): string | nul
   if (typeof value !== 'string') return null;
   const id = value.trim().toLowerCase();
   return isUuid(id) ? id : null;
-}
-
-/** Whose grants a principal acts with, and the key's roles (null: all of the account's). */
-function actingOf(principal: Principal): { subject: AuthzSubject; keyRoles: string[] | null } {
-  switch (principal.kind) {
-    case 'user':
-      return { subject: { kind: 'user', id: principal.userId }, keyRoles: null };
-    case 'user_api_key':
-      return { subject: { kind: 'user', id: principal.userId }, keyRoles: principal.roles };
-    case 'service_account':
-      return {
-        subject: { kind: 'service_account', id: principal.serviceAccountId },
-        keyRoles: principal.roles,
-      };
-  }
 }
 
 /**
