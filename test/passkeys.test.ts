@@ -380,7 +380,7 @@ describe('passkeys (WebAuthn) against a virtual authenticator', () => {
     const options = JSON.parse(login.start.optionsJson) as RequestOptions;
     assert.equal(options.rpId, 'localhost');
     assert.deepEqual(options.allowCredentials ?? [], []);
-    assert.match(login.start.challengeId, /^ghk_[A-Za-z0-9_-]{43}$/);
+    assert.match(login.start.challengeId, /^ghwc_[A-Za-z0-9_-]{43}$/);
     const res = await login.finish();
     assert.equal(res.user?.id, u.user.id);
     const claims = claimsOf(res.tokens);
@@ -531,7 +531,7 @@ describe('passkeys (WebAuthn) against a virtual authenticator', () => {
       call(
         gh.auth,
         'finishPasskeyLogin',
-        { challengeId: `ghk_${'A'.repeat(43)}`, responseJson: fresh.responseJson },
+        { challengeId: `ghwc_${'A'.repeat(43)}`, responseJson: fresh.responseJson },
         { metadata: HOME },
       ),
       status.UNAUTHENTICATED,

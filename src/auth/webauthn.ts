@@ -50,9 +50,10 @@ export function hashWebauthnChallengeId(id: string): Buffer {
   return createHash('sha256').update(id).digest();
 }
 
-const CHALLENGE_ID_PREFIX = 'ghk_';
+// Not `ghk_`: that is the API key prefix secret scanners and the bearer parser look for.
+const CHALLENGE_ID_PREFIX = 'ghwc_';
 
-/** A new opaque challenge id (`ghk_` and 256 random bits). */
+/** A new opaque challenge id (`ghwc_` and 256 random bits). */
 export function newWebauthnChallengeId(): string {
   return `${CHALLENGE_ID_PREFIX}${randomBytes(32).toString('base64url')}`;
 }

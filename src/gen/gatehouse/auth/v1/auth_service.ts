@@ -756,7 +756,7 @@ export interface StartPasskeyLoginResponse {
   /** PublicKeyCredentialRequestOptionsJSON, as JSON text. */
   optionsJson: string;
   /**
-   * Opaque, single-use id of the challenge (`ghk_...`) for
+   * Opaque, single-use id of the challenge (`ghwc_...`) for
    * FinishPasskeyLogin.
    */
   challengeId: string;
