@@ -71,6 +71,7 @@ describe('foundation', () => {
       'RegenerateRecoveryCodes',
       'ListAuthFactors',
       'Reauthenticate',
+      'StartReauthenticationPasskey',
       'StartPasskeyRegistration',
       'FinishPasskeyRegistration',
       'ListPasskeys',

@@ -5,6 +5,7 @@ import { decodeJwt } from 'jose';
 import { MfaMethod, type Tokens } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
+import { atStableStep, settle, totpCode } from './helpers/totp.ts';
 import { PASSWORD, registerUser, uniqueEmail } from './helpers/users.ts';
 import {
   type AuthenticatorPage,
@@ -657,6 +658,203 @@ describe('passkeys (WebAuthn) against a virtual authenticator', () => {
     await expectRpcError(gone.finish(), status.UNAUTHENTICATED, 'PASSKEY_LOGIN_FAILED');
   });
 
+  /** Moves the user's sessions' authentication an hour into the past (no waiting). */
+  const age = (userId: string) =>
+    gh.db.query(`UPDATE sessions SET auth_time = now() - interval '1 hour' WHERE user_id = $1`, [
+      userId,
+    ]);
+  const reauth = (
+    token: string,
+    factor?: { $case: 'totpCode'; value: string } | { $case: 'passkeyResponseJson'; value: string },
+    password = PASSWORD,
+  ) => call(gh.auth, 'reauthenticate', { password, factor }, { token });
+  /** An assertion of `authenticator` to fresh StartReauthenticationPasskey options of `token`. */
+  const reauthAssertion = async (authenticator: AuthenticatorPage, token: string) => {
+    const { optionsJson } = await call(gh.auth, 'startReauthenticationPasskey', {}, { token });
+    return {
+      options: JSON.parse(optionsJson) as RequestOptions,
+      factor: {
+        $case: 'passkeyResponseJson' as const,
+        value: await authenticator.get(optionsJson),
+      },
+    };
+  };
+  const createKey = (token: string) =>
+    call(gh.apiKeys, 'createApiKey', { displayName: 'step-up', roles: [] }, { token });
+
+  it('steps up a passkey-only user with the password and a passkey, never the password alone', async () => {
+    const u = await userWithPasskey();
+    await age(u.user.id);
+    await expectRpcError(
+      createKey(u.token),
+      status.FAILED_PRECONDITION,
+      'REAUTHENTICATION_REQUIRED',
+    );
+
+    // The passkey is a second factor: the password alone is refused, naming the field.
+    const alone = await expectRpcError(
+      reauth(u.token),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    assert.deepEqual(
+      alone.fieldViolations?.map((v) => v.field),
+      ['passkey_response_json'],
+    );
+    // A code of a factor it does not have is refused too.
+    const code = await expectRpcError(
+      reauth(u.token, { $case: 'totpCode', value: '123456' }),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    assert.deepEqual(
+      code.fieldViolations?.map((v) => v.field),
+      ['totp_code'],
+    );
+    await expectRpcError(
+      reauth(u.token, { $case: 'passkeyResponseJson', value: '{"id":1}' }),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    await expectRpcError(
+      createKey(u.token),
+      status.FAILED_PRECONDITION,
+      'REAUTHENTICATION_REQUIRED',
+    );
+
+    const { options, factor } = await reauthAssertion(u.authenticator, u.token);
+    assert.equal(options.rpId, 'localhost');
+    assert.deepEqual(
+      options.allowCredentials?.map((c) => c.id),
+      [JSON.parse(u.responseJson).id],
+      "the options list the caller's passkey",
+    );
+    const before = await failedLogins(u.user.id);
+    const stepped = await reauth(u.token, factor);
+    assert.deepEqual(stepped.amr, ['pwd', 'hwk', 'mfa']);
+    const claims = decodeJwt(stepped.accessToken);
+    assert.deepEqual(claims.amr, ['pwd', 'hwk', 'mfa']);
+    const authTime = Number(claims.auth_time) * 1000;
+    assert.ok(authTime > Date.now() - 30 * 60_000, 'auth_time moved from an hour ago to now');
+    assert.equal(Math.floor((stepped.authTime?.getTime() ?? 0) / 1000) * 1000, authTime);
+    // The session's stored auth_time counts: the old access token passes the sensitive call too.
+    assert.ok((await createKey(u.token)).secret);
+    const [success] = (await auditRows(u.user.id, 'reauthenticate')).filter(
+      (r) => r.outcome === 'success',
+    );
+    assert.equal(success?.details.method, 'passkey');
+    assert.equal(success?.details.passkey_id, u.passkey.id);
+
+    // The challenge was used up: the same assertion again is refused, and counts as a failure.
+    await age(u.user.id);
+    await expectRpcError(
+      reauth(u.token, factor),
+      status.INVALID_ARGUMENT,
+      'REAUTHENTICATION_FAILED',
+    );
+    assert.equal(await failedLogins(u.user.id), (before ?? 0) + 1, 'counts toward the lockout');
+    const failure = (await auditRows(u.user.id, 'reauthenticate')).at(-1);
+    assert.equal(failure?.outcome, 'failure');
+    assert.equal(failure?.details.code_failure, 'unknown_challenge');
+    await expectRpcError(
+      createKey(u.token),
+      status.FAILED_PRECONDITION,
+      'REAUTHENTICATION_REQUIRED',
+    );
+
+    // Another session of the same user cannot use this session's challenge.
+    const other = await (await passwordlessLogin(u.authenticator)).finish();
+    const otherToken = other.tokens?.accessToken ?? '';
+    const mine = await reauthAssertion(u.authenticator, u.token);
+    await expectRpcError(
+      reauth(otherToken, mine.factor),
+      status.INVALID_ARGUMENT,
+      'REAUTHENTICATION_FAILED',
+    );
+    // Nor a wrong password with a good assertion; a fresh challenge with the password passes.
+    const fresh = await reauthAssertion(u.authenticator, u.token);
+    await expectRpcError(
+      reauth(u.token, fresh.factor, 'not the password'),
+      status.INVALID_ARGUMENT,
+      'REAUTHENTICATION_FAILED',
+    );
+    const again = await reauthAssertion(u.authenticator, u.token);
+    assert.deepEqual((await reauth(u.token, again.factor)).amr, ['pwd', 'hwk', 'mfa']);
+    await call(gh.auth, 'deletePasskey', { passkeyId: u.passkey.id }, { token: u.token });
+
+    // Without a passkey there are no options to ask for.
+    await expectRpcError(
+      call(gh.auth, 'startReauthenticationPasskey', {}, { token: u.token }),
+      status.NOT_FOUND,
+      'PASSKEY_NOT_FOUND',
+    );
+  });
+
+  it('lets a TOTP user step up with a passkey instead of a code', async () => {
+    const u = await userWithPasskey();
+    const started = await call(gh.auth, 'startTotpEnrollment', {}, { token: u.token });
+    const confirmed = await atStableStep((step) =>
+      settle(
+        call(
+          gh.auth,
+          'confirmTotpEnrollment',
+          { code: totpCode(started.secret, step) },
+          { token: u.token },
+        ),
+      ),
+    );
+    assert.ok(confirmed.ok, `enrolment confirmed: ${String(!confirmed.ok && confirmed.error)}`);
+    await age(u.user.id);
+    const alone = await expectRpcError(
+      reauth(u.token),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    assert.deepEqual(
+      alone.fieldViolations?.map((v) => v.field),
+      ['totp_code'],
+    );
+    const { factor } = await reauthAssertion(u.authenticator, u.token);
+    assert.deepEqual((await reauth(u.token, factor)).amr, ['pwd', 'hwk', 'mfa']);
+    assert.ok((await createKey(u.token)).secret);
+  });
+
+  it('refuses a cloned authenticator at step-up, audits the regression, counts the failure', async () => {
+    const u = await userWithPasskey();
+    await (await passwordlessLogin(u.authenticator)).finish();
+    await (await passwordlessLogin(u.authenticator)).finish();
+    const counter = await storedCounter(u.passkey.id);
+    assert.ok(counter >= 2, `stored counter ${counter}`);
+    const [original] = await u.authenticator.credentials();
+    assert.ok(original);
+    const clone = await browser.newAuthenticatorPage();
+    await clone.addCredential({ ...original, signCount: counter - 1 });
+
+    await age(u.user.id);
+    const before = await failedLogins(u.user.id);
+    const { factor } = await reauthAssertion(clone, u.token);
+    await expectRpcError(
+      reauth(u.token, factor),
+      status.INVALID_ARGUMENT,
+      'REAUTHENTICATION_FAILED',
+    );
+    const regression = (await auditRows(u.user.id, 'passkey_counter_regression')).at(-1);
+    assert.equal(regression?.details.purpose, 'reauthentication');
+    assert.equal(regression?.details.passkey_id, u.passkey.id);
+    assert.equal(regression?.details.stored_counter, counter);
+    assert.equal(await storedCounter(u.passkey.id), counter, 'the stored counter is unchanged');
+    assert.equal(await failedLogins(u.user.id), (before ?? 0) + 1, 'counts toward the lockout');
+    assert.equal(
+      (await auditRows(u.user.id, 'reauthenticate')).at(-1)?.details.code_failure,
+      'counter_regression',
+    );
+    await expectRpcError(
+      createKey(u.token),
+      status.FAILED_PRECONDITION,
+      'REAUTHENTICATION_REQUIRED',
+    );
+  });
+
   it('authorization matrix: the self-service calls need a user session, the sign-in calls none', async () => {
     const selfService = [
       ['startPasskeyRegistration', {}],
@@ -664,6 +862,7 @@ describe('passkeys (WebAuthn) against a virtual authenticator', () => {
       ['listPasskeys', {}],
       ['renamePasskey', { passkeyId: '00000000-0000-4000-8000-000000000000', displayName: 'x' }],
       ['deletePasskey', { passkeyId: '00000000-0000-4000-8000-000000000000' }],
+      ['startReauthenticationPasskey', {}],
     ] as const;
     for (const [method, request] of selfService) {
       for (const token of [undefined, 'not-a-token']) {

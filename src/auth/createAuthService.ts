@@ -14,7 +14,11 @@ import { listMyOrganizations } from './listMyOrganizations.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
 import { asUserPrincipal, type Principal } from './Principal.ts';
-import { finishPasskeyLogin, startPasskeyLogin } from './passkeyLogin.ts';
+import {
+  finishPasskeyLogin,
+  startPasskeyLogin,
+  startReauthenticationPasskey,
+} from './passkeyLogin.ts';
 import {
   deletePasskey,
   finishPasskeyRegistration,
@@ -135,6 +139,11 @@ export interface AuthService {
     info: RequestInfo,
     admitAccount: AdmitAccount,
   ) => Promise<Reauthenticated>;
+  /** StartReauthenticationPasskey: request options for a passkey as Reauthenticate's factor. */
+  startReauthenticationPasskey: (
+    principal: Principal,
+    info: RequestInfo,
+  ) => ReturnType<typeof startReauthenticationPasskey>;
   disableTotp: (
     principal: Principal,
     proof: SecondFactorProof,
@@ -253,6 +262,8 @@ export function createAuthService(deps: AuthDeps): AuthService {
       confirmTotpEnrollment(deps, asUserPrincipal(principal), code, info, admitAccount),
     reauthenticate: (principal, input, info, admitAccount) =>
       reauthenticate(deps, asUserPrincipal(principal), input, info, admitAccount),
+    startReauthenticationPasskey: (principal, info) =>
+      startReauthenticationPasskey(deps, asUserPrincipal(principal), info),
     disableTotp: (principal, proof, info, admitAccount) =>
       disableTotp(deps, asUserPrincipal(principal), proof, info, admitAccount),
     regenerateRecoveryCodes: (principal, proof, info, admitAccount) =>

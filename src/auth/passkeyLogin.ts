@@ -1,4 +1,9 @@
-import type { AuthMethodReference, MfaChallenge, Passkey } from '../domain/SecondFactor.ts';
+import type {
+  AuthMethodReference,
+  MfaChallenge,
+  Passkey,
+  WebauthnChallenge,
+} from '../domain/SecondFactor.ts';
 import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
@@ -91,6 +96,7 @@ export async function startPasskeyLogin(
     purpose: 'login',
     challenge,
     mfaChallengeId: null,
+    sessionId: null,
     identifier: identifier === '' ? null : identifier,
     ipAddress: info.clientIp,
     ttlSec: WEBAUTHN_CHALLENGE_TTL_SEC,
@@ -103,7 +109,7 @@ async function auditCounterRegression(
   tx: Db,
   passkey: Passkey,
   presentedCounter: number | undefined,
-  purpose: 'login' | 'second_factor',
+  purpose: 'login' | 'second_factor' | 'reauthentication',
   info: RequestInfo,
 ): Promise<void> {
   await recordAudit(tx, 'passkey_counter_regression', {
@@ -267,6 +273,7 @@ export async function openMfaPasskeyChallenge(
     purpose: 'second_factor',
     challenge: bytes,
     mfaChallengeId: challenge.id,
+    sessionId: null,
     identifier: challenge.identifier,
     ipAddress: info.clientIp,
     ttlSec: WEBAUTHN_CHALLENGE_TTL_SEC,
@@ -278,51 +285,147 @@ export async function openMfaPasskeyChallenge(
   );
 }
 
-/** A passkey assertion offered as the second factor of CompleteMfaLogin. */
+/** A passkey assertion offered as a second factor (CompleteMfaLogin, Reauthenticate). */
 export type PasskeyProof = ReturnType<typeof parseAuthenticationResponse>;
 
 /** Why a passkey proof was refused (audit details). */
 export type PasskeyProofFailure = AssertionFailure | 'unknown_challenge' | 'unknown_passkey';
+
+/** What a passkey proof answers: the passkey's amr with the password's, or why it was refused. */
+export type PasskeyProofOutcome =
+  | { ok: true; amr: AuthMethodReference[]; passkeyId: string }
+  | { ok: false; reason: PasskeyProofFailure };
 
 /**
  * Checks a passkey proof for `mfaChallenge` in the caller's transaction: the WebAuthn challenge
  * StartMfaPasskey opened for it (used up here), a passkey of the challenge's user, the
  * assertion and its counter. On success the passkey's use is recorded.
  */
-export async function checkPasskeyProof(
+export function checkPasskeyProof(
   tx: Db,
   deps: Pick<AuthDeps, 'webauthn'>,
   mfaChallenge: MfaChallenge,
   proof: PasskeyProof,
   info: RequestInfo,
-): Promise<
-  | { ok: true; amr: AuthMethodReference[]; passkeyId: string }
-  | { ok: false; reason: PasskeyProofFailure }
-> {
+): Promise<PasskeyProofOutcome> {
+  return checkPasskeyProofFor(
+    tx,
+    deps,
+    {
+      purpose: 'second_factor',
+      userId: mfaChallenge.userId,
+      owns: (c) => c.mfaChallengeId === mfaChallenge.id,
+    },
+    proof,
+    info,
+  );
+}
+
+/**
+ * Checks a passkey proof for Reauthenticate in the caller's transaction: the WebAuthn challenge
+ * StartReauthenticationPasskey opened for this session (used up here), a passkey of the
+ * session's user, the assertion and its counter. On success the passkey's use is recorded.
+ */
+export function checkReauthenticationPasskeyProof(
+  tx: Db,
+  deps: Pick<AuthDeps, 'webauthn'>,
+  session: { id: string; userId: string },
+  proof: PasskeyProof,
+  info: RequestInfo,
+): Promise<PasskeyProofOutcome> {
+  return checkPasskeyProofFor(
+    tx,
+    deps,
+    {
+      purpose: 'reauthentication',
+      userId: session.userId,
+      owns: (c) => c.sessionId === session.id && c.userId === session.userId,
+    },
+    proof,
+    info,
+  );
+}
+
+/**
+ * The check both proofs share: the challenge of `purpose` the assertion signed must belong to
+ * the caller (`owns`) and is used up whatever follows; then a passkey of `userId`, the
+ * assertion, and the counter (a regression is refused and audited).
+ */
+async function checkPasskeyProofFor(
+  tx: Db,
+  deps: Pick<AuthDeps, 'webauthn'>,
+  expected: {
+    purpose: 'second_factor' | 'reauthentication';
+    userId: string;
+    owns: (challenge: WebauthnChallenge) => boolean;
+  },
+  proof: PasskeyProof,
+  info: RequestInfo,
+): Promise<PasskeyProofOutcome> {
   const rpId = requireRpId(deps.webauthn);
   const challenge = await findWebauthnChallengeByChallenge(
     tx,
     proof.clientData.challenge,
-    'second_factor',
+    expected.purpose,
   );
   if (
     challenge === null ||
-    challenge.mfaChallengeId !== mfaChallenge.id ||
+    !expected.owns(challenge) ||
     !(await consumeWebauthnChallenge(tx, challenge.id))
   ) {
     return { ok: false, reason: 'unknown_challenge' };
   }
   const passkey = await findPasskeyByCredentialId(tx, proof.credentialId, true);
-  if (passkey === null || passkey.userId !== mfaChallenge.userId) {
+  if (passkey === null || passkey.userId !== expected.userId) {
     return { ok: false, reason: 'unknown_passkey' };
   }
   const check = await verifyPasskeyAssertion(deps.webauthn, rpId, challenge, passkey, proof);
   if (!check.ok) {
     if (check.reason === 'counter_regression') {
-      await auditCounterRegression(tx, passkey, check.presentedCounter, 'second_factor', info);
+      await auditCounterRegression(tx, passkey, check.presentedCounter, expected.purpose, info);
     }
     return { ok: false, reason: check.reason };
   }
   await updatePasskeyUsed(tx, passkey.id, check.newCounter, check.backedUp);
   return { ok: true, amr: ['pwd', passkeyAmr(passkey), 'mfa'], passkeyId: passkey.id };
+}
+
+/**
+ * StartReauthenticationPasskey: request options listing the caller's passkeys, bound to the
+ * calling session, whose answer goes to Reauthenticate.passkey_response_json. A new call
+ * replaces the session's earlier options. FAILED_PRECONDITION (PASSKEYS_NOT_CONFIGURED) without
+ * a relying party; NOT_FOUND (PASSKEY_NOT_FOUND) when the caller has no passkey.
+ */
+export async function startReauthenticationPasskey(
+  deps: Pick<AuthDeps, 'pool' | 'webauthn'>,
+  principal: { userId: string; sessionId: string },
+  info: RequestInfo,
+): Promise<{ optionsJson: string }> {
+  const rpId = requireRpId(deps.webauthn);
+  const passkeys = await listPasskeysByUserId(deps.pool, principal.userId);
+  if (passkeys.length === 0) {
+    throw new AppError(
+      'PASSKEY_NOT_FOUND',
+      'this account has no passkey; reauthenticate with the password (and a TOTP or recovery code)',
+    );
+  }
+  const bytes = newWebauthnChallenge();
+  await insertWebauthnChallenge(deps.pool, {
+    idHash: hashWebauthnChallengeId(newWebauthnChallengeId()),
+    userId: principal.userId,
+    purpose: 'reauthentication',
+    challenge: bytes,
+    mfaChallengeId: null,
+    sessionId: principal.sessionId,
+    identifier: null,
+    ipAddress: info.clientIp,
+    ttlSec: WEBAUTHN_CHALLENGE_TTL_SEC,
+  });
+  return {
+    optionsJson: await authenticationOptionsJson(
+      rpId,
+      bytes,
+      passkeys.map((p) => p.credentialId),
+    ),
+  };
 }

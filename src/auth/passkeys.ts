@@ -106,6 +106,7 @@ export async function startPasskeyRegistration(
       purpose: 'registration',
       challenge,
       mfaChallengeId: null,
+      sessionId: null,
       identifier: null,
       ipAddress: info.clientIp,
       ttlSec: WEBAUTHN_CHALLENGE_TTL_SEC,

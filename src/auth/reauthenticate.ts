@@ -6,6 +6,7 @@ import { countUnusedRecoveryCodes } from '../storage/recoveryCodes.ts';
 import { findSessionById, updateSessionAuthentication } from '../storage/sessions.ts';
 import { findTotpFactorByUserId } from '../storage/totpFactors.ts';
 import { findUserById, updateUserLoginSucceeded } from '../storage/users.ts';
+import { countPasskeys } from '../storage/webauthnCredentials.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { findActiveMembership } from './activeOrganization.ts';
 import {
@@ -15,21 +16,48 @@ import {
   type PasswordFailureDeps,
   recordPasswordFailure,
 } from './checkPasswordAndRecordAttempt.ts';
-import { checkSecondFactor, requireSecondFactorProof } from './checkSecondFactor.ts';
+import {
+  checkSecondFactor,
+  proofField,
+  requireSecondFactorProof,
+  type SecondFactorProof,
+} from './checkSecondFactor.ts';
 import { type IssuedAccessToken, type IssueTokensDeps, issueAccessToken } from './issueSession.ts';
 import type { UserPrincipal } from './Principal.ts';
+import { checkReauthenticationPasskeyProof, type PasskeyProof } from './passkeyLogin.ts';
+import { parseAuthenticationResponse } from './webauthn.ts';
 
 type ReauthenticateDeps = PasswordCheckDeps &
   PasswordFailureDeps &
   IssueTokensDeps &
-  Pick<AuthDeps, 'pool' | 'passwordMaxLength' | 'mfa'>;
+  Pick<AuthDeps, 'pool' | 'passwordMaxLength' | 'mfa' | 'webauthn'>;
 
 export interface ReauthenticateInput {
   password: string;
   factor:
     | { $case: 'totpCode'; value: string }
     | { $case: 'recoveryCode'; value: string }
+    | { $case: 'passkeyResponseJson'; value: string }
     | undefined;
+}
+
+/** The second factor Reauthenticate accepts: a TOTP or recovery code, or a passkey assertion. */
+type ReauthenticationProof = SecondFactorProof | { method: 'passkey'; passkey: PasskeyProof };
+
+/** The request's proof, checked for shape before any lookup; INVALID_ARGUMENT otherwise. */
+function requireProof(factor: NonNullable<ReauthenticateInput['factor']>): ReauthenticationProof {
+  if (factor.$case === 'passkeyResponseJson') {
+    return {
+      method: 'passkey',
+      passkey: parseAuthenticationResponse('passkey_response_json', factor.value),
+    };
+  }
+  return requireSecondFactorProof(factor);
+}
+
+/** The request field a proof came in, for field violations. */
+function fieldOf(proof: ReauthenticationProof): string {
+  return proof.method === 'passkey' ? 'passkey_response_json' : proofField(proof);
 }
 
 /** What Reauthenticate answers: a fresh access token of the session, and how it is proven now. */
@@ -53,8 +81,8 @@ function reauthenticationFailed(): AppError {
 }
 
 /**
- * Reauthenticate: proves the calling session's user again (the password, and the second factor
- * when the account has one), then moves the session's `auth_time` to now with the new `amr` and
+ * Reauthenticate: proves the calling session's user again (the password, and a second factor
+ * when the account has any: a confirmed TOTP authenticator or a passkey), then moves the session's `auth_time` to now with the new `amr` and
  * returns a fresh access token. The attempt is counted toward the lockout before the password
  * is checked (checkPasswordAndRecordAttempt), a wrong code counts as a failure like a wrong
  * password, and a success clears the count like a Login. Audited (reauthenticate, success or
@@ -70,28 +98,39 @@ export async function reauthenticate(
   if (input.password === '' || input.password.length > deps.passwordMaxLength * 4) {
     throw invalidArgument([{ field: 'password', description: 'the password is required' }]);
   }
-  const proof = input.factor === undefined ? null : requireSecondFactorProof(input.factor);
+  const proof = input.factor === undefined ? null : requireProof(input.factor);
   const account = await findUserById(deps.pool, principal.userId);
   const user = account?.user;
   if (account === null || user?.status !== 'active') throw invalidAccessToken();
   await admitAccount(user.id);
 
-  const factor = await findTotpFactorByUserId(deps.pool, user.id);
-  const enrolled = factor !== null && factor.confirmedAt !== null;
-  if (enrolled && proof === null) {
+  // A confirmed TOTP authenticator or any passkey is a second factor, as at Login.
+  const totp = (await findTotpFactorByUserId(deps.pool, user.id))?.confirmedAt != null;
+  const passkey = (await countPasskeys(deps.pool, user.id)) > 0;
+  if (proof === null && (totp || passkey)) {
     throw invalidArgument([
-      {
-        field: 'totp_code',
-        description:
-          'this account has a second factor: give a current TOTP code (or a recovery code) with the password',
-      },
+      totp
+        ? {
+            field: 'totp_code',
+            description: passkey
+              ? 'this account has a second factor: give a current TOTP code, a recovery code or a passkey assertion with the password'
+              : 'this account has a second factor: give a current TOTP code (or a recovery code) with the password',
+          }
+        : {
+            field: 'passkey_response_json',
+            description:
+              'this account has a passkey: give an assertion to the options of StartReauthenticationPasskey with the password',
+          },
     ]);
   }
-  if (!enrolled && proof !== null) {
+  if (proof !== null && !(proof.method === 'passkey' ? passkey : totp)) {
     throw invalidArgument([
       {
-        field: proof.method === 'totp' ? 'totp_code' : 'recovery_code',
-        description: 'this account has no second factor; give the password alone',
+        field: fieldOf(proof),
+        description:
+          totp || passkey
+            ? `this account has no ${proof.method === 'passkey' ? 'passkey' : 'TOTP authenticator'}; give one of its second factors with the password`
+            : 'this account has no second factor; give the password alone',
       },
     ]);
   }
@@ -121,7 +160,20 @@ export async function reauthenticate(
       throw invalidAccessToken();
     }
     let amr: readonly AuthMethodReference[] = AMR.password;
-    if (proof !== null) {
+    let passkeyId: string | null = null;
+    if (proof?.method === 'passkey') {
+      // The challenge must be this session's (StartReauthenticationPasskey); used up here.
+      const check = await checkReauthenticationPasskeyProof(
+        tx,
+        deps,
+        { id: session.id, userId: user.id },
+        proof.passkey,
+        info,
+      );
+      if (!check.ok) return check;
+      amr = check.amr;
+      passkeyId = check.passkeyId;
+    } else if (proof !== null) {
       const current = await findTotpFactorByUserId(tx, user.id, true);
       if (current === null || current.confirmedAt === null) {
         return { ok: false as const, reason: 'wrong_code' as const };
@@ -146,7 +198,11 @@ export async function reauthenticate(
     await recordAudit(tx, 'reauthenticate', {
       actor: user.id,
       request: info,
-      details: { ...about, password_rehashed: check.upgradedHash !== null },
+      details: {
+        ...about,
+        password_rehashed: check.upgradedHash !== null,
+        ...(passkeyId === null ? {} : { passkey_id: passkeyId }),
+      },
     });
     const organization =
       session.organizationId === null

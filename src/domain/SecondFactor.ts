@@ -50,7 +50,7 @@ export interface Passkey {
 }
 
 /** What a WebAuthn challenge is for. */
-export type WebauthnPurpose = 'registration' | 'login' | 'second_factor';
+export type WebauthnPurpose = 'registration' | 'login' | 'second_factor' | 'reauthentication';
 
 /** An outstanding WebAuthn challenge (table webauthn_challenges). */
 export interface WebauthnChallenge {
@@ -60,6 +60,8 @@ export interface WebauthnChallenge {
   /** The random bytes the authenticator signs. */
   challenge: Buffer;
   mfaChallengeId: string | null;
+  /** The session a reauthentication challenge belongs to; null for the other purposes. */
+  sessionId: string | null;
   identifier: string | null;
   ipAddress: string;
   expiresAt: Date;

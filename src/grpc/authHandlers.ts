@@ -86,6 +86,9 @@ export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthService
         authTime: r.authTime,
       };
     },
+    async startReauthenticationPasskey(_req, ctx) {
+      return auth.startReauthenticationPasskey(ctx.principal, ctx.info);
+    },
     async disableTotp(req, ctx) {
       const proof = requireSecondFactorProof(req.factor);
       await auth.disableTotp(ctx.principal, proof, ctx.info, ctx.admitAccount);

@@ -144,6 +144,21 @@ describe('loadMethodPolicies', () => {
         .map(auth)
         .sort(),
     );
+    // Options for a step-up with a passkey: issuing them is no guess (the answer goes to
+    // Reauthenticate, which spends the credential budget), and a session with an old auth_time
+    // must be able to ask for them.
+    assert.deepEqual(policies.get(auth('StartReauthenticationPasskey')), {
+      path: auth('StartReauthenticationPasskey'),
+      caller: 'authenticated',
+      principalKinds: ['user'],
+      requiredRole: null,
+      requiredPermission: null,
+      sourceBudget: 'read',
+      accountBudget: null,
+      spendsKeyBudget: true,
+      requiresRecentAuth: false,
+      audit: null,
+    });
     const unlimited = [...policies.values()].filter((p) => p.sourceBudget === null);
     // Hot-path calls of resource servers; permission checks are authenticated instead, and a
     // failed key presentation still spends the credential budget (authenticateCaller).

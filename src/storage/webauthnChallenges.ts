@@ -8,9 +8,10 @@ import { sql } from './sql.ts';
 const challengeRow = z.object({
   id: z.string(),
   user_id: z.string().nullable(),
-  purpose: z.enum(['registration', 'login', 'second_factor']),
+  purpose: z.enum(['registration', 'login', 'second_factor', 'reauthentication']),
   challenge: z.instanceof(Buffer),
   mfa_challenge_id: z.string().nullable(),
+  session_id: z.string().nullable(),
   identifier: z.string().nullable(),
   ip_address: z.string(),
   expires_at: z.date(),
@@ -24,6 +25,7 @@ function toChallenge(r: z.infer<typeof challengeRow>): WebauthnChallenge {
     purpose: r.purpose,
     challenge: r.challenge,
     mfaChallengeId: r.mfa_challenge_id,
+    sessionId: r.session_id,
     identifier: r.identifier,
     ipAddress: r.ip_address,
     expiresAt: r.expires_at,
@@ -32,13 +34,14 @@ function toChallenge(r: z.infer<typeof challengeRow>): WebauthnChallenge {
 }
 
 const COLUMNS = sql.fragment`
-  id, user_id, purpose, challenge, mfa_challenge_id, identifier, ip_address, expires_at,
+  id, user_id, purpose, challenge, mfa_challenge_id, session_id, identifier, ip_address,
+  expires_at,
   (consumed_at IS NULL AND expires_at > now()) AS live`;
 
 /**
  * Stores a new challenge. First removes what is over (expired or consumed challenges, a few at a
- * time) and, for a registration or second-factor challenge, the earlier ones of the same user
- * or mfa challenge: only the newest options are good.
+ * time) and, for a registration, second-factor or reauthentication challenge, the earlier ones of
+ * the same user, mfa challenge or session: only the newest options are good.
  */
 export async function insertWebauthnChallenge(
   db: Db,
@@ -48,6 +51,7 @@ export async function insertWebauthnChallenge(
     purpose: WebauthnPurpose;
     challenge: Buffer;
     mfaChallengeId: string | null;
+    sessionId: string | null;
     identifier: string | null;
     ipAddress: string;
     ttlSec: number;
@@ -66,11 +70,15 @@ export async function insertWebauthnChallenge(
     await db.query(sql.typeAlias('void')`
       DELETE FROM webauthn_challenges WHERE mfa_challenge_id = ${c.mfaChallengeId}`);
   }
+  if (c.sessionId !== null) {
+    await db.query(sql.typeAlias('void')`
+      DELETE FROM webauthn_challenges WHERE session_id = ${c.sessionId}`);
+  }
   const row = await db.one(sql.type(challengeRow)`
     INSERT INTO webauthn_challenges (id_hash, user_id, purpose, challenge, mfa_challenge_id,
-                                     identifier, ip_address, expires_at)
+                                     session_id, identifier, ip_address, expires_at)
     VALUES (${sql.binary(c.idHash)}, ${c.userId}, ${c.purpose}, ${sql.binary(c.challenge)},
-            ${c.mfaChallengeId}, ${c.identifier}, ${c.ipAddress},
+            ${c.mfaChallengeId}, ${c.sessionId}, ${c.identifier}, ${c.ipAddress},
             now() + make_interval(secs => ${c.ttlSec}))
     RETURNING ${COLUMNS}`);
   return toChallenge(row);

@@ -1187,8 +1187,9 @@ export interface ReauthenticateRequest {
   /** The account's current password. Required. */
   password: string;
   /**
-   * The second factor; required when the account has a confirmed TOTP
-   * authenticator, and refused (INVALID_ARGUMENT) when it has none.
+   * The second factor; required when the account has one (a confirmed
+   * TOTP authenticator or a passkey), and refused (INVALID_ARGUMENT) when
+   * it has no factor of that kind.
    */
   factor?:
     | //
@@ -1197,7 +1198,24 @@ export interface ReauthenticateRequest {
     | //
     /** An unused recovery code (used up). */
     { $case: "recoveryCode"; value: string }
+    | //
+    /**
+     * AuthenticationResponseJSON of one of the account's passkeys, the
+     * answer to the options of StartReauthenticationPasskey for this
+     * session (credential.toJSON(), as JSON text).
+     */
+    { $case: "passkeyResponseJson"; value: string }
     | undefined;
+}
+
+/** Request of AuthService.StartReauthenticationPasskey. */
+export interface StartReauthenticationPasskeyRequest {
+}
+
+/** Response of AuthService.StartReauthenticationPasskey. */
+export interface StartReauthenticationPasskeyResponse {
+  /** PublicKeyCredentialRequestOptionsJSON, as JSON text. */
+  optionsJson: string;
 }
 
 /** Response of AuthService.Reauthenticate. */
@@ -8023,6 +8041,9 @@ export const ReauthenticateRequest: MessageFns<ReauthenticateRequest> = {
       case "recoveryCode":
         writer.uint32(26).string(message.factor.value);
         break;
+      case "passkeyResponseJson":
+        writer.uint32(34).string(message.factor.value);
+        break;
     }
     return writer;
   },
@@ -8064,6 +8085,14 @@ export const ReauthenticateRequest: MessageFns<ReauthenticateRequest> = {
             message.factor = { $case: "recoveryCode", value: reader.string() };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.factor = { $case: "passkeyResponseJson", value: reader.string() };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8087,6 +8116,10 @@ export const ReauthenticateRequest: MessageFns<ReauthenticateRequest> = {
         ? { $case: "recoveryCode", value: globalThis.String(object.recoveryCode) }
         : isSet(object.recovery_code)
         ? { $case: "recoveryCode", value: globalThis.String(object.recovery_code) }
+        : isSet(object.passkeyResponseJson)
+        ? { $case: "passkeyResponseJson", value: globalThis.String(object.passkeyResponseJson) }
+        : isSet(object.passkey_response_json)
+        ? { $case: "passkeyResponseJson", value: globalThis.String(object.passkey_response_json) }
         : undefined,
     };
   },
@@ -8100,6 +8133,8 @@ export const ReauthenticateRequest: MessageFns<ReauthenticateRequest> = {
       obj.totpCode = message.factor.value;
     } else if (message.factor?.$case === "recoveryCode") {
       obj.recoveryCode = message.factor.value;
+    } else if (message.factor?.$case === "passkeyResponseJson") {
+      obj.passkeyResponseJson = message.factor.value;
     }
     return obj;
   },
@@ -8123,7 +8158,146 @@ export const ReauthenticateRequest: MessageFns<ReauthenticateRequest> = {
         }
         break;
       }
+      case "passkeyResponseJson": {
+        if (object.factor?.value !== undefined && object.factor?.value !== null) {
+          message.factor = { $case: "passkeyResponseJson", value: object.factor.value };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseStartReauthenticationPasskeyRequest(): StartReauthenticationPasskeyRequest {
+  return {};
+}
+
+export const StartReauthenticationPasskeyRequest: MessageFns<StartReauthenticationPasskeyRequest> = {
+  encode(_: StartReauthenticationPasskeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartReauthenticationPasskeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartReauthenticationPasskeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): StartReauthenticationPasskeyRequest {
+    return {};
+  },
+
+  toJSON(_: StartReauthenticationPasskeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartReauthenticationPasskeyRequest>, I>>(
+    base?: I,
+  ): StartReauthenticationPasskeyRequest {
+    return StartReauthenticationPasskeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartReauthenticationPasskeyRequest>, I>>(
+    _: I,
+  ): StartReauthenticationPasskeyRequest {
+    const message = createBaseStartReauthenticationPasskeyRequest();
+    return message;
+  },
+};
+
+function createBaseStartReauthenticationPasskeyResponse(): StartReauthenticationPasskeyResponse {
+  return { optionsJson: "" };
+}
+
+export const StartReauthenticationPasskeyResponse: MessageFns<StartReauthenticationPasskeyResponse> = {
+  encode(message: StartReauthenticationPasskeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.optionsJson !== "") {
+      writer.uint32(10).string(message.optionsJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartReauthenticationPasskeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartReauthenticationPasskeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.optionsJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartReauthenticationPasskeyResponse {
+    return {
+      optionsJson: isSet(object.optionsJson)
+        ? globalThis.String(object.optionsJson)
+        : isSet(object.options_json)
+        ? globalThis.String(object.options_json)
+        : "",
+    };
+  },
+
+  toJSON(message: StartReauthenticationPasskeyResponse): unknown {
+    const obj: any = {};
+    if (message.optionsJson !== "") {
+      obj.optionsJson = message.optionsJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartReauthenticationPasskeyResponse>, I>>(
+    base?: I,
+  ): StartReauthenticationPasskeyResponse {
+    return StartReauthenticationPasskeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartReauthenticationPasskeyResponse>, I>>(
+    object: I,
+  ): StartReauthenticationPasskeyResponse {
+    const message = createBaseStartReauthenticationPasskeyResponse();
+    message.optionsJson = object.optionsJson ?? "";
     return message;
   },
 };
@@ -9129,13 +9303,20 @@ export const AuthServiceService = {
   /**
    * Proves the caller again, for the sensitive calls that refuse an old
    * session (REAUTHENTICATION_REQUIRED: ChangePassword, DisableTotp,
-   * RegenerateRecoveryCodes, ApiKeyService.CreateApiKey and RotateApiKey).
-   * Takes the account's password and, when the account has a confirmed
-   * TOTP authenticator, a current TOTP code or an unused recovery code in
-   * the same request (a user with a second factor must present it; the
-   * code is used up). On success the calling session's `auth_time` becomes
-   * now and its `amr` says how ("pwd", or "pwd" "otp" "mfa", or "pwd"
-   * "mfa"), and the response holds a fresh access token carrying both; the
+   * RegenerateRecoveryCodes, DeletePasskey, ApiKeyService.CreateApiKey and
+   * RotateApiKey).
+   * Takes the account's password and, when the account has a second factor
+   * (a confirmed TOTP authenticator or any passkey), one of them in the
+   * same request: a current TOTP code or an unused recovery code (TOTP
+   * accounts), or a passkey's answer to the options of
+   * StartReauthenticationPasskey for this session (accounts with a
+   * passkey). A user with a second factor must present one; the code or the
+   * passkey challenge is used up, and a passkey whose signature counter
+   * regressed is refused and audited (passkey_counter_regression). On
+   * success the calling session's `auth_time` becomes now and its `amr`
+   * says how ("pwd", or "pwd" "otp" "mfa", or "pwd" "mfa", or "pwd" "hwk"
+   * "mfa" / "pwd" "swk" "mfa" for a device-bound / synced passkey), and the
+   * response holds a fresh access token carrying both; the
    * refresh token is unchanged, and later refreshes keep them. Every check
    * counts toward the account's lockout like a Login attempt (a locked
    * account is refused unchecked), and every call spends the per-user
@@ -9147,13 +9328,17 @@ export const AuthServiceService = {
    * Status codes:
    *   OK: the session is freshly authenticated; the response holds its new
    *     access token.
-   *   INVALID_ARGUMENT: password is empty or too long, a code is
-   *     malformed, or the account has a second factor and no code is given,
-   *     or none and one is (reason VALIDATION_FAILED; google.rpc.BadRequest
-   *     names the field); or the password or the code is wrong, or the
-   *     account is locked (reason REAUTHENTICATION_FAILED, the same answer
-   *     for each). The session stays valid for the calls that need no
-   *     recent authentication.
+   *   INVALID_ARGUMENT: password is empty or too long, a code or the
+   *     passkey response is malformed, or the account has a second factor
+   *     and none is given, or a factor of a kind the account lacks is given
+   *     (reason VALIDATION_FAILED; google.rpc.BadRequest names the field);
+   *     or the password or the code is wrong, the passkey challenge is
+   *     unknown, used, expired or another session's, the assertion does not
+   *     verify or its counter regressed, or the account is locked (reason
+   *     REAUTHENTICATION_FAILED, the same answer for each). The session
+   *     stays valid for the calls that need no recent authentication.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: a passkey
+   *     response is given and the server has no WebAuthn relying party.
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
@@ -9170,6 +9355,43 @@ export const AuthServiceService = {
     responseSerialize: (value: ReauthenticateResponse): Buffer =>
       Buffer.from(ReauthenticateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReauthenticateResponse => ReauthenticateResponse.decode(value),
+  },
+  /**
+   * A passkey for Reauthenticate: returns the
+   * PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3; the caller's
+   * passkeys, user verification "preferred") to pass to
+   * navigator.credentials.get() (after
+   * PublicKeyCredential.parseRequestOptionsFromJSON); its answer goes to
+   * ReauthenticateRequest.passkey_response_json with the same session's
+   * access token. The challenge is single-use, lasts 5 minutes and belongs
+   * to the calling session; a new call replaces the session's earlier
+   * options. Not audited (nothing is proven yet; Reauthenticate is).
+   * Authenticated: `authorization: Bearer <access token>` of a session (API
+   * keys are refused).
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, is an API
+   *     key, or its session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND: the caller has no passkey.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: the server has
+   *     no WebAuthn relying party (WEBAUTHN_RP_ID).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startReauthenticationPasskey: {
+    path: "/gatehouse.auth.v1.AuthService/StartReauthenticationPasskey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartReauthenticationPasskeyRequest): Buffer =>
+      Buffer.from(StartReauthenticationPasskeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartReauthenticationPasskeyRequest =>
+      StartReauthenticationPasskeyRequest.decode(value),
+    responseSerialize: (value: StartReauthenticationPasskeyResponse): Buffer =>
+      Buffer.from(StartReauthenticationPasskeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartReauthenticationPasskeyResponse =>
+      StartReauthenticationPasskeyResponse.decode(value),
   },
   /**
    * Starts registering a passkey (WebAuthn) for the caller: returns the
@@ -10041,13 +10263,20 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   /**
    * Proves the caller again, for the sensitive calls that refuse an old
    * session (REAUTHENTICATION_REQUIRED: ChangePassword, DisableTotp,
-   * RegenerateRecoveryCodes, ApiKeyService.CreateApiKey and RotateApiKey).
-   * Takes the account's password and, when the account has a confirmed
-   * TOTP authenticator, a current TOTP code or an unused recovery code in
-   * the same request (a user with a second factor must present it; the
-   * code is used up). On success the calling session's `auth_time` becomes
-   * now and its `amr` says how ("pwd", or "pwd" "otp" "mfa", or "pwd"
-   * "mfa"), and the response holds a fresh access token carrying both; the
+   * RegenerateRecoveryCodes, DeletePasskey, ApiKeyService.CreateApiKey and
+   * RotateApiKey).
+   * Takes the account's password and, when the account has a second factor
+   * (a confirmed TOTP authenticator or any passkey), one of them in the
+   * same request: a current TOTP code or an unused recovery code (TOTP
+   * accounts), or a passkey's answer to the options of
+   * StartReauthenticationPasskey for this session (accounts with a
+   * passkey). A user with a second factor must present one; the code or the
+   * passkey challenge is used up, and a passkey whose signature counter
+   * regressed is refused and audited (passkey_counter_regression). On
+   * success the calling session's `auth_time` becomes now and its `amr`
+   * says how ("pwd", or "pwd" "otp" "mfa", or "pwd" "mfa", or "pwd" "hwk"
+   * "mfa" / "pwd" "swk" "mfa" for a device-bound / synced passkey), and the
+   * response holds a fresh access token carrying both; the
    * refresh token is unchanged, and later refreshes keep them. Every check
    * counts toward the account's lockout like a Login attempt (a locked
    * account is refused unchecked), and every call spends the per-user
@@ -10059,13 +10288,17 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * Status codes:
    *   OK: the session is freshly authenticated; the response holds its new
    *     access token.
-   *   INVALID_ARGUMENT: password is empty or too long, a code is
-   *     malformed, or the account has a second factor and no code is given,
-   *     or none and one is (reason VALIDATION_FAILED; google.rpc.BadRequest
-   *     names the field); or the password or the code is wrong, or the
-   *     account is locked (reason REAUTHENTICATION_FAILED, the same answer
-   *     for each). The session stays valid for the calls that need no
-   *     recent authentication.
+   *   INVALID_ARGUMENT: password is empty or too long, a code or the
+   *     passkey response is malformed, or the account has a second factor
+   *     and none is given, or a factor of a kind the account lacks is given
+   *     (reason VALIDATION_FAILED; google.rpc.BadRequest names the field);
+   *     or the password or the code is wrong, the passkey challenge is
+   *     unknown, used, expired or another session's, the assertion does not
+   *     verify or its counter regressed, or the account is locked (reason
+   *     REAUTHENTICATION_FAILED, the same answer for each). The session
+   *     stays valid for the calls that need no recent authentication.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: a passkey
+   *     response is given and the server has no WebAuthn relying party.
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
@@ -10073,6 +10306,34 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   reauthenticate: handleUnaryCall<ReauthenticateRequest, ReauthenticateResponse>;
+  /**
+   * A passkey for Reauthenticate: returns the
+   * PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3; the caller's
+   * passkeys, user verification "preferred") to pass to
+   * navigator.credentials.get() (after
+   * PublicKeyCredential.parseRequestOptionsFromJSON); its answer goes to
+   * ReauthenticateRequest.passkey_response_json with the same session's
+   * access token. The challenge is single-use, lasts 5 minutes and belongs
+   * to the calling session; a new call replaces the session's earlier
+   * options. Not audited (nothing is proven yet; Reauthenticate is).
+   * Authenticated: `authorization: Bearer <access token>` of a session (API
+   * keys are refused).
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, is an API
+   *     key, or its session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND: the caller has no passkey.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: the server has
+   *     no WebAuthn relying party (WEBAUTHN_RP_ID).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startReauthenticationPasskey: handleUnaryCall<
+    StartReauthenticationPasskeyRequest,
+    StartReauthenticationPasskeyResponse
+  >;
   /**
    * Starts registering a passkey (WebAuthn) for the caller: returns the
    * PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3) to pass to
@@ -11212,13 +11473,20 @@ export interface AuthServiceClient extends Client {
   /**
    * Proves the caller again, for the sensitive calls that refuse an old
    * session (REAUTHENTICATION_REQUIRED: ChangePassword, DisableTotp,
-   * RegenerateRecoveryCodes, ApiKeyService.CreateApiKey and RotateApiKey).
-   * Takes the account's password and, when the account has a confirmed
-   * TOTP authenticator, a current TOTP code or an unused recovery code in
-   * the same request (a user with a second factor must present it; the
-   * code is used up). On success the calling session's `auth_time` becomes
-   * now and its `amr` says how ("pwd", or "pwd" "otp" "mfa", or "pwd"
-   * "mfa"), and the response holds a fresh access token carrying both; the
+   * RegenerateRecoveryCodes, DeletePasskey, ApiKeyService.CreateApiKey and
+   * RotateApiKey).
+   * Takes the account's password and, when the account has a second factor
+   * (a confirmed TOTP authenticator or any passkey), one of them in the
+   * same request: a current TOTP code or an unused recovery code (TOTP
+   * accounts), or a passkey's answer to the options of
+   * StartReauthenticationPasskey for this session (accounts with a
+   * passkey). A user with a second factor must present one; the code or the
+   * passkey challenge is used up, and a passkey whose signature counter
+   * regressed is refused and audited (passkey_counter_regression). On
+   * success the calling session's `auth_time` becomes now and its `amr`
+   * says how ("pwd", or "pwd" "otp" "mfa", or "pwd" "mfa", or "pwd" "hwk"
+   * "mfa" / "pwd" "swk" "mfa" for a device-bound / synced passkey), and the
+   * response holds a fresh access token carrying both; the
    * refresh token is unchanged, and later refreshes keep them. Every check
    * counts toward the account's lockout like a Login attempt (a locked
    * account is refused unchecked), and every call spends the per-user
@@ -11230,13 +11498,17 @@ export interface AuthServiceClient extends Client {
    * Status codes:
    *   OK: the session is freshly authenticated; the response holds its new
    *     access token.
-   *   INVALID_ARGUMENT: password is empty or too long, a code is
-   *     malformed, or the account has a second factor and no code is given,
-   *     or none and one is (reason VALIDATION_FAILED; google.rpc.BadRequest
-   *     names the field); or the password or the code is wrong, or the
-   *     account is locked (reason REAUTHENTICATION_FAILED, the same answer
-   *     for each). The session stays valid for the calls that need no
-   *     recent authentication.
+   *   INVALID_ARGUMENT: password is empty or too long, a code or the
+   *     passkey response is malformed, or the account has a second factor
+   *     and none is given, or a factor of a kind the account lacks is given
+   *     (reason VALIDATION_FAILED; google.rpc.BadRequest names the field);
+   *     or the password or the code is wrong, the passkey challenge is
+   *     unknown, used, expired or another session's, the assertion does not
+   *     verify or its counter regressed, or the account is locked (reason
+   *     REAUTHENTICATION_FAILED, the same answer for each). The session
+   *     stays valid for the calls that need no recent authentication.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: a passkey
+   *     response is given and the server has no WebAuthn relying party.
    *   UNAUTHENTICATED: the bearer token is missing or invalid, or its
    *     session has ended; reason INVALID_ACCESS_TOKEN.
    *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
@@ -11257,6 +11529,45 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReauthenticateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A passkey for Reauthenticate: returns the
+   * PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3; the caller's
+   * passkeys, user verification "preferred") to pass to
+   * navigator.credentials.get() (after
+   * PublicKeyCredential.parseRequestOptionsFromJSON); its answer goes to
+   * ReauthenticateRequest.passkey_response_json with the same session's
+   * access token. The challenge is single-use, lasts 5 minutes and belongs
+   * to the calling session; a new call replaces the session's earlier
+   * options. Not audited (nothing is proven yet; Reauthenticate is).
+   * Authenticated: `authorization: Bearer <access token>` of a session (API
+   * keys are refused).
+   *
+   * Status codes:
+   *   OK: the response holds the options.
+   *   UNAUTHENTICATED: the bearer token is missing or invalid, is an API
+   *     key, or its session has ended; reason INVALID_ACCESS_TOKEN.
+   *   NOT_FOUND: reason PASSKEY_NOT_FOUND: the caller has no passkey.
+   *   FAILED_PRECONDITION: reason PASSKEYS_NOT_CONFIGURED: the server has
+   *     no WebAuthn relying party (WEBAUTHN_RP_ID).
+   *   RESOURCE_EXHAUSTED: rate limited; reason RATE_LIMITED and
+   *     google.rpc.RetryInfo says when to retry.
+   *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
+   */
+  startReauthenticationPasskey(
+    request: StartReauthenticationPasskeyRequest,
+    callback: (error: ServiceError | null, response: StartReauthenticationPasskeyResponse) => void,
+  ): ClientUnaryCall;
+  startReauthenticationPasskey(
+    request: StartReauthenticationPasskeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartReauthenticationPasskeyResponse) => void,
+  ): ClientUnaryCall;
+  startReauthenticationPasskey(
+    request: StartReauthenticationPasskeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartReauthenticationPasskeyResponse) => void,
   ): ClientUnaryCall;
   /**
    * Starts registering a passkey (WebAuthn) for the caller: returns the

@@ -378,7 +378,8 @@ export const ErrorReason = {
    */
   PASSKEY_ALREADY_REGISTERED: 62,
   /**
-   * PASSKEY_NOT_FOUND - RenamePasskey, DeletePasskey: the caller has no passkey with that id.
+   * PASSKEY_NOT_FOUND - RenamePasskey, DeletePasskey: the caller has no passkey with that id;
+   * StartReauthenticationPasskey: the caller has no passkey at all.
    * gRPC code: NOT_FOUND.
    */
   PASSKEY_NOT_FOUND: 63,
