@@ -13,6 +13,7 @@ import {
 } from '../storage/webhookDeliveries.ts';
 import type { AddressPolicy } from './createAddressPolicy.ts';
 import { postWebhook, type WebhookResponse } from './postWebhook.ts';
+import { retryDelayMs } from './retryDelayMs.ts';
 import type { WebhookMetrics } from './webhookMetrics.ts';
 import { webhookSecretOwner } from './webhookSecrets.ts';
 
@@ -59,14 +60,6 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   let inFlight: Promise<number> | undefined;
   let failing = false;
 
-  const backoffMs = (attempt: number) => {
-    const ceiling = Math.min(
-      settings.retryMaxMs,
-      settings.retryBaseMs * 2 ** Math.min(attempt - 1, 30),
-    );
-    return ceiling / 2 + (Math.random() * ceiling) / 2;
-  };
-
   /** The whsec_ secrets to sign with, or why there are none. */
   function secretsOf(d: ClaimedWebhookDelivery): string[] | string {
     if (secretBox === null) return 'signing secrets cannot be opened: MFA_ENCRYPTION_KEY is unset';
@@ -100,7 +93,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     const response = await attempt(d);
     const giveUp = !response.ok && (d.attempts >= settings.maxAttempts || d.period_over);
     const status = response.ok ? 'succeeded' : giveUp ? 'dead' : 'failed';
-    const retryInMs = status === 'failed' ? backoffMs(d.attempts) : 0;
+    const retryInMs = status === 'failed' ? retryDelayMs(d.attempts, settings) : 0;
     const fields = {
       deliveryId: d.id,
       endpointId: d.endpoint_id,
