@@ -139,7 +139,7 @@ export interface WebhookEndpoint {
   eventTypes: string[];
   /** Whether new events are queued for it; queued deliveries go on either way. */
   enabled: boolean;
-  /** Free text for administrators, at most 500 characters. */
+  /** Free text for administrators, at most 1000 characters. */
   description: string;
   createTime?: Date | undefined;
   updateTime?:
