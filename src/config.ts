@@ -52,6 +52,7 @@ import {
   type WebauthnConfig,
   webauthnEnvShape,
 } from './config/webauthnConfig.ts';
+import { toWebhookConfig, type WebhookConfig, webhookEnvShape } from './config/webhookConfig.ts';
 import { type MailConfig, mailEnvProblems, mailEnvShape, toMailConfig } from './mail/mailConfig.ts';
 import type { RateLimitSettings } from './ratelimit/createRateLimitBudgets.ts';
 import { maskUrlPassword } from './startup/maskUrlPassword.ts';
@@ -78,6 +79,8 @@ const envSchema = z.object({
   ...mfaEnvShape,
   // WEBAUTHN_RP_ID, WEBAUTHN_RP_NAME, WEBAUTHN_ORIGINS: src/config/webauthnConfig.ts
   ...webauthnEnvShape,
+  // WEBHOOK_* (addresses, timeouts, retries, secret overlap): src/config/webhookConfig.ts
+  ...webhookEnvShape,
   PAGE_TOKEN_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'at least 32 characters (unset: a per-database secret is generated)',
   }),
@@ -110,6 +113,7 @@ export interface Config {
   authz: AuthzConfig;
   mfa: MfaConfig;
   webauthn: WebauthnConfig;
+  webhooks: WebhookConfig;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
   pageTokenSecret: string | undefined;
   cleanup: CleanupConfig;
@@ -220,6 +224,7 @@ export function loadConfig(
     authz: toAuthzConfig(e),
     mfa: toMfaConfig(e),
     webauthn: toWebauthnConfig(e),
+    webhooks: toWebhookConfig(e),
     pageTokenSecret: e.PAGE_TOKEN_SECRET,
     cleanup: toCleanupConfig(e),
     mail: toMailConfig(e),

@@ -34,6 +34,7 @@ describe('foundation', () => {
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.authz.v1.AuthorizationService',
+      'gatehouse.admin.v1.WebhookAdminService',
       'gatehouse.postgres',
       'gatehouse.redis',
     ]) {
@@ -53,6 +54,7 @@ describe('foundation', () => {
       'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.UserAdminService',
+      'gatehouse.admin.v1.WebhookAdminService',
       'gatehouse.auth.v1.ApiKeyService',
       'gatehouse.auth.v1.AuthService',
       'gatehouse.authz.v1.AuthorizationService',

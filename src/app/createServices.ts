@@ -33,6 +33,12 @@ import {
   type RateLimitBudgets,
 } from '../ratelimit/createRateLimitBudgets.ts';
 import { createAppSecretLoader } from '../storage/appSecrets.ts';
+import { createAddressPolicy } from '../webhooks/createAddressPolicy.ts';
+import {
+  createWebhookAdminService,
+  type WebhookAdminService,
+} from '../webhooks/createWebhookAdminService.ts';
+import { createWebhookDispatcher } from '../webhooks/createWebhookDispatcher.ts';
 import type { Closers } from './createClosers.ts';
 import { resolveMfaSecretBox } from './resolveMfaSecretBox.ts';
 import type { Stores } from './startStores.ts';
@@ -45,6 +51,7 @@ export interface Services {
   organizations: OrganizationAdminService;
   apiKeys: ApiKeyService;
   authorization: AuthorizationService;
+  webhooks: WebhookAdminService;
   limits: RateLimitBudgets;
   /** MFA_REQUIRED_ROLES and the factor-presence cache, for the request path. */
   mfaEnrollment: MfaEnrollmentRule;
@@ -138,6 +145,18 @@ export async function createServices(
       decoyKey: createAppSecretLoader(pool, 'passkey_decoy'),
     },
   };
+  // Webhooks: every instance sends due deliveries (docs/webhooks.md); stopped before the pool ends.
+  const addresses = createAddressPolicy(config.webhooks.addresses);
+  const webhookDispatcher = createWebhookDispatcher({
+    pool,
+    secretBox: deps.mfa.secretBox,
+    addresses,
+    settings: config.webhooks,
+    log,
+    metrics: metrics.webhooks,
+  });
+  webhookDispatcher.start();
+  closers.push(() => webhookDispatcher.stop());
   if (config.database.url === undefined) {
     // Embedded dev mode: the first start creates an admin and prints its password once.
     await ensureEmbeddedAdmin(deps, log, (text) => process.stdout.write(text));
@@ -149,6 +168,13 @@ export async function createServices(
     organizations: createOrganizationAdminService(deps),
     apiKeys: createApiKeyService(deps),
     authorization: createAuthorizationService(deps),
+    webhooks: createWebhookAdminService({
+      pool,
+      pageTokens: deps.pageTokens,
+      secretBox: deps.mfa.secretBox,
+      addresses,
+      secretOverlapSec: config.webhooks.secretOverlapSec,
+    }),
     limits,
     mfaEnrollment: { requiredRoles: deps.mfa.requiredRoles, factors: deps.mfa.factors },
     reauthenticationWindowSec: deps.mfa.reauthenticationWindowSec,

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import { OrganizationAdminServiceService } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { WebhookAdminServiceService } from '../gen/gatehouse/admin/v1/webhook_admin_service.ts';
 import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { AuthorizationServiceService } from '../gen/gatehouse/authz/v1/authorization_service.ts';
@@ -20,6 +21,7 @@ import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from '../grpc/enforcePing
 import { loadPackageDefinition } from '../grpc/loadPackageDefinition.ts';
 import { createOrganizationAdminHandlers } from '../grpc/organizationAdminHandlers.ts';
 import { createServiceAccountAdminHandlers } from '../grpc/serviceAccountAdminHandlers.ts';
+import { createWebhookAdminHandlers } from '../grpc/webhookAdminHandlers.ts';
 import type { HealthMonitor } from '../health/createHealthMonitor.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
@@ -124,6 +126,14 @@ export async function startGrpcServer(
     bindService(
       AuthorizationServiceService,
       createAuthorizationHandlers(services.authorization),
+      bindDeps,
+    ),
+  );
+  server.addService(
+    WebhookAdminServiceService,
+    bindService(
+      WebhookAdminServiceService,
+      createWebhookAdminHandlers(services.webhooks),
       bindDeps,
     ),
   );

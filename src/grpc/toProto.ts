@@ -9,6 +9,7 @@ import type { Passkey } from '../domain/SecondFactor.ts';
 import type { ServiceAccount } from '../domain/ServiceAccount.ts';
 import type { Session } from '../domain/Session.ts';
 import type { ManagedUser, User } from '../domain/User.ts';
+import type { WebhookDelivery, WebhookEndpoint } from '../domain/Webhook.ts';
 import {
   type Invitation as InvitationMessage,
   InvitationStatus,
@@ -28,6 +29,11 @@ import {
   AuditOutcome,
   type ManagedUser as ManagedUserMessage,
 } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import {
+  type WebhookDelivery as WebhookDeliveryMessage,
+  WebhookDeliveryStatus,
+  type WebhookEndpoint as WebhookEndpointMessage,
+} from '../gen/gatehouse/admin/v1/webhook_admin_service.ts';
 import type { ApiKey as ApiKeyMessage } from '../gen/gatehouse/auth/v1/api_key.ts';
 import {
   type Passkey as PasskeyMessage,
@@ -296,3 +302,41 @@ export const invitationToProto = (i: Invitation): InvitationMessage => ({
   invitedByServiceAccountId: i.invitedByServiceAccountId ?? '',
   revokeTime: i.revokedAt ?? undefined,
 });
+
+/** A webhook endpoint as admins see it: never its secret (the domain type has none). */
+export function webhookEndpointToProto(e: WebhookEndpoint): WebhookEndpointMessage {
+  return {
+    id: e.id,
+    url: e.url,
+    eventTypes: e.eventTypes,
+    enabled: e.enabled,
+    description: e.description,
+    createTime: e.createdAt,
+    updateTime: e.updatedAt,
+    previousSecretExpireTime: e.previousSecretExpiresAt ?? undefined,
+  };
+}
+
+const WEBHOOK_DELIVERY_STATUS = {
+  pending: WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_PENDING,
+  succeeded: WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_SUCCEEDED,
+  failed: WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_FAILED,
+  dead: WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_DEAD,
+} as const;
+
+export function webhookDeliveryToProto(d: WebhookDelivery): WebhookDeliveryMessage {
+  return {
+    id: d.id,
+    webhookEndpointId: d.endpointId,
+    eventId: d.eventId,
+    eventType: d.eventType,
+    status: WEBHOOK_DELIVERY_STATUS[d.status],
+    attempts: d.attempts,
+    nextAttemptTime: d.nextAttemptAt ?? undefined,
+    lastStatusCode: d.lastStatusCode ?? 0,
+    lastError: d.lastError ?? '',
+    createTime: d.createdAt,
+    updateTime: d.updatedAt,
+    deliveredTime: d.deliveredAt ?? undefined,
+  };
+}

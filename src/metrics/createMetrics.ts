@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { AuthEvents } from '../auth/AuthEvents.ts';
 import { type CleanupMetrics, createCleanupMetrics } from '../cleanup/cleanupMetrics.ts';
 import { createMailMetrics, type MailMetrics } from '../mail/mailMetrics.ts';
+import { createWebhookMetrics, type WebhookMetrics } from '../webhooks/webhookMetrics.ts';
 
 /** Live state read at scrape time (gauges), bound once the app has built it. */
 export interface LiveState {
@@ -21,6 +22,8 @@ export interface Metrics {
   cleanup: CleanupMetrics;
   /** gatehouse_mail_* and gatehouse_outbox_pending (src/mail/mailMetrics.ts). */
   mail: MailMetrics;
+  /** gatehouse_webhook_* (src/webhooks/webhookMetrics.ts). */
+  webhooks: WebhookMetrics;
   bindLiveState(state: LiveState): void;
 }
 
@@ -108,6 +111,7 @@ export function createMetrics(): Metrics {
     registry,
     cleanup: createCleanupMetrics(registry),
     mail: createMailMetrics(registry),
+    webhooks: createWebhookMetrics(registry),
     bindLiveState(state) {
       live = state;
     },

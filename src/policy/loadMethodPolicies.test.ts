@@ -12,6 +12,7 @@ import { type FileDescriptorSet, FileDescriptorSetSchema } from '@bufbuild/proto
 import { OrganizationAdminServiceService } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
 import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
 import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
+import { WebhookAdminServiceService } from '../gen/gatehouse/admin/v1/webhook_admin_service.ts';
 import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { AuthorizationServiceService } from '../gen/gatehouse/authz/v1/authorization_service.ts';
@@ -25,6 +26,7 @@ const DEFINITIONS = {
   ServiceAccountAdminServiceService,
   OrganizationAdminServiceService,
   AuthorizationServiceService,
+  WebhookAdminServiceService,
 };
 const auth = (m: string) => `/gatehouse.auth.v1.AuthService/${m}`;
 const admin = (m: string) => `/gatehouse.admin.v1.UserAdminService/${m}`;
@@ -236,6 +238,15 @@ describe('loadMethodPolicies', () => {
         `${name} is audited`,
       );
       assert.deepEqual(p.audit?.subjectPath, [], `${name} names no subject user`);
+    }
+    for (const { path: name } of Object.values(WebhookAdminServiceService)) {
+      const p = policies.get(name);
+      assert.ok(p, name);
+      assert.equal(p.caller, 'authenticated');
+      assert.deepEqual(p.principalKinds, ['user', 'service_account', 'user_api_key']);
+      assert.equal(p.requiredRole, 'admin');
+      assert.equal(p.sourceBudget, 'read');
+      assert.ok(p.audit?.action.startsWith('webhook_'), `${name} is audited`);
     }
     assert.deepEqual(policies.get(serviceAccounts('UpdateServiceAccount'))?.audit, {
       action: 'service_account_update',

@@ -33,6 +33,7 @@ export const API_SERVICES = [
   'gatehouse.admin.v1.ServiceAccountAdminService',
   'gatehouse.admin.v1.OrganizationAdminService',
   'gatehouse.authz.v1.AuthorizationService',
+  'gatehouse.admin.v1.WebhookAdminService',
 ] as const;
 
 const EXTENSION = 'gatehouse.policy.v1.method_policy';

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { AuditActionName, AuditEvent, AuditOutcome } from '../domain/AuditEvent.ts';
+import { webhookEventTypeOf } from '../domain/Webhook.ts';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
+import { queueWebhookEvent, webhookEventDataOf } from './webhookEvents.ts';
 
 // The audit log (table audit_events): appended to by every use case, read by ListAuditEvents.
 
@@ -33,7 +35,10 @@ interface AuditEventInput {
   details?: AuditDetails;
 }
 
-/** Appends one audit event; call it inside the transaction of the change it records. */
+/**
+ * Appends one audit event, and queues the webhook event it is (src/domain/Webhook.ts); call it
+ * inside the transaction of the change it records.
+ */
 async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
   const org = event.details?.organization_id;
   const organizationId = typeof org === 'string' && UUID.test(org) ? org : null;
@@ -45,6 +50,9 @@ async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
             ${event.apiKeyId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
             ${event.outcome}, ${event.clientIp ?? ''}, ${event.userAgent ?? ''},
             ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})}, ${organizationId})`);
+  // The webhook event of the change, if it is one, commits with it (docs/webhooks.md).
+  const webhookType = webhookEventTypeOf(event.action, event.outcome);
+  if (webhookType !== null) await queueWebhookEvent(db, webhookType, webhookEventDataOf(event));
 }
 
 /** Who did what to whom, from where: the parts of an audit event a use case supplies. */

@@ -328,6 +328,36 @@ export const AuditAction = {
    * purpose).
    */
   AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION: 91,
+  /** AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE - WebhookAdminService.CreateWebhookEndpoint (details: webhook_endpoint_id). */
+  AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE: 95,
+  /** AUDIT_ACTION_WEBHOOK_ENDPOINT_GET - WebhookAdminService.GetWebhookEndpoint (details: webhook_endpoint_id). */
+  AUDIT_ACTION_WEBHOOK_ENDPOINT_GET: 96,
+  /** AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST - WebhookAdminService.ListWebhookEndpoints. */
+  AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST: 97,
+  /**
+   * AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE - WebhookAdminService.UpdateWebhookEndpoint (details: webhook_endpoint_id,
+   * fields).
+   */
+  AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE: 98,
+  /** AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE - WebhookAdminService.DeleteWebhookEndpoint (details: webhook_endpoint_id). */
+  AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE: 99,
+  /**
+   * AUDIT_ACTION_WEBHOOK_SECRET_ROTATE - WebhookAdminService.RotateWebhookSecret (details: webhook_endpoint_id,
+   * previous_secret_expires_at). Never the secret.
+   */
+  AUDIT_ACTION_WEBHOOK_SECRET_ROTATE: 100,
+  /** AUDIT_ACTION_WEBHOOK_DELIVERY_LIST - WebhookAdminService.ListWebhookDeliveries (details: webhook_endpoint_id). */
+  AUDIT_ACTION_WEBHOOK_DELIVERY_LIST: 101,
+  /**
+   * AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY - WebhookAdminService.ReplayWebhookDelivery (details: webhook_endpoint_id,
+   * webhook_delivery_id).
+   */
+  AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY: 102,
+  /**
+   * AUDIT_ACTION_WEBHOOK_TEST_SEND - WebhookAdminService.SendTestWebhookEvent (details: webhook_endpoint_id,
+   * webhook_event_id).
+   */
+  AUDIT_ACTION_WEBHOOK_TEST_SEND: 103,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -417,6 +447,15 @@ export namespace AuditAction {
   export type AUDIT_ACTION_PASSKEY_DELETE = typeof AuditAction.AUDIT_ACTION_PASSKEY_DELETE;
   export type AUDIT_ACTION_PASSKEY_LOGIN = typeof AuditAction.AUDIT_ACTION_PASSKEY_LOGIN;
   export type AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION = typeof AuditAction.AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION;
+  export type AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE = typeof AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE;
+  export type AUDIT_ACTION_WEBHOOK_ENDPOINT_GET = typeof AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_GET;
+  export type AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST = typeof AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST;
+  export type AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE = typeof AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE;
+  export type AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE = typeof AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE;
+  export type AUDIT_ACTION_WEBHOOK_SECRET_ROTATE = typeof AuditAction.AUDIT_ACTION_WEBHOOK_SECRET_ROTATE;
+  export type AUDIT_ACTION_WEBHOOK_DELIVERY_LIST = typeof AuditAction.AUDIT_ACTION_WEBHOOK_DELIVERY_LIST;
+  export type AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY = typeof AuditAction.AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY;
+  export type AUDIT_ACTION_WEBHOOK_TEST_SEND = typeof AuditAction.AUDIT_ACTION_WEBHOOK_TEST_SEND;
   export type UNRECOGNIZED = typeof AuditAction.UNRECOGNIZED;
 }
 
@@ -671,6 +710,33 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 91:
     case "AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION":
       return AuditAction.AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION;
+    case 95:
+    case "AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE;
+    case 96:
+    case "AUDIT_ACTION_WEBHOOK_ENDPOINT_GET":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_GET;
+    case 97:
+    case "AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST;
+    case 98:
+    case "AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE;
+    case 99:
+    case "AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE;
+    case 100:
+    case "AUDIT_ACTION_WEBHOOK_SECRET_ROTATE":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_SECRET_ROTATE;
+    case 101:
+    case "AUDIT_ACTION_WEBHOOK_DELIVERY_LIST":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_DELIVERY_LIST;
+    case 102:
+    case "AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY;
+    case 103:
+    case "AUDIT_ACTION_WEBHOOK_TEST_SEND":
+      return AuditAction.AUDIT_ACTION_WEBHOOK_TEST_SEND;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -846,6 +912,24 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_PASSKEY_LOGIN";
     case AuditAction.AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION:
       return "AUDIT_ACTION_PASSKEY_COUNTER_REGRESSION";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE:
+      return "AUDIT_ACTION_WEBHOOK_ENDPOINT_CREATE";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_GET:
+      return "AUDIT_ACTION_WEBHOOK_ENDPOINT_GET";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST:
+      return "AUDIT_ACTION_WEBHOOK_ENDPOINT_LIST";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE:
+      return "AUDIT_ACTION_WEBHOOK_ENDPOINT_UPDATE";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE:
+      return "AUDIT_ACTION_WEBHOOK_ENDPOINT_DELETE";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_SECRET_ROTATE:
+      return "AUDIT_ACTION_WEBHOOK_SECRET_ROTATE";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_DELIVERY_LIST:
+      return "AUDIT_ACTION_WEBHOOK_DELIVERY_LIST";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY:
+      return "AUDIT_ACTION_WEBHOOK_DELIVERY_REPLAY";
+    case AuditAction.AUDIT_ACTION_WEBHOOK_TEST_SEND:
+      return "AUDIT_ACTION_WEBHOOK_TEST_SEND";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

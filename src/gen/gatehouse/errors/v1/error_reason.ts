@@ -391,6 +391,33 @@ export const ErrorReason = {
    * gRPC code: UNAUTHENTICATED.
    */
   PASSKEY_LOGIN_FAILED: 64,
+  /**
+   * WEBHOOK_URL_NOT_ALLOWED - CreateWebhookEndpoint, UpdateWebhookEndpoint: the url is not one
+   * Gatehouse delivers to: not https (unless WEBHOOK_ALLOW_HTTP), with
+   * credentials or a fragment, or its host is an IP address in a loopback,
+   * private, link-local, unique-local, CGNAT, multicast, unspecified or
+   * other non-public range (unless WEBHOOK_ALLOW_PRIVATE_NETWORKS or
+   * WEBHOOK_ALLOWED_CIDRS allow it). google.rpc.BadRequest names the field.
+   * gRPC code: INVALID_ARGUMENT.
+   */
+  WEBHOOK_URL_NOT_ALLOWED: 67,
+  /**
+   * WEBHOOK_ENDPOINT_NOT_FOUND - WebhookAdminService: no webhook endpoint with that id.
+   * gRPC code: NOT_FOUND.
+   */
+  WEBHOOK_ENDPOINT_NOT_FOUND: 68,
+  /**
+   * WEBHOOK_DELIVERY_NOT_FOUND - ReplayWebhookDelivery: no delivery with that id for that endpoint.
+   * gRPC code: NOT_FOUND.
+   */
+  WEBHOOK_DELIVERY_NOT_FOUND: 69,
+  /**
+   * WEBHOOK_SECRETS_NOT_CONFIGURED - CreateWebhookEndpoint, RotateWebhookSecret: signing secrets cannot be
+   * stored, because MFA_ENCRYPTION_KEY (the key secrets are sealed under)
+   * is not set in production.
+   * gRPC code: FAILED_PRECONDITION.
+   */
+  WEBHOOK_SECRETS_NOT_CONFIGURED: 70,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -456,6 +483,10 @@ export namespace ErrorReason {
   export type PASSKEY_ALREADY_REGISTERED = typeof ErrorReason.PASSKEY_ALREADY_REGISTERED;
   export type PASSKEY_NOT_FOUND = typeof ErrorReason.PASSKEY_NOT_FOUND;
   export type PASSKEY_LOGIN_FAILED = typeof ErrorReason.PASSKEY_LOGIN_FAILED;
+  export type WEBHOOK_URL_NOT_ALLOWED = typeof ErrorReason.WEBHOOK_URL_NOT_ALLOWED;
+  export type WEBHOOK_ENDPOINT_NOT_FOUND = typeof ErrorReason.WEBHOOK_ENDPOINT_NOT_FOUND;
+  export type WEBHOOK_DELIVERY_NOT_FOUND = typeof ErrorReason.WEBHOOK_DELIVERY_NOT_FOUND;
+  export type WEBHOOK_SECRETS_NOT_CONFIGURED = typeof ErrorReason.WEBHOOK_SECRETS_NOT_CONFIGURED;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -638,6 +669,18 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 64:
     case "PASSKEY_LOGIN_FAILED":
       return ErrorReason.PASSKEY_LOGIN_FAILED;
+    case 67:
+    case "WEBHOOK_URL_NOT_ALLOWED":
+      return ErrorReason.WEBHOOK_URL_NOT_ALLOWED;
+    case 68:
+    case "WEBHOOK_ENDPOINT_NOT_FOUND":
+      return ErrorReason.WEBHOOK_ENDPOINT_NOT_FOUND;
+    case 69:
+    case "WEBHOOK_DELIVERY_NOT_FOUND":
+      return ErrorReason.WEBHOOK_DELIVERY_NOT_FOUND;
+    case 70:
+    case "WEBHOOK_SECRETS_NOT_CONFIGURED":
+      return ErrorReason.WEBHOOK_SECRETS_NOT_CONFIGURED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -765,6 +808,14 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "PASSKEY_NOT_FOUND";
     case ErrorReason.PASSKEY_LOGIN_FAILED:
       return "PASSKEY_LOGIN_FAILED";
+    case ErrorReason.WEBHOOK_URL_NOT_ALLOWED:
+      return "WEBHOOK_URL_NOT_ALLOWED";
+    case ErrorReason.WEBHOOK_ENDPOINT_NOT_FOUND:
+      return "WEBHOOK_ENDPOINT_NOT_FOUND";
+    case ErrorReason.WEBHOOK_DELIVERY_NOT_FOUND:
+      return "WEBHOOK_DELIVERY_NOT_FOUND";
+    case ErrorReason.WEBHOOK_SECRETS_NOT_CONFIGURED:
+      return "WEBHOOK_SECRETS_NOT_CONFIGURED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -1,0 +1,652 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { Webhook } from 'standardwebhooks';
+import {
+  WebhookAdminServiceClient,
+  WebhookAdminServiceService,
+  type WebhookDelivery,
+  WebhookDeliveryStatus,
+} from '../src/gen/gatehouse/admin/v1/webhook_admin_service.ts';
+import { User } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { eventually } from './helpers/eventually.ts';
+import { expectRpcError, rpcStatus } from './helpers/rpcError.ts';
+import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
+import { PASSWORD, registerUser, uniqueEmail } from './helpers/users.ts';
+
+type Methods = typeof WebhookAdminServiceService;
+type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
+type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
+
+/** A typed unary call of WebhookAdminService (the shared helper knows the other services). */
+function hook<K extends keyof Methods & string>(
+  client: WebhookAdminServiceClient,
+  method: K,
+  request: Partial<RequestOf<Methods[K]>>,
+  options: { token?: string; metadata?: Record<string, string> } = {},
+): Promise<ResponseOf<Methods[K]>> {
+  const definition = WebhookAdminServiceService[method];
+  // The message's defaults, then the fields given (nested messages are given whole).
+  const full = {
+    ...(definition.requestDeserialize(Buffer.alloc(0)) as object),
+    ...request,
+  } as RequestOf<Methods[K]>;
+  return new Promise((resolve, reject) => {
+    const md = new Metadata();
+    if (options.token !== undefined) md.set('authorization', `Bearer ${options.token}`);
+    for (const [k, v] of Object.entries(options.metadata ?? {})) md.set(k, v);
+    const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
+    if (typeof fn !== 'function') throw new Error(`no such method ${method}`);
+    fn.call(client, full, md, {}, (err: ServiceError | null, res: ResponseOf<Methods[K]>) =>
+      err ? reject(err) : resolve(res),
+    );
+  });
+}
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A real HTTP receiver on 127.0.0.1: /ok answers 204, /fail answers 500 until told otherwise,
+ * /redirect answers 302 to /ok. It records every request.
+ */
+async function startReceiver(): Promise<{
+  url: (path: string) => string;
+  localhostUrl: (path: string) => string;
+  received: Received[];
+  setFailing(failing: boolean): void;
+  close(): Promise<void>;
+}> {
+  const received: Received[] = [];
+  let failing = true;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      if (path.startsWith('/redirect')) {
+        res.writeHead(302, { location: `http://127.0.0.1:${port()}/ok` }).end();
+      } else if (path.startsWith('/fail') && failing) {
+        res.writeHead(500).end('receiver failing');
+      } else {
+        res.writeHead(204).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = () => (server.address() as AddressInfo).port;
+  return {
+    url: (path) => `http://127.0.0.1:${port()}${path}`,
+    localhostUrl: (path) => `http://localhost:${port()}${path}`,
+    received,
+    setFailing(value) {
+      failing = value;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A registered user given the admin role by SQL, as an operator could. */
+async function adminToken(gh: Gatehouse): Promise<string> {
+  const u = await registerUser(gh);
+  await gh.db.query(`UPDATE users SET roles = '{admin}' WHERE id = $1`, [u.user.id]);
+  return u.tokens.accessToken;
+}
+
+const headersOf = (r: Received) => ({
+  'webhook-id': String(r.headers['webhook-id']),
+  'webhook-timestamp': String(r.headers['webhook-timestamp']),
+  'webhook-signature': String(r.headers['webhook-signature']),
+});
+
+/** Verifies a received request with the standardwebhooks library, as a receiver would. */
+function verify(
+  secret: string,
+  r: Received,
+): { type: string; timestamp: string; data: Record<string, unknown> } {
+  return new Webhook(secret).verify(r.body, headersOf(r)) as never;
+}
+
+describe('signed webhooks', () => {
+  let gh: Gatehouse;
+  let client: WebhookAdminServiceClient;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let token: string;
+
+  before(async () => {
+    receiver = await startReceiver();
+    gh = await startGatehouse({
+      // The receiver runs on 127.0.0.1 over http: this server allows both.
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+      WEBHOOK_POLL_INTERVAL_MS: '20',
+      WEBHOOK_MAX_ATTEMPTS: '3',
+      WEBHOOK_RETRY_BASE_MS: '20',
+      WEBHOOK_RETRY_MAX_MS: '100',
+    });
+    client = new WebhookAdminServiceClient(gh.target, credentials.createInsecure());
+    token = await adminToken(gh);
+  });
+  after(async () => {
+    client.close();
+    await gh.stop();
+    await receiver.close();
+  });
+
+  const createEndpoint = (path: string, eventTypes: string[], enabled = true) =>
+    hook(
+      client,
+      'createWebhookEndpoint',
+      { url: receiver.url(path), eventTypes, enabled, description: `test ${path}` },
+      { token },
+    );
+
+  /** Waits until the receiver got a request on `path` for which `match` holds. */
+  const receivedOn = (path: string, match: (r: Received) => boolean = () => true) =>
+    eventually(
+      async () => receiver.received.filter((r) => r.path === path && match(r)),
+      (found) => found.length > 0,
+      { what: `a webhook on ${path}` },
+    ).then((found) => found[0] as Received);
+
+  const deliveriesOf = async (endpointId: string, status = 0) =>
+    (
+      await hook(
+        client,
+        'listWebhookDeliveries',
+        { webhookEndpointId: endpointId, status: status as WebhookDeliveryStatus },
+        { token },
+      )
+    ).deliveries;
+
+  it('answers each RPC by the caller: anonymous, non-admin user, non-admin key, admin', async () => {
+    const plain = await registerUser(gh);
+    const sa = await call(
+      gh.serviceAccounts,
+      'createServiceAccount',
+      { name: `hooks-${randomUUID().slice(0, 8)}`, displayName: 'x', description: '', roles: [] },
+      { token },
+    );
+    const key = await call(
+      gh.serviceAccounts,
+      'createServiceAccountKey',
+      { serviceAccountId: sa.serviceAccount?.id ?? '', displayName: 'k', roles: [] },
+      { token },
+    );
+    const callers = [
+      {
+        who: 'anonymous',
+        token: undefined,
+        code: 'UNAUTHENTICATED',
+        reason: 'INVALID_ACCESS_TOKEN',
+      },
+      {
+        who: 'non-admin user',
+        token: plain.tokens.accessToken,
+        code: 'PERMISSION_DENIED',
+        reason: 'ADMIN_ROLE_REQUIRED',
+      },
+      {
+        who: 'non-admin service account key',
+        token: key.secret,
+        code: 'PERMISSION_DENIED',
+        reason: 'ADMIN_ROLE_REQUIRED',
+      },
+      { who: 'admin', token, code: 'admin', reason: '' },
+    ] as const;
+    const methods = Object.keys(WebhookAdminServiceService) as (keyof Methods & string)[];
+    assert.equal(methods.length, 9);
+    for (const method of methods) {
+      for (const caller of callers) {
+        // Ids that name nothing: no call can change real state.
+        const request = {
+          webhookEndpointId: randomUUID(),
+          webhookDeliveryId: randomUUID(),
+          endpoint: { id: randomUUID(), url: '', eventTypes: [], enabled: false, description: 'x' },
+          updateMask: ['description'],
+          url: 'not a url',
+        };
+        const requestId = randomUUID();
+        let error: unknown;
+        try {
+          await hook(client, method, request as never, {
+            ...(caller.token === undefined ? {} : { token: caller.token }),
+            metadata: { 'x-request-id': requestId },
+          });
+        } catch (e) {
+          error = e;
+        }
+        if (caller.code === 'admin') {
+          if (method === 'listWebhookEndpoints') assert.equal(error, undefined);
+          else {
+            const s = rpcStatus(error);
+            assert.ok(
+              ['NOT_FOUND', 'INVALID_ARGUMENT'].includes(status[s.grpcCode] ?? ''),
+              `${method} by admin: ${status[s.grpcCode]} ${s.errorInfo?.reason}`,
+            );
+          }
+        } else {
+          const s = rpcStatus(error);
+          assert.equal(status[s.grpcCode], caller.code, `${method} by ${caller.who}`);
+          assert.equal(s.errorInfo?.reason, caller.reason, `${method} by ${caller.who}`);
+        }
+        const rows = await gh.db.query<{ action: string; outcome: string }>(
+          `SELECT action, outcome FROM audit_events WHERE request_id = $1 AND action LIKE 'webhook_%'`,
+          [requestId],
+        );
+        assert.equal(rows.length, 1, `${method} by ${caller.who}: one audit event`);
+        assert.equal(
+          rows[0]?.outcome,
+          caller.code === 'admin'
+            ? error === undefined
+              ? 'success'
+              : 'failure'
+            : caller.code === 'UNAUTHENTICATED'
+              ? 'failure'
+              : 'denied',
+          `${method} by ${caller.who}`,
+        );
+      }
+    }
+  });
+
+  it('shows the secret once: create returns it, get and list never do, and it is sealed at rest', async () => {
+    const created = await createEndpoint('/ok', ['user.created']);
+    assert.match(created.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+    const id = created.endpoint?.id ?? '';
+    const got = await hook(client, 'getWebhookEndpoint', { webhookEndpointId: id }, { token });
+    const listed = await hook(client, 'listWebhookEndpoints', { pageSize: 500 }, { token });
+    const key = created.secret.slice('whsec_'.length);
+    for (const shown of [got, listed]) {
+      assert.ok(!JSON.stringify(shown).includes(key), 'no secret in get/list');
+      assert.ok(!('secret' in shown), 'no secret field');
+    }
+    assert.equal(got.endpoint?.url, receiver.url('/ok'));
+    assert.deepEqual(got.endpoint?.eventTypes, ['user.created']);
+    assert.ok(listed.endpoints.some((e) => e.id === id));
+    const [row] = await gh.db.query<{ secret_ciphertext: Buffer }>(
+      'SELECT secret_ciphertext FROM webhook_endpoints WHERE id = $1',
+      [id],
+    );
+    assert.ok(row && !row.secret_ciphertext.toString('latin1').includes(key));
+    assert.ok(!row.secret_ciphertext.includes(Buffer.from(key, 'base64')));
+    const audit = await gh.db.query<{ details: Record<string, unknown> }>(
+      `SELECT details FROM audit_events WHERE action = 'webhook_endpoint_create' AND details->>'webhook_endpoint_id' = $1`,
+      [id],
+    );
+    assert.equal(audit.length, 1);
+    assert.ok(!JSON.stringify(audit).includes(key));
+    await hook(client, 'deleteWebhookEndpoint', { webhookEndpointId: id }, { token });
+    await expectRpcError(
+      hook(client, 'getWebhookEndpoint', { webhookEndpointId: id }, { token }),
+      status.NOT_FOUND,
+      'WEBHOOK_ENDPOINT_NOT_FOUND',
+    );
+  });
+
+  it('refuses bad fields with the field named', async () => {
+    const s = await expectRpcError(
+      hook(
+        client,
+        'createWebhookEndpoint',
+        { url: 'nope', eventTypes: ['user.nothing'], enabled: true },
+        { token },
+      ),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+    assert.deepEqual((s.fieldViolations ?? []).map((v) => v.field).sort(), ['event_types', 'url']);
+    await expectRpcError(
+      hook(
+        client,
+        'createWebhookEndpoint',
+        { url: receiver.url('/ok'), eventTypes: [], enabled: true },
+        { token },
+      ),
+      status.INVALID_ARGUMENT,
+      'VALIDATION_FAILED',
+    );
+  });
+
+  it('delivers events of real changes, signed, verifiable with standardwebhooks', async () => {
+    const types = [
+      'user.created',
+      'session.created',
+      'login.failed',
+      'password.changed',
+      'session.revoked',
+      'user.updated',
+      'user.disabled',
+    ];
+    const { endpoint, secret } = await createEndpoint('/ok?events', types);
+    const email = uniqueEmail('hooked');
+    const u = await registerUser(gh, { email });
+    const userId = u.user.id;
+    await assert.rejects(
+      call(gh.auth, 'login', { identifier: email, password: 'wrong-password-here-1' }),
+    );
+    const login = await call(gh.auth, 'login', { identifier: email, password: PASSWORD });
+    const newPassword = 'another-long-harbour-password-7';
+    const changed = await call(
+      gh.auth,
+      'changePassword',
+      { currentPassword: PASSWORD, newPassword },
+      { token: login.tokens?.accessToken ?? '' },
+    );
+    await call(gh.auth, 'logout', {}, { token: changed.tokens?.accessToken ?? '' });
+    await call(
+      gh.admin,
+      'updateUser',
+      {
+        user: User.fromPartial({ id: userId, displayName: 'Hooked' }),
+        updateMask: ['display_name'],
+      },
+      { token },
+    );
+    await call(gh.admin, 'disableUser', { userId }, { token });
+
+    const seen = new Map<string, { type: string; data: Record<string, unknown> }>();
+    await eventually(
+      async () => {
+        for (const r of receiver.received.filter((x) => x.path === '/ok?events')) {
+          const event = verify(secret, r);
+          if (event.data.user_id === userId) seen.set(event.type, event);
+        }
+        return [...seen.keys()].sort();
+      },
+      (got) => types.every((t) => got.includes(t)),
+      { what: 'every event type of the changes' },
+    );
+    for (const r of receiver.received.filter((x) => x.path === '/ok?events')) {
+      assert.match(String(r.headers['webhook-id']), /^evt_[0-9a-f]{32}$/);
+      assert.equal(r.headers['content-type'], 'application/json');
+      const event = verify(secret, r);
+      assert.match(event.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(
+        !r.body.includes(PASSWORD) && !r.body.includes(newPassword),
+        'no password in payloads',
+      );
+      assert.ok(!r.body.includes('$argon2'), 'no hash in payloads');
+    }
+    assert.equal(typeof seen.get('session.created')?.data.session_id, 'string');
+    assert.equal(seen.get('user.updated')?.data.fields, 'display_name');
+    assert.equal(seen.get('login.failed')?.data.reason, 'wrong_password');
+    // A tampered body does not verify.
+    const one = receiver.received.find((x) => x.path === '/ok?events') as Received;
+    assert.throws(() => new Webhook(secret).verify(`${one.body} `, headersOf(one)));
+    // Every delivery is listed as succeeded.
+    const listed = await deliveriesOf(
+      endpoint?.id ?? '',
+      WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_SUCCEEDED,
+    );
+    assert.ok(listed.length >= types.length);
+    assert.ok(listed.every((d) => d.attempts === 1 && d.lastStatusCode === 204 && d.deliveredTime));
+  });
+
+  it('writes no event for a change that rolls back (CreateUser of a taken email)', async () => {
+    await createEndpoint('/ok?created', ['user.created']);
+    const count = async () =>
+      Number(
+        (
+          await gh.db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM webhook_events WHERE type = 'user.created'`,
+          )
+        )[0]?.n,
+      );
+    const taken = (await registerUser(gh)).email;
+    const before = await count();
+    await expectRpcError(
+      call(gh.admin, 'createUser', { email: taken, roles: [], emailVerified: false }, { token }),
+      status.ALREADY_EXISTS,
+      'EMAIL_TAKEN',
+    );
+    assert.equal(await count(), before, 'the failed CreateUser queued nothing');
+    const created = await call(
+      gh.admin,
+      'createUser',
+      { email: uniqueEmail(), roles: [], emailVerified: false },
+      { token },
+    );
+    assert.equal(await count(), before + 1, 'a successful CreateUser queued one event');
+    await receivedOn('/ok?created', (r) => r.body.includes(created.user?.user?.id ?? '?'));
+  });
+
+  it('retries a failing receiver with backoff, dead-letters it, lists and replays it', async () => {
+    receiver.setFailing(true);
+    const { endpoint, secret } = await createEndpoint('/fail', ['user.created']);
+    const id = endpoint?.id ?? '';
+    const u = await registerUser(gh);
+    const dead = await eventually(
+      () => deliveriesOf(id, WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_DEAD),
+      (ds) => ds.length === 1,
+      { what: 'a dead delivery' },
+    );
+    const delivery = dead[0] as WebhookDelivery;
+    assert.equal(delivery.attempts, 3);
+    assert.equal(delivery.lastStatusCode, 500);
+    assert.equal(delivery.lastError, 'HTTP 500');
+    assert.equal(delivery.nextAttemptTime, undefined);
+    const attempts = receiver.received.filter((r) => r.path === '/fail');
+    assert.equal(attempts.length, 3, 'three attempts (WEBHOOK_MAX_ATTEMPTS)');
+    // The same event each time: one webhook-id (the backoff itself: retryDelayMs.test.ts).
+    assert.equal(new Set(attempts.map((r) => r.headers['webhook-id'])).size, 1);
+    assert.equal(attempts[0]?.headers['webhook-id'], delivery.eventId);
+    for (const r of attempts) assert.equal(verify(secret, r).data.user_id, u.user.id);
+    assert.deepEqual(
+      await deliveriesOf(id, WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_SUCCEEDED),
+      [],
+    );
+
+    receiver.setFailing(false);
+    const replayed = await hook(
+      client,
+      'replayWebhookDelivery',
+      { webhookEndpointId: id, webhookDeliveryId: delivery.id },
+      { token },
+    );
+    assert.equal(replayed.delivery?.status, WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_PENDING);
+    const ok = await eventually(
+      () => deliveriesOf(id, WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_SUCCEEDED),
+      (ds) => ds.length === 1,
+      { what: 'the replayed delivery to succeed' },
+    );
+    assert.equal(ok[0]?.eventId, delivery.eventId);
+    const all = receiver.received.filter((r) => r.path === '/fail');
+    assert.equal(all.length, 4);
+    assert.equal(all[3]?.headers['webhook-id'], delivery.eventId, 'a replay keeps the webhook-id');
+    verify(secret, all[3] as Received);
+    await expectRpcError(
+      hook(
+        client,
+        'replayWebhookDelivery',
+        { webhookEndpointId: id, webhookDeliveryId: randomUUID() },
+        { token },
+      ),
+      status.NOT_FOUND,
+      'WEBHOOK_DELIVERY_NOT_FOUND',
+    );
+  });
+
+  it('signs with both secrets during the overlap after a rotation', async () => {
+    const { endpoint, secret: oldSecret } = await createEndpoint('/ok?rotated', ['user.created']);
+    const id = endpoint?.id ?? '';
+    const rotated = await hook(client, 'rotateWebhookSecret', { webhookEndpointId: id }, { token });
+    assert.notEqual(rotated.secret, oldSecret);
+    assert.ok(rotated.endpoint?.previousSecretExpireTime instanceof Date);
+    assert.ok(
+      (rotated.endpoint?.previousSecretExpireTime?.getTime() ?? 0) > Date.now() + 23 * 3600_000,
+    );
+    const u = await registerUser(gh);
+    const r = await receivedOn('/ok?rotated', (x) => x.body.includes(u.user.id));
+    assert.equal(String(r.headers['webhook-signature']).split(' ').length, 2);
+    assert.equal(verify(rotated.secret, r).data.user_id, u.user.id);
+    assert.equal(verify(oldSecret, r).data.user_id, u.user.id);
+    assert.throws(() => verify(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, r));
+  });
+
+  it('does not follow redirects: a 3xx is a failed attempt', async () => {
+    const { endpoint } = await createEndpoint('/redirect', ['user.created']);
+    const id = endpoint?.id ?? '';
+    const test = await hook(client, 'sendTestWebhookEvent', { webhookEndpointId: id }, { token });
+    const eventId = test.delivery?.eventId ?? '';
+    assert.match(eventId, /^evt_/);
+    const [failed] = await eventually(
+      () => deliveriesOf(id),
+      (ds) => ds.some((d) => d.lastStatusCode === 302),
+      { what: 'the redirect to be recorded' },
+    );
+    assert.notEqual(failed?.status, WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_SUCCEEDED);
+    assert.match(failed?.lastError ?? '', /redirects are not followed/);
+    assert.ok(
+      receiver.received.some((r) => r.path === '/redirect' && r.headers['webhook-id'] === eventId),
+    );
+    assert.ok(
+      !receiver.received.some((r) => r.path === '/ok' && r.headers['webhook-id'] === eventId),
+    );
+  });
+
+  it('queues nothing for a disabled endpoint, and updates by field mask', async () => {
+    const { endpoint } = await createEndpoint('/ok?disabled', ['user.created'], false);
+    const id = endpoint?.id ?? '';
+    await registerUser(gh);
+    const queued = await gh.db.query('SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1', [
+      id,
+    ]);
+    assert.equal(queued.length, 0);
+    const updated = await hook(
+      client,
+      'updateWebhookEndpoint',
+      {
+        endpoint: {
+          id,
+          url: '',
+          eventTypes: ['user.created', 'user.deleted'],
+          enabled: true,
+          description: '',
+        },
+        updateMask: ['enabled', 'event_types'],
+      },
+      { token },
+    );
+    assert.equal(updated.endpoint?.enabled, true);
+    assert.deepEqual(updated.endpoint?.eventTypes, ['user.created', 'user.deleted']);
+    assert.equal(updated.endpoint?.url, receiver.url('/ok?disabled'), 'url untouched');
+    assert.equal(updated.endpoint?.description, 'test /ok?disabled', 'description untouched');
+    const u = await registerUser(gh);
+    await receivedOn('/ok?disabled', (r) => r.body.includes(u.user.id));
+  });
+});
+
+describe('webhook address rules (private networks not allowed)', () => {
+  let gh: Gatehouse;
+  let client: WebhookAdminServiceClient;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let token: string;
+
+  before(async () => {
+    receiver = await startReceiver();
+    gh = await startGatehouse({
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_POLL_INTERVAL_MS: '20',
+      WEBHOOK_MAX_ATTEMPTS: '1',
+    });
+    client = new WebhookAdminServiceClient(gh.target, credentials.createInsecure());
+    token = await adminToken(gh);
+  });
+  after(async () => {
+    client.close();
+    await gh.stop();
+    await receiver.close();
+  });
+
+  it('refuses an IP literal of a non-public range at create and update', async () => {
+    for (const url of [
+      receiver.url('/ok'),
+      'http://[::1]/hook',
+      'http://[::ffff:127.0.0.1]/hook',
+      'http://10.0.0.5/hook',
+      'http://169.254.169.254/latest',
+      'http://0x7f000001/hook',
+    ]) {
+      const s = await expectRpcError(
+        hook(
+          client,
+          'createWebhookEndpoint',
+          { url, eventTypes: ['user.created'], enabled: true },
+          { token },
+        ),
+        status.INVALID_ARGUMENT,
+        'WEBHOOK_URL_NOT_ALLOWED',
+      );
+      assert.equal(s.fieldViolations?.[0]?.field, 'url', url);
+      assert.match(s.message, /public addresses only/, url);
+    }
+    const created = await hook(
+      client,
+      'createWebhookEndpoint',
+      { url: 'http://hooks.example.com/x', eventTypes: ['user.created'], enabled: false },
+      { token },
+    );
+    const s = await expectRpcError(
+      hook(
+        client,
+        'updateWebhookEndpoint',
+        {
+          endpoint: {
+            id: created.endpoint?.id ?? '',
+            url: 'http://127.0.0.1/x',
+            eventTypes: [],
+            enabled: false,
+            description: '',
+          },
+          updateMask: ['url'],
+        },
+        { token },
+      ),
+      status.INVALID_ARGUMENT,
+      'WEBHOOK_URL_NOT_ALLOWED',
+    );
+    assert.equal(s.fieldViolations?.[0]?.field, 'endpoint.url');
+  });
+
+  it('refuses at delivery time a host name that resolves to loopback (localhost)', async () => {
+    const created = await hook(
+      client,
+      'createWebhookEndpoint',
+      { url: receiver.localhostUrl('/ok'), eventTypes: ['user.created'], enabled: true },
+      { token },
+    );
+    const id = created.endpoint?.id ?? '';
+    await hook(client, 'sendTestWebhookEvent', { webhookEndpointId: id }, { token });
+    await registerUser(gh);
+    const deliveries = await eventually(
+      async () =>
+        (
+          await hook(
+            client,
+            'listWebhookDeliveries',
+            { webhookEndpointId: id, status: WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_DEAD },
+            { token },
+          )
+        ).deliveries,
+      (ds) => ds.length === 2,
+      { what: 'both deliveries refused' },
+    );
+    for (const d of deliveries) {
+      assert.match(d.lastError, /refused: localhost resolves to .* loopback address/);
+      assert.equal(d.lastStatusCode, 0);
+    }
+    assert.equal(receiver.received.length, 0, 'nothing reached the receiver');
+  });
+});
