@@ -34,6 +34,11 @@ import {
   toSessionCacheConfig,
 } from './config/redisConfig.ts';
 import {
+  type RevocationConfig,
+  revocationEnvShape,
+  toRevocationConfig,
+} from './config/revocationConfig.ts';
+import {
   type GrpcConfig,
   type HttpConfig,
   servingEnvRules,
@@ -74,6 +79,9 @@ const envSchema = z.object({
   ...rateLimitEnvShape,
   ...apiKeyEnvShape,
   ...authzEnvShape,
+  // REVOCATION_HEARTBEAT_SEC, REVOCATION_RETENTION_SEC, REVOCATION_MAX_LAG:
+  // src/config/revocationConfig.ts
+  ...revocationEnvShape,
   // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER, REAUTHENTICATION_WINDOW_SEC, MFA_REQUIRED_ROLES:
   // src/config/mfaConfig.ts
   ...mfaEnvShape,
@@ -111,6 +119,7 @@ export interface Config {
   rateLimits: RateLimitSettings;
   apiKeys: ApiKeyConfig;
   authz: AuthzConfig;
+  revocations: RevocationConfig;
   mfa: MfaConfig;
   webauthn: WebauthnConfig;
   webhooks: WebhookConfig;
@@ -222,6 +231,7 @@ export function loadConfig(
     lockout: toLockoutConfig(e),
     apiKeys: toApiKeyConfig(e),
     authz: toAuthzConfig(e),
+    revocations: toRevocationConfig(e),
     mfa: toMfaConfig(e),
     webauthn: toWebauthnConfig(e),
     webhooks: toWebhookConfig(e),

@@ -2,6 +2,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { AuthEvents } from '../auth/AuthEvents.ts';
 import { type CleanupMetrics, createCleanupMetrics } from '../cleanup/cleanupMetrics.ts';
 import { createMailMetrics, type MailMetrics } from '../mail/mailMetrics.ts';
+import { createRevocationMetrics } from '../revocations/revocationMetrics.ts';
+import type { RevocationStreamEvents } from '../revocations/watchRevocations.ts';
 import { createWebhookMetrics, type WebhookMetrics } from '../webhooks/webhookMetrics.ts';
 
 /** Live state read at scrape time (gauges), bound once the app has built it. */
@@ -24,6 +26,8 @@ export interface Metrics {
   mail: MailMetrics;
   /** gatehouse_webhook_* (src/webhooks/webhookMetrics.ts). */
   webhooks: WebhookMetrics;
+  /** gatehouse_revocation_subscribers and gatehouse_revocation_events_sent_total. */
+  revocations: RevocationStreamEvents;
   bindLiveState(state: LiveState): void;
 }
 
@@ -112,6 +116,7 @@ export function createMetrics(): Metrics {
     cleanup: createCleanupMetrics(registry),
     mail: createMailMetrics(registry),
     webhooks: createWebhookMetrics(registry),
+    revocations: createRevocationMetrics(registry),
     bindLiveState(state) {
       live = state;
     },
