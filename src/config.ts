@@ -13,6 +13,12 @@ import {
   toDatabaseConfig,
 } from './config/databaseConfig.ts';
 import { type EnvRule, optionalString } from './config/envFields.ts';
+import {
+  type ExtAuthzConfig,
+  extAuthzEnvRules,
+  extAuthzEnvShape,
+  toExtAuthzConfig,
+} from './config/extAuthzConfig.ts';
 import { type MfaConfig, mfaEnvShape, toMfaConfig } from './config/mfaConfig.ts';
 import {
   type PasswordConfig,
@@ -73,6 +79,8 @@ const envSchema = z.object({
   ...rateLimitEnvShape,
   ...apiKeyEnvShape,
   ...authzEnvShape,
+  // EXT_AUTHZ_* (Envoy ext_authz: credential and identity headers): src/config/extAuthzConfig.ts
+  ...extAuthzEnvShape,
   // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER, REAUTHENTICATION_WINDOW_SEC, MFA_REQUIRED_ROLES:
   // src/config/mfaConfig.ts
   ...mfaEnvShape,
@@ -108,6 +116,7 @@ export interface Config {
   rateLimits: RateLimitSettings;
   apiKeys: ApiKeyConfig;
   authz: AuthzConfig;
+  extAuthz: ExtAuthzConfig;
   mfa: MfaConfig;
   webauthn: WebauthnConfig;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
@@ -168,7 +177,14 @@ function envRules(purpose: ConfigPurpose): EnvRule<Env>[] {
     purpose === 'server'
       ? [requiredInProduction('DATABASE_URL'), requiredInProduction('REDIS_URL'), mailRule]
       : [requiredInProduction('DATABASE_URL')];
-  return [...needs, ...servingEnvRules, ...tokenEnvRules, ...apiKeyEnvRules, ...passwordEnvRules];
+  return [
+    ...needs,
+    ...servingEnvRules,
+    ...tokenEnvRules,
+    ...apiKeyEnvRules,
+    ...passwordEnvRules,
+    ...extAuthzEnvRules,
+  ];
 }
 
 /**
@@ -218,6 +234,7 @@ export function loadConfig(
     lockout: toLockoutConfig(e),
     apiKeys: toApiKeyConfig(e),
     authz: toAuthzConfig(e),
+    extAuthz: toExtAuthzConfig(e),
     mfa: toMfaConfig(e),
     webauthn: toWebauthnConfig(e),
     pageTokenSecret: e.PAGE_TOKEN_SECRET,

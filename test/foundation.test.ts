@@ -34,6 +34,7 @@ describe('foundation', () => {
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.authz.v1.AuthorizationService',
+      'envoy.service.auth.v3.Authorization',
       'gatehouse.postgres',
       'gatehouse.redis',
     ]) {
@@ -50,6 +51,7 @@ describe('foundation', () => {
     const services = await bufCurl(`http://${gh.target}`, ['--list-services']);
     assert.equal(services.code, 0, services.stderr);
     assert.deepEqual(services.stdout.trim().split('\n').sort(), [
+      'envoy.service.auth.v3.Authorization',
       'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.UserAdminService',

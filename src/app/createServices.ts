@@ -18,6 +18,7 @@ import {
   createAuthorizationService,
 } from '../authz/createAuthorizationService.ts';
 import type { Config } from '../config.ts';
+import { createExtAuthz, type ExtAuthz } from '../extAuthz/createExtAuthz.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
 import { createMailTransport } from '../mail/createMailTransport.ts';
@@ -45,6 +46,8 @@ export interface Services {
   organizations: OrganizationAdminService;
   apiKeys: ApiKeyService;
   authorization: AuthorizationService;
+  /** Envoy ext_authz Check. */
+  extAuthz: ExtAuthz;
   limits: RateLimitBudgets;
   /** MFA_REQUIRED_ROLES and the factor-presence cache, for the request path. */
   mfaEnrollment: MfaEnrollmentRule;
@@ -149,6 +152,7 @@ export async function createServices(
     organizations: createOrganizationAdminService(deps),
     apiKeys: createApiKeyService(deps),
     authorization: createAuthorizationService(deps),
+    extAuthz: createExtAuthz(deps, config.extAuthz),
     limits,
     mfaEnrollment: { requiredRoles: deps.mfa.requiredRoles, factors: deps.mfa.factors },
     reauthenticationWindowSec: deps.mfa.reauthenticationWindowSec,
