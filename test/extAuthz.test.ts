@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { importJWK, type JWK, SignJWT } from 'jose';
+import { bufCurl } from './helpers/bufCurl.ts';
 import {
   type CheckResponse,
   checkRequest,
@@ -437,5 +438,30 @@ describe('Envoy ext_authz (envoy.service.auth.v3.Authorization/Check)', () => {
       envoy2,
     );
     assert.equal(other.status?.code, status.OK);
+  });
+
+  it('is served by reflection and works from buf curl as docs/envoy.md prints it', async () => {
+    const u = await registerUser(gh);
+    const res = await bufCurl(`http://${gh.target}/envoy.service.auth.v3.Authorization/Check`, [
+      '-H',
+      `authorization: Bearer ${gatewayKey}`,
+      '-d',
+      JSON.stringify({
+        attributes: {
+          request: { http: { headers: { authorization: `Bearer ${u.tokens.accessToken}` } } },
+          contextExtensions: {},
+        },
+      }),
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const answer = JSON.parse(res.stdout);
+    assert.deepEqual(answer.status ?? {}, {}, 'status OK (code 0, not written)');
+    assert.ok(
+      answer.okResponse.headers.some(
+        (h: { header: { key: string; value: string } }) =>
+          h.header.key === 'x-gatehouse-user-id' && h.header.value === u.user.id,
+      ),
+      res.stdout,
+    );
   });
 });
