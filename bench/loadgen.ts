@@ -17,6 +17,7 @@ import { LatencyRecorder } from './lib/stats.ts';
 import {
   checkPermissionWorkload,
   exchangeApiKeyWorkload,
+  extAuthzCheckWorkload,
   listUsersWorkload,
   loginWorkload,
   refreshWorkload,
@@ -47,6 +48,8 @@ async function createWorkload(job: Job): Promise<Workload> {
       return listUsersWorkload(w, job.channels);
     case 'check-permission':
       return checkPermissionWorkload(w, job.channels);
+    case 'ext-authz-check':
+      return extAuthzCheckWorkload(w, job.channels);
     case 'argon2-verify':
       return argon2VerifyWorkload(w);
     case 'argon2-hash':

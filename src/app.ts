@@ -6,9 +6,14 @@ import { startHttpServer } from './app/startHttpServer.ts';
 import { startStores } from './app/startStores.ts';
 import { startCleanup } from './cleanup/createCleanupRunner.ts';
 import type { Config } from './config.ts';
+import { ENVOY_AUTHORIZATION_POLICIES, readEnvoyImage } from './grpc/envoyAuthorization.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics/createMetrics.ts';
-import { loadMethodPolicies, readPolicyImage } from './policy/loadMethodPolicies.ts';
+import {
+  loadDeclaredPolicies,
+  loadMethodPolicies,
+  readPolicyImage,
+} from './policy/loadMethodPolicies.ts';
 import { findStartupProblems } from './startup/findStartupProblems.ts';
 import { StartupError } from './startup/StartupError.ts';
 import { startupNotices } from './startupNotices.ts';
@@ -33,7 +38,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     // call policies are part of it (a method without one must not be served with a guess).
     const problems = await findStartupProblems(config);
     if (problems.length > 0) throw new StartupError(problems);
-    const policies = loadMethodPolicies(readPolicyImage());
+    // Envoy's Check has no place for the option in Envoy's protos: its policy is declared in
+    // TypeScript and validated the same way (src/grpc/envoyAuthorization.ts).
+    const policies = new Map([
+      ...loadMethodPolicies(readPolicyImage()),
+      ...loadDeclaredPolicies(readPolicyImage(), readEnvoyImage(), ENVOY_AUTHORIZATION_POLICIES),
+    ]);
 
     const notices = startupNotices(config);
     for (const warning of notices.warnings) log.warn(warning);

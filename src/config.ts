@@ -13,6 +13,12 @@ import {
   toDatabaseConfig,
 } from './config/databaseConfig.ts';
 import { type EnvRule, optionalString } from './config/envFields.ts';
+import {
+  type ExtAuthzConfig,
+  extAuthzEnvRules,
+  extAuthzEnvShape,
+  toExtAuthzConfig,
+} from './config/extAuthzConfig.ts';
 import { type MfaConfig, mfaEnvShape, toMfaConfig } from './config/mfaConfig.ts';
 import {
   type PasswordConfig,
@@ -82,6 +88,8 @@ const envSchema = z.object({
   // REVOCATION_HEARTBEAT_SEC, REVOCATION_RETENTION_SEC, REVOCATION_MAX_LAG:
   // src/config/revocationConfig.ts
   ...revocationEnvShape,
+  // EXT_AUTHZ_* (Envoy ext_authz: credential and identity headers): src/config/extAuthzConfig.ts
+  ...extAuthzEnvShape,
   // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER, REAUTHENTICATION_WINDOW_SEC, MFA_REQUIRED_ROLES:
   // src/config/mfaConfig.ts
   ...mfaEnvShape,
@@ -120,6 +128,7 @@ export interface Config {
   apiKeys: ApiKeyConfig;
   authz: AuthzConfig;
   revocations: RevocationConfig;
+  extAuthz: ExtAuthzConfig;
   mfa: MfaConfig;
   webauthn: WebauthnConfig;
   webhooks: WebhookConfig;
@@ -181,7 +190,14 @@ function envRules(purpose: ConfigPurpose): EnvRule<Env>[] {
     purpose === 'server'
       ? [requiredInProduction('DATABASE_URL'), requiredInProduction('REDIS_URL'), mailRule]
       : [requiredInProduction('DATABASE_URL')];
-  return [...needs, ...servingEnvRules, ...tokenEnvRules, ...apiKeyEnvRules, ...passwordEnvRules];
+  return [
+    ...needs,
+    ...servingEnvRules,
+    ...tokenEnvRules,
+    ...apiKeyEnvRules,
+    ...passwordEnvRules,
+    ...extAuthzEnvRules,
+  ];
 }
 
 /**
@@ -232,6 +248,7 @@ export function loadConfig(
     apiKeys: toApiKeyConfig(e),
     authz: toAuthzConfig(e),
     revocations: toRevocationConfig(e),
+    extAuthz: toExtAuthzConfig(e),
     mfa: toMfaConfig(e),
     webauthn: toWebauthnConfig(e),
     webhooks: toWebhookConfig(e),

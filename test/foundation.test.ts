@@ -35,6 +35,7 @@ describe('foundation', () => {
       'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.authz.v1.AuthorizationService',
       'gatehouse.admin.v1.WebhookAdminService',
+      'envoy.service.auth.v3.Authorization',
       'gatehouse.postgres',
       'gatehouse.redis',
     ]) {
@@ -51,6 +52,7 @@ describe('foundation', () => {
     const services = await bufCurl(`http://${gh.target}`, ['--list-services']);
     assert.equal(services.code, 0, services.stderr);
     assert.deepEqual(services.stdout.trim().split('\n').sort(), [
+      'envoy.service.auth.v3.Authorization',
       'gatehouse.admin.v1.OrganizationAdminService',
       'gatehouse.admin.v1.ServiceAccountAdminService',
       'gatehouse.admin.v1.UserAdminService',

@@ -47,6 +47,12 @@ export type WorkloadSpec =
       credential: string;
       checks: { userId: string; organizationId: string; permission: string }[];
     }
+  /**
+   * Envoy's ext_authz Authorization/Check, cycling through `tokens` as the checked requests'
+   * `authorization: Bearer`, each call presenting `gatewayKey` (a service account's API key
+   * holding `gateway:check`) as Envoy's initial_metadata would.
+   */
+  | { kind: 'ext-authz-check'; target: string; gatewayKey: string; tokens: string[] }
   /** Refresh: worker i rotates chain i (needs one refresh token per worker). */
   | { kind: 'refresh'; target: string; refreshTokens: string[] }
   /** ListUsers with page_size `pageSize`, alternating between the given pages (label -> token). */

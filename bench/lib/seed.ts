@@ -269,6 +269,33 @@ export class Seeder {
     }
   }
 
+  /**
+   * The gateway of ext-authz-check: a service account whose global role grants
+   * `gateway:check` (seeded by migration 0016), with one API key, made through the CLI's use
+   * case like the other service accounts. Returns the key's secret.
+   */
+  async gatewayKey(): Promise<string> {
+    await this.#db.pool.query(
+      `WITH role AS (
+         INSERT INTO roles (name, scope) VALUES ('bench-gateway', 'global')
+         ON CONFLICT (scope, name) DO UPDATE SET name = EXCLUDED.name RETURNING id)
+       INSERT INTO role_permissions (role_id, permission)
+       SELECT id, 'gateway:check' FROM role ON CONFLICT DO NOTHING`,
+    );
+    const pool = await this.#pool();
+    try {
+      const name = `bench-gateway-${String(++this.#serviceAccounts).padStart(4, '0')}`;
+      const { key } = await createServiceAccountWithKey(
+        { pool, apiKeyLimits: this.#options.apiKeyLimits },
+        { name, displayName: '', description: '', roles: ['bench-gateway'] },
+        { clientIp: '', userAgent: 'gatehouse-bench', requestId: '' },
+      );
+      return key.secret;
+    } finally {
+      await pool.end();
+    }
+  }
+
   /** A small pool on the benchmark database for the server's own code to use. */
   #pool() {
     return createDatabase({

@@ -1,6 +1,7 @@
 import type { ScenarioName } from '../lib/options.ts';
 import { checkPermission } from './checkPermission.ts';
 import { exchangeApiKey } from './exchangeApiKey.ts';
+import { extAuthzCheck } from './extAuthzCheck.ts';
 import { listUsers } from './listUsers.ts';
 import { login, register } from './passwords.ts';
 import { refresh } from './refresh.ts';
@@ -18,4 +19,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   refresh,
   'list-users': listUsers,
   'check-permission': checkPermission,
+  'ext-authz-check': extAuthzCheck,
 };

@@ -27,6 +27,7 @@ import {
   CheckPermissionResponse,
   DecisionReason,
 } from '../../src/gen/gatehouse/authz/v1/authorization_service.ts';
+import { decodeCheckResponse, ENVOY_CHECK_PATH, encodeCheckRequest } from '../lib/envoyCheck.ts';
 import { OpError, StopWorker, UnaryCaller } from '../lib/grpcUnary.ts';
 import type { WorkloadSpec } from '../lib/protocol.ts';
 import type { Workload } from './Workload.ts';
@@ -223,6 +224,33 @@ export async function checkPermissionWorkload(
       const res = CheckPermissionResponse.decode(await caller.call(worker, path, request, headers));
       if (!res.allowed || res.reason !== DecisionReason.DECISION_REASON_ORGANIZATION_ROLE) {
         throw new OpError('DENIED', `CheckPermission: allowed=${res.allowed} reason=${res.reason}`);
+      }
+      return undefined;
+    },
+    close: () => caller.close(),
+  };
+}
+
+/** Envoy's Check for each token in turn; every answer must let the request through as its user. */
+export async function extAuthzCheckWorkload(
+  spec: Spec<'ext-authz-check'>,
+  channels: number,
+): Promise<Workload> {
+  if (spec.tokens.length === 0) throw new Error('ext-authz-check needs at least one token');
+  const caller = await connected(spec.target, channels);
+  const requests = spec.tokens.map(encodeCheckRequest);
+  const headers = { authorization: `Bearer ${spec.gatewayKey}` };
+  let next = 0;
+  return {
+    async op(worker) {
+      const request = requests[next++ % requests.length] as Buffer;
+      const res = decodeCheckResponse(
+        await caller.call(worker, ENVOY_CHECK_PATH, request, headers),
+      );
+      const userId = res.ok_response?.headers?.find((h) => h.header?.key === 'x-gatehouse-user-id')
+        ?.header?.value;
+      if ((res.status?.code ?? 0) !== 0 || res.http_response !== 'ok_response' || !userId) {
+        throw new OpError('DENIED', `Check: ${JSON.stringify(res.status)} ${res.http_response}`);
       }
       return undefined;
     },

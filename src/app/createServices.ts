@@ -18,6 +18,7 @@ import {
   createAuthorizationService,
 } from '../authz/createAuthorizationService.ts';
 import type { Config } from '../config.ts';
+import { createExtAuthz, type ExtAuthz } from '../extAuthz/createExtAuthz.ts';
 import type { Logger } from '../log.ts';
 import { createAccountMail } from '../mail/createAccountMail.ts';
 import { createMailTransport } from '../mail/createMailTransport.ts';
@@ -56,6 +57,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   authorization: AuthorizationService;
   webhooks: WebhookAdminService;
+  /** Envoy ext_authz Check. */
+  extAuthz: ExtAuthz;
   limits: RateLimitBudgets;
   /** MFA_REQUIRED_ROLES and the factor-presence cache, for the request path. */
   mfaEnrollment: MfaEnrollmentRule;
@@ -193,6 +196,7 @@ export async function createServices(
       addresses,
       secretOverlapSec: config.webhooks.secretOverlapSec,
     }),
+    extAuthz: createExtAuthz(deps, config.extAuthz),
     limits,
     mfaEnrollment: { requiredRoles: deps.mfa.requiredRoles, factors: deps.mfa.factors },
     reauthenticationWindowSec: deps.mfa.reauthenticationWindowSec,

@@ -18,6 +18,8 @@ import { type BindDeps, bindService } from '../grpc/bindService.ts';
 import { createClientAddressResolver } from '../grpc/clientAddress.ts';
 import { createMetadataLimitInterceptor } from '../grpc/createMetadataLimitInterceptor.ts';
 import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from '../grpc/enforcePingPolicy.ts';
+import { loadEnvoyAuthorizationService, readEnvoyImage } from '../grpc/envoyAuthorization.ts';
+import { createExtAuthzHandlers } from '../grpc/extAuthzHandlers.ts';
 import { loadPackageDefinition } from '../grpc/loadPackageDefinition.ts';
 import { createOrganizationAdminHandlers } from '../grpc/organizationAdminHandlers.ts';
 import { createServiceAccountAdminHandlers } from '../grpc/serviceAccountAdminHandlers.ts';
@@ -143,6 +145,12 @@ export async function startGrpcServer(
       createWebhookAdminHandlers(services.webhooks),
       bindDeps,
     ),
+  );
+  // Envoy ext_authz, from Envoy's own protos, through the same binding and call chain.
+  const envoyAuthorization = loadEnvoyAuthorizationService(readEnvoyImage());
+  server.addService(
+    envoyAuthorization,
+    bindService(envoyAuthorization, createExtAuthzHandlers(services.extAuthz), bindDeps),
   );
   deps.monitor.health.addToServer(server);
   new ReflectionService(loadPackageDefinition()).addToServer(server);

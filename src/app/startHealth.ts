@@ -1,3 +1,4 @@
+import { ENVOY_AUTHORIZATION_SERVICE } from '../grpc/envoyAuthorization.ts';
 import {
   createHealthMonitor,
   type DependencyProbe,
@@ -33,7 +34,7 @@ export async function startHealth(
     // gatehouse.redis answers SERVING instead of NOT_FOUND.
     probes.push({ name: 'redis', check: () => Promise.resolve() });
   }
-  const monitor = createHealthMonitor([...API_SERVICES], probes, log);
+  const monitor = createHealthMonitor([...API_SERVICES, ENVOY_AUTHORIZATION_SERVICE], probes, log);
   await monitor.start();
   metrics.bindLiveState({
     rateLimitMode: () => limits.status(),

@@ -7,10 +7,15 @@ import {
 } from '@bufbuild/protobuf/wkt';
 import * as protoLoader from '@grpc/proto-loader';
 
-// buf images of proto/ (with imports), of grpc.health.v1 and of google/rpc/status.proto and
-// error_details.proto (so clients can decode the error details every error carries), committed
-// and kept in sync by `npm run generate`.
-const IMAGES = ['../gen/gatehouse.binpb', '../gen/health.binpb', '../gen/google-rpc.binpb'];
+// buf images of proto/ (with imports), of grpc.health.v1, of google/rpc/status.proto and
+// error_details.proto (so clients can decode the error details every error carries) and of
+// Envoy's ext_authz API, committed and kept in sync by `npm run generate`.
+const IMAGES = [
+  '../gen/gatehouse.binpb',
+  '../gen/health.binpb',
+  '../gen/google-rpc.binpb',
+  '../gen/envoy-ext-authz.binpb',
+];
 
 const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
@@ -21,8 +26,8 @@ const LOADER_OPTIONS: protoLoader.Options = {
 };
 
 /**
- * Builds the package definition the reflection service serves: our API, grpc.health.v1 and
- * the google.rpc error details.
+ * Builds the package definition the reflection service serves: our API, grpc.health.v1, the
+ * google.rpc error details and Envoy's envoy.service.auth.v3.Authorization.
  * proto-loader drops each file's `dependency` list and merges files of one package, which
  * leaves buf curl / grpcurl unable to resolve anything; so every definition gets
  * the complete set of original descriptors from the buf images instead.

@@ -16,8 +16,14 @@ import { WebhookAdminServiceService } from '../gen/gatehouse/admin/v1/webhook_ad
 import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
 import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
 import { AuthorizationServiceService } from '../gen/gatehouse/authz/v1/authorization_service.ts';
+import { ENVOY_AUTHORIZATION_POLICIES, readEnvoyImage } from '../grpc/envoyAuthorization.ts';
 import { StartupError } from '../startup/StartupError.ts';
-import { loadMethodPolicies, readPolicyImage } from './loadMethodPolicies.ts';
+import {
+  type DeclaredMethodPolicy,
+  loadDeclaredPolicies,
+  loadMethodPolicies,
+  readPolicyImage,
+} from './loadMethodPolicies.ts';
 
 const DEFINITIONS = {
   AuthServiceService,
@@ -511,6 +517,77 @@ describe('loadMethodPolicies', () => {
     assert.match(
       keysOnly.join('\n'),
       /ExchangeApiKey.*requires_recent_auth needs CALLER_AUTHENTICATED with PRINCIPAL_KIND_USER/,
+    );
+  });
+});
+
+describe('loadDeclaredPolicies (Envoy ext_authz Check, declared in TypeScript)', () => {
+  const CHECK = '/envoy.service.auth.v3.Authorization/Check';
+  const declared = (policy: DeclaredMethodPolicy['policy'], method = 'Check') => [
+    { service: 'envoy.service.auth.v3.Authorization', method, policy },
+  ];
+  const problemsOfDeclared = (list: DeclaredMethodPolicy[]) => {
+    try {
+      loadDeclaredPolicies(readPolicyImage(), readEnvoyImage(), list);
+    } catch (error) {
+      assert.ok(error instanceof StartupError, String(error));
+      return error.problems.join('\n');
+    }
+    assert.fail('the policies loaded');
+  };
+  const base = ENVOY_AUTHORIZATION_POLICIES[0]?.policy ?? {};
+
+  it("gives Check a service-account caller, no budgets and Envoy's gRPC path", () => {
+    const policies = loadDeclaredPolicies(
+      readPolicyImage(),
+      readEnvoyImage(),
+      ENVOY_AUTHORIZATION_POLICIES,
+    );
+    assert.deepEqual([...policies.keys()], [CHECK]);
+    assert.deepEqual(policies.get(CHECK), {
+      path: CHECK,
+      caller: 'authenticated',
+      principalKinds: ['service_account'],
+      requiredRole: null,
+      requiredPermission: null,
+      sourceBudget: null,
+      accountBudget: null,
+      spendsKeyBudget: false,
+      requiresRecentAuth: false,
+      audit: null,
+    });
+  });
+
+  it('refuses what a proto policy could not say, naming the method', () => {
+    assert.match(
+      problemsOfDeclared(declared({ ...base, caller: 'CALLER_SOMEONE' })),
+      /Authorization\.Check \(declared in TypeScript\): .*CALLER_SOMEONE/,
+    );
+    assert.match(
+      problemsOfDeclared(declared({ ...base, budget: 'none' })),
+      /Authorization\.Check \(declared in TypeScript\): .*budget/,
+    );
+    assert.match(
+      problemsOfDeclared(declared({ ...base, caller: 'CALLER_ANONYMOUS' })),
+      /principal_kinds is only for CALLER_AUTHENTICATED/,
+    );
+    assert.match(
+      problemsOfDeclared(declared({ ...base, required_role: 'root' })),
+      /required_role "root" is not one of/,
+    );
+    // A field path must exist in Envoy's CheckRequest, as in our own messages.
+    assert.match(
+      problemsOfDeclared(
+        declared({
+          ...base,
+          required_permission: { permission: 'org:manage', organization_field: 'organization_id' },
+        }),
+      ),
+      /organization_field "organization_id" is not a string field of envoy\.service\.auth\.v3\.CheckRequest/,
+    );
+    assert.match(
+      problemsOfDeclared(declared(base, 'Allow')),
+      /Authorization\.Allow .*lack this method/,
     );
   });
 });

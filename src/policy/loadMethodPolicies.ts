@@ -6,8 +6,10 @@ import {
   type DescMessage,
   type DescMethod,
   fromBinary,
+  fromJson,
   getOption,
   hasOption,
+  type JsonObject,
   ScalarType,
   toJson,
 } from '@bufbuild/protobuf';
@@ -124,6 +126,66 @@ export function loadMethodPolicies(
   return policies;
 }
 
+/**
+ * A call policy declared in TypeScript, for a method of a service whose proto is not ours and
+ * so has no place for the option (Envoy's envoy.service.auth.v3.Authorization): the option's
+ * value in its proto JSON form (`{ caller: 'CALLER_AUTHENTICATED', ... }`), checked exactly
+ * like one read from a proto.
+ */
+export interface DeclaredMethodPolicy {
+  /** The fully qualified service name, `envoy.service.auth.v3.Authorization`. */
+  service: string;
+  /** The method's name in that service, `Check`. */
+  method: string;
+  /** A `gatehouse.policy.v1.MethodPolicy` in proto JSON. */
+  policy: JsonObject;
+}
+
+/**
+ * The policies of `declared`, whose methods are described by `serviceImage` (a buf image),
+ * parsed as `gatehouse.policy.v1.MethodPolicy` messages from `policyImage` (our own image, as
+ * for loadMethodPolicies) and validated by the same rules: an unknown field or enum value, a
+ * missing method or any problem loadMethodPolicies would report stops the start.
+ */
+export function loadDeclaredPolicies(
+  policyImage: Uint8Array,
+  serviceImage: Uint8Array,
+  declared: readonly DeclaredMethodPolicy[],
+): ReadonlyMap<string, MethodPolicy> {
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, policyImage));
+  const extension = registry.getExtension(EXTENSION);
+  const schema = extension?.message;
+  if (schema === undefined) {
+    throw new StartupError(`the descriptors lack the ${EXTENSION} option (gatehouse/policy/v1)`);
+  }
+  const auditActions = new Set(registry.getEnum(AUDIT_ACTION_ENUM)?.values.map((v) => v.name));
+  const services = createFileRegistry(fromBinary(FileDescriptorSetSchema, serviceImage));
+  const problems: string[] = [];
+  const policies = new Map<string, MethodPolicy>();
+  for (const d of declared) {
+    const at = `${d.service}.${d.method} (declared in TypeScript)`;
+    const method = services.getService(d.service)?.methods.find((m) => m.name === d.method);
+    if (method === undefined) {
+      problems.push(`${at}: the descriptors lack this method`);
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = fromJson(schema, d.policy);
+    } catch (error) {
+      problems.push(`${at}: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
+    }
+    const found = checkPolicy(method, schema, value, auditActions);
+    if (Array.isArray(found)) problems.push(...found.map((p) => `${at}: ${p}`));
+    else policies.set(found.path, found);
+  }
+  if (problems.length > 0) {
+    throw new StartupError(problems.map((p) => `call policy: ${p}`));
+  }
+  return policies;
+}
+
 /** One method's policy, or what is wrong with it. */
 function readPolicy(
   method: DescMethod,
@@ -140,6 +202,16 @@ function readPolicy(
   const value = getOption(method, extension);
   const schema = extension.message;
   if (schema === undefined) return ['the policy option is not a message'];
+  return checkPolicy(method, schema, value, auditActions);
+}
+
+/** The policy `value` (a `schema` message) gives `method`, or what is wrong with it. */
+function checkPolicy(
+  method: DescMethod,
+  schema: DescMessage,
+  value: unknown,
+  auditActions: ReadonlySet<string>,
+): MethodPolicy | string[] {
   const problems: string[] = [];
   if (((value as { $unknown?: unknown[] }).$unknown?.length ?? 0) > 0) {
     problems.push('the policy sets a field this server does not know; upgrade the server');
