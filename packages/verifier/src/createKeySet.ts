@@ -62,7 +62,7 @@ async function parseJwks(json: string): Promise<Map<string, PublishedKey>> {
 export function createKeySet(options: KeySetOptions): KeySet {
   let keys = new Map<string, PublishedKey>();
   let inFlight: Promise<void> | undefined;
-  let lastFetchStartedAt = Number.NEGATIVE_INFINITY;
+  let lastMissFetchAt = Number.NEGATIVE_INFINITY;
   let fetchCount = 0;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -85,7 +85,6 @@ export function createKeySet(options: KeySetOptions): KeySet {
 
   function fetchNow(): Promise<void> {
     inFlight ??= (async () => {
-      lastFetchStartedAt = Date.now();
       fetchCount++;
       try {
         keys = await parseJwks(await options.fetchJwks());
@@ -111,11 +110,11 @@ export function createKeySet(options: KeySetOptions): KeySet {
     async resolve(kid) {
       const known = keys.get(kid);
       if (known !== undefined) return known;
-      if (
-        inFlight === undefined &&
-        Date.now() - lastFetchStartedAt < options.minRefetchIntervalMs
-      ) {
-        return undefined;
+      if (inFlight === undefined) {
+        // Only refetches for unknown kids count against the limit: a periodic refresh that just
+        // ran must not keep a newly rotated key out.
+        if (Date.now() - lastMissFetchAt < options.minRefetchIntervalMs) return undefined;
+        lastMissFetchAt = Date.now();
       }
       await fetchNow();
       return keys.get(kid);
