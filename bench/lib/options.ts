@@ -10,6 +10,7 @@ export const SCENARIO_NAMES = [
   'refresh',
   'list-users',
   'check-permission',
+  'verify',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
