@@ -26,3 +26,11 @@ describe('the built package', () => {
     assert.equal(pkg.RevocationReason.REVOCATION_REASON_LOGOUT, 1);
   });
 });
+
+describe('the README', () => {
+  it('shows the example that typechecks, verbatim', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const example = readFileSync(new URL('examples/resourceServer.ts', root), 'utf8');
+    assert.ok(readme.includes(example), 'README.md embeds examples/resourceServer.ts unchanged');
+  });
+});
