@@ -54,6 +54,8 @@ export interface RevocationFeedOptions {
 }
 
 const CURSOR_EXPIRED = 'REVOCATION_CURSOR_EXPIRED';
+/** Answers that will not change by retrying soon: ready() rejects with them (retries go on). */
+const REFUSALS = new Set([status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.UNIMPLEMENTED]);
 
 const SCOPES: Record<number, Revocation['scope']> = {
   [RevocationScope.REVOCATION_SCOPE_SESSION]: 'session',
@@ -180,13 +182,14 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
       coverage = null;
       delay = 0;
     } else {
-      if (
-        !heartbeatSeen &&
-        (s.code === status.UNAUTHENTICATED || s.code === status.PERMISSION_DENIED)
-      ) {
+      if (!heartbeatSeen && REFUSALS.has(s.code)) {
         rejectFirst(
           new Error(
-            `Gatehouse refused the revocation stream (${status[s.code]}${reason ? ` ${reason}` : ''}): ${s.details}; the verifier's API key needs the permission revocations:watch`,
+            `Gatehouse refused the revocation stream (${status[s.code]}${reason ? ` ${reason}` : ''}): ${s.details}; ${
+              s.code === status.UNIMPLEMENTED
+                ? 'this Gatehouse has no WatchRevocations'
+                : "the verifier's API key needs the permission revocations:watch"
+            }`,
           ),
         );
       }

@@ -201,24 +201,27 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /**
-   * A token issued before the verifier's coverage began (its start, or a restart after the
-   * cursor expired) may have been revoked before the stream could say so: Gatehouse is asked
-   * once, after coverage began, and the answer holds for the token's life (the stream covers
-   * everything later).
+   * Whether a verified token still needs Gatehouse's word. A token issued before the
+   * verifier's coverage began (its start, or a restart after the cursor expired) may have been
+   * revoked before the stream could say so: Gatehouse is asked once, after coverage began, and
+   * the answer holds for the token's life (the stream covers everything later). Throws
+   * STREAM_UNAVAILABLE while a gap has no new coverage yet (unless failing open).
    */
-  async function checkOnline(entry: CachedToken, token: string): Promise<void> {
+  function needsOnlineCheck(entry: CachedToken): boolean {
     const coverage = feed.coverage();
     if (coverage === null) {
-      if (failOpen) return;
+      if (failOpen) return false;
       throw new VerifierError(
         'STREAM_UNAVAILABLE',
         'the revocation stream is reconnecting after a gap; try again shortly',
       );
     }
-    if (entry.facts.issuedAtSec * 1000 > coverage.sinceServerMs + COVERAGE_SLACK_MS) return;
-    if (entry.onlineCheckedAtMs !== undefined && entry.onlineCheckedAtMs >= coverage.sinceLocalMs) {
-      return;
-    }
+    if (entry.facts.issuedAtSec * 1000 > coverage.sinceServerMs + COVERAGE_SLACK_MS) return false;
+    return entry.onlineCheckedAtMs === undefined || entry.onlineCheckedAtMs < coverage.sinceLocalMs;
+  }
+
+  /** Asks ValidateToken about a token once (concurrent verifies share the call). */
+  async function checkOnline(entry: CachedToken, token: string): Promise<Identity> {
     entry.pendingCheck ??= (async () => {
       const startedAt = Date.now();
       let res: ValidateTokenResponse;
@@ -232,6 +235,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         );
       }
       if (!res.active) {
+        tokens.delete(token);
         throw new VerifierError('TOKEN_REVOKED', 'Gatehouse reports the token is no longer active');
       }
       entry.onlineCheckedAtMs = startedAt;
@@ -239,26 +243,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
       entry.pendingCheck = undefined;
     });
     await entry.pendingCheck;
+    return entry.identity;
   }
 
-  async function verifyJwt(token: string): Promise<Identity> {
+  /**
+   * The checks every verify() of an already verified token makes, synchronously: expiry, key
+   * still published, deny-list, stream health. Returns the identity, or null when Gatehouse
+   * must be asked once (see needsOnlineCheck). Throws VerifierError.
+   */
+  function recheck(entry: CachedToken, token: string): Identity | null {
     const now = Date.now();
-    if (feed.lastHeardAtMs() === null) {
-      throw new VerifierError(
-        'NOT_READY',
-        'the verifier has not heard from the revocation stream yet (await ready())',
-      );
-    }
-    let entry = tokens.get(token);
-    if (entry !== undefined && keys.get(entry.kid) === undefined) {
-      // Its key is no longer published: verify again (it will not pass).
-      tokens.delete(token);
-      entry = undefined;
-    }
-    if (entry === undefined) {
-      entry = await verifyAccessToken(token, keys, { issuer, audience, clockToleranceSec });
-      tokens.set(token, entry);
-    } else if (now > entry.expiresAtMs + slackMs) {
+    if (now > entry.expiresAtMs + slackMs) {
       tokens.delete(token);
       throw new VerifierError('TOKEN_EXPIRED', 'the token has expired');
     }
@@ -266,35 +261,56 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw new VerifierError('TOKEN_REVOKED', 'the token has been revoked');
     }
     if (streamLost(now)) {
-      if (!failOpen) {
-        throw new VerifierError(
-          'STREAM_UNAVAILABLE',
-          'revocation stream unavailable for longer than the access-token lifetime; refusing tokens (failOpenAfterStreamLoss is off)',
-        );
-      }
-    } else {
-      try {
-        await checkOnline(entry, token);
-      } catch (error) {
-        if (error instanceof VerifierError && error.code === 'TOKEN_REVOKED') tokens.delete(token);
-        throw error;
-      }
+      if (failOpen) return entry.identity;
+      throw new VerifierError(
+        'STREAM_UNAVAILABLE',
+        'revocation stream unavailable for longer than the access-token lifetime; refusing tokens (failOpenAfterStreamLoss is off)',
+      );
     }
-    return entry.identity;
+    return needsOnlineCheck(entry) ? null : entry.identity;
   }
 
-  return {
-    async verify(token) {
+  async function verifyJwt(token: string): Promise<Identity> {
+    const entry = await verifyAccessToken(token, keys, { issuer, audience, clockToleranceSec });
+    tokens.set(token, entry);
+    return recheck(entry, token) ?? checkOnline(entry, token);
+  }
+
+  const notReady = () =>
+    new VerifierError(
+      'NOT_READY',
+      'the verifier has not heard from the revocation stream yet (await ready())',
+    );
+
+  /** verify() without the `async` wrapper: a remembered token costs no extra promise hop. */
+  function verify(token: string): Promise<Identity> {
+    try {
       if (closed) throw new VerifierError('CLOSED', 'the verifier has been closed');
+      const entry = tokens.get(token);
+      // Remembered only while its key is still published; otherwise verified again (and refused).
+      if (entry !== undefined && keys.get(entry.kid) !== undefined) {
+        if (feed.lastHeardAtMs() === null) throw notReady();
+        const identity = recheck(entry, token);
+        return identity !== null ? Promise.resolve(identity) : checkOnline(entry, token);
+      }
       if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH) {
         throw new VerifierError('INVALID_TOKEN', 'the credential is empty or too long');
       }
-      if (JWT_SHAPE.test(token)) return verifyJwt(token);
+      if (JWT_SHAPE.test(token)) {
+        if (feed.lastHeardAtMs() === null) throw notReady();
+        return verifyJwt(token);
+      }
       if (!acceptApiKeys) {
         throw new VerifierError('INVALID_TOKEN', 'not a JWT, and API keys are not accepted here');
       }
       return apiKeys.verify(token);
-    },
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  return {
+    verify,
     ready: () => readyPromise,
     status() {
       const heard = feed.lastHeardAtMs();
