@@ -131,10 +131,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const client = new AuthServiceClient(
     options.target,
     options.credentials.channel ?? grpcCredentials.createSsl(),
+    // No client keepalive pings: Gatehouse closes connections that ping more often than
+    // GRPC_MIN_PING_INTERVAL_MS (5 min), and the stream's heartbeats plus the stale-stream
+    // watchdog already detect a dead connection.
     {
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      'grpc.keepalive_permit_without_calls': 0,
       ...options.channelOptions,
       ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
     },
