@@ -47,7 +47,12 @@ async function parseJwks(json: string): Promise<Map<string, PublishedKey>> {
     if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') continue;
     if (jwk.use !== undefined && jwk.use !== 'sig') continue;
     if (PRIVATE_MEMBERS.some((m) => m in jwk)) continue;
-    const key = await importJWK(jwk, jwk.alg);
+    let key: CryptoKey | Uint8Array;
+    try {
+      key = await importJWK(jwk, jwk.alg);
+    } catch {
+      continue; // an algorithm this runtime cannot verify: its tokens fail as UNKNOWN_KEY
+    }
     if (key instanceof Uint8Array) continue;
     keys.set(jwk.kid, { kid: jwk.kid, algorithm: jwk.alg, key });
   }

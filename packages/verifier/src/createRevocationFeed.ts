@@ -173,8 +173,9 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
     report('disconnected');
     let delay: number;
     if (
-      (s.code === status.OUT_OF_RANGE && reason === CURSOR_EXPIRED) ||
-      s.code === status.INVALID_ARGUMENT
+      cursor !== '' &&
+      ((s.code === status.OUT_OF_RANGE && reason === CURSOR_EXPIRED) ||
+        s.code === status.INVALID_ARGUMENT)
     ) {
       // Too far behind (or a cursor the server does not accept): start over; the gap is
       // accounted for by coverage().
