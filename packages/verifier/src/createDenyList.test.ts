@@ -64,11 +64,16 @@ describe('createDenyList', () => {
     );
   });
 
-  it('API_KEY denies every token minted from the key', () => {
+  it('API_KEY denies the tokens minted from the key up to the revocation', () => {
     const d = list();
     d.add(revocation({ scope: 'api_key', apiKeyId: 'k1', serviceAccountId: 'sa-1' }));
     assert.equal(d.denies(token({ subject: 'sa-1', apiKeyId: 'k1' })), true);
     assert.equal(d.denies(token({ subject: 'sa-1', apiKeyId: 'k2' })), false, 'another key');
+    assert.equal(
+      d.denies(token({ subject: 'sa-1', apiKeyId: 'k1', issuedAtSec: T0 / 1000 + 5 })),
+      false,
+      'minted after its service account was enabled again',
+    );
   });
 
   it('an unknown scope ends everything the event names', () => {

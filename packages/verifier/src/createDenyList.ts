@@ -59,7 +59,7 @@ interface Entry {
 /**
  * The in-memory deny-list of a verifier, per revocation scope: SESSION by `sid`; USER by `sub`
  * for tokens issued at or before the revocation; USER_ORGANIZATION by `sub` + `org_id` likewise;
- * API_KEY by the key id (the key itself and every token minted from it). Lookups are a few Map
+ * API_KEY by the key id for tokens minted from it at or before the revocation. Lookups are a few Map
  * reads; entries expire once the tokens they match have.
  */
 export function createDenyList(options: DenyListOptions): DenyList {
@@ -118,7 +118,10 @@ export function createDenyList(options: DenyListOptions): DenyList {
     },
     denies(token) {
       if (token.sessionId !== null && sessions.has(token.sessionId)) return true;
-      if (token.apiKeyId !== null && apiKeys.has(token.apiKeyId)) return true;
+      // Issued before: a key whose service account was disabled works again once it is enabled.
+      if (token.apiKeyId !== null && issuedBefore(apiKeys.get(token.apiKeyId), token.issuedAtSec)) {
+        return true;
+      }
       if (issuedBefore(subjects.get(token.subject), token.issuedAtSec)) return true;
       return (
         token.organizationId !== null &&
