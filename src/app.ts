@@ -45,10 +45,18 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const monitor = await startHealth(stores, services.limits, metrics, log, closers);
     // Data-lifecycle cleanup: in-process unless pg_cron owns the job (docs/operations-cleanup.md).
     closers.push(
-      startCleanup({ pool: stores.pool, log, metrics: metrics.cleanup, config: config.cleanup }),
+      startCleanup({
+        pool: stores.pool,
+        log,
+        metrics: metrics.cleanup,
+        config: config.cleanup,
+        revocationRetentionSec: config.revocations.retentionSec,
+      }),
     );
 
     let accepting = true;
+    // Streams never finish by themselves: draining ends them so tryShutdown is not held up.
+    const draining = new AbortController();
     const grpc = await startGrpcServer(
       config,
       log,
@@ -60,6 +68,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         monitor,
         metrics,
         accepting: () => accepting,
+        shutdown: draining.signal,
       },
       closers,
     );
@@ -78,6 +87,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         closing ??= (async () => {
           monitor.shutdown();
           accepting = false;
+          draining.abort();
           http.closeIdleConnections();
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {

@@ -34,6 +34,11 @@ import {
   toSessionCacheConfig,
 } from './config/redisConfig.ts';
 import {
+  type RevocationConfig,
+  revocationEnvShape,
+  toRevocationConfig,
+} from './config/revocationConfig.ts';
+import {
   type GrpcConfig,
   type HttpConfig,
   servingEnvRules,
@@ -73,6 +78,9 @@ const envSchema = z.object({
   ...rateLimitEnvShape,
   ...apiKeyEnvShape,
   ...authzEnvShape,
+  // REVOCATION_HEARTBEAT_SEC, REVOCATION_RETENTION_SEC, REVOCATION_MAX_LAG:
+  // src/config/revocationConfig.ts
+  ...revocationEnvShape,
   // MFA_ENCRYPTION_KEY, MFA_TOTP_ISSUER, REAUTHENTICATION_WINDOW_SEC, MFA_REQUIRED_ROLES:
   // src/config/mfaConfig.ts
   ...mfaEnvShape,
@@ -108,6 +116,7 @@ export interface Config {
   rateLimits: RateLimitSettings;
   apiKeys: ApiKeyConfig;
   authz: AuthzConfig;
+  revocations: RevocationConfig;
   mfa: MfaConfig;
   webauthn: WebauthnConfig;
   /** HMAC key of admin page tokens; undefined: a random per-database secret in app_secrets. */
@@ -218,6 +227,7 @@ export function loadConfig(
     lockout: toLockoutConfig(e),
     apiKeys: toApiKeyConfig(e),
     authz: toAuthzConfig(e),
+    revocations: toRevocationConfig(e),
     mfa: toMfaConfig(e),
     webauthn: toWebauthnConfig(e),
     pageTokenSecret: e.PAGE_TOKEN_SECRET,

@@ -32,6 +32,10 @@ import {
   createRateLimitBudgets,
   type RateLimitBudgets,
 } from '../ratelimit/createRateLimitBudgets.ts';
+import {
+  createRevocationService,
+  type RevocationService,
+} from '../revocations/createRevocationService.ts';
 import { createAppSecretLoader } from '../storage/appSecrets.ts';
 import type { Closers } from './createClosers.ts';
 import { resolveMfaSecretBox } from './resolveMfaSecretBox.ts';
@@ -50,6 +54,8 @@ export interface Services {
   mfaEnrollment: MfaEnrollmentRule;
   /** REAUTHENTICATION_WINDOW_SEC, for the request path. */
   reauthenticationWindowSec: number;
+  /** AuthService.WatchRevocations over this instance's revocation feed. */
+  revocations: RevocationService;
 }
 
 /**
@@ -142,6 +148,18 @@ export async function createServices(
     // Embedded dev mode: the first start creates an admin and prints its password once.
     await ensureEmbeddedAdmin(deps, log, (text) => process.stdout.write(text));
   }
+  const revocations = await createRevocationService({
+    databaseUrl: stores.databaseUrl,
+    pool,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    log,
+    heartbeatSec: config.revocations.heartbeatSec,
+    accessTokenTtlSec: config.tokens.accessTtlSec,
+    retentionSec: config.revocations.retentionSec,
+    maxLag: config.revocations.maxLag,
+    events: metrics.revocations,
+  });
+  closers.push(() => revocations.stop());
   return {
     auth: createAuthService(deps),
     admin: createAdminService(deps),
@@ -152,5 +170,6 @@ export async function createServices(
     limits,
     mfaEnrollment: { requiredRoles: deps.mfa.requiredRoles, factors: deps.mfa.factors },
     reauthenticationWindowSec: deps.mfa.reauthenticationWindowSec,
+    revocations,
   };
 }

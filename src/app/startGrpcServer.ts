@@ -39,6 +39,8 @@ export interface GrpcServerDeps {
   metrics: Metrics;
   /** False once the app drains: new calls are refused (SHUTTING_DOWN). */
   accepting(): boolean;
+  /** Aborted when the app drains: open streams end (UNAVAILABLE SHUTTING_DOWN). */
+  shutdown: AbortSignal;
 }
 
 /** `Login` of `/gatehouse.auth.v1.AuthService/Login` (the metrics label). */
@@ -68,6 +70,7 @@ export async function startGrpcServer(
       mfaEnrollment: services.mfaEnrollment,
       reauthenticationWindowSec: services.reauthenticationWindowSec,
     },
+    shutdown: deps.shutdown,
     onCallEnd(method, code, durationMs) {
       const name = methodName(method);
       metrics.rpcTotal.inc({ method: name, code: String(code) });
@@ -93,7 +96,11 @@ export async function startGrpcServer(
   });
   server.addService(
     AuthServiceService,
-    bindService(AuthServiceService, createAuthHandlers(services.auth), bindDeps),
+    bindService(
+      AuthServiceService,
+      createAuthHandlers(services.auth, services.revocations),
+      bindDeps,
+    ),
   );
   server.addService(
     ApiKeyServiceService,

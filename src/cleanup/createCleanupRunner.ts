@@ -8,6 +8,7 @@ import {
   runCleanup,
 } from '../storage/cleanupRuns.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
+import { pruneRevocationEvents } from '../storage/revocationEvents.ts';
 import type { CleanupConfig } from './cleanupConfig.ts';
 import type { CleanupMetrics } from './cleanupMetrics.ts';
 
@@ -29,6 +30,11 @@ export interface CleanupRunnerOptions {
   log: Logger;
   metrics: CleanupMetrics;
   config: Pick<CleanupConfig, 'intervalSec' | 'settings'>;
+  /**
+   * How long revocation events are kept (s): pruned on every tick, whether pg_cron or this
+   * process runs gatehouse_run_cleanup (which does not know them); unset: not pruned here.
+   */
+  revocationRetentionSec?: number;
   /** Delay of the first tick after start() (then ticks align to multiples of the interval). */
   initialDelayMs?: number;
   onTick?: (result: TickResult) => void;
@@ -42,6 +48,9 @@ export interface CleanupRunner {
   /** No further ticks; waits for a running one (bounded by the function's time budget). */
   stop(): Promise<void>;
 }
+
+const REVOCATION_PRUNE_BATCH = 5000;
+const REVOCATION_PRUNE_BATCHES = 20;
 
 const total = (deleted: Record<string, number>) =>
   Object.values(deleted).reduce((sum, n) => sum + n, 0);
@@ -120,7 +129,33 @@ export function createCleanupRunner(options: CleanupRunnerOptions): CleanupRunne
     }
   }
 
+  /** Prunes revocation events past their retention, a bounded number of batches per tick. */
+  async function pruneRevocations(keepSec: number) {
+    try {
+      let removed = 0;
+      for (let batch = 0; batch < REVOCATION_PRUNE_BATCHES; batch += 1) {
+        const n = await pruneRevocationEvents(pool, keepSec, REVOCATION_PRUNE_BATCH);
+        removed += n;
+        if (n < REVOCATION_PRUNE_BATCH) break;
+      }
+      if (removed > 0) {
+        metrics.deletedRows.inc({ table: 'revocation_events' }, removed);
+        log.info({ removed }, `pruned ${removed} revocation events past their retention`);
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'could not prune revocation events; retrying next interval');
+    }
+  }
+
   async function tickOnce(): Promise<TickResult> {
+    const result = await tickCleanup();
+    if (options.revocationRetentionSec !== undefined) {
+      await pruneRevocations(options.revocationRetentionSec);
+    }
+    return result;
+  }
+
+  async function tickCleanup(): Promise<TickResult> {
     try {
       await applySettingsOnce();
       const job = await findCleanupCronJob(pool);

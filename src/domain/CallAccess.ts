@@ -11,4 +11,10 @@ export type CallAccess =
       organizationId: string;
       /** Every permission the caller holds there (global and membership roles), sorted. */
       permissions: readonly string[];
+    }
+  | {
+      /** By the required permission granted by a global role (a policy naming no organisation). */
+      kind: 'global_permission';
+      /** Every permission the caller's global roles grant, sorted. */
+      permissions: readonly string[];
     };

@@ -4,8 +4,10 @@ import { sessionIdOf } from '../auth/Principal.ts';
 import type { MfaMethodName } from '../domain/SecondFactor.ts';
 import { invalidArgument } from '../errors/AppError.ts';
 import { type AuthServiceServer, MfaMethod } from '../gen/gatehouse/auth/v1/auth_service.ts';
+import type { RevocationService } from '../revocations/createRevocationService.ts';
 import { MAX_ACCESS_TOKEN_LENGTH } from './bearerToken.ts';
 import type { UnaryHandlers } from './bindService.ts';
+import { revocationItemToProto } from './revocationToProto.ts';
 import {
   introspectionToProto,
   passkeyToProto,
@@ -24,8 +26,16 @@ const MFA_METHOD: Record<MfaMethodName, MfaMethod> = {
  * AuthService transport: translates messages to use-case calls and back. Who may call, the
  * principal and the budgets come from each RPC's call policy, through `ctx`.
  */
-export function createAuthHandlers(auth: AuthService): UnaryHandlers<AuthServiceServer> {
+export function createAuthHandlers(
+  auth: AuthService,
+  revocations: RevocationService,
+): UnaryHandlers<AuthServiceServer> {
   return {
+    watchRevocations(req, ctx, stream) {
+      return revocations.watch(req.afterCursor, ctx.signal, (item) =>
+        stream.write(revocationItemToProto(item)),
+      );
+    },
     async register(req, ctx) {
       const { user, tokens } = await auth.register(
         {

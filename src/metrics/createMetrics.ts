@@ -2,6 +2,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { AuthEvents } from '../auth/AuthEvents.ts';
 import { type CleanupMetrics, createCleanupMetrics } from '../cleanup/cleanupMetrics.ts';
 import { createMailMetrics, type MailMetrics } from '../mail/mailMetrics.ts';
+import { createRevocationMetrics } from '../revocations/revocationMetrics.ts';
+import type { RevocationStreamEvents } from '../revocations/watchRevocations.ts';
 
 /** Live state read at scrape time (gauges), bound once the app has built it. */
 export interface LiveState {
@@ -21,6 +23,8 @@ export interface Metrics {
   cleanup: CleanupMetrics;
   /** gatehouse_mail_* and gatehouse_outbox_pending (src/mail/mailMetrics.ts). */
   mail: MailMetrics;
+  /** gatehouse_revocation_subscribers and gatehouse_revocation_events_sent_total. */
+  revocations: RevocationStreamEvents;
   bindLiveState(state: LiveState): void;
 }
 
@@ -108,6 +112,7 @@ export function createMetrics(): Metrics {
     registry,
     cleanup: createCleanupMetrics(registry),
     mail: createMailMetrics(registry),
+    revocations: createRevocationMetrics(registry),
     bindLiveState(state) {
       live = state;
     },

@@ -49,10 +49,16 @@ export interface CallAuditPolicy {
   serviceAccountPath?: readonly string[];
 }
 
-/** `required_permission`: a permission held in the organisation the request names. */
+/**
+ * `required_permission`: a permission held in the organisation the request names, or globally
+ * (through global roles) when the policy names no organisation field.
+ */
 export interface PermissionRequirementPolicy {
   /** `resource:action`. */
   permission: string;
-  /** Property path of the request field naming the organisation (`['organizationId']`). */
+  /**
+   * Property path of the request field naming the organisation (`['organizationId']`); empty:
+   * the permission must be granted by a global role (no organisation is involved).
+   */
   organizationPath: readonly string[];
 }

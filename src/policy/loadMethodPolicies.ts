@@ -195,7 +195,9 @@ function readPolicy(
   let requiredPermission: PermissionRequirementPolicy | null = null;
   if (json.required_permission !== undefined) {
     const { permission, organization_field } = json.required_permission;
-    const organizationPath = fieldPath(method.input, organization_field);
+    // An empty organization_field asks for the permission globally (through global roles only).
+    const organizationPath =
+      organization_field === '' ? [] : fieldPath(method.input, organization_field);
     if (caller !== 'authenticated') problems.push('required_permission needs CALLER_AUTHENTICATED');
     if (!PERMISSION.test(permission)) {
       problems.push(

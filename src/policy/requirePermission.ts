@@ -51,6 +51,9 @@ export function requirePermissionStep(
   const required: PermissionRequirementPolicy | null = policy.requiredPermission;
   if (required === null) return null;
   const role = policy.requiredRole;
+  if (required.organizationPath.length === 0) {
+    return requireGlobalPermission(required.permission, role, db, permissions);
+  }
   const refusal = new AppError(
     'PERMISSION_REQUIRED',
     role === null
@@ -79,6 +82,44 @@ export function requirePermissionStep(
         organizationId,
         permissions: heldPermissions(grants, roles),
       };
+    }
+    call.access = access;
+    call.audit?.note({ details: { access: access.kind } });
+    return next();
+  };
+}
+
+/**
+ * `required_permission` naming no organisation: the caller holds the role, or a global role
+ * (as it acts: an API key's narrowed to the key's roles) grants the permission.
+ */
+function requireGlobalPermission(
+  permission: string,
+  role: string | null,
+  db: Db,
+  permissions: PermissionCache,
+): Step {
+  const refusal = new AppError(
+    'PERMISSION_REQUIRED',
+    role === null
+      ? `this call needs the permission ${permission} (granted by a global role)`
+      : `this call needs the ${role} role, or the permission ${permission} (granted by a global role)`,
+  );
+  return async (call, next) => {
+    const principal = call.principal;
+    if (principal === undefined) throw new Error(`${call.path}: a permission needs a principal`);
+    let access: CallAccess | null = null;
+    if (role !== null) {
+      const roles = await currentRoles(db, principal);
+      if (roles === null) throw invalidAccessToken();
+      if (roles.includes(role)) access = { kind: 'role' };
+    }
+    if (access === null) {
+      const { subject, keyRoles } = actingOf(principal);
+      const grants = await permissions.grants(subject, null);
+      const roles = actingRoles(grants, keyRoles);
+      if (!decidePermission(grants, roles, permission).allowed) throw refusal;
+      access = { kind: 'global_permission', permissions: heldPermissions(grants, roles) };
     }
     call.access = access;
     call.audit?.note({ details: { access: access.kind } });

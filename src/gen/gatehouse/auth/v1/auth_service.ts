@@ -11,13 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../../google/protobuf/duration.ts";
 import { Timestamp } from "../../../google/protobuf/timestamp.ts";
 
 export const protobufPackage = "gatehouse.auth.v1";
@@ -290,6 +293,200 @@ export function principalTypeToJSON(object: PrincipalType): string {
     case PrincipalType.PRINCIPAL_TYPE_SERVICE_ACCOUNT:
       return "PRINCIPAL_TYPE_SERVICE_ACCOUNT";
     case PrincipalType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Why a revocation happened. */
+export const RevocationReason = {
+  REVOCATION_REASON_UNSPECIFIED: 0,
+  /** REVOCATION_REASON_LOGOUT - The user logged out. */
+  REVOCATION_REASON_LOGOUT: 1,
+  /**
+   * REVOCATION_REASON_SESSION_REVOKED - The session was revoked: RevokeSession, RevokeOtherSessions, or an
+   * administrator (RevokeUserSessions, ResetUserMfa).
+   */
+  REVOCATION_REASON_SESSION_REVOKED: 2,
+  /** REVOCATION_REASON_PASSWORD_CHANGED - ChangePassword ended the user's other sessions. */
+  REVOCATION_REASON_PASSWORD_CHANGED: 3,
+  /** REVOCATION_REASON_PASSWORD_RESET - ResetPassword (or an operator's password reset) ended the sessions. */
+  REVOCATION_REASON_PASSWORD_RESET: 4,
+  /** REVOCATION_REASON_REFRESH_REUSE - A rotated refresh token was presented again: the family is revoked. */
+  REVOCATION_REASON_REFRESH_REUSE: 5,
+  /** REVOCATION_REASON_USER_DISABLED - The user was disabled. */
+  REVOCATION_REASON_USER_DISABLED: 6,
+  /** REVOCATION_REASON_USER_DELETED - The user was deleted. */
+  REVOCATION_REASON_USER_DELETED: 7,
+  /** REVOCATION_REASON_API_KEY_REVOKED - The API key was revoked or deleted. */
+  REVOCATION_REASON_API_KEY_REVOKED: 8,
+  /** REVOCATION_REASON_MEMBERSHIP_REMOVED - The member left the organisation (or was removed). */
+  REVOCATION_REASON_MEMBERSHIP_REMOVED: 9,
+  /** REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED - The key's service account was disabled (or deleted). */
+  REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED: 10,
+  /** REVOCATION_REASON_OTHER - Anything else (e.g. an operator's SQL with a reason Gatehouse does not know). */
+  REVOCATION_REASON_OTHER: 11,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type RevocationReason = typeof RevocationReason[keyof typeof RevocationReason];
+
+export namespace RevocationReason {
+  export type REVOCATION_REASON_UNSPECIFIED = typeof RevocationReason.REVOCATION_REASON_UNSPECIFIED;
+  export type REVOCATION_REASON_LOGOUT = typeof RevocationReason.REVOCATION_REASON_LOGOUT;
+  export type REVOCATION_REASON_SESSION_REVOKED = typeof RevocationReason.REVOCATION_REASON_SESSION_REVOKED;
+  export type REVOCATION_REASON_PASSWORD_CHANGED = typeof RevocationReason.REVOCATION_REASON_PASSWORD_CHANGED;
+  export type REVOCATION_REASON_PASSWORD_RESET = typeof RevocationReason.REVOCATION_REASON_PASSWORD_RESET;
+  export type REVOCATION_REASON_REFRESH_REUSE = typeof RevocationReason.REVOCATION_REASON_REFRESH_REUSE;
+  export type REVOCATION_REASON_USER_DISABLED = typeof RevocationReason.REVOCATION_REASON_USER_DISABLED;
+  export type REVOCATION_REASON_USER_DELETED = typeof RevocationReason.REVOCATION_REASON_USER_DELETED;
+  export type REVOCATION_REASON_API_KEY_REVOKED = typeof RevocationReason.REVOCATION_REASON_API_KEY_REVOKED;
+  export type REVOCATION_REASON_MEMBERSHIP_REMOVED = typeof RevocationReason.REVOCATION_REASON_MEMBERSHIP_REMOVED;
+  export type REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED =
+    typeof RevocationReason.REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED;
+  export type REVOCATION_REASON_OTHER = typeof RevocationReason.REVOCATION_REASON_OTHER;
+  export type UNRECOGNIZED = typeof RevocationReason.UNRECOGNIZED;
+}
+
+export function revocationReasonFromJSON(object: any): RevocationReason {
+  switch (object) {
+    case 0:
+    case "REVOCATION_REASON_UNSPECIFIED":
+      return RevocationReason.REVOCATION_REASON_UNSPECIFIED;
+    case 1:
+    case "REVOCATION_REASON_LOGOUT":
+      return RevocationReason.REVOCATION_REASON_LOGOUT;
+    case 2:
+    case "REVOCATION_REASON_SESSION_REVOKED":
+      return RevocationReason.REVOCATION_REASON_SESSION_REVOKED;
+    case 3:
+    case "REVOCATION_REASON_PASSWORD_CHANGED":
+      return RevocationReason.REVOCATION_REASON_PASSWORD_CHANGED;
+    case 4:
+    case "REVOCATION_REASON_PASSWORD_RESET":
+      return RevocationReason.REVOCATION_REASON_PASSWORD_RESET;
+    case 5:
+    case "REVOCATION_REASON_REFRESH_REUSE":
+      return RevocationReason.REVOCATION_REASON_REFRESH_REUSE;
+    case 6:
+    case "REVOCATION_REASON_USER_DISABLED":
+      return RevocationReason.REVOCATION_REASON_USER_DISABLED;
+    case 7:
+    case "REVOCATION_REASON_USER_DELETED":
+      return RevocationReason.REVOCATION_REASON_USER_DELETED;
+    case 8:
+    case "REVOCATION_REASON_API_KEY_REVOKED":
+      return RevocationReason.REVOCATION_REASON_API_KEY_REVOKED;
+    case 9:
+    case "REVOCATION_REASON_MEMBERSHIP_REMOVED":
+      return RevocationReason.REVOCATION_REASON_MEMBERSHIP_REMOVED;
+    case 10:
+    case "REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED":
+      return RevocationReason.REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED;
+    case 11:
+    case "REVOCATION_REASON_OTHER":
+      return RevocationReason.REVOCATION_REASON_OTHER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RevocationReason.UNRECOGNIZED;
+  }
+}
+
+export function revocationReasonToJSON(object: RevocationReason): string {
+  switch (object) {
+    case RevocationReason.REVOCATION_REASON_UNSPECIFIED:
+      return "REVOCATION_REASON_UNSPECIFIED";
+    case RevocationReason.REVOCATION_REASON_LOGOUT:
+      return "REVOCATION_REASON_LOGOUT";
+    case RevocationReason.REVOCATION_REASON_SESSION_REVOKED:
+      return "REVOCATION_REASON_SESSION_REVOKED";
+    case RevocationReason.REVOCATION_REASON_PASSWORD_CHANGED:
+      return "REVOCATION_REASON_PASSWORD_CHANGED";
+    case RevocationReason.REVOCATION_REASON_PASSWORD_RESET:
+      return "REVOCATION_REASON_PASSWORD_RESET";
+    case RevocationReason.REVOCATION_REASON_REFRESH_REUSE:
+      return "REVOCATION_REASON_REFRESH_REUSE";
+    case RevocationReason.REVOCATION_REASON_USER_DISABLED:
+      return "REVOCATION_REASON_USER_DISABLED";
+    case RevocationReason.REVOCATION_REASON_USER_DELETED:
+      return "REVOCATION_REASON_USER_DELETED";
+    case RevocationReason.REVOCATION_REASON_API_KEY_REVOKED:
+      return "REVOCATION_REASON_API_KEY_REVOKED";
+    case RevocationReason.REVOCATION_REASON_MEMBERSHIP_REMOVED:
+      return "REVOCATION_REASON_MEMBERSHIP_REMOVED";
+    case RevocationReason.REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED:
+      return "REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED";
+    case RevocationReason.REVOCATION_REASON_OTHER:
+      return "REVOCATION_REASON_OTHER";
+    case RevocationReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Which tokens a RevocationEvent denies (see RevocationEvent.scope). */
+export const RevocationScope = {
+  REVOCATION_SCOPE_UNSPECIFIED: 0,
+  /** REVOCATION_SCOPE_SESSION - One session: tokens whose sid is session_id. */
+  REVOCATION_SCOPE_SESSION: 1,
+  /** REVOCATION_SCOPE_USER - Every token of user_id issued at or before revoke_time. */
+  REVOCATION_SCOPE_USER: 2,
+  /** REVOCATION_SCOPE_USER_ORGANIZATION - Tokens of user_id with org_id = organization_id issued at or before revoke_time. */
+  REVOCATION_SCOPE_USER_ORGANIZATION: 3,
+  /** REVOCATION_SCOPE_API_KEY - The API key api_key_id and tokens minted from it issued at or before revoke_time. */
+  REVOCATION_SCOPE_API_KEY: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type RevocationScope = typeof RevocationScope[keyof typeof RevocationScope];
+
+export namespace RevocationScope {
+  export type REVOCATION_SCOPE_UNSPECIFIED = typeof RevocationScope.REVOCATION_SCOPE_UNSPECIFIED;
+  export type REVOCATION_SCOPE_SESSION = typeof RevocationScope.REVOCATION_SCOPE_SESSION;
+  export type REVOCATION_SCOPE_USER = typeof RevocationScope.REVOCATION_SCOPE_USER;
+  export type REVOCATION_SCOPE_USER_ORGANIZATION = typeof RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION;
+  export type REVOCATION_SCOPE_API_KEY = typeof RevocationScope.REVOCATION_SCOPE_API_KEY;
+  export type UNRECOGNIZED = typeof RevocationScope.UNRECOGNIZED;
+}
+
+export function revocationScopeFromJSON(object: any): RevocationScope {
+  switch (object) {
+    case 0:
+    case "REVOCATION_SCOPE_UNSPECIFIED":
+      return RevocationScope.REVOCATION_SCOPE_UNSPECIFIED;
+    case 1:
+    case "REVOCATION_SCOPE_SESSION":
+      return RevocationScope.REVOCATION_SCOPE_SESSION;
+    case 2:
+    case "REVOCATION_SCOPE_USER":
+      return RevocationScope.REVOCATION_SCOPE_USER;
+    case 3:
+    case "REVOCATION_SCOPE_USER_ORGANIZATION":
+      return RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION;
+    case 4:
+    case "REVOCATION_SCOPE_API_KEY":
+      return RevocationScope.REVOCATION_SCOPE_API_KEY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RevocationScope.UNRECOGNIZED;
+  }
+}
+
+export function revocationScopeToJSON(object: RevocationScope): string {
+  switch (object) {
+    case RevocationScope.REVOCATION_SCOPE_UNSPECIFIED:
+      return "REVOCATION_SCOPE_UNSPECIFIED";
+    case RevocationScope.REVOCATION_SCOPE_SESSION:
+      return "REVOCATION_SCOPE_SESSION";
+    case RevocationScope.REVOCATION_SCOPE_USER:
+      return "REVOCATION_SCOPE_USER";
+    case RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION:
+      return "REVOCATION_SCOPE_USER_ORGANIZATION";
+    case RevocationScope.REVOCATION_SCOPE_API_KEY:
+      return "REVOCATION_SCOPE_API_KEY";
+    case RevocationScope.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -1235,6 +1432,88 @@ export interface ReauthenticateResponse {
   amr: string[];
   /** When (now): the session's new `auth_time`. */
   authTime?: Date | undefined;
+}
+
+/** Request of AuthService.WatchRevocations. */
+export interface WatchRevocationsRequest {
+  /**
+   * Opaque cursor of the last event the caller processed (RevocationEvent.cursor
+   * or RevocationHeartbeat.cursor); "" = start from now (only new events).
+   */
+  afterCursor: string;
+}
+
+/** One message of AuthService.WatchRevocations. */
+export interface WatchRevocationsResponse {
+  kind?:
+    | //
+    /** A committed revocation. */
+    { $case: "event"; value: RevocationEvent }
+    | //
+    /** The stream is alive and caught up (sent after the backlog and while idle). */
+    { $case: "heartbeat"; value: RevocationHeartbeat }
+    | undefined;
+}
+
+/** A committed revocation: which tokens a verifier must no longer accept. */
+export interface RevocationEvent {
+  /** Opaque and monotonic in commit order: resume with it. */
+  cursor: string;
+  /** Set when one session ended (scope SESSION). */
+  sessionId: string;
+  /** The user (empty for a service account's key). */
+  userId: string;
+  /**
+   * Set when an API key was revoked or deleted, or its service account
+   * disabled (scope API_KEY).
+   */
+  apiKeyId: string;
+  /** Why it happened. */
+  reason: RevocationReason;
+  /** When it was committed (the transaction's time). */
+  revokeTime?:
+    | Date
+    | undefined;
+  /**
+   * Membership removal (scope USER_ORGANIZATION): the user's tokens for this
+   * organisation are stale.
+   */
+  organizationId: string;
+  /** The service account owning api_key_id, or whose membership ended. */
+  serviceAccountId: string;
+  /**
+   * Scope: SESSION (deny tokens with sid = session_id), USER (deny every
+   * token of user_id issued at or before revoke_time), USER_ORGANIZATION
+   * (deny tokens of user_id with org_id = organization_id issued at or
+   * before revoke_time), API_KEY (deny the key and tokens minted from it
+   * issued at or before revoke_time).
+   */
+  scope: RevocationScope;
+}
+
+/**
+ * Sent when the stream is caught up: right after it opens and then every
+ * REVOCATION_HEARTBEAT_SEC while idle.
+ */
+export interface RevocationHeartbeat {
+  /** The newest cursor so far (the resume point when idle). */
+  cursor: string;
+  /** The server's clock. */
+  serverTime?:
+    | Date
+    | undefined;
+  /**
+   * ACCESS_TOKEN_TTL_SEC: how long a token issued now stays valid; a
+   * verifier whose stream has been down longer cannot vouch for any token.
+   */
+  accessTokenTtl?:
+    | Duration
+    | undefined;
+  /**
+   * How long events are kept: a subscriber away longer gets
+   * REVOCATION_CURSOR_EXPIRED.
+   */
+  retention?: Duration | undefined;
 }
 
 function createBaseUser(): User {
@@ -8451,9 +8730,543 @@ export const ReauthenticateResponse: MessageFns<ReauthenticateResponse> = {
   },
 };
 
+function createBaseWatchRevocationsRequest(): WatchRevocationsRequest {
+  return { afterCursor: "" };
+}
+
+export const WatchRevocationsRequest: MessageFns<WatchRevocationsRequest> = {
+  encode(message: WatchRevocationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.afterCursor !== "") {
+      writer.uint32(10).string(message.afterCursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRevocationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRevocationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.afterCursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRevocationsRequest {
+    return {
+      afterCursor: isSet(object.afterCursor)
+        ? globalThis.String(object.afterCursor)
+        : isSet(object.after_cursor)
+        ? globalThis.String(object.after_cursor)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchRevocationsRequest): unknown {
+    const obj: any = {};
+    if (message.afterCursor !== "") {
+      obj.afterCursor = message.afterCursor;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchRevocationsRequest>, I>>(base?: I): WatchRevocationsRequest {
+    return WatchRevocationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchRevocationsRequest>, I>>(object: I): WatchRevocationsRequest {
+    const message = createBaseWatchRevocationsRequest();
+    message.afterCursor = object.afterCursor ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchRevocationsResponse(): WatchRevocationsResponse {
+  return { kind: undefined };
+}
+
+export const WatchRevocationsResponse: MessageFns<WatchRevocationsResponse> = {
+  encode(message: WatchRevocationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "event":
+        RevocationEvent.encode(message.kind.value, writer.uint32(10).fork()).join();
+        break;
+      case "heartbeat":
+        RevocationHeartbeat.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRevocationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRevocationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "event", value: RevocationEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "heartbeat", value: RevocationHeartbeat.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRevocationsResponse {
+    return {
+      kind: isSet(object.event)
+        ? { $case: "event", value: RevocationEvent.fromJSON(object.event) }
+        : isSet(object.heartbeat)
+        ? { $case: "heartbeat", value: RevocationHeartbeat.fromJSON(object.heartbeat) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: WatchRevocationsResponse): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "event") {
+      obj.event = RevocationEvent.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "heartbeat") {
+      obj.heartbeat = RevocationHeartbeat.toJSON(message.kind.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchRevocationsResponse>, I>>(base?: I): WatchRevocationsResponse {
+    return WatchRevocationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchRevocationsResponse>, I>>(object: I): WatchRevocationsResponse {
+    const message = createBaseWatchRevocationsResponse();
+    switch (object.kind?.$case) {
+      case "event": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "event", value: RevocationEvent.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "heartbeat": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "heartbeat", value: RevocationHeartbeat.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseRevocationEvent(): RevocationEvent {
+  return {
+    cursor: "",
+    sessionId: "",
+    userId: "",
+    apiKeyId: "",
+    reason: 0,
+    revokeTime: undefined,
+    organizationId: "",
+    serviceAccountId: "",
+    scope: 0,
+  };
+}
+
+export const RevocationEvent: MessageFns<RevocationEvent> = {
+  encode(message: RevocationEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cursor !== "") {
+      writer.uint32(10).string(message.cursor);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
+    }
+    if (message.apiKeyId !== "") {
+      writer.uint32(34).string(message.apiKeyId);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(40).int32(message.reason);
+    }
+    if (message.revokeTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.revokeTime), writer.uint32(50).fork()).join();
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(58).string(message.organizationId);
+    }
+    if (message.serviceAccountId !== "") {
+      writer.uint32(66).string(message.serviceAccountId);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(72).int32(message.scope);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevocationEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocationEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.revokeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.serviceAccountId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevocationEvent {
+    return {
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      reason: isSet(object.reason) ? revocationReasonFromJSON(object.reason) : 0,
+      revokeTime: isSet(object.revokeTime)
+        ? fromJsonTimestamp(object.revokeTime)
+        : isSet(object.revoke_time)
+        ? fromJsonTimestamp(object.revoke_time)
+        : undefined,
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      serviceAccountId: isSet(object.serviceAccountId)
+        ? globalThis.String(object.serviceAccountId)
+        : isSet(object.service_account_id)
+        ? globalThis.String(object.service_account_id)
+        : "",
+      scope: isSet(object.scope) ? revocationScopeFromJSON(object.scope) : 0,
+    };
+  },
+
+  toJSON(message: RevocationEvent): unknown {
+    const obj: any = {};
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.reason !== 0) {
+      obj.reason = revocationReasonToJSON(message.reason);
+    }
+    if (message.revokeTime !== undefined) {
+      obj.revokeTime = message.revokeTime.toISOString();
+    }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.serviceAccountId !== "") {
+      obj.serviceAccountId = message.serviceAccountId;
+    }
+    if (message.scope !== 0) {
+      obj.scope = revocationScopeToJSON(message.scope);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevocationEvent>, I>>(base?: I): RevocationEvent {
+    return RevocationEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevocationEvent>, I>>(object: I): RevocationEvent {
+    const message = createBaseRevocationEvent();
+    message.cursor = object.cursor ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.userId = object.userId ?? "";
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.reason = object.reason ?? 0;
+    message.revokeTime = object.revokeTime ?? undefined;
+    message.organizationId = object.organizationId ?? "";
+    message.serviceAccountId = object.serviceAccountId ?? "";
+    message.scope = object.scope ?? 0;
+    return message;
+  },
+};
+
+function createBaseRevocationHeartbeat(): RevocationHeartbeat {
+  return { cursor: "", serverTime: undefined, accessTokenTtl: undefined, retention: undefined };
+}
+
+export const RevocationHeartbeat: MessageFns<RevocationHeartbeat> = {
+  encode(message: RevocationHeartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cursor !== "") {
+      writer.uint32(10).string(message.cursor);
+    }
+    if (message.serverTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.serverTime), writer.uint32(18).fork()).join();
+    }
+    if (message.accessTokenTtl !== undefined) {
+      Duration.encode(message.accessTokenTtl, writer.uint32(26).fork()).join();
+    }
+    if (message.retention !== undefined) {
+      Duration.encode(message.retention, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevocationHeartbeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocationHeartbeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serverTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accessTokenTtl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.retention = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevocationHeartbeat {
+    return {
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      serverTime: isSet(object.serverTime)
+        ? fromJsonTimestamp(object.serverTime)
+        : isSet(object.server_time)
+        ? fromJsonTimestamp(object.server_time)
+        : undefined,
+      accessTokenTtl: isSet(object.accessTokenTtl)
+        ? Duration.fromJSON(object.accessTokenTtl)
+        : isSet(object.access_token_ttl)
+        ? Duration.fromJSON(object.access_token_ttl)
+        : undefined,
+      retention: isSet(object.retention) ? Duration.fromJSON(object.retention) : undefined,
+    };
+  },
+
+  toJSON(message: RevocationHeartbeat): unknown {
+    const obj: any = {};
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    if (message.serverTime !== undefined) {
+      obj.serverTime = message.serverTime.toISOString();
+    }
+    if (message.accessTokenTtl !== undefined) {
+      obj.accessTokenTtl = Duration.toJSON(message.accessTokenTtl);
+    }
+    if (message.retention !== undefined) {
+      obj.retention = Duration.toJSON(message.retention);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevocationHeartbeat>, I>>(base?: I): RevocationHeartbeat {
+    return RevocationHeartbeat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevocationHeartbeat>, I>>(object: I): RevocationHeartbeat {
+    const message = createBaseRevocationHeartbeat();
+    message.cursor = object.cursor ?? "";
+    message.serverTime = object.serverTime ?? undefined;
+    message.accessTokenTtl = (object.accessTokenTtl !== undefined && object.accessTokenTtl !== null)
+      ? Duration.fromPartial(object.accessTokenTtl)
+      : undefined;
+    message.retention = (object.retention !== undefined && object.retention !== null)
+      ? Duration.fromPartial(object.retention)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * Self-service authentication for end users and token validation for other
- * services. All RPCs are unary.
+ * services. All RPCs are unary except WatchRevocations (server streaming).
  */
 export type AuthServiceService = typeof AuthServiceService;
 export const AuthServiceService = {
@@ -9649,6 +10462,57 @@ export const AuthServiceService = {
       Buffer.from(StartMfaPasskeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StartMfaPasskeyResponse => StartMfaPasskeyResponse.decode(value),
   },
+  /**
+   * Streams every committed revocation after `after_cursor`, then new ones
+   * as they commit, on every instance; heartbeats while idle. For resource
+   * servers that verify access tokens locally (packages/verifier): with the
+   * events they deny a revoked session, user, membership or key's tokens
+   * before the tokens expire. Events are kept in PostgreSQL for at least
+   * max(ACCESS_TOKEN_TTL_SEC, REVOCATION_RETENTION_SEC) (see
+   * RevocationHeartbeat.retention); a subscriber that reconnects with the
+   * cursor of the last event it processed gets exactly what it missed, in
+   * order, without gaps or repeats. Right after the stream opens (after the
+   * backlog, when a cursor was given) the server sends a heartbeat, then one
+   * every REVOCATION_HEARTBEAT_SEC (15 by default) while idle. See
+   * docs/revocations.md.
+   *
+   * Authenticated: a service account's API key (or an access token
+   * ExchangeApiKey minted from one) whose roles grant the permission
+   * revocations:watch through a global role.
+   *
+   * Status codes (as the status that ends the stream):
+   *   UNAUTHENTICATED: no credential, an invalid one, or one that is not a
+   *     service account's; reason INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the service account's roles do not grant
+   *     revocations:watch; reason PERMISSION_REQUIRED.
+   *   INVALID_ARGUMENT: after_cursor is not a cursor this server issued;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     after_cursor.
+   *   OUT_OF_RANGE: reason REVOCATION_CURSOR_EXPIRED: events after the
+   *     cursor have been pruned (or the cursor is newer than any event, e.g.
+   *     the database was restored): the subscriber cannot know what it
+   *     missed. Fall back (treat every token issued before now as suspect,
+   *     or validate online) and start again from "". ErrorInfo metadata
+   *     `oldest_cursor` holds the oldest cursor that can still be resumed.
+   *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
+   *     read budget of the client address; google.rpc.RetryInfo says when
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the subscriber did not
+   *     read its stream and fell more than REVOCATION_MAX_LAG events
+   *     behind; reconnect with the last cursor processed.
+   *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
+   *     to another instance, with the last cursor); or a dependency is down.
+   */
+  watchRevocations: {
+    path: "/gatehouse.auth.v1.AuthService/WatchRevocations" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRevocationsRequest): Buffer =>
+      Buffer.from(WatchRevocationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRevocationsRequest => WatchRevocationsRequest.decode(value),
+    responseSerialize: (value: WatchRevocationsResponse): Buffer =>
+      Buffer.from(WatchRevocationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchRevocationsResponse => WatchRevocationsResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -10509,6 +11373,47 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   startMfaPasskey: handleUnaryCall<StartMfaPasskeyRequest, StartMfaPasskeyResponse>;
+  /**
+   * Streams every committed revocation after `after_cursor`, then new ones
+   * as they commit, on every instance; heartbeats while idle. For resource
+   * servers that verify access tokens locally (packages/verifier): with the
+   * events they deny a revoked session, user, membership or key's tokens
+   * before the tokens expire. Events are kept in PostgreSQL for at least
+   * max(ACCESS_TOKEN_TTL_SEC, REVOCATION_RETENTION_SEC) (see
+   * RevocationHeartbeat.retention); a subscriber that reconnects with the
+   * cursor of the last event it processed gets exactly what it missed, in
+   * order, without gaps or repeats. Right after the stream opens (after the
+   * backlog, when a cursor was given) the server sends a heartbeat, then one
+   * every REVOCATION_HEARTBEAT_SEC (15 by default) while idle. See
+   * docs/revocations.md.
+   *
+   * Authenticated: a service account's API key (or an access token
+   * ExchangeApiKey minted from one) whose roles grant the permission
+   * revocations:watch through a global role.
+   *
+   * Status codes (as the status that ends the stream):
+   *   UNAUTHENTICATED: no credential, an invalid one, or one that is not a
+   *     service account's; reason INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the service account's roles do not grant
+   *     revocations:watch; reason PERMISSION_REQUIRED.
+   *   INVALID_ARGUMENT: after_cursor is not a cursor this server issued;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     after_cursor.
+   *   OUT_OF_RANGE: reason REVOCATION_CURSOR_EXPIRED: events after the
+   *     cursor have been pruned (or the cursor is newer than any event, e.g.
+   *     the database was restored): the subscriber cannot know what it
+   *     missed. Fall back (treat every token issued before now as suspect,
+   *     or validate online) and start again from "". ErrorInfo metadata
+   *     `oldest_cursor` holds the oldest cursor that can still be resumed.
+   *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
+   *     read budget of the client address; google.rpc.RetryInfo says when
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the subscriber did not
+   *     read its stream and fell more than REVOCATION_MAX_LAG events
+   *     behind; reconnect with the last cursor processed.
+   *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
+   *     to another instance, with the last cursor); or a dependency is down.
+   */
+  watchRevocations: handleServerStreamingCall<WatchRevocationsRequest, WatchRevocationsResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -11856,6 +12761,55 @@ export interface AuthServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StartMfaPasskeyResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Streams every committed revocation after `after_cursor`, then new ones
+   * as they commit, on every instance; heartbeats while idle. For resource
+   * servers that verify access tokens locally (packages/verifier): with the
+   * events they deny a revoked session, user, membership or key's tokens
+   * before the tokens expire. Events are kept in PostgreSQL for at least
+   * max(ACCESS_TOKEN_TTL_SEC, REVOCATION_RETENTION_SEC) (see
+   * RevocationHeartbeat.retention); a subscriber that reconnects with the
+   * cursor of the last event it processed gets exactly what it missed, in
+   * order, without gaps or repeats. Right after the stream opens (after the
+   * backlog, when a cursor was given) the server sends a heartbeat, then one
+   * every REVOCATION_HEARTBEAT_SEC (15 by default) while idle. See
+   * docs/revocations.md.
+   *
+   * Authenticated: a service account's API key (or an access token
+   * ExchangeApiKey minted from one) whose roles grant the permission
+   * revocations:watch through a global role.
+   *
+   * Status codes (as the status that ends the stream):
+   *   UNAUTHENTICATED: no credential, an invalid one, or one that is not a
+   *     service account's; reason INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the service account's roles do not grant
+   *     revocations:watch; reason PERMISSION_REQUIRED.
+   *   INVALID_ARGUMENT: after_cursor is not a cursor this server issued;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     after_cursor.
+   *   OUT_OF_RANGE: reason REVOCATION_CURSOR_EXPIRED: events after the
+   *     cursor have been pruned (or the cursor is newer than any event, e.g.
+   *     the database was restored): the subscriber cannot know what it
+   *     missed. Fall back (treat every token issued before now as suspect,
+   *     or validate online) and start again from "". ErrorInfo metadata
+   *     `oldest_cursor` holds the oldest cursor that can still be resumed.
+   *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
+   *     read budget of the client address; google.rpc.RetryInfo says when
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the subscriber did not
+   *     read its stream and fell more than REVOCATION_MAX_LAG events
+   *     behind; reconnect with the last cursor processed.
+   *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
+   *     to another instance, with the last cursor); or a dependency is down.
+   */
+  watchRevocations(
+    request: WatchRevocationsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevocationsResponse>;
+  watchRevocations(
+    request: WatchRevocationsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevocationsResponse>;
 }
 
 export const AuthServiceClient = makeGenericClientConstructor(

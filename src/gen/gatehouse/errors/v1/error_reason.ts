@@ -391,6 +391,23 @@ export const ErrorReason = {
    * gRPC code: UNAUTHENTICATED.
    */
   PASSKEY_LOGIN_FAILED: 64,
+  /**
+   * REVOCATION_CURSOR_EXPIRED - WatchRevocations: events after the cursor have been pruned (they are
+   * kept for REVOCATION_RETENTION_SEC, at least the access-token lifetime),
+   * or the cursor is newer than any event this database holds. ErrorInfo
+   * metadata `oldest_cursor` is the oldest cursor that can be resumed. Fall
+   * back and start again from "".
+   * gRPC code: OUT_OF_RANGE.
+   */
+  REVOCATION_CURSOR_EXPIRED: 65,
+  /**
+   * REVOCATION_SUBSCRIBER_TOO_SLOW - WatchRevocations: the subscriber stopped reading its stream and fell
+   * more than REVOCATION_MAX_LAG events behind; the server ended the stream
+   * instead of buffering without limit. Reconnect with the last cursor
+   * processed.
+   * gRPC code: RESOURCE_EXHAUSTED.
+   */
+  REVOCATION_SUBSCRIBER_TOO_SLOW: 66,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -456,6 +473,8 @@ export namespace ErrorReason {
   export type PASSKEY_ALREADY_REGISTERED = typeof ErrorReason.PASSKEY_ALREADY_REGISTERED;
   export type PASSKEY_NOT_FOUND = typeof ErrorReason.PASSKEY_NOT_FOUND;
   export type PASSKEY_LOGIN_FAILED = typeof ErrorReason.PASSKEY_LOGIN_FAILED;
+  export type REVOCATION_CURSOR_EXPIRED = typeof ErrorReason.REVOCATION_CURSOR_EXPIRED;
+  export type REVOCATION_SUBSCRIBER_TOO_SLOW = typeof ErrorReason.REVOCATION_SUBSCRIBER_TOO_SLOW;
   export type UNRECOGNIZED = typeof ErrorReason.UNRECOGNIZED;
 }
 
@@ -638,6 +657,12 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 64:
     case "PASSKEY_LOGIN_FAILED":
       return ErrorReason.PASSKEY_LOGIN_FAILED;
+    case 65:
+    case "REVOCATION_CURSOR_EXPIRED":
+      return ErrorReason.REVOCATION_CURSOR_EXPIRED;
+    case 66:
+    case "REVOCATION_SUBSCRIBER_TOO_SLOW":
+      return ErrorReason.REVOCATION_SUBSCRIBER_TOO_SLOW;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -765,6 +790,10 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "PASSKEY_NOT_FOUND";
     case ErrorReason.PASSKEY_LOGIN_FAILED:
       return "PASSKEY_LOGIN_FAILED";
+    case ErrorReason.REVOCATION_CURSOR_EXPIRED:
+      return "REVOCATION_CURSOR_EXPIRED";
+    case ErrorReason.REVOCATION_SUBSCRIBER_TOO_SLOW:
+      return "REVOCATION_SUBSCRIBER_TOO_SLOW";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
