@@ -10496,9 +10496,10 @@ export const AuthServiceService = {
    *     `oldest_cursor` holds the oldest cursor that can still be resumed.
    *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
    *     read budget of the client address; google.rpc.RetryInfo says when
-   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the subscriber did not
-   *     read its stream and fell more than REVOCATION_MAX_LAG events
-   *     behind; reconnect with the last cursor processed.
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the
+   *     subscriber did not read its stream and fell more than
+   *     REVOCATION_MAX_LAG events behind; reconnect with the last cursor
+   *     processed.
    *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
    *     to another instance, with the last cursor); or a dependency is down.
    */
@@ -11407,9 +11408,10 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *     `oldest_cursor` holds the oldest cursor that can still be resumed.
    *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
    *     read budget of the client address; google.rpc.RetryInfo says when
-   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the subscriber did not
-   *     read its stream and fell more than REVOCATION_MAX_LAG events
-   *     behind; reconnect with the last cursor processed.
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the
+   *     subscriber did not read its stream and fell more than
+   *     REVOCATION_MAX_LAG events behind; reconnect with the last cursor
+   *     processed.
    *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
    *     to another instance, with the last cursor); or a dependency is down.
    */
@@ -12795,9 +12797,10 @@ export interface AuthServiceClient extends Client {
    *     `oldest_cursor` holds the oldest cursor that can still be resumed.
    *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
    *     read budget of the client address; google.rpc.RetryInfo says when
-   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the subscriber did not
-   *     read its stream and fell more than REVOCATION_MAX_LAG events
-   *     behind; reconnect with the last cursor processed.
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the
+   *     subscriber did not read its stream and fell more than
+   *     REVOCATION_MAX_LAG events behind; reconnect with the last cursor
+   *     processed.
    *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
    *     to another instance, with the last cursor); or a dependency is down.
    */

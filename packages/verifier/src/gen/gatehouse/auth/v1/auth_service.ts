@@ -298,80 +298,33 @@ export function principalTypeToJSON(object: PrincipalType): string {
   }
 }
 
-export const RevocationScope = {
-  REVOCATION_SCOPE_UNSPECIFIED: 0,
-  REVOCATION_SCOPE_SESSION: 1,
-  REVOCATION_SCOPE_USER: 2,
-  REVOCATION_SCOPE_USER_ORGANIZATION: 3,
-  REVOCATION_SCOPE_API_KEY: 4,
-  UNRECOGNIZED: -1,
-} as const;
-
-export type RevocationScope = typeof RevocationScope[keyof typeof RevocationScope];
-
-export namespace RevocationScope {
-  export type REVOCATION_SCOPE_UNSPECIFIED = typeof RevocationScope.REVOCATION_SCOPE_UNSPECIFIED;
-  export type REVOCATION_SCOPE_SESSION = typeof RevocationScope.REVOCATION_SCOPE_SESSION;
-  export type REVOCATION_SCOPE_USER = typeof RevocationScope.REVOCATION_SCOPE_USER;
-  export type REVOCATION_SCOPE_USER_ORGANIZATION = typeof RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION;
-  export type REVOCATION_SCOPE_API_KEY = typeof RevocationScope.REVOCATION_SCOPE_API_KEY;
-  export type UNRECOGNIZED = typeof RevocationScope.UNRECOGNIZED;
-}
-
-export function revocationScopeFromJSON(object: any): RevocationScope {
-  switch (object) {
-    case 0:
-    case "REVOCATION_SCOPE_UNSPECIFIED":
-      return RevocationScope.REVOCATION_SCOPE_UNSPECIFIED;
-    case 1:
-    case "REVOCATION_SCOPE_SESSION":
-      return RevocationScope.REVOCATION_SCOPE_SESSION;
-    case 2:
-    case "REVOCATION_SCOPE_USER":
-      return RevocationScope.REVOCATION_SCOPE_USER;
-    case 3:
-    case "REVOCATION_SCOPE_USER_ORGANIZATION":
-      return RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION;
-    case 4:
-    case "REVOCATION_SCOPE_API_KEY":
-      return RevocationScope.REVOCATION_SCOPE_API_KEY;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return RevocationScope.UNRECOGNIZED;
-  }
-}
-
-export function revocationScopeToJSON(object: RevocationScope): string {
-  switch (object) {
-    case RevocationScope.REVOCATION_SCOPE_UNSPECIFIED:
-      return "REVOCATION_SCOPE_UNSPECIFIED";
-    case RevocationScope.REVOCATION_SCOPE_SESSION:
-      return "REVOCATION_SCOPE_SESSION";
-    case RevocationScope.REVOCATION_SCOPE_USER:
-      return "REVOCATION_SCOPE_USER";
-    case RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION:
-      return "REVOCATION_SCOPE_USER_ORGANIZATION";
-    case RevocationScope.REVOCATION_SCOPE_API_KEY:
-      return "REVOCATION_SCOPE_API_KEY";
-    case RevocationScope.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
-}
-
+/** Why a revocation happened. */
 export const RevocationReason = {
   REVOCATION_REASON_UNSPECIFIED: 0,
+  /** REVOCATION_REASON_LOGOUT - The user logged out. */
   REVOCATION_REASON_LOGOUT: 1,
+  /**
+   * REVOCATION_REASON_SESSION_REVOKED - The session was revoked: RevokeSession, RevokeOtherSessions, or an
+   * administrator (RevokeUserSessions, ResetUserMfa).
+   */
   REVOCATION_REASON_SESSION_REVOKED: 2,
+  /** REVOCATION_REASON_PASSWORD_CHANGED - ChangePassword ended the user's other sessions. */
   REVOCATION_REASON_PASSWORD_CHANGED: 3,
+  /** REVOCATION_REASON_PASSWORD_RESET - ResetPassword (or an operator's password reset) ended the sessions. */
   REVOCATION_REASON_PASSWORD_RESET: 4,
+  /** REVOCATION_REASON_REFRESH_REUSE - A rotated refresh token was presented again: the family is revoked. */
   REVOCATION_REASON_REFRESH_REUSE: 5,
+  /** REVOCATION_REASON_USER_DISABLED - The user was disabled. */
   REVOCATION_REASON_USER_DISABLED: 6,
+  /** REVOCATION_REASON_USER_DELETED - The user was deleted. */
   REVOCATION_REASON_USER_DELETED: 7,
+  /** REVOCATION_REASON_API_KEY_REVOKED - The API key was revoked or deleted. */
   REVOCATION_REASON_API_KEY_REVOKED: 8,
+  /** REVOCATION_REASON_MEMBERSHIP_REMOVED - The member left the organisation (or was removed). */
   REVOCATION_REASON_MEMBERSHIP_REMOVED: 9,
+  /** REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED - The key's service account was disabled (or deleted). */
   REVOCATION_REASON_SERVICE_ACCOUNT_DISABLED: 10,
+  /** REVOCATION_REASON_OTHER - Anything else (e.g. an operator's SQL with a reason Gatehouse does not know). */
   REVOCATION_REASON_OTHER: 11,
   UNRECOGNIZED: -1,
 } as const;
@@ -467,6 +420,73 @@ export function revocationReasonToJSON(object: RevocationReason): string {
     case RevocationReason.REVOCATION_REASON_OTHER:
       return "REVOCATION_REASON_OTHER";
     case RevocationReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Which tokens a RevocationEvent denies (see RevocationEvent.scope). */
+export const RevocationScope = {
+  REVOCATION_SCOPE_UNSPECIFIED: 0,
+  /** REVOCATION_SCOPE_SESSION - One session: tokens whose sid is session_id. */
+  REVOCATION_SCOPE_SESSION: 1,
+  /** REVOCATION_SCOPE_USER - Every token of user_id issued at or before revoke_time. */
+  REVOCATION_SCOPE_USER: 2,
+  /** REVOCATION_SCOPE_USER_ORGANIZATION - Tokens of user_id with org_id = organization_id issued at or before revoke_time. */
+  REVOCATION_SCOPE_USER_ORGANIZATION: 3,
+  /** REVOCATION_SCOPE_API_KEY - The API key api_key_id and tokens minted from it issued at or before revoke_time. */
+  REVOCATION_SCOPE_API_KEY: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type RevocationScope = typeof RevocationScope[keyof typeof RevocationScope];
+
+export namespace RevocationScope {
+  export type REVOCATION_SCOPE_UNSPECIFIED = typeof RevocationScope.REVOCATION_SCOPE_UNSPECIFIED;
+  export type REVOCATION_SCOPE_SESSION = typeof RevocationScope.REVOCATION_SCOPE_SESSION;
+  export type REVOCATION_SCOPE_USER = typeof RevocationScope.REVOCATION_SCOPE_USER;
+  export type REVOCATION_SCOPE_USER_ORGANIZATION = typeof RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION;
+  export type REVOCATION_SCOPE_API_KEY = typeof RevocationScope.REVOCATION_SCOPE_API_KEY;
+  export type UNRECOGNIZED = typeof RevocationScope.UNRECOGNIZED;
+}
+
+export function revocationScopeFromJSON(object: any): RevocationScope {
+  switch (object) {
+    case 0:
+    case "REVOCATION_SCOPE_UNSPECIFIED":
+      return RevocationScope.REVOCATION_SCOPE_UNSPECIFIED;
+    case 1:
+    case "REVOCATION_SCOPE_SESSION":
+      return RevocationScope.REVOCATION_SCOPE_SESSION;
+    case 2:
+    case "REVOCATION_SCOPE_USER":
+      return RevocationScope.REVOCATION_SCOPE_USER;
+    case 3:
+    case "REVOCATION_SCOPE_USER_ORGANIZATION":
+      return RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION;
+    case 4:
+    case "REVOCATION_SCOPE_API_KEY":
+      return RevocationScope.REVOCATION_SCOPE_API_KEY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RevocationScope.UNRECOGNIZED;
+  }
+}
+
+export function revocationScopeToJSON(object: RevocationScope): string {
+  switch (object) {
+    case RevocationScope.REVOCATION_SCOPE_UNSPECIFIED:
+      return "REVOCATION_SCOPE_UNSPECIFIED";
+    case RevocationScope.REVOCATION_SCOPE_SESSION:
+      return "REVOCATION_SCOPE_SESSION";
+    case RevocationScope.REVOCATION_SCOPE_USER:
+      return "REVOCATION_SCOPE_USER";
+    case RevocationScope.REVOCATION_SCOPE_USER_ORGANIZATION:
+      return "REVOCATION_SCOPE_USER_ORGANIZATION";
+    case RevocationScope.REVOCATION_SCOPE_API_KEY:
+      return "REVOCATION_SCOPE_API_KEY";
+    case RevocationScope.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -1414,30 +1434,85 @@ export interface ReauthenticateResponse {
   authTime?: Date | undefined;
 }
 
+/** Request of AuthService.WatchRevocations. */
 export interface WatchRevocationsRequest {
+  /**
+   * Opaque cursor of the last event the caller processed (RevocationEvent.cursor
+   * or RevocationHeartbeat.cursor); "" = start from now (only new events).
+   */
   afterCursor: string;
 }
 
+/** One message of AuthService.WatchRevocations. */
 export interface WatchRevocationsResponse {
-  kind?: { $case: "event"; value: RevocationEvent } | { $case: "heartbeat"; value: RevocationHeartbeat } | undefined;
+  kind?:
+    | //
+    /** A committed revocation. */
+    { $case: "event"; value: RevocationEvent }
+    | //
+    /** The stream is alive and caught up (sent after the backlog and while idle). */
+    { $case: "heartbeat"; value: RevocationHeartbeat }
+    | undefined;
 }
 
+/** A committed revocation: which tokens a verifier must no longer accept. */
 export interface RevocationEvent {
+  /** Opaque and monotonic in commit order: resume with it. */
   cursor: string;
+  /** Set when one session ended (scope SESSION). */
   sessionId: string;
+  /** The user (empty for a service account's key). */
   userId: string;
+  /**
+   * Set when an API key was revoked or deleted, or its service account
+   * disabled (scope API_KEY).
+   */
   apiKeyId: string;
+  /** Why it happened. */
   reason: RevocationReason;
-  revokeTime?: Date | undefined;
+  /** When it was committed (the transaction's time). */
+  revokeTime?:
+    | Date
+    | undefined;
+  /**
+   * Membership removal (scope USER_ORGANIZATION): the user's tokens for this
+   * organisation are stale.
+   */
   organizationId: string;
+  /** The service account owning api_key_id, or whose membership ended. */
   serviceAccountId: string;
+  /**
+   * Scope: SESSION (deny tokens with sid = session_id), USER (deny every
+   * token of user_id issued at or before revoke_time), USER_ORGANIZATION
+   * (deny tokens of user_id with org_id = organization_id issued at or
+   * before revoke_time), API_KEY (deny the key and tokens minted from it
+   * issued at or before revoke_time).
+   */
   scope: RevocationScope;
 }
 
+/**
+ * Sent when the stream is caught up: right after it opens and then every
+ * REVOCATION_HEARTBEAT_SEC while idle.
+ */
 export interface RevocationHeartbeat {
+  /** The newest cursor so far (the resume point when idle). */
   cursor: string;
-  serverTime?: Date | undefined;
-  accessTokenTtl?: Duration | undefined;
+  /** The server's clock. */
+  serverTime?:
+    | Date
+    | undefined;
+  /**
+   * ACCESS_TOKEN_TTL_SEC: how long a token issued now stays valid; a
+   * verifier whose stream has been down longer cannot vouch for any token.
+   */
+  accessTokenTtl?:
+    | Duration
+    | undefined;
+  /**
+   * How long events are kept: a subscriber away longer gets
+   * REVOCATION_CURSOR_EXPIRED.
+   */
   retention?: Duration | undefined;
 }
 
@@ -9191,7 +9266,7 @@ export const RevocationHeartbeat: MessageFns<RevocationHeartbeat> = {
 
 /**
  * Self-service authentication for end users and token validation for other
- * services. All RPCs are unary.
+ * services. All RPCs are unary except WatchRevocations (server streaming).
  */
 export type AuthServiceService = typeof AuthServiceService;
 export const AuthServiceService = {
@@ -9455,17 +9530,6 @@ export const AuthServiceService = {
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: the key store is down; retry after google.rpc.RetryInfo.
    */
-  watchRevocations: {
-    path: "/gatehouse.auth.v1.AuthService/WatchRevocations" as const,
-    requestStream: false as const,
-    responseStream: true as const,
-    requestSerialize: (value: WatchRevocationsRequest): Buffer =>
-      Buffer.from(WatchRevocationsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): WatchRevocationsRequest => WatchRevocationsRequest.decode(value),
-    responseSerialize: (value: WatchRevocationsResponse): Buffer =>
-      Buffer.from(WatchRevocationsResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): WatchRevocationsResponse => WatchRevocationsResponse.decode(value),
-  },
   getJwks: {
     path: "/gatehouse.auth.v1.AuthService/GetJwks" as const,
     requestStream: false as const,
@@ -10398,6 +10462,58 @@ export const AuthServiceService = {
       Buffer.from(StartMfaPasskeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StartMfaPasskeyResponse => StartMfaPasskeyResponse.decode(value),
   },
+  /**
+   * Streams every committed revocation after `after_cursor`, then new ones
+   * as they commit, on every instance; heartbeats while idle. For resource
+   * servers that verify access tokens locally (packages/verifier): with the
+   * events they deny a revoked session, user, membership or key's tokens
+   * before the tokens expire. Events are kept in PostgreSQL for at least
+   * max(ACCESS_TOKEN_TTL_SEC, REVOCATION_RETENTION_SEC) (see
+   * RevocationHeartbeat.retention); a subscriber that reconnects with the
+   * cursor of the last event it processed gets exactly what it missed, in
+   * order, without gaps or repeats. Right after the stream opens (after the
+   * backlog, when a cursor was given) the server sends a heartbeat, then one
+   * every REVOCATION_HEARTBEAT_SEC (15 by default) while idle. See
+   * docs/revocations.md.
+   *
+   * Authenticated: a service account's API key (or an access token
+   * ExchangeApiKey minted from one) whose roles grant the permission
+   * revocations:watch through a global role.
+   *
+   * Status codes (as the status that ends the stream):
+   *   UNAUTHENTICATED: no credential, an invalid one, or one that is not a
+   *     service account's; reason INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the service account's roles do not grant
+   *     revocations:watch; reason PERMISSION_REQUIRED.
+   *   INVALID_ARGUMENT: after_cursor is not a cursor this server issued;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     after_cursor.
+   *   OUT_OF_RANGE: reason REVOCATION_CURSOR_EXPIRED: events after the
+   *     cursor have been pruned (or the cursor is newer than any event, e.g.
+   *     the database was restored): the subscriber cannot know what it
+   *     missed. Fall back (treat every token issued before now as suspect,
+   *     or validate online) and start again from "". ErrorInfo metadata
+   *     `oldest_cursor` holds the oldest cursor that can still be resumed.
+   *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
+   *     read budget of the client address; google.rpc.RetryInfo says when
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the
+   *     subscriber did not read its stream and fell more than
+   *     REVOCATION_MAX_LAG events behind; reconnect with the last cursor
+   *     processed.
+   *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
+   *     to another instance, with the last cursor); or a dependency is down.
+   */
+  watchRevocations: {
+    path: "/gatehouse.auth.v1.AuthService/WatchRevocations" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRevocationsRequest): Buffer =>
+      Buffer.from(WatchRevocationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRevocationsRequest => WatchRevocationsRequest.decode(value),
+    responseSerialize: (value: WatchRevocationsResponse): Buffer =>
+      Buffer.from(WatchRevocationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchRevocationsResponse => WatchRevocationsResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -10610,7 +10726,6 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: the key store is down; retry after google.rpc.RetryInfo.
    */
-  watchRevocations: handleServerStreamingCall<WatchRevocationsRequest, WatchRevocationsResponse>;
   getJwks: handleUnaryCall<GetJwksRequest, GetJwksResponse>;
   /**
    * Returns the user the bearer token belongs to. Authenticated:
@@ -11259,6 +11374,48 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   UNAVAILABLE: a dependency is down; retry after google.rpc.RetryInfo.
    */
   startMfaPasskey: handleUnaryCall<StartMfaPasskeyRequest, StartMfaPasskeyResponse>;
+  /**
+   * Streams every committed revocation after `after_cursor`, then new ones
+   * as they commit, on every instance; heartbeats while idle. For resource
+   * servers that verify access tokens locally (packages/verifier): with the
+   * events they deny a revoked session, user, membership or key's tokens
+   * before the tokens expire. Events are kept in PostgreSQL for at least
+   * max(ACCESS_TOKEN_TTL_SEC, REVOCATION_RETENTION_SEC) (see
+   * RevocationHeartbeat.retention); a subscriber that reconnects with the
+   * cursor of the last event it processed gets exactly what it missed, in
+   * order, without gaps or repeats. Right after the stream opens (after the
+   * backlog, when a cursor was given) the server sends a heartbeat, then one
+   * every REVOCATION_HEARTBEAT_SEC (15 by default) while idle. See
+   * docs/revocations.md.
+   *
+   * Authenticated: a service account's API key (or an access token
+   * ExchangeApiKey minted from one) whose roles grant the permission
+   * revocations:watch through a global role.
+   *
+   * Status codes (as the status that ends the stream):
+   *   UNAUTHENTICATED: no credential, an invalid one, or one that is not a
+   *     service account's; reason INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the service account's roles do not grant
+   *     revocations:watch; reason PERMISSION_REQUIRED.
+   *   INVALID_ARGUMENT: after_cursor is not a cursor this server issued;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     after_cursor.
+   *   OUT_OF_RANGE: reason REVOCATION_CURSOR_EXPIRED: events after the
+   *     cursor have been pruned (or the cursor is newer than any event, e.g.
+   *     the database was restored): the subscriber cannot know what it
+   *     missed. Fall back (treat every token issued before now as suspect,
+   *     or validate online) and start again from "". ErrorInfo metadata
+   *     `oldest_cursor` holds the oldest cursor that can still be resumed.
+   *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
+   *     read budget of the client address; google.rpc.RetryInfo says when
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the
+   *     subscriber did not read its stream and fell more than
+   *     REVOCATION_MAX_LAG events behind; reconnect with the last cursor
+   *     processed.
+   *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
+   *     to another instance, with the last cursor); or a dependency is down.
+   */
+  watchRevocations: handleServerStreamingCall<WatchRevocationsRequest, WatchRevocationsResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -11555,15 +11712,6 @@ export interface AuthServiceClient extends Client {
    *     google.rpc.RetryInfo says when to retry.
    *   UNAVAILABLE: the key store is down; retry after google.rpc.RetryInfo.
    */
-  watchRevocations(
-    request: WatchRevocationsRequest,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<WatchRevocationsResponse>;
-  watchRevocations(
-    request: WatchRevocationsRequest,
-    metadata?: Metadata,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<WatchRevocationsResponse>;
   getJwks(
     request: GetJwksRequest,
     callback: (error: ServiceError | null, response: GetJwksResponse) => void,
@@ -12615,6 +12763,56 @@ export interface AuthServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StartMfaPasskeyResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Streams every committed revocation after `after_cursor`, then new ones
+   * as they commit, on every instance; heartbeats while idle. For resource
+   * servers that verify access tokens locally (packages/verifier): with the
+   * events they deny a revoked session, user, membership or key's tokens
+   * before the tokens expire. Events are kept in PostgreSQL for at least
+   * max(ACCESS_TOKEN_TTL_SEC, REVOCATION_RETENTION_SEC) (see
+   * RevocationHeartbeat.retention); a subscriber that reconnects with the
+   * cursor of the last event it processed gets exactly what it missed, in
+   * order, without gaps or repeats. Right after the stream opens (after the
+   * backlog, when a cursor was given) the server sends a heartbeat, then one
+   * every REVOCATION_HEARTBEAT_SEC (15 by default) while idle. See
+   * docs/revocations.md.
+   *
+   * Authenticated: a service account's API key (or an access token
+   * ExchangeApiKey minted from one) whose roles grant the permission
+   * revocations:watch through a global role.
+   *
+   * Status codes (as the status that ends the stream):
+   *   UNAUTHENTICATED: no credential, an invalid one, or one that is not a
+   *     service account's; reason INVALID_ACCESS_TOKEN.
+   *   PERMISSION_DENIED: the service account's roles do not grant
+   *     revocations:watch; reason PERMISSION_REQUIRED.
+   *   INVALID_ARGUMENT: after_cursor is not a cursor this server issued;
+   *     reason VALIDATION_FAILED and google.rpc.BadRequest names
+   *     after_cursor.
+   *   OUT_OF_RANGE: reason REVOCATION_CURSOR_EXPIRED: events after the
+   *     cursor have been pruned (or the cursor is newer than any event, e.g.
+   *     the database was restored): the subscriber cannot know what it
+   *     missed. Fall back (treat every token issued before now as suspect,
+   *     or validate online) and start again from "". ErrorInfo metadata
+   *     `oldest_cursor` holds the oldest cursor that can still be resumed.
+   *   RESOURCE_EXHAUSTED: reason RATE_LIMITED (opening streams spends the
+   *     read budget of the client address; google.rpc.RetryInfo says when
+   *     to retry), or reason REVOCATION_SUBSCRIBER_TOO_SLOW: the
+   *     subscriber did not read its stream and fell more than
+   *     REVOCATION_MAX_LAG events behind; reconnect with the last cursor
+   *     processed.
+   *   UNAVAILABLE: reason SHUTTING_DOWN: the server is stopping (reconnect,
+   *     to another instance, with the last cursor); or a dependency is down.
+   */
+  watchRevocations(
+    request: WatchRevocationsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevocationsResponse>;
+  watchRevocations(
+    request: WatchRevocationsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevocationsResponse>;
 }
 
 export const AuthServiceClient = makeGenericClientConstructor(
