@@ -3,12 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
 import pg from 'pg';
+import { Registry } from 'prom-client';
+import { createCleanupMetrics } from '../src/cleanup/cleanupMetrics.ts';
+import { createCleanupRunner } from '../src/cleanup/createCleanupRunner.ts';
 import {
   AuthServiceClient,
   type RevocationEvent,
   RevocationReason,
   RevocationScope,
 } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { createLogger } from '../src/log.ts';
+import { createDatabase } from '../src/storage/createDatabase.ts';
 import { eventually } from './helpers/eventually.ts';
 import { type RevocationWatch, watchRevocations } from './helpers/revocationWatch.ts';
 import { expectRpcError } from './helpers/rpcError.ts';
@@ -528,8 +533,34 @@ describe('AuthService.WatchRevocations', () => {
     const u = await registerUser(gh);
     await call(gh.auth, 'logout', { refreshToken: u.tokens.refreshToken });
     await eventuallyNumbered();
-    // What the cleanup job does past the retention, with a retention of zero.
-    await sql(`SELECT gatehouse_prune_revocation_events(interval '0', 1000000)`);
+    // A day passes (the retention here is the default, 24 h): then the cleanup job prunes.
+    await sql(`UPDATE revocation_events SET revoke_time = revoke_time - interval '25 hours'`);
+    const pool = await createDatabase({
+      url: gh.db.url,
+      poolMax: 2,
+      statementTimeoutMs: 5000,
+      connectTimeoutMs: 3000,
+    });
+    const cleanupMetrics = createCleanupMetrics(new Registry());
+    try {
+      const runner = createCleanupRunner({
+        pool,
+        log: createLogger('silent'),
+        metrics: cleanupMetrics,
+        config: { intervalSec: 900, settings: {} },
+        revocationRetentionSec: 86_400,
+      });
+      await runner.tick();
+      await runner.stop();
+    } finally {
+      await pool.end();
+    }
+    const [left] = await sql(`SELECT count(*)::int AS n FROM revocation_events`);
+    assert.equal(left?.n, 0, 'every event past the retention is pruned');
+    const pruned = (await cleanupMetrics.deletedRows.get()).values.find(
+      (v) => v.labels.table === 'revocation_events',
+    );
+    assert.ok((pruned?.value ?? 0) > 0, 'counted in gatehouse_cleanup_deleted_rows_total');
     const err = await expectRpcError(
       watch(gh, watcherKey, old).ended,
       status.OUT_OF_RANGE,

@@ -214,8 +214,23 @@ describe('loadMethodPolicies', () => {
         `${name}: ${delegated ? 'admin or org:manage in the organisation' : 'admin only'}`,
       );
     }
+    // The revocation stream: service accounts whose global roles grant revocations:watch.
+    assert.deepEqual(policies.get(auth('WatchRevocations')), {
+      path: auth('WatchRevocations'),
+      caller: 'authenticated',
+      principalKinds: ['service_account'],
+      requiredRole: null,
+      requiredPermission: { permission: 'revocations:watch', organizationPath: [] },
+      sourceBudget: 'read',
+      accountBudget: null,
+      spendsKeyBudget: true,
+      requiresRecentAuth: false,
+      audit: null,
+    });
     for (const p of policies.values()) {
-      if (!p.path.startsWith(orgs(''))) assert.equal(p.requiredPermission, null, p.path);
+      if (!p.path.startsWith(orgs('')) && p.path !== auth('WatchRevocations')) {
+        assert.equal(p.requiredPermission, null, p.path);
+      }
     }
     assert.deepEqual(policies.get(admin('UpdateUser'))?.audit, {
       action: 'user_update',
@@ -251,14 +266,18 @@ describe('loadMethodPolicies', () => {
       ['serviceAccountId'],
     );
     assert.equal(policies.get(auth('Logout'))?.caller, 'bearer_signature_only');
-    // Password and session RPCs are for people with a session; ExchangeApiKey is for keys, and
-    // a user's own key may also read the user's memberships (ListMyOrganizations).
+    // Password and session RPCs are for people with a session; ExchangeApiKey is for keys, a
+    // user's own key may also read the user's memberships (ListMyOrganizations), and the
+    // revocation stream is for service accounts.
     for (const { path: name } of Object.values(AuthServiceService)) {
       const kinds = policies.get(name)?.principalKinds ?? [];
       if (name === auth('ExchangeApiKey')) {
         assert.deepEqual(kinds, ['service_account', 'user_api_key']);
       } else if (name === auth('ListMyOrganizations')) {
         assert.deepEqual(kinds, ['user', 'user_api_key']);
+      } else if (name === auth('WatchRevocations')) {
+        // Resource servers subscribe as service accounts (issue 16).
+        assert.deepEqual(kinds, ['service_account']);
       } else if (kinds.length > 0) {
         assert.deepEqual(kinds, ['user'], name);
       }
@@ -397,12 +416,16 @@ describe('loadMethodPolicies', () => {
       }),
     );
     assert.match(notString.join('\n'), /organization_field "page_size" is not a string field/);
-    const noField = problemsOf(
+    // No organization_field: the permission is asked for globally (through global roles).
+    const global = loadMethodPolicies(
       editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'RemoveMember', (p) => {
         requirement(p).organizationField = '';
       }),
     );
-    assert.match(noField.join('\n'), /RemoveMember.*organization_field "" is not a string field/);
+    assert.deepEqual(global.get(orgs('RemoveMember'))?.requiredPermission, {
+      permission: 'org:manage',
+      organizationPath: [],
+    });
     // A dotted path reaches into a message field, like audit.subject_field does.
     const nested = loadMethodPolicies(
       editedPolicy('gatehouse.admin.v1.OrganizationAdminService', 'UpdateOrganization', (p) => {

@@ -510,7 +510,11 @@ export interface PermissionRequirement {
   /**
    * The request field naming the organisation, as a dotted path of proto
    * field names ("organization_id", "member.organization_id"); it must be a
-   * string field of the request, or the server refuses to start.
+   * string field of the request, or the server refuses to start. Empty: the
+   * permission is required globally, held through the caller's global roles
+   * (an API key's narrowed to the key's roles) with no organisation involved
+   * (AuthService.WatchRevocations and revocations:watch); a caller without it
+   * gets PERMISSION_DENIED, reason PERMISSION_REQUIRED, like any other.
    */
   organizationField: string;
 }
