@@ -24,6 +24,7 @@ import {
   registerWorkload,
   validateTokenWorkload,
 } from './workloads/gatehouse.ts';
+import { verifierWorkload } from './workloads/verifier.ts';
 import type { Workload } from './workloads/Workload.ts';
 
 /** A worker that fails this many times in a row stops (the target is down or misconfigured). */
@@ -38,6 +39,8 @@ async function createWorkload(job: Job): Promise<Workload> {
       return validateTokenWorkload(w, job.channels);
     case 'exchange-api-key':
       return exchangeApiKeyWorkload(w, job.channels);
+    case 'verifier-verify':
+      return verifierWorkload(w);
     case 'login':
       return loginWorkload(w, job.channels);
     case 'register':

@@ -11,6 +11,7 @@ export const SCENARIO_NAMES = [
   'list-users',
   'check-permission',
   'ext-authz-check',
+  'verify',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

@@ -31,6 +31,12 @@ export type WorkloadSpec =
   | { kind: 'grpc-empty'; target: string; path: string }
   /** ValidateToken, cycling through `tokens` in order (each token again only after all others). */
   | { kind: 'validate-token'; target: string; tokens: string[] }
+  /**
+   * @gatehouse/verifier's verify() in the load generator's own process (one event loop, one
+   * core), cycling through `tokens`; the verifier follows `target`'s JWKS and revocation stream
+   * with `watcherKey` (a service account key holding revocations:watch).
+   */
+  | { kind: 'verifier-verify'; target: string; watcherKey: string; tokens: string[] }
   /** Login, cycling through `identifiers` (all with the same password). */
   | { kind: 'login'; target: string; identifiers: string[]; password: string }
   /** Register with a fresh address per call. */

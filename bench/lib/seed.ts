@@ -296,6 +296,36 @@ export class Seeder {
     }
   }
 
+  /**
+   * The verifier's credential for the verify scenario: a service account (made by the CLI's use
+   * case) whose global role `bench-revocation-watcher` grants `revocations:watch`, the
+   * permission WatchRevocations requires; its API key's secret.
+   */
+  async revocationWatcherKey(): Promise<string> {
+    await this.#db.pool.query(
+      `INSERT INTO permissions (name) VALUES ('revocations:watch') ON CONFLICT (name) DO NOTHING`,
+    );
+    await this.#db.pool.query(
+      `WITH r AS (
+         INSERT INTO roles (name, scope) VALUES ('bench-revocation-watcher', 'global')
+         ON CONFLICT (scope, name) DO UPDATE SET name = EXCLUDED.name RETURNING id)
+       INSERT INTO role_permissions (role_id, permission)
+       SELECT id, 'revocations:watch' FROM r ON CONFLICT DO NOTHING`,
+    );
+    const pool = await this.#pool();
+    try {
+      const name = `bench-watcher-${String(++this.#serviceAccounts).padStart(4, '0')}`;
+      const { key } = await createServiceAccountWithKey(
+        { pool, apiKeyLimits: this.#options.apiKeyLimits },
+        { name, displayName: '', description: '', roles: ['bench-revocation-watcher'] },
+        { clientIp: '', userAgent: 'gatehouse-bench', requestId: '' },
+      );
+      return key.secret;
+    } finally {
+      await pool.end();
+    }
+  }
+
   /** A small pool on the benchmark database for the server's own code to use. */
   #pool() {
     return createDatabase({

@@ -7,6 +7,7 @@ import { login, register } from './passwords.ts';
 import { refresh } from './refresh.ts';
 import type { Scenario } from './Scenario.ts';
 import { validateApiKey, validateDistinct, validateRepeated } from './validateToken.ts';
+import { verify } from './verify.ts';
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -20,4 +21,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'list-users': listUsers,
   'check-permission': checkPermission,
   'ext-authz-check': extAuthzCheck,
+  verify,
 };
