@@ -709,7 +709,12 @@ describe('webhook events of sessions: one per session, whatever the path', () =>
 
   /** The session events queued about a user: type, session id and (revoked) reason. */
   const sessionEventsOf = async (userId: string) =>
-    gh.db.query<{ type: string; session_id: string; reason: string | null; payload: unknown }>(
+    gh.db.query<{
+      type: string;
+      session_id: string;
+      reason: string | null;
+      payload: { type: string; timestamp: string; data: Record<string, unknown> };
+    }>(
       `SELECT type, payload->'data'->>'session_id' AS session_id,
               payload->'data'->>'reason' AS reason, payload
        FROM webhook_events
@@ -761,7 +766,7 @@ describe('webhook events of sessions: one per session, whatever the path', () =>
     );
     assert.deepEqual(fresh?.payload, {
       type: 'session.created',
-      timestamp: (fresh?.payload as { timestamp: string }).timestamp,
+      timestamp: fresh?.payload.timestamp,
       data: {
         session_id: changed.tokens?.sessionId,
         user_id: u.user.id,
@@ -794,7 +799,7 @@ describe('webhook events of sessions: one per session, whatever the path', () =>
     const mfaSession = (await sessionEventsOf(m.user.id)).find(
       (e) => e.session_id === completed.tokens?.sessionId,
     );
-    assert.match(String((mfaSession?.payload as { data: { amr: string } }).data.amr), /mfa/);
+    assert.match(String(mfaSession?.payload.data.amr), /mfa/);
 
     // Register with an invitation joins an organisation: the session acts in it.
     const fx = orgFixtures(gh.db);
@@ -816,10 +821,7 @@ describe('webhook events of sessions: one per session, whatever the path', () =>
     const invitedId = invited.user?.id ?? '';
     assert.deepEqual(await assertOneEventPerSession(invitedId), []);
     const [joined] = await sessionEventsOf(invitedId);
-    assert.equal(
-      (joined?.payload as { data: { organization_id: string } }).data.organization_id,
-      org,
-    );
+    assert.equal(joined?.payload.data.organization_id, org);
 
     // And they are delivered, signed.
     const delivered = await eventually(
