@@ -45,7 +45,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const monitor = await startHealth(stores, services.limits, metrics, log, closers);
     // Data-lifecycle cleanup: in-process unless pg_cron owns the job (docs/operations-cleanup.md).
     closers.push(
-      startCleanup({ pool: stores.pool, log, metrics: metrics.cleanup, config: config.cleanup }),
+      startCleanup({
+        pool: stores.pool,
+        log,
+        metrics: metrics.cleanup,
+        config: config.cleanup,
+        webhookRetentionDays: config.webhooks.retentionDays,
+      }),
     );
 
     let accepting = true;

@@ -4,7 +4,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
+import { createCleanupMetrics } from '../src/cleanup/cleanupMetrics.ts';
+import { createCleanupRunner } from '../src/cleanup/createCleanupRunner.ts';
 import {
   WebhookAdminServiceClient,
   WebhookAdminServiceService,
@@ -12,6 +16,7 @@ import {
   WebhookDeliveryStatus,
 } from '../src/gen/gatehouse/admin/v1/webhook_admin_service.ts';
 import { User } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { createDatabase } from '../src/storage/createDatabase.ts';
 import { eventually } from './helpers/eventually.ts';
 import { orgFixtures, uniqueName } from './helpers/organizations.ts';
 import { expectRpcError, rpcStatus } from './helpers/rpcError.ts';
@@ -940,5 +945,144 @@ describe('webhook events of sessions: one per session, whatever the path', () =>
     }
     await expectRpcError(unknownChallenge(), status.UNAUTHENTICATED, 'MFA_CHALLENGE_INVALID');
     assert.deepEqual(await countFor('unknown_challenge'), { audits: '1', events: '1' });
+  });
+
+  it('prunes finished deliveries and their events after WEBHOOK_RETENTION_DAYS, from the cleanup runner', async () => {
+    const ok = await hook(
+      client,
+      'createWebhookEndpoint',
+      { url: receiver.url('/ok?retention'), eventTypes: ['user.updated'], enabled: true },
+      { token },
+    );
+    const failing = await hook(
+      client,
+      'createWebhookEndpoint',
+      { url: receiver.url('/fail?retention'), eventTypes: ['user.updated'], enabled: true },
+      { token },
+    );
+    const okId = ok.endpoint?.id ?? '';
+    const failId = failing.endpoint?.id ?? '';
+    const send = async (endpointId: string) =>
+      (await hook(client, 'sendTestWebhookEvent', { webhookEndpointId: endpointId }, { token }))
+        .delivery?.id ?? '';
+    const deliveryStatus = async (id: string) =>
+      (
+        await gh.db.query<{ status: string }>(
+          'SELECT status FROM webhook_deliveries WHERE id = $1',
+          [id],
+        )
+      )[0]?.status;
+    const [oldDone, recentDone, oldDead, oldFailed] = [
+      await send(okId),
+      await send(okId),
+      await send(failId),
+      await send(failId),
+    ];
+    for (const [id, want] of [
+      [oldDone, 'succeeded'],
+      [recentDone, 'succeeded'],
+      [oldDead, 'failed'],
+      [oldFailed, 'failed'],
+    ] as const) {
+      await eventually(
+        () => deliveryStatus(id),
+        (got) => got === want,
+        { what: `${id} ${want}` },
+      );
+    }
+    // One gave up on, one still to be retried (tomorrow): neither is claimed meanwhile (the
+    // first retry is seconds away, WEBHOOK_RETRY_BASE_MS).
+    await gh.db.query(
+      `UPDATE webhook_deliveries
+       SET status = CASE WHEN id = $1 THEN 'dead' ELSE status END,
+           next_attempt_at = now() + interval '1 day'
+       WHERE id = ANY($2::uuid[])`,
+      [oldDead, [oldDead, oldFailed]],
+    );
+    const age = (ids: string[], days: number) =>
+      gh.db.query(
+        `WITH d AS (
+           UPDATE webhook_deliveries SET updated_at = now() - make_interval(days => $2),
+                                         created_at = now() - make_interval(days => $2)
+           WHERE id = ANY($1::uuid[]) RETURNING event_id)
+         UPDATE webhook_events SET occurred_at = now() - make_interval(days => $2)
+         WHERE id IN (SELECT event_id FROM d)`,
+        [ids, days],
+      );
+    await age([oldDone, oldDead, oldFailed], 31);
+    await age([recentDone], 29);
+    // An event of an endpoint deleted long ago: no delivery is left.
+    const [orphan] = await gh.db.query<{ id: string }>(
+      `INSERT INTO webhook_events (type, payload, occurred_at)
+       VALUES ('user.updated', '{}', now() - interval '40 days') RETURNING id`,
+    );
+    const eventOf = async (deliveryId: string) =>
+      (
+        await gh.db.query<{ event_id: string }>(
+          'SELECT event_id FROM webhook_deliveries WHERE id = $1',
+          [deliveryId],
+        )
+      )[0]?.event_id ?? '';
+    const events = {
+      oldDone: await eventOf(oldDone),
+      recentDone: await eventOf(recentDone),
+      oldDead: await eventOf(oldDead),
+      oldFailed: await eventOf(oldFailed),
+      orphan: orphan?.id ?? '',
+    };
+
+    const pool = await createDatabase({
+      url: gh.db.url,
+      poolMax: 2,
+      statementTimeoutMs: 5000,
+      connectTimeoutMs: 3000,
+    });
+    const metrics = createCleanupMetrics(new Registry());
+    try {
+      const runner = createCleanupRunner({
+        pool,
+        log: pino({ level: 'silent' }),
+        metrics,
+        config: { intervalSec: 900, settings: {} },
+        webhookRetentionDays: 30,
+      });
+      await runner.tick();
+      await runner.stop();
+    } finally {
+      await pool.end();
+    }
+
+    const left = async (table: string, ids: string[]) =>
+      (
+        await gh.db.query<{ id: string }>(`SELECT id FROM ${table} WHERE id = ANY($1::uuid[])`, [
+          ids,
+        ])
+      )
+        .map((r) => r.id)
+        .sort();
+    assert.deepEqual(
+      await left('webhook_deliveries', [oldDone, recentDone, oldDead, oldFailed]),
+      [recentDone, oldFailed].sort(),
+      'the old succeeded and dead deliveries went; the recent one and the unfinished one stay',
+    );
+    assert.deepEqual(
+      await left('webhook_events', Object.values(events)),
+      [events.recentDone, events.oldFailed].sort(),
+      'their events went too, and the orphan',
+    );
+    const counted = async (table: string) =>
+      (await metrics.deletedRows.get()).values.find((v) => v.labels.table === table)?.value;
+    assert.equal(await counted('webhook_deliveries'), 2);
+    assert.equal(await counted('webhook_events'), 3);
+    const listed = await hook(
+      client,
+      'listWebhookDeliveries',
+      { webhookEndpointId: okId },
+      { token },
+    );
+    assert.deepEqual(
+      listed.deliveries.map((d) => d.id),
+      [recentDone],
+    );
   });
 });

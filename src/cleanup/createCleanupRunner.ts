@@ -8,6 +8,7 @@ import {
   runCleanup,
 } from '../storage/cleanupRuns.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
+import { pruneWebhooks } from '../webhooks/pruneWebhooks.ts';
 import type { CleanupConfig } from './cleanupConfig.ts';
 import type { CleanupMetrics } from './cleanupMetrics.ts';
 
@@ -32,6 +33,8 @@ export interface CleanupRunnerOptions {
   /** Delay of the first tick after start() (then ticks align to multiples of the interval). */
   initialDelayMs?: number;
   onTick?: (result: TickResult) => void;
+  /** WEBHOOK_RETENTION_DAYS: prune finished webhook deliveries each tick (both modes); unset: not. */
+  webhookRetentionDays?: number;
 }
 
 export interface CleanupRunner {
@@ -121,6 +124,10 @@ export function createCleanupRunner(options: CleanupRunnerOptions): CleanupRunne
   }
 
   async function tickOnce(): Promise<TickResult> {
+    // Not part of gatehouse_cleanup (pg_cron runs only that): every instance prunes, SKIP LOCKED.
+    if (options.webhookRetentionDays !== undefined) {
+      await pruneWebhooks({ pool, log, metrics, retentionDays: options.webhookRetentionDays });
+    }
     try {
       await applySettingsOnce();
       const job = await findCleanupCronJob(pool);
