@@ -61,6 +61,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         metrics: metrics.cleanup,
         config: config.cleanup,
         revocationRetentionSec: config.revocations.retentionSec,
+        webhookRetentionDays: config.webhooks.retentionDays,
       }),
     );
 

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
+import { createCleanupMetrics } from '../src/cleanup/cleanupMetrics.ts';
+import { createCleanupRunner } from '../src/cleanup/createCleanupRunner.ts';
 import {
   WebhookAdminServiceClient,
   WebhookAdminServiceService,
@@ -12,9 +16,13 @@ import {
   WebhookDeliveryStatus,
 } from '../src/gen/gatehouse/admin/v1/webhook_admin_service.ts';
 import { User } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { createDatabase } from '../src/storage/createDatabase.ts';
 import { eventually } from './helpers/eventually.ts';
+import { orgFixtures, uniqueName } from './helpers/organizations.ts';
 import { expectRpcError, rpcStatus } from './helpers/rpcError.ts';
+import { SmtpReceiver, tokenFromLink } from './helpers/smtpReceiver.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
+import { atStableStep, settle, totpCode } from './helpers/totp.ts';
 import { PASSWORD, registerUser, uniqueEmail } from './helpers/users.ts';
 
 type Methods = typeof WebhookAdminServiceService;
@@ -96,6 +104,8 @@ async function startReceiver(): Promise<{
       }),
   };
 }
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 /** A registered user given the admin role by SQL, as an operator could. */
 async function adminToken(gh: Gatehouse): Promise<string> {
@@ -648,5 +658,431 @@ describe('webhook address rules (private networks not allowed)', () => {
       assert.equal(d.lastStatusCode, 0);
     }
     assert.equal(receiver.received.length, 0, 'nothing reached the receiver');
+  });
+});
+
+describe('webhook events of sessions: one per session, whatever the path', () => {
+  let gh: Gatehouse;
+  let smtp: SmtpReceiver;
+  let client: WebhookAdminServiceClient;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let token: string;
+  let secret: string;
+  const RESET_URL = 'https://app.example.com/reset';
+
+  before(async () => {
+    receiver = await startReceiver();
+    smtp = await SmtpReceiver.start();
+    gh = await startGatehouse({
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+      WEBHOOK_POLL_INTERVAL_MS: '20',
+      SMTP_URL: smtp.url,
+      SMTP_FROM: 'Accounts <accounts@acme.test>',
+      PASSWORD_RESET_URL: RESET_URL,
+      MAIL_POLL_INTERVAL_MS: '50',
+    });
+    client = new WebhookAdminServiceClient(gh.target, credentials.createInsecure());
+    token = await adminToken(gh);
+    const created = await hook(
+      client,
+      'createWebhookEndpoint',
+      {
+        url: receiver.url('/ok?sessions'),
+        eventTypes: ['session.created', 'session.revoked', 'login.failed'],
+        enabled: true,
+      },
+      { token },
+    );
+    secret = created.secret;
+  });
+  after(async () => {
+    client?.close();
+    try {
+      await gh?.stop();
+    } finally {
+      await smtp?.stop();
+      await receiver?.close();
+    }
+  });
+
+  const login = async (identifier: string, password = PASSWORD) => {
+    const res = await call(gh.auth, 'login', { identifier, password });
+    assert.ok(res.tokens, 'the login issued a session');
+    return res.tokens;
+  };
+
+  /** The session events queued about a user: type, session id and (revoked) reason. */
+  const sessionEventsOf = async (userId: string) =>
+    gh.db.query<{
+      type: string;
+      session_id: string;
+      reason: string | null;
+      payload: { type: string; timestamp: string; data: Record<string, unknown> };
+    }>(
+      `SELECT type, payload->'data'->>'session_id' AS session_id,
+              payload->'data'->>'reason' AS reason, payload
+       FROM webhook_events
+       WHERE type LIKE 'session.%' AND payload->'data'->>'user_id' = $1`,
+      [userId],
+    );
+
+  /**
+   * Every session of the user has exactly one session.created, and every revoked one exactly
+   * one session.revoked carrying the reason stored on it; returns the revocation reasons.
+   */
+  async function assertOneEventPerSession(userId: string): Promise<string[]> {
+    const sessions = await gh.db.query<{ id: string; revoked_reason: string | null }>(
+      `SELECT id, revoked_reason FROM sessions WHERE user_id = $1`,
+      [userId],
+    );
+    const events = await sessionEventsOf(userId);
+    const created = events.filter((e) => e.type === 'session.created').map((e) => e.session_id);
+    assert.deepEqual(created.sort(), sessions.map((s) => s.id).sort(), 'one session.created each');
+    const revoked = events
+      .filter((e) => e.type === 'session.revoked')
+      .map((e) => `${e.session_id} ${e.reason}`);
+    const expected = sessions
+      .filter((s) => s.revoked_reason !== null)
+      .map((s) => `${s.id} ${s.revoked_reason}`);
+    assert.deepEqual(revoked.sort(), expected.sort(), 'one session.revoked per revoked session');
+    return sessions.flatMap((s) => (s.revoked_reason === null ? [] : [s.revoked_reason])).sort();
+  }
+
+  it('sends session.created for Register, Register with an invitation, Login, CompleteMfaLogin and ChangePassword', async () => {
+    const u = await registerUser(gh);
+    await login(u.email);
+    const last = await login(u.email);
+    const newPassword = 'another-long-harbour-password-7';
+    const changed = await call(
+      gh.auth,
+      'changePassword',
+      { currentPassword: PASSWORD, newPassword },
+      { token: last.accessToken },
+    );
+    assert.deepEqual(
+      await assertOneEventPerSession(u.user.id),
+      ['password_change', 'password_change', 'password_change'],
+      'ChangePassword ends the three sessions and starts a fourth',
+    );
+    assert.equal((await sessionEventsOf(u.user.id)).length, 4 + 3);
+    const fresh = (await sessionEventsOf(u.user.id)).find(
+      (e) => e.session_id === changed.tokens?.sessionId,
+    );
+    assert.deepEqual(fresh?.payload, {
+      type: 'session.created',
+      timestamp: fresh?.payload.timestamp,
+      data: {
+        session_id: changed.tokens?.sessionId,
+        user_id: u.user.id,
+        organization_id: null,
+        amr: 'pwd',
+      },
+    });
+
+    // CompleteMfaLogin: a user with TOTP signs in with a recovery code.
+    const m = await registerUser(gh);
+    const started = await call(gh.auth, 'startTotpEnrollment', {}, { token: m.tokens.accessToken });
+    const confirmed = await atStableStep((s) =>
+      settle(
+        call(
+          gh.auth,
+          'confirmTotpEnrollment',
+          { code: totpCode(started.secret, s - 1) },
+          { token: m.tokens.accessToken },
+        ),
+      ),
+    );
+    assert.ok(confirmed.ok, 'TOTP enrolled');
+    const challenge = await call(gh.auth, 'login', { identifier: m.email, password: PASSWORD });
+    assert.ok(challenge.mfaRequired, 'the second factor is asked for');
+    const completed = await call(gh.auth, 'completeMfaLogin', {
+      challengeToken: challenge.mfaRequired.challengeToken,
+      factor: { $case: 'recoveryCode', value: confirmed.value.recoveryCodes[0] ?? '' },
+    });
+    assert.deepEqual(await assertOneEventPerSession(m.user.id), []);
+    const mfaSession = (await sessionEventsOf(m.user.id)).find(
+      (e) => e.session_id === completed.tokens?.sessionId,
+    );
+    assert.match(String(mfaSession?.payload.data.amr), /mfa/);
+
+    // Register with an invitation joins an organisation: the session acts in it.
+    const fx = orgFixtures(gh.db);
+    const org = await fx.organization();
+    const email = uniqueEmail('invited');
+    const invitationToken = `ghin_${randomBytes(32).toString('base64url')}`;
+    await gh.db.query(
+      `INSERT INTO invitations (organization_id, email_normalized, role_ids, token_hash,
+                                created_at, expires_at)
+       VALUES ($1, $2, $3, $4, now(), now() + interval '7 days')`,
+      [
+        org,
+        email,
+        [await fx.role(uniqueName('desk'), 'organization', ['desk:open'])],
+        sha256(invitationToken),
+      ],
+    );
+    const invited = await call(gh.auth, 'register', { email, password: PASSWORD, invitationToken });
+    const invitedId = invited.user?.id ?? '';
+    assert.deepEqual(await assertOneEventPerSession(invitedId), []);
+    const [joined] = await sessionEventsOf(invitedId);
+    assert.equal(joined?.payload.data.organization_id, org);
+
+    // And they are delivered, signed.
+    const delivered = await eventually(
+      async () =>
+        receiver.received
+          .filter((r) => r.path === '/ok?sessions')
+          .map((r) => verify(secret, r))
+          .filter(
+            (e) =>
+              e.type === 'session.created' && e.data.session_id === completed.tokens?.sessionId,
+          ),
+      (found) => found.length > 0,
+      { what: 'the session.created of CompleteMfaLogin at the receiver' },
+    );
+    assert.equal(delivered[0]?.data.user_id, m.user.id);
+  });
+
+  it('sends session.revoked per session for every path that ends sessions, with its reason', async () => {
+    // RevokeOtherSessions, then Logout.
+    const a = await registerUser(gh);
+    await login(a.email);
+    const a3 = await login(a.email);
+    const others = await call(gh.auth, 'revokeOtherSessions', {}, { token: a3.accessToken });
+    assert.equal(others.revokedCount, 2);
+    await call(gh.auth, 'logout', {}, { token: a3.accessToken });
+    assert.deepEqual(await assertOneEventPerSession(a.user.id), [
+      'logout',
+      'user_revoke_others',
+      'user_revoke_others',
+    ]);
+
+    // RevokeSession, then refresh-token reuse.
+    const b = await registerUser(gh);
+    const b2 = await login(b.email);
+    await call(
+      gh.auth,
+      'revokeSession',
+      { sessionId: b.tokens.sessionId },
+      { token: b2.accessToken },
+    );
+    await call(gh.auth, 'refresh', { refreshToken: b2.refreshToken });
+    // The first refresh token used again, well after the grace window: reuse.
+    await gh.db.query(
+      `UPDATE refresh_tokens SET used_at = used_at - interval '1 hour' WHERE session_id = $1`,
+      [b2.sessionId],
+    );
+    await assert.rejects(call(gh.auth, 'refresh', { refreshToken: b2.refreshToken }));
+    assert.deepEqual(await assertOneEventPerSession(b.user.id), [
+      'refresh_token_reuse',
+      'session_revoke',
+    ]);
+
+    // The administrator's RevokeUserSessions, ResetUserMfa, DisableUser and DeleteUser.
+    const c = await registerUser(gh);
+    await login(c.email);
+    await call(gh.admin, 'revokeUserSessions', { userId: c.user.id }, { token });
+    await login(c.email);
+    await call(gh.admin, 'resetUserMfa', { userId: c.user.id }, { token });
+    await login(c.email);
+    await call(gh.admin, 'disableUser', { userId: c.user.id }, { token });
+    await call(gh.admin, 'enableUser', { userId: c.user.id }, { token });
+    await login(c.email);
+    await call(gh.admin, 'deleteUser', { userId: c.user.id }, { token });
+    assert.deepEqual(await assertOneEventPerSession(c.user.id), [
+      'admin_delete',
+      'admin_disable',
+      'admin_revoke',
+      'admin_revoke',
+      'admin_revoke',
+    ]);
+
+    // ResetPassword with the mailed token.
+    const d = await registerUser(gh);
+    await login(d.email);
+    await call(gh.auth, 'requestPasswordReset', { email: d.email });
+    const mail = await smtp.next(d.email);
+    await call(gh.auth, 'resetPassword', {
+      token: tokenFromLink(mail.text, RESET_URL).token,
+      newPassword: 'a-brand-new-harbour-password-3',
+    });
+    assert.deepEqual(await assertOneEventPerSession(d.user.id), [
+      'password_reset',
+      'password_reset',
+    ]);
+  });
+
+  it('writes a failed sign-in recorded outside a transaction and its event together or not at all', async () => {
+    const countFor = async (reason: string) =>
+      (
+        await gh.db.query<{ audits: string; events: string }>(
+          `SELECT (SELECT count(*) FROM audit_events
+                   WHERE action = 'mfa_verify' AND details->>'reason' = $1) AS audits,
+                  (SELECT count(*) FROM webhook_events
+                   WHERE type = 'login.failed' AND payload->'data'->>'reason' = $1) AS events`,
+          [reason],
+        )
+      )[0];
+    const unknownChallenge = () =>
+      call(gh.auth, 'completeMfaLogin', {
+        challengeToken: 'not-a-challenge',
+        factor: { $case: 'totpCode', value: '123456' },
+      });
+    // The event's insert fails: the audit row of the refusal must not stay behind either.
+    await gh.db.query(`
+      CREATE FUNCTION test_refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'webhook event refused by the test'; END $$`);
+    await gh.db.query(`
+      CREATE TRIGGER test_refuse_event BEFORE INSERT ON webhook_events
+      FOR EACH ROW WHEN (NEW.type = 'login.failed') EXECUTE FUNCTION test_refuse_event()`);
+    try {
+      await assert.rejects(unknownChallenge());
+      assert.deepEqual(await countFor('unknown_challenge'), { audits: '0', events: '0' });
+    } finally {
+      await gh.db.query(`DROP TRIGGER test_refuse_event ON webhook_events`);
+      await gh.db.query(`DROP FUNCTION test_refuse_event()`);
+    }
+    await expectRpcError(unknownChallenge(), status.UNAUTHENTICATED, 'MFA_CHALLENGE_INVALID');
+    assert.deepEqual(await countFor('unknown_challenge'), { audits: '1', events: '1' });
+  });
+
+  it('prunes finished deliveries and their events after WEBHOOK_RETENTION_DAYS, from the cleanup runner', async () => {
+    const ok = await hook(
+      client,
+      'createWebhookEndpoint',
+      { url: receiver.url('/ok?retention'), eventTypes: ['user.updated'], enabled: true },
+      { token },
+    );
+    const failing = await hook(
+      client,
+      'createWebhookEndpoint',
+      { url: receiver.url('/fail?retention'), eventTypes: ['user.updated'], enabled: true },
+      { token },
+    );
+    const okId = ok.endpoint?.id ?? '';
+    const failId = failing.endpoint?.id ?? '';
+    const send = async (endpointId: string) =>
+      (await hook(client, 'sendTestWebhookEvent', { webhookEndpointId: endpointId }, { token }))
+        .delivery?.id ?? '';
+    const deliveryStatus = async (id: string) =>
+      (
+        await gh.db.query<{ status: string }>(
+          'SELECT status FROM webhook_deliveries WHERE id = $1',
+          [id],
+        )
+      )[0]?.status;
+    const [oldDone, recentDone, oldDead, oldFailed] = [
+      await send(okId),
+      await send(okId),
+      await send(failId),
+      await send(failId),
+    ];
+    for (const [id, want] of [
+      [oldDone, 'succeeded'],
+      [recentDone, 'succeeded'],
+      [oldDead, 'failed'],
+      [oldFailed, 'failed'],
+    ] as const) {
+      await eventually(
+        () => deliveryStatus(id),
+        (got) => got === want,
+        { what: `${id} ${want}` },
+      );
+    }
+    // One gave up on, one still to be retried (tomorrow): neither is claimed meanwhile (the
+    // first retry is seconds away, WEBHOOK_RETRY_BASE_MS).
+    await gh.db.query(
+      `UPDATE webhook_deliveries
+       SET status = CASE WHEN id = $1 THEN 'dead' ELSE status END,
+           next_attempt_at = now() + interval '1 day'
+       WHERE id = ANY($2::uuid[])`,
+      [oldDead, [oldDead, oldFailed]],
+    );
+    const age = (ids: string[], days: number) =>
+      gh.db.query(
+        `WITH d AS (
+           UPDATE webhook_deliveries SET updated_at = now() - make_interval(days => $2),
+                                         created_at = now() - make_interval(days => $2)
+           WHERE id = ANY($1::uuid[]) RETURNING event_id)
+         UPDATE webhook_events SET occurred_at = now() - make_interval(days => $2)
+         WHERE id IN (SELECT event_id FROM d)`,
+        [ids, days],
+      );
+    await age([oldDone, oldDead, oldFailed], 31);
+    await age([recentDone], 29);
+    // An event of an endpoint deleted long ago: no delivery is left.
+    const [orphan] = await gh.db.query<{ id: string }>(
+      `INSERT INTO webhook_events (type, payload, occurred_at)
+       VALUES ('user.updated', '{}', now() - interval '40 days') RETURNING id`,
+    );
+    const eventOf = async (deliveryId: string) =>
+      (
+        await gh.db.query<{ event_id: string }>(
+          'SELECT event_id FROM webhook_deliveries WHERE id = $1',
+          [deliveryId],
+        )
+      )[0]?.event_id ?? '';
+    const events = {
+      oldDone: await eventOf(oldDone),
+      recentDone: await eventOf(recentDone),
+      oldDead: await eventOf(oldDead),
+      oldFailed: await eventOf(oldFailed),
+      orphan: orphan?.id ?? '',
+    };
+
+    const pool = await createDatabase({
+      url: gh.db.url,
+      poolMax: 2,
+      statementTimeoutMs: 5000,
+      connectTimeoutMs: 3000,
+    });
+    const metrics = createCleanupMetrics(new Registry());
+    try {
+      const runner = createCleanupRunner({
+        pool,
+        log: pino({ level: 'silent' }),
+        metrics,
+        config: { intervalSec: 900, settings: {} },
+        webhookRetentionDays: 30,
+      });
+      await runner.tick();
+      await runner.stop();
+    } finally {
+      await pool.end();
+    }
+
+    const left = async (table: string, ids: string[]) =>
+      (
+        await gh.db.query<{ id: string }>(`SELECT id FROM ${table} WHERE id = ANY($1::uuid[])`, [
+          ids,
+        ])
+      )
+        .map((r) => r.id)
+        .sort();
+    assert.deepEqual(
+      await left('webhook_deliveries', [oldDone, recentDone, oldDead, oldFailed]),
+      [recentDone, oldFailed].sort(),
+      'the old succeeded and dead deliveries went; the recent one and the unfinished one stay',
+    );
+    assert.deepEqual(
+      await left('webhook_events', Object.values(events)),
+      [events.recentDone, events.oldFailed].sort(),
+      'their events went too, and the orphan',
+    );
+    const counted = async (table: string) =>
+      (await metrics.deletedRows.get()).values.find((v) => v.labels.table === table)?.value;
+    assert.equal(await counted('webhook_deliveries'), 2);
+    assert.equal(await counted('webhook_events'), 3);
+    const listed = await hook(
+      client,
+      'listWebhookDeliveries',
+      { webhookEndpointId: okId },
+      { token },
+    );
+    assert.deepEqual(
+      listed.deliveries.map((d) => d.id),
+      [recentDone],
+    );
   });
 });

@@ -9,6 +9,7 @@ import {
 } from '../storage/cleanupRuns.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
 import { pruneRevocationEvents } from '../storage/revocationEvents.ts';
+import { pruneWebhooks } from '../webhooks/pruneWebhooks.ts';
 import type { CleanupConfig } from './cleanupConfig.ts';
 import type { CleanupMetrics } from './cleanupMetrics.ts';
 
@@ -38,6 +39,8 @@ export interface CleanupRunnerOptions {
   /** Delay of the first tick after start() (then ticks align to multiples of the interval). */
   initialDelayMs?: number;
   onTick?: (result: TickResult) => void;
+  /** WEBHOOK_RETENTION_DAYS: prune finished webhook deliveries each tick (both modes); unset: not. */
+  webhookRetentionDays?: number;
 }
 
 export interface CleanupRunner {
@@ -148,6 +151,10 @@ export function createCleanupRunner(options: CleanupRunnerOptions): CleanupRunne
   }
 
   async function tickOnce(): Promise<TickResult> {
+    // Not part of gatehouse_cleanup (pg_cron runs only that): every instance prunes, SKIP LOCKED.
+    if (options.webhookRetentionDays !== undefined) {
+      await pruneWebhooks({ pool, log, metrics, retentionDays: options.webhookRetentionDays });
+    }
     const result = await tickCleanup();
     if (options.revocationRetentionSec !== undefined) {
       await pruneRevocations(options.revocationRetentionSec);

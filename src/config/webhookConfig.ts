@@ -6,7 +6,8 @@ import { int, list } from './envFields.ts';
 /**
  * Signed webhooks (docs/webhooks.md): where deliveries may go (WEBHOOK_ALLOW_HTTP,
  * WEBHOOK_ALLOW_PRIVATE_NETWORKS, WEBHOOK_ALLOWED_CIDRS), how long an attempt may take, how
- * failures are retried, and how long a rotated secret keeps signing.
+ * failures are retried, how long a rotated secret keeps signing, and how long finished
+ * deliveries are kept (WEBHOOK_RETENTION_DAYS).
  */
 export const webhookEnvShape = {
   WEBHOOK_ALLOW_HTTP: envBool.default(false),
@@ -26,6 +27,7 @@ export const webhookEnvShape = {
   WEBHOOK_SECRET_OVERLAP_HOURS: int(24, 0, 24 * 30),
   WEBHOOK_POLL_INTERVAL_MS: int(1000, 10, 60_000),
   WEBHOOK_BATCH_SIZE: int(20, 1, 500),
+  WEBHOOK_RETENTION_DAYS: int(30, 1, 3650),
 };
 
 type WebhookEnv = z.infer<z.ZodObject<typeof webhookEnvShape>>;
@@ -55,6 +57,8 @@ export interface WebhookConfig {
   secretOverlapSec: number;
   pollIntervalMs: number;
   batchSize: number;
+  /** Finished deliveries (and their events) are pruned by the cleanup runner after this. */
+  retentionDays: number;
 }
 
 export function toWebhookConfig(e: WebhookEnv): WebhookConfig {
@@ -72,5 +76,6 @@ export function toWebhookConfig(e: WebhookEnv): WebhookConfig {
     secretOverlapSec: e.WEBHOOK_SECRET_OVERLAP_HOURS * 3600,
     pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
     batchSize: e.WEBHOOK_BATCH_SIZE,
+    retentionDays: e.WEBHOOK_RETENTION_DAYS,
   };
 }

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { auditActionsOf, SUBSCRIBABLE_EVENT_TYPES, webhookEventTypeOf } from './Webhook.ts';
+import {
+  auditActionsOf,
+  SESSION_EVENT_TYPES,
+  SUBSCRIBABLE_EVENT_TYPES,
+  webhookEventTypeOf,
+} from './Webhook.ts';
 
 /** Every audit action name some source file passes to recordAudit or names in a policy. */
 function recordedActions(): Set<string> {
@@ -28,7 +33,7 @@ describe('webhook event types', () => {
   const recorded = recordedActions();
 
   it('each subscribable type is produced by an audit action some code records', () => {
-    for (const type of SUBSCRIBABLE_EVENT_TYPES) {
+    for (const type of SUBSCRIBABLE_EVENT_TYPES.filter((t) => !SESSION_EVENT_TYPES.includes(t))) {
       const actions = auditActionsOf(type);
       assert.ok(actions.length > 0, `${type} has an audit action`);
       assert.ok(
@@ -36,6 +41,13 @@ describe('webhook event types', () => {
         `${type}: one of ${actions.join(', ')} is recorded somewhere`,
       );
     }
+  });
+
+  it('no audit action produces a session event: sessions.ts queues one per session', () => {
+    for (const type of SESSION_EVENT_TYPES) assert.deepEqual(auditActionsOf(type), [], type);
+    assert.equal(webhookEventTypeOf('login', 'success'), null);
+    assert.equal(webhookEventTypeOf('logout', 'success'), null);
+    assert.equal(webhookEventTypeOf('user_sessions_revoke', 'success'), null);
   });
 
   it('only successes are events, but for failed sign-ins', () => {

@@ -1,10 +1,14 @@
 import type { AuditActionName, AuditOutcome } from './AuditEvent.ts';
 
 /**
- * The webhook event of each audit action, by outcome: the one table of what reaches receivers.
- * Audit rows are written in the transaction of the change they record, so the event commits
- * with the change or not at all (src/storage/audit.ts). Only successes are events, except the
- * failed sign-ins, which are events by being failures.
+ * The webhook event of each audit action, by outcome: the one table of what reaches receivers
+ * from audit rows. Audit rows are written in the transaction of the change they record, so the
+ * event commits with the change or not at all (src/storage/audit.ts). Only successes are events,
+ * except the failed sign-ins, which are events by being failures.
+ *
+ * Not here: `session.created` and `session.revoked` are one event per session, queued by the
+ * storage functions that insert and revoke sessions (src/storage/sessions.ts), so a call that
+ * ends several sessions sends one per session and no path is missed or counted twice.
  */
 const EVENT_OF_ACTION: Partial<
   Record<AuditActionName, Partial<Record<AuditOutcome, WebhookEventType>>>
@@ -17,14 +21,9 @@ const EVENT_OF_ACTION: Partial<
   user_enable: { success: 'user.enabled' },
   user_unlock: { success: 'user.unlocked' },
   account_lock: { success: 'user.locked' },
-  login: { success: 'session.created', failure: 'login.failed' },
+  login: { failure: 'login.failed' },
   mfa_verify: { failure: 'login.failed' },
   passkey_login: { failure: 'login.failed' },
-  logout: { success: 'session.revoked' },
-  session_revoke: { success: 'session.revoked' },
-  session_revoke_others: { success: 'session.revoked' },
-  user_sessions_revoke: { success: 'session.revoked' },
-  refresh_reuse_detected: { success: 'session.revoked' },
   password_change: { success: 'password.changed' },
   password_reset: { success: 'password.reset' },
   email_verify: { success: 'email.verified' },
@@ -80,6 +79,12 @@ export const WEBHOOK_EVENT_TYPES = [
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** The types queued per session by src/storage/sessions.ts, never from an audit row. */
+export const SESSION_EVENT_TYPES: readonly WebhookEventType[] = [
+  'session.created',
+  'session.revoked',
+];
 
 /** The types an endpoint may list in event_types (all but webhook.test). */
 export const SUBSCRIBABLE_EVENT_TYPES: readonly WebhookEventType[] = WEBHOOK_EVENT_TYPES.filter(

@@ -3,7 +3,7 @@ import type { AuditActionName, AuditEvent, AuditOutcome } from '../domain/AuditE
 import { webhookEventTypeOf } from '../domain/Webhook.ts';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
-import { queueWebhookEvent, webhookEventDataOf } from './webhookEvents.ts';
+import { queueWebhookEvents, webhookEventDataOf } from './webhookEvents.ts';
 
 // The audit log (table audit_events): appended to by every use case, read by ListAuditEvents.
 
@@ -36,23 +36,27 @@ interface AuditEventInput {
 }
 
 /**
- * Appends one audit event, and queues the webhook event it is (src/domain/Webhook.ts); call it
- * inside the transaction of the change it records.
+ * Appends one audit event, and queues the webhook event it is (src/domain/Webhook.ts) in the
+ * same statement, so the two are written together or not at all; call it inside the
+ * transaction of the change it records.
  */
 async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
   const org = event.details?.organization_id;
   const organizationId = typeof org === 'string' && UUID.test(org) ? org : null;
-  await db.query(sql.typeAlias('void')`
+  const insert = sql.fragment`
     INSERT INTO audit_events (actor_user_id, actor_service_account_id, api_key_id,
                               subject_user_id, action, outcome, ip_address, user_agent,
                               request_id, details, organization_id)
     VALUES (${event.actorUserId ?? null}, ${event.actorServiceAccountId ?? null},
             ${event.apiKeyId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
             ${event.outcome}, ${event.clientIp ?? ''}, ${event.userAgent ?? ''},
-            ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})}, ${organizationId})`);
-  // The webhook event of the change, if it is one, commits with it (docs/webhooks.md).
+            ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})}, ${organizationId})`;
   const webhookType = webhookEventTypeOf(event.action, event.outcome);
-  if (webhookType !== null) await queueWebhookEvent(db, webhookType, webhookEventDataOf(event));
+  if (webhookType === null) {
+    await db.query(sql.typeAlias('void')`${insert}`);
+    return;
+  }
+  await queueWebhookEvents(db, webhookType, [webhookEventDataOf(event)], insert);
 }
 
 /** Who did what to whom, from where: the parts of an audit event a use case supplies. */

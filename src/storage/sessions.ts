@@ -3,6 +3,7 @@ import type { AuthMethodReference } from '../domain/SecondFactor.ts';
 import type { RevocationReason, Session, SessionLiveness } from '../domain/Session.ts';
 import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
+import { queueWebhookEvents } from './webhookEvents.ts';
 
 const sessionRow = z.object({
   id: z.string(),
@@ -53,6 +54,11 @@ export interface NewSession {
   amr: readonly AuthMethodReference[];
 }
 
+/**
+ * Inserts a session and queues its `session.created` webhook event in the caller's transaction:
+ * every path that starts a session (Login, CompleteMfaLogin, FinishPasskeyLogin, Register,
+ * ChangePassword's fresh session) sends exactly one.
+ */
 export async function insertSession(db: Db, s: NewSession): Promise<Session> {
   const row = await db.one(sql.type(sessionRow)`
     INSERT INTO sessions (id, user_id, idle_expires_at, expires_at, ip_address, user_agent,
@@ -63,6 +69,14 @@ export async function insertSession(db: Db, s: NewSession): Promise<Session> {
             ${s.ipAddress}, ${s.userAgent}, ${s.organizationId},
             ${sql.array([...s.amr], 'text')})
     RETURNING ${SESSION_COLUMNS}`);
+  await queueWebhookEvents(db, 'session.created', [
+    {
+      session_id: row.id,
+      user_id: row.user_id,
+      organization_id: row.organization_id,
+      amr: row.amr.join(','),
+    },
+  ]);
   return toSession(row);
 }
 
@@ -205,8 +219,10 @@ export async function findLiveSessionsPage(
 }
 
 /**
- * Revokes sessions and their refresh tokens; returns the ids that were live until now.
- * `only` limits it to these ids, `except` spares one (the caller's own).
+ * Revokes sessions and their refresh tokens, and queues one `session.revoked` webhook event per
+ * session (with `reason`) in the caller's transaction; returns the ids that were live until now.
+ * `only` limits it to these ids, `except` spares one (the caller's own). Every revocation goes
+ * through here, so every revoked session sends exactly one event, whatever the path.
  */
 export async function revokeSessions(
   db: Db,
@@ -223,6 +239,11 @@ export async function revokeSessions(
     await db.query(sql.typeAlias('void')`
       UPDATE refresh_tokens SET revoked_at = now()
       WHERE session_id = ANY(${sql.array(ids, 'uuid')}) AND revoked_at IS NULL`);
+    await queueWebhookEvents(
+      db,
+      'session.revoked',
+      ids.map((id) => ({ session_id: id, user_id: filter.userId, reason })),
+    );
   }
   return [...ids];
 }

@@ -1,3 +1,4 @@
+import type { FragmentSqlToken, ValueExpression } from 'slonik';
 import { z } from 'zod';
 import type { WebhookEventType } from '../domain/Webhook.ts';
 import type { Db } from './Db.ts';
@@ -53,33 +54,42 @@ export function webhookEventDataOf(row: {
 }
 
 /** `{type, timestamp, data}`: the payload as receivers get it, timestamp the commit's now(). */
-const payloadOf = (type: string, data: WebhookEventData) => sql.fragment`
+const payloadOf = (type: string, data: WebhookEventData) => payloadWith(type, sql.jsonb(data));
+
+const payloadWith = (type: string, data: ValueExpression) => sql.fragment`
   jsonb_build_object(
     'type', ${type}::text,
     'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'data', ${sql.jsonb(data)})`;
+    'data', ${data})`;
 
 /**
- * Queues an event for every enabled endpoint subscribed to `type`, in the caller's transaction
- * (one statement: nothing is written when no endpoint wants it). Returns how many deliveries.
+ * Queues one event of `type` per entry of `data` for every enabled endpoint subscribed to
+ * `type`, in ONE statement (nothing is written when no endpoint wants it). `alongside`, a
+ * data-modifying statement (an audit row's INSERT), runs in that same statement, so the two
+ * are atomic even on a pool connection. Returns how many deliveries were queued.
  */
-export async function queueWebhookEvent(
+export async function queueWebhookEvents(
   db: Db,
   type: WebhookEventType,
-  data: WebhookEventData,
+  data: readonly WebhookEventData[],
+  alongside: FragmentSqlToken | null = null,
 ): Promise<number> {
+  if (data.length === 0 && alongside === null) return 0;
   const rows = await db.any(sql.type(z.object({ id: z.string() }))`
-    WITH targets AS (
+    WITH ${alongside === null ? sql.fragment`` : sql.fragment`alongside AS (${alongside}),`}
+    targets AS (
       SELECT id FROM webhook_endpoints
       WHERE enabled AND event_types @> ARRAY[${type}::text]
-    ), event AS (
-      INSERT INTO webhook_events (type, payload)
-      SELECT ${type}, ${payloadOf(type, data)}
+    ), items AS (
+      SELECT value AS data FROM jsonb_array_elements(${sql.jsonb([...data])})
       WHERE EXISTS (SELECT 1 FROM targets)
+    ), events AS (
+      INSERT INTO webhook_events (type, payload)
+      SELECT ${type}, ${payloadWith(type, sql.fragment`items.data`)} FROM items
       RETURNING id
     )
     INSERT INTO webhook_deliveries (event_id, endpoint_id)
-    SELECT event.id, targets.id FROM event CROSS JOIN targets
+    SELECT events.id, targets.id FROM events CROSS JOIN targets
     RETURNING id`);
   return rows.length;
 }
