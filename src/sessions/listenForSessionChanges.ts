@@ -1,5 +1,5 @@
-import pg from 'pg';
 import type { Logger } from '../log.ts';
+import { listenForNotifications } from '../storage/listenForNotifications.ts';
 
 /**
  * The channel migrations 0005, 0006 and 0007 announce session revocations, user changes, API key
@@ -34,8 +34,8 @@ export interface SessionChangeListener {
 
 /**
  * Keeps one dedicated PostgreSQL connection LISTENing for session changes and reconnects it
- * with backoff when it drops. Every reconnect reports a gap first, since notifications sent
- * while it was away are lost.
+ * with backoff when it drops (src/storage/listenForNotifications.ts). A drop reports a gap at
+ * once, and the reconnect again, since notifications sent while it was away are lost.
  */
 export function listenForSessionChanges(
   databaseUrl: string,
@@ -43,10 +43,6 @@ export function listenForSessionChanges(
   log: Logger,
   options: { connectTimeoutMs: number },
 ): SessionChangeListener {
-  let stopped = false;
-  let client: pg.Client | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let attempt = 0;
   let pending: SessionChanges | undefined;
 
   const flush = () => {
@@ -57,8 +53,7 @@ export function listenForSessionChanges(
       log.warn({ err }, 'could not apply session changes to the cache');
     });
   };
-  const onNotification = (message: pg.Notification) => {
-    const payload = message.payload ?? '';
+  const onNotification = (payload: string) => {
     const colon = payload.indexOf(':');
     const kind = payload.slice(0, colon);
     const id = payload.slice(colon + 1);
@@ -79,62 +74,20 @@ export function listenForSessionChanges(
     else if (kind === 'sa') pending.changedServiceAccountIds.push(id);
   };
 
-  const connect = async (): Promise<void> => {
-    const c = new pg.Client({
-      connectionString: databaseUrl,
-      connectionTimeoutMillis: options.connectTimeoutMs,
-      keepAlive: true,
-      application_name: 'gatehouse-session-changes',
-    });
-    c.on('notification', onNotification);
-    c.on('error', () => {}); // 'end' follows; reconnecting is handled there
-    c.on('end', () => {
-      if (client !== c || stopped) return;
-      client = undefined;
-      log.warn('session change notifications lost their database connection; reconnecting');
-      handlers.onGap();
-      scheduleReconnect();
-    });
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${SESSION_CHANGES_CHANNEL}`);
-    } catch (err) {
-      c.removeAllListeners('end');
-      await c.end().catch(() => {});
-      throw err;
-    }
-    if (stopped) {
-      await c.end().catch(() => {});
-      return;
-    }
-    client = c;
-    attempt = 0;
-  };
-  const scheduleReconnect = () => {
-    if (stopped) return;
-    const delay = Math.min(100 * 2 ** attempt, 5000);
-    attempt += 1;
-    retryTimer = setTimeout(() => {
-      connect().then(
-        () => {
-          // Whatever was committed while away is unknown: everything cached is re-checked.
-          handlers.onGap();
-          log.info('session change notifications restored');
-        },
-        () => scheduleReconnect(),
-      );
-    }, delay);
-    retryTimer.unref();
-  };
-
-  return {
-    ready: connect(),
-    async stop() {
-      stopped = true;
-      clearTimeout(retryTimer);
-      const c = client;
-      client = undefined;
-      await c?.end().catch(() => {});
+  return listenForNotifications(
+    databaseUrl,
+    {
+      channel: SESSION_CHANGES_CHANNEL,
+      applicationName: 'gatehouse-session-changes',
+      what: 'session change notifications',
+      connectTimeoutMs: options.connectTimeoutMs,
     },
-  };
+    {
+      onNotification,
+      // Trust nothing cached while away, and re-check everything once back.
+      onLost: () => handlers.onGap(),
+      onRestored: () => handlers.onGap(),
+    },
+    log,
+  );
 }
