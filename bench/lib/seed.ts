@@ -270,54 +270,26 @@ export class Seeder {
   }
 
   /**
-   * The gateway of ext-authz-check: a service account whose global role grants
-   * `gateway:check` (seeded by migration 0016), with one API key, made through the CLI's use
-   * case like the other service accounts. Returns the key's secret.
+   * A service account whose global role `role` grants `permission` (both seeded by a
+   * migration: `gateway:check` 0016, `revocations:watch` 0014), with one API key, made through
+   * the CLI's use case like the other service accounts. Returns the key's secret. The gateway of
+   * ext-authz-check and the verifier of verify.
    */
-  async gatewayKey(): Promise<string> {
-    await this.#db.pool.query(
-      `WITH role AS (
-         INSERT INTO roles (name, scope) VALUES ('bench-gateway', 'global')
-         ON CONFLICT (scope, name) DO UPDATE SET name = EXCLUDED.name RETURNING id)
-       INSERT INTO role_permissions (role_id, permission)
-       SELECT id, 'gateway:check' FROM role ON CONFLICT DO NOTHING`,
-    );
-    const pool = await this.#pool();
-    try {
-      const name = `bench-gateway-${String(++this.#serviceAccounts).padStart(4, '0')}`;
-      const { key } = await createServiceAccountWithKey(
-        { pool, apiKeyLimits: this.#options.apiKeyLimits },
-        { name, displayName: '', description: '', roles: ['bench-gateway'] },
-        { clientIp: '', userAgent: 'gatehouse-bench', requestId: '' },
-      );
-      return key.secret;
-    } finally {
-      await pool.end();
-    }
-  }
-
-  /**
-   * The verifier's credential for the verify scenario: a service account (made by the CLI's use
-   * case) whose global role `bench-revocation-watcher` grants `revocations:watch`, the
-   * permission WatchRevocations requires; its API key's secret.
-   */
-  async revocationWatcherKey(): Promise<string> {
-    await this.#db.pool.query(
-      `INSERT INTO permissions (name) VALUES ('revocations:watch') ON CONFLICT (name) DO NOTHING`,
-    );
+  async serviceAccountKeyWith(role: string, permission: string): Promise<string> {
     await this.#db.pool.query(
       `WITH r AS (
-         INSERT INTO roles (name, scope) VALUES ('bench-revocation-watcher', 'global')
+         INSERT INTO roles (name, scope) VALUES ($1, 'global')
          ON CONFLICT (scope, name) DO UPDATE SET name = EXCLUDED.name RETURNING id)
        INSERT INTO role_permissions (role_id, permission)
-       SELECT id, 'revocations:watch' FROM r ON CONFLICT DO NOTHING`,
+       SELECT id, $2 FROM r ON CONFLICT DO NOTHING`,
+      [role, permission],
     );
     const pool = await this.#pool();
     try {
-      const name = `bench-watcher-${String(++this.#serviceAccounts).padStart(4, '0')}`;
+      const name = `${role}-${String(++this.#serviceAccounts).padStart(4, '0')}`;
       const { key } = await createServiceAccountWithKey(
         { pool, apiKeyLimits: this.#options.apiKeyLimits },
-        { name, displayName: '', description: '', roles: ['bench-revocation-watcher'] },
+        { name, displayName: '', description: '', roles: [role] },
         { clientIp: '', userAgent: 'gatehouse-bench', requestId: '' },
       );
       return key.secret;

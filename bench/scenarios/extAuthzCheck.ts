@@ -16,7 +16,7 @@ export const extAuthzCheck = pairScenario({
   baselineTitle: 'empty unary RPC, bare grpc-js server',
   atLeast: 0.5,
   async prepare(ctx) {
-    const gatewayKey = await ctx.seed.gatewayKey();
+    const gatewayKey = await ctx.seed.serviceAccountKeyWith('bench-gateway', 'gateway:check');
     const logins = await ctx.seed.login(await ctx.seed.allocate(ctx.options.repeatedTokens));
     return {
       measured: {

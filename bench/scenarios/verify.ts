@@ -15,7 +15,10 @@ export const verify = pairScenario({
   async prepare(ctx) {
     const logins = await ctx.seed.login(await ctx.seed.allocate(ctx.options.repeatedTokens));
     const tokens = logins.map((t) => t.accessToken);
-    const watcherKey = await ctx.seed.revocationWatcherKey();
+    const watcherKey = await ctx.seed.serviceAccountKeyWith(
+      'bench-revocation-watcher',
+      'revocations:watch',
+    );
     return {
       measured: { kind: 'verifier-verify', target: ctx.gatehouse.target, watcherKey, tokens },
       baseline: { kind: 'validate-token', target: ctx.gatehouse.target, tokens },

@@ -163,7 +163,7 @@ describe('@gatehouse/verifier against a real Gatehouse', () => {
     await expectCode(otherIssuer, u.tokens.accessToken, 'INVALID_TOKEN');
   });
 
-  it('rejects a token after Logout within 1 s, learnt from the stream, with no call per verify', async () => {
+  it('rejects a token after Logout, learnt from the stream, with no call per verify', async () => {
     const u = await registerUser(gh);
     assert.equal((await v.verify(u.tokens.accessToken)).kind, 'user');
     const callsBefore = unaryCalls(record);
