@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHmac, createPublicKey } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  randomUUID,
+  sign,
+} from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import {
@@ -154,23 +161,204 @@ describe('access tokens', () => {
   });
 });
 
-describe('configurable signing algorithms', () => {
-  for (const algorithm of ['ES256', 'EdDSA'] as const) {
-    it(`signs and verifies with ${algorithm}`, async () => {
-      const gh = await startGatehouse({ JWT_ALGORITHM: algorithm });
-      try {
-        const { tokens } = await registerUser(gh);
-        assert.equal(decodeProtectedHeader(tokens.accessToken).alg, algorithm);
-        assert.equal(
-          (await call(gh.auth, 'validateToken', { accessToken: tokens.accessToken })).active,
-          true,
+describe('forged and tampered tokens, for every signing algorithm', () => {
+  for (const algorithm of ['RS256', 'ES256', 'EdDSA'] as const) {
+    describe(algorithm, () => {
+      let gh: Gatehouse;
+      let privateJwk: JWK;
+      let kid: string;
+      let userId: string;
+      let sessionId: string;
+      let good: string;
+
+      before(async () => {
+        gh = await startGatehouse({ JWT_ALGORITHM: algorithm });
+        const [key] = await gh.db.query<{ kid: string; private_jwk: JWK }>(
+          'SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL',
         );
+        assert.ok(key);
+        privateJwk = key.private_jwk;
+        kid = key.kid;
+        const u = await registerUser(gh);
+        userId = u.user.id;
+        sessionId = u.tokens.sessionId;
+        good = u.tokens.accessToken;
+      });
+      after(async () => {
+        await gh.stop();
+      });
+
+      const validate = (accessToken: string) => call(gh.auth, 'validateToken', { accessToken });
+      const now = () => Math.floor(Date.now() / 1000);
+
+      /** A token signed with `jwk` (this algorithm), claims and header editable. */
+      async function forge(
+        jwk: JWK,
+        header: Record<string, unknown> = {},
+        claims: Record<string, unknown> = {},
+      ): Promise<string> {
+        const key = await importJWK(jwk, algorithm);
+        return new SignJWT({
+          sid: sessionId,
+          roles: [],
+          sub: userId,
+          jti: '00000000-0000-4000-8000-000000000000',
+          iss: 'gatehouse',
+          aud: 'gatehouse',
+          iat: now(),
+          exp: now() + 300,
+          ...claims,
+        })
+          .setProtectedHeader({ alg: algorithm, kid, typ: 'at+jwt', ...header })
+          .sign(key);
+      }
+      /** `token` with its payload replaced, the original signature kept. */
+      function tamper(token: string, edit: (claims: Record<string, unknown>) => object): string {
+        const [h, p, sig] = token.split('.') as [string, string, string];
+        const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+        return `${h}.${b64(edit(claims))}.${sig}`;
+      }
+      /** An HMAC token keyed with `secret` (the algorithm-confusion attack). */
+      function hmac(alg: 'HS256' | 'HS384' | 'HS512', secret: string | Buffer): string {
+        const [, p] = good.split('.') as [string, string];
+        const input = `${b64({ alg, typ: 'at+jwt', kid })}.${p}`;
+        const digest = `sha${alg.slice(2)}`;
+        return `${input}.${createHmac(digest, secret).update(input).digest('base64url')}`;
+      }
+
+      it('accepts its own tokens and a well-formed control token signed with its key', async () => {
+        assert.equal(decodeProtectedHeader(good).alg, algorithm);
+        assert.equal((await validate(good)).active, true);
+        assert.equal((await validate(await forge(privateJwk))).active, true, 'control');
+        const [, p] = good.split('.') as [string, string];
+        const raw = signRaw(
+          createPrivateKey({ key: privateJwk as never, format: 'jwk' }),
+          { alg: algorithm, kid, typ: 'at+jwt' },
+          JSON.parse(Buffer.from(p, 'base64url').toString()),
+        );
+        assert.equal((await validate(raw)).active, true, 'control for the crit case: node:crypto');
+        const withinSkew = await forge(privateJwk, {}, { exp: now() - 5 });
+        assert.equal((await validate(withinSkew)).active, true, 'expired inside the clock skew');
+      });
+
+      it('answers active=false, with no claims, for every forgery', async () => {
+        const [h, p, sig] = good.split('.') as [string, string, string];
+        const publicKey = createPublicKey({ key: privateJwk as never, format: 'jwk' });
+        const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+        const { d: _d, ...publicJwk } = privateJwk;
+        const foreign = await generateKeyPair(algorithm, { extractable: true });
+        const foreignJwk = await exportJWK(foreign.privateKey);
+        const none = (alg: string) => `${b64({ alg, typ: 'at+jwt', kid })}.${p}.`;
+        const cases: Record<string, string> = {
+          'claims tampered: roles': tamper(good, (c) => ({ ...c, roles: ['admin'] })),
+          'claims tampered: sub': tamper(good, (c) => ({ ...c, sub: randomUUID() })),
+          'claims tampered: sid': tamper(good, (c) => ({ ...c, sid: randomUUID() })),
+          'claims tampered: exp': tamper(good, (c) => ({ ...c, exp: now() + 86_400 })),
+          'header tampered: typ': `${b64({ ...decodeProtectedHeader(good), typ: 'JWT' })}.${p}.${sig}`,
+          'signature truncated': `${h}.${p}.${sig.slice(0, -4)}`,
+          'signature empty': `${h}.${p}.`,
+          'signature of another token': `${h}.${p}.${(await forge(privateJwk)).split('.')[2]}`,
+          expired: await forge(privateJwk, {}, { iat: now() - 7200, exp: now() - 3600 }),
+          'not yet valid (nbf)': await forge(privateJwk, {}, { nbf: now() + 3600 }),
+          'wrong audience': await forge(privateJwk, {}, { aud: 'someone-else' }),
+          'wrong issuer': await forge(privateJwk, {}, { iss: 'https://evil.example' }),
+          'wrong typ': await forge(privateJwk, { typ: 'JWT' }),
+          'no typ': await forge(privateJwk, { typ: undefined }),
+          'no exp': await forge(privateJwk, {}, { exp: undefined }),
+          'no jti': await forge(privateJwk, {}, { jti: undefined }),
+          'no sub': await forge(privateJwk, {}, { sub: undefined }),
+          'exp not a number': await forge(privateJwk, {}, { exp: String(now() + 300) }),
+          'roles not strings': await forge(privateJwk, {}, { roles: [1] }),
+          'sid and api_key_id both': await forge(privateJwk, {}, { api_key_id: randomUUID() }),
+          'alg none': none('none'),
+          'alg None': none('None'),
+          'alg NONE': none('NONE'),
+          'HS256 keyed with the public key PEM': hmac('HS256', publicPem),
+          'HS384 keyed with the public key PEM': hmac('HS384', publicPem),
+          'HS512 keyed with the public key PEM': hmac('HS512', publicPem),
+          'HS256 keyed with the public JWK': hmac('HS256', JSON.stringify(publicJwk)),
+          'HS256 keyed with the DER public key': hmac(
+            'HS256',
+            publicKey.export({ type: 'spki', format: 'der' }),
+          ),
+          'unknown kid': await forge(foreignJwk, { kid: 'not-a-published-kid' }),
+          'no kid': await forge(privateJwk, { kid: undefined }),
+          'foreign key under the published kid': await forge(foreignJwk),
+          'embedded jwk': await forge(foreignJwk, { jwk: await exportJWK(foreign.publicKey) }),
+          'jku header': await forge(privateJwk, { jku: 'http://127.0.0.1:9/jwks.json' }),
+          'x5u header': await forge(privateJwk, { x5u: 'http://127.0.0.1:9/cert.pem' }),
+          'x5c header': await forge(privateJwk, { x5c: ['MIIB'] }),
+          'crit header': signRaw(
+            createPrivateKey({ key: privateJwk as never, format: 'jwk' }),
+            {
+              alg: algorithm,
+              kid,
+              typ: 'at+jwt',
+              crit: ['x-gatehouse-test'],
+              'x-gatehouse-test': 1,
+            },
+            JSON.parse(Buffer.from(p, 'base64url').toString()),
+          ),
+          'another algorithm under this kid': await (async () => {
+            const other = algorithm === 'RS256' ? 'ES256' : 'RS256';
+            const k = await generateKeyPair(other, { extractable: true });
+            return new SignJWT({ sid: sessionId, roles: [], jti: randomUUID() })
+              .setProtectedHeader({ alg: other, kid, typ: 'at+jwt' })
+              .setIssuer('gatehouse')
+              .setAudience('gatehouse')
+              .setSubject(userId)
+              .setIssuedAt()
+              .setExpirationTime('5m')
+              .sign(k.privateKey);
+          })(),
+          'four segments': `${good}.${sig}`,
+          'two segments': `${h}.${p}`,
+          garbage: 'a.b.c',
+          'not base64url': `${h}.${p}!.${sig}`,
+        };
+        if (algorithm === 'ES256') {
+          // JOSE signatures are r||s; a DER-encoded one is malformed even if mathematically valid.
+          const der = derSignature(Buffer.from(sig, 'base64url'));
+          cases['ES256 signature DER-encoded'] = `${h}.${p}.${der.toString('base64url')}`;
+        }
+        for (const [name, token] of Object.entries(cases)) {
+          const v = await validate(token);
+          assert.equal(v.active, false, name);
+          assert.equal(v.userId, '', `${name}: no claims leak when inactive`);
+        }
+        assert.equal((await validate(good)).active, true, 'the real token still validates');
+      });
+
+      it('publishes the key in the JWKS without private members', async () => {
         const jwks = JSON.parse((await call(gh.auth, 'getJwks', {})).jwksJson) as { keys: JWK[] };
         assert.equal(jwks.keys[0]?.alg, algorithm);
         assert.equal(jwks.keys[0]?.d, undefined);
-      } finally {
-        await gh.stop();
-      }
+      });
     });
   }
 });
+
+/** A compact JWS over `header` and `claims` made with node:crypto (jose refuses some headers). */
+function signRaw(key: KeyObject, header: Record<string, unknown>, claims: object): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  const data = Buffer.from(input);
+  const signature =
+    header.alg === 'EdDSA'
+      ? sign(null, data, key)
+      : header.alg === 'ES256'
+        ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+        : sign('sha256', data, key);
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** The DER (ASN.1 SEQUENCE of two INTEGERs) form of a raw 64-byte ES256 signature r||s. */
+function derSignature(raw: Buffer): Buffer {
+  const int = (b: Buffer) => {
+    let v = b;
+    while (v.length > 1 && v[0] === 0 && (v[1] as number) < 0x80) v = v.subarray(1);
+    if ((v[0] as number) >= 0x80) v = Buffer.concat([Buffer.from([0]), v]);
+    return Buffer.concat([Buffer.from([0x02, v.length]), v]);
+  };
+  const body = Buffer.concat([int(raw.subarray(0, 32)), int(raw.subarray(32))]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
