@@ -1,5 +1,7 @@
-import type { RefreshToken } from '../domain/Session.ts';
+import type { RefreshToken, Session } from '../domain/Session.ts';
+import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
+import type { TokenOrganization } from '../keys/createAccessTokens.ts';
 import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
 import {
@@ -35,7 +37,13 @@ const invalid = () =>
   new AppError('INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired');
 
 type Outcome =
-  | { kind: 'ok'; tokens: IssuedTokens }
+  | {
+      kind: 'ok';
+      user: User;
+      session: Session;
+      refresh: { token: string; expiresAt: Date };
+      organization: TokenOrganization | null;
+    }
   | { kind: 'reuse'; revoked: string[] }
   | { kind: 'invalid' }
   | { kind: 'stale_successor'; sessionId: string };
@@ -147,18 +155,14 @@ export async function refresh(
         organization_cleared: organizationCleared,
       },
     });
-    return {
-      kind: 'ok',
-      tokens: await issueTokens(
-        deps,
-        user,
-        session,
-        { token: next.token, expiresAt },
-        organization,
-      ),
-    };
+    return { kind: 'ok', user, session, refresh: { token: next.token, expiresAt }, organization };
   });
-  if (outcome.kind === 'ok') return outcome.tokens;
+  // Signed after COMMIT, so the token row's lock and the pooled connection are not held while a
+  // signature is made. Should signing fail, the rotation stands and a retry within the grace
+  // window gets the same successor with a fresh access token.
+  if (outcome.kind === 'ok') {
+    return issueTokens(deps, outcome.user, outcome.session, outcome.refresh, outcome.organization);
+  }
   if (outcome.kind === 'reuse') {
     deps.log.warn({ sessionIds: outcome.revoked }, 'refresh token reuse detected: session revoked');
     deps.events.refreshReuse();
