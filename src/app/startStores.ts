@@ -96,6 +96,7 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
       clockSkewSec: config.tokens.clockSkewSec,
       refreshSec: config.tokens.keyRefreshSec,
       privateKeyFile: config.tokens.privateKeyFile,
+      verifiedCacheMaxBytes: config.tokens.verifiedCacheMaxBytes,
     },
     log,
   );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_VERIFIED_CACHE_BYTES } from '../keys/createAccessTokens.ts';
 import { type EnvRule, int, optionalString } from './envFields.ts';
 
 /** Access tokens (issuer, audience, algorithm, keys) and the sessions refresh tokens extend. */
@@ -13,6 +14,7 @@ export const tokenEnvShape = {
   SESSION_IDLE_TIMEOUT_SEC: int(7 * 86_400, 60),
   SESSION_ABSOLUTE_LIFETIME_SEC: int(30 * 86_400, 60),
   REFRESH_REUSE_GRACE_SEC: int(10, 0, 300),
+  VERIFIED_TOKEN_CACHE_MAX_BYTES: int(DEFAULT_VERIFIED_CACHE_BYTES, 64 * 1024),
 };
 
 type TokenEnv = z.infer<z.ZodObject<typeof tokenEnvShape>>;
@@ -28,6 +30,8 @@ export interface TokenConfig {
   sessionIdleSec: number;
   sessionAbsoluteSec: number;
   reuseGraceSec: number;
+  /** Bound of the in-process cache of verified access tokens, in bytes. */
+  verifiedCacheMaxBytes: number;
 }
 
 export const tokenEnvRules: EnvRule<TokenEnv>[] = [
@@ -52,5 +56,6 @@ export function toTokenConfig(e: TokenEnv): TokenConfig {
     sessionIdleSec: e.SESSION_IDLE_TIMEOUT_SEC,
     sessionAbsoluteSec: e.SESSION_ABSOLUTE_LIFETIME_SEC,
     reuseGraceSec: e.REFRESH_REUSE_GRACE_SEC,
+    verifiedCacheMaxBytes: e.VERIFIED_TOKEN_CACHE_MAX_BYTES,
   };
 }

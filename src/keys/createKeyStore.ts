@@ -15,6 +15,7 @@ export interface KeyStoreOptions {
   clockSkewSec: number;
   refreshSec: number;
   privateKeyFile: string | undefined;
+  verifiedCacheMaxBytes?: number;
 }
 
 /**

@@ -5,19 +5,23 @@ import {
   FORGOTTEN_MARKER_MS,
   type SessionCache,
 } from './SessionCache.ts';
+import { sessionEntryBytes } from './sessionEntryBytes.ts';
 
 type Entry = CachedSession | { state: 'forgotten'; at: number };
 
 /**
  * In-process SessionCache for the embedded single-instance mode (no REDIS_URL). Same semantics
- * as the Redis one, including expiry; at most `maxEntries` entries, the least recently used
- * evicted first (a miss only costs a PostgreSQL read).
+ * as the Redis one, including expiry; at most `maxBytes` (estimated heap, sessionEntryBytes),
+ * the least recently used evicted first (a miss only costs a PostgreSQL read).
  */
-export function createMemorySessionCache(maxEntries = 100_000): SessionCache {
+export function createMemorySessionCache(maxBytes = 64 * 1024 * 1024): SessionCache {
   // lru-cache times each entry's ttl on its own monotonic clock (performance.now); the epoch-ms
   // instants this cache compares (readAt, a forget's `at`, liveTrustedSince) are kept inside
   // the values, on Date.now(), exactly as before.
-  const entries = new LRUCache<string, Entry>({ max: maxEntries });
+  const entries = new LRUCache<string, Entry>({
+    maxSize: maxBytes,
+    sizeCalculation: (value, sessionId) => sessionEntryBytes(sessionId, value),
+  });
   const trust = createTrustClock();
   const put = (sid: string, value: Entry, ttlMs: number) => {
     // lru-cache reads a ttl of 0 as "never expires" and keeps ttls as integers; an entry whose

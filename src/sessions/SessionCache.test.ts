@@ -7,6 +7,7 @@ import { createNearSessionCache } from './createNearSessionCache.ts';
 import { createMemorySessionCache } from './MemorySessionCache.ts';
 import { createRedisSessionCache } from './RedisSessionCache.ts';
 import type { CachedSession, SessionCache } from './SessionCache.ts';
+import { sessionEntryBytes } from './sessionEntryBytes.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TTL = 60_000;
@@ -84,9 +85,10 @@ function sessionCacheContract(name: string, make: () => SessionCache) {
 }
 
 describe('in-process SessionCache (embedded mode): bounds and expiry', () => {
-  it('keeps at most maxEntries entries, evicting the least recently used', async () => {
-    const cache = createMemorySessionCache(2);
+  it('keeps at most maxBytes of entries, evicting the least recently used', async () => {
     const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    // Room for two entries of this size, not three.
+    const cache = createMemorySessionCache(2 * sessionEntryBytes(a, live(1)) + 1);
     await cache.fill(a, live(1), TTL, 1);
     await cache.fill(b, live(1), TTL, 1);
     assert.ok(await cache.get(a), 'a is now more recently used than b');
