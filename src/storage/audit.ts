@@ -35,15 +35,11 @@ interface AuditEventInput {
   details?: AuditDetails;
 }
 
-/**
- * Appends one audit event, and queues the webhook event it is (src/domain/Webhook.ts) in the
- * same statement, so the two are written together or not at all; call it inside the
- * transaction of the change it records.
- */
-async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
+/** The INSERT of one audit event. */
+function auditInsertFragment(event: AuditEventInput) {
   const org = event.details?.organization_id;
   const organizationId = typeof org === 'string' && UUID.test(org) ? org : null;
-  const insert = sql.fragment`
+  return sql.fragment`
     INSERT INTO audit_events (actor_user_id, actor_service_account_id, api_key_id,
                               subject_user_id, action, outcome, ip_address, user_agent,
                               request_id, details, organization_id)
@@ -51,6 +47,15 @@ async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
             ${event.apiKeyId ?? null}, ${event.subjectUserId ?? null}, ${event.action},
             ${event.outcome}, ${event.clientIp ?? ''}, ${event.userAgent ?? ''},
             ${event.requestId ?? ''}, ${sql.jsonb(event.details ?? {})}, ${organizationId})`;
+}
+
+/**
+ * Appends one audit event, and queues the webhook event it is (src/domain/Webhook.ts) in the
+ * same statement, so the two are written together or not at all; call it inside the
+ * transaction of the change it records.
+ */
+async function insertAuditEvent(db: Db, event: AuditEventInput): Promise<void> {
+  const insert = auditInsertFragment(event);
   const webhookType = webhookEventTypeOf(event.action, event.outcome);
   if (webhookType === null) {
     await db.query(sql.typeAlias('void')`${insert}`);
@@ -76,9 +81,7 @@ export interface AuditRecord {
   details?: AuditDetails;
 }
 
-/** Appends the audit event of `action`, inside the transaction of the change it records. */
-export async function recordAudit(
-  db: Db,
+function auditEventInput(
   action: AuditActionName,
   {
     actor = null,
@@ -89,8 +92,8 @@ export async function recordAudit(
     request,
     details,
   }: AuditRecord,
-): Promise<void> {
-  await insertAuditEvent(db, {
+): AuditEventInput {
+  return {
     action,
     outcome,
     actorUserId: actor,
@@ -101,7 +104,28 @@ export async function recordAudit(
     userAgent: request.userAgent,
     requestId: request.requestId,
     details,
-  });
+  };
+}
+
+/** Appends the audit event of `action`, inside the transaction of the change it records. */
+export async function recordAudit(
+  db: Db,
+  action: AuditActionName,
+  record: AuditRecord,
+): Promise<void> {
+  await insertAuditEvent(db, auditEventInput(action, record));
+}
+
+/**
+ * The INSERT recordAudit sends for `action`, for the benchmark's raw-pg baseline of Refresh;
+ * only for actions that queue no webhook event (those are one statement with the event's).
+ */
+export function auditStatement(action: AuditActionName, record: AuditRecord) {
+  const event = auditEventInput(action, record);
+  if (webhookEventTypeOf(event.action, event.outcome) !== null) {
+    throw new Error(`audit action ${action} queues a webhook event: not a single INSERT`);
+  }
+  return sql.typeAlias('void')`${auditInsertFragment(event)}`;
 }
 
 const auditEventRow = z.object({

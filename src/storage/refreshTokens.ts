@@ -27,15 +27,31 @@ function toRefreshToken(r: z.infer<typeof refreshTokenRow>): RefreshToken {
 
 const COLUMNS = sql.fragment`id, session_id, replaced_by_id, created_at, expires_at, used_at, revoked_at`;
 
-export async function insertRefreshToken(
-  db: Db,
-  t: { sessionId: string; tokenHash: Buffer; parentId: number | null; expiresAt: Date },
-): Promise<RefreshToken> {
-  const row = await db.one(sql.type(refreshTokenRow)`
+export interface NewRefreshToken {
+  sessionId: string;
+  tokenHash: Buffer;
+  parentId: number | null;
+  expiresAt: Date;
+}
+
+/**
+ * The statements of a rotation, as built for slonik: the functions below send them, and the
+ * benchmark's raw-pg baseline of Refresh sends exactly the same text and values.
+ */
+export const refreshTokenStatements = {
+  insert: (t: NewRefreshToken) => sql.type(refreshTokenRow)`
     INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)
     VALUES (${t.sessionId}, ${sql.binary(t.tokenHash)}, ${t.parentId}, ${sql.timestamp(t.expiresAt)})
-    RETURNING ${COLUMNS}`);
-  return toRefreshToken(row);
+    RETURNING ${COLUMNS}`,
+  lockByHash: (tokenHash: Buffer) => sql.type(refreshTokenRow)`
+    SELECT ${COLUMNS} FROM refresh_tokens WHERE token_hash = ${sql.binary(tokenHash)} FOR UPDATE`,
+  markRotated: (id: number, successorId: number) => sql.typeAlias('void')`
+    UPDATE refresh_tokens SET used_at = COALESCE(used_at, now()), replaced_by_id = ${successorId}
+    WHERE id = ${id}`,
+};
+
+export async function insertRefreshToken(db: Db, t: NewRefreshToken): Promise<RefreshToken> {
+  return toRefreshToken(await db.one(refreshTokenStatements.insert(t)));
 }
 
 /**
@@ -46,8 +62,7 @@ export async function findRefreshTokenByHashForUpdate(
   db: Db,
   tokenHash: Buffer,
 ): Promise<RefreshToken | null> {
-  const row = await db.maybeOne(sql.type(refreshTokenRow)`
-    SELECT ${COLUMNS} FROM refresh_tokens WHERE token_hash = ${sql.binary(tokenHash)} FOR UPDATE`);
+  const row = await db.maybeOne(refreshTokenStatements.lockByHash(tokenHash));
   return row && toRefreshToken(row);
 }
 
@@ -73,7 +88,5 @@ export async function updateRefreshTokenRotated(
   id: number,
   successorId: number,
 ): Promise<void> {
-  await db.query(sql.typeAlias('void')`
-    UPDATE refresh_tokens SET used_at = COALESCE(used_at, now()), replaced_by_id = ${successorId}
-    WHERE id = ${id}`);
+  await db.query(refreshTokenStatements.markRotated(id, successorId));
 }
