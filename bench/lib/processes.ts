@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../../src/startup/serviceRuntime.ts';
 import type { FromLoadgen, Job, JobResult, ToLoadgen } from './protocol.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -66,11 +67,15 @@ export async function startGatehouse(
 ): Promise<GatehouseProcess> {
   const grpcPort = await freePort();
   const httpPort = await freePort();
-  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  // Started like the service is everywhere (src/startup/serviceRuntime.ts), so its memory is
+  // what a deployment's is; the bare grpc-js baseline stays untuned.
+  const nodeArgs: string[] = [...SERVICE_NODE_FLAGS];
+  if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   const child = track(
     spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
       cwd: options.root ?? ROOT,
       env: {
+        ...SERVICE_ENV,
         ...env,
         GRPC_HOST: '127.0.0.1',
         GRPC_PORT: String(grpcPort),

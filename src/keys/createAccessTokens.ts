@@ -90,8 +90,8 @@ export interface AccessTokenOptions {
   verifiedCacheMaxBytes?: number;
 }
 
-/** VERIFIED_TOKEN_CACHE_MAX_BYTES' default: 32 MiB, some 12,000 tokens. */
-export const DEFAULT_VERIFIED_CACHE_BYTES = 32 * 1024 * 1024;
+/** VERIFIED_TOKEN_CACHE_MAX_BYTES' default: 16 MiB, some 6,000 tokens. */
+export const DEFAULT_VERIFIED_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Heap an entry of the verified-token cache takes beside its token (the key): the claims, the

@@ -13,7 +13,7 @@ import { sessionEntryBytes } from './sessionEntryBytes.ts';
 export function createNearSessionCache(
   inner: SessionCache,
   ttlMs = 500,
-  maxBytes = 32 * 1024 * 1024,
+  maxBytes = 16 * 1024 * 1024,
 ): SessionCache {
   if (ttlMs <= 0) return inner;
   // Entries expire `ttlMs` after they were remembered (lru-cache's own monotonic clock); reads
