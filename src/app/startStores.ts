@@ -75,8 +75,8 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   // against PostgreSQL again.
   if (redis) {
     const stopWatching = onRedisTopologyChange(redis, (change) => {
-      if (change === '-node' || change === 'masters') {
-        log.info({ change }, 'redis cluster topology changed; live sessions are re-checked');
+      if (change === 'masters') {
+        log.info('redis cluster masters changed; cached live sessions are re-checked');
       }
       sessionCache.distrustLive();
     });

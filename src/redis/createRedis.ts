@@ -5,6 +5,7 @@ import { isRedisClusterUrl, parseRedisClusterUrl } from './parseRedisClusterUrl.
 export type { Cluster, Redis };
 
 const CONNECT_TIMEOUT_MS = 2000;
+const RETRY_DELAY_MS = 100;
 const reconnectDelay = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
 
 /**
@@ -36,8 +37,21 @@ export function createRedis(url: string, commandTimeoutMs: number, log: Logger):
     down = false;
   });
   if (client instanceof Cluster) {
+    // ioredis retries a lost node every 100 ms or so: one line per node and outage, not per try.
+    const unreachable = new Set<string>();
     client.on('node error', (err: Error, node?: string) => {
+      const key = node ?? '?';
+      if (unreachable.has(key)) return;
+      unreachable.add(key);
       log.warn({ err: err.message, node }, 'redis cluster node unreachable');
+    });
+    client.on('refresh', () => {
+      for (const node of client.nodes()) {
+        const key = `${node.options.host}:${node.options.port}`;
+        if (node.status === 'ready' && unreachable.delete(key)) {
+          log.info({ node: key }, 'redis cluster node reachable again');
+        }
+      }
     });
   }
   return client;
@@ -55,11 +69,13 @@ function createCluster(url: string, commandTimeoutMs: number): Cluster {
     // A failover that nobody's command ran into (a clean CLUSTER FAILOVER) is still noticed.
     slotsRefreshInterval: 5000,
     slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
-    // While a master is replaced, a command on its slots retries on the new one after the slot
-    // table is re-read; commandTimeout below bounds the whole wait.
-    retryDelayOnFailover: 100,
-    retryDelayOnClusterDown: 100,
-    retryDelayOnTryAgain: 100,
+    // While a master is replaced, a command on its slots retries every 100 ms after re-reading
+    // the slot table, as many times as fit in commandTimeout: per node commandTimeout bounds
+    // one attempt only, and ioredis' default of 16 redirections made a call wait ~1.7 s.
+    retryDelayOnFailover: RETRY_DELAY_MS,
+    retryDelayOnClusterDown: RETRY_DELAY_MS,
+    retryDelayOnTryAgain: RETRY_DELAY_MS,
+    maxRedirections: Math.max(2, Math.ceil(commandTimeoutMs / RETRY_DELAY_MS)),
     redisOptions: {
       username: address.username,
       password: address.password,

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { status } from '@grpc/grpc-js';
+import { eventually } from './helpers/eventually.ts';
+import { haveRedisServer, RedisCluster, redisCli } from './helpers/redisCluster.ts';
+import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/testDatabase.ts';
+import { PASSWORD, registerUser, uniqueEmail } from './helpers/users.ts';
+
+const skip = (await haveRedisServer())
+  ? false
+  : 'redis-server and redis-cli are not installed (scripts/setup-ci-services.sh installs them)';
+
+const ACCOUNT_POINTS = 6;
+
+/** The session id (`sid` claim) of an access token. */
+function sessionOf(accessToken: string): string {
+  const payload = accessToken.split('.')[1] ?? '';
+  return (JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sid: string }).sid;
+}
+
+const active = async (gh: Gatehouse, accessToken: string) =>
+  (await call(gh.auth, 'validateToken', { accessToken })).active;
+
+/** 'PASSED' when the call got past the limiter (to the password check), 'LIMITED' when refused. */
+async function loginOutcome(gh: Gatehouse, identifier: string): Promise<'PASSED' | 'LIMITED'> {
+  try {
+    await call(gh.auth, 'login', { identifier, password: 'definitely-wrong-pw' });
+    return 'PASSED';
+  } catch (error) {
+    const code = (error as { code: number }).code;
+    if (code === status.RESOURCE_EXHAUSTED) return 'LIMITED';
+    if (code === status.UNAUTHENTICATED) return 'PASSED';
+    throw error;
+  }
+}
+
+describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', { skip }, () => {
+  let cluster: RedisCluster;
+  let db: TestDatabase;
+  let a: Gatehouse;
+  let b: Gatehouse;
+  let keyPrefix: string;
+
+  before(async () => {
+    cluster = await RedisCluster.start(3, 2000);
+    db = await createTestDatabase();
+    keyPrefix = `ghcluster:${randomBytes(4).toString('hex')}:`;
+    const env = {
+      REDIS_URL: cluster.url,
+      REDIS_KEY_PREFIX: keyPrefix,
+      // The per-account login budget: cheap to exhaust, and other accounts keep theirs.
+      RATE_LIMIT_ACCOUNT_POINTS: String(ACCOUNT_POINTS),
+      RATE_LIMIT_ACCOUNT_WINDOW_SEC: '600',
+    };
+    a = await startGatehouse(env, db);
+    b = await startGatehouse(env, db);
+  });
+
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await db?.drop();
+    await cluster?.stop();
+  });
+
+  it('spends one rate budget: calls spread over both instances are refused together at the limit', async () => {
+    const account = uniqueEmail('limited');
+    const outcomes: string[] = [];
+    for (let i = 0; i < ACCOUNT_POINTS; i++) {
+      outcomes.push(await loginOutcome(i % 2 === 0 ? a : b, account));
+    }
+    assert.deepEqual(outcomes, Array(ACCOUNT_POINTS).fill('PASSED'));
+    // Each instance has let through only half the budget itself: in-process limits would pass.
+    assert.equal(await loginOutcome(a, account), 'LIMITED');
+    assert.equal(await loginOutcome(b, account), 'LIMITED');
+    assert.equal(await loginOutcome(b, uniqueEmail()), 'PASSED', 'another account has its own');
+    // The budget is one hash-tagged key in the cluster: count the account budgets there.
+    const keys = [];
+    for (const node of cluster.running) {
+      keys.push(
+        ...(await redisCli(node.port, '--scan', '--pattern', `${keyPrefix}rl:account:*`))
+          .split('\n')
+          .filter((k) => k !== ''),
+      );
+    }
+    assert.ok(keys.length >= 2 && keys.every((k) => /:\{login:[^}]+\}:w$/.test(k)), keys.join());
+  });
+
+  it('makes a logout on one instance visible to ValidateToken on the other', async (t) => {
+    const user = await registerUser(a);
+    const token = user.tokens.accessToken;
+    assert.equal(await active(b, token), true);
+    assert.equal(await active(a, token), true);
+    await call(a.auth, 'logout', {}, { token });
+    const start = performance.now();
+    let polls = 0;
+    await eventually(
+      async () => {
+        polls += 1;
+        return active(b, token);
+      },
+      (isActive) => !isActive,
+      { timeoutMs: 10_000, what: 'the logged-out session inactive on the other instance' },
+    );
+    const ms = performance.now() - start;
+    t.diagnostic(
+      `revocation visible on the other instance ${ms.toFixed(1)} ms after Logout returned ` +
+        `(${polls} ValidateToken call(s))`,
+    );
+    assert.equal(await active(a, token), false);
+  });
+
+  it('keeps revocations through a master killed before it replicated them', async (t) => {
+    // Sessions spread over the masters by key; revoke those of the master holding the most.
+    const sessions = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const user = await registerUser(i % 2 === 0 ? a : b);
+        const token = user.tokens.accessToken;
+        const key = `${keyPrefix}sess:${sessionOf(token)}`;
+        return { token, key, owner: await cluster.ownerOf(key) };
+      }),
+    );
+    const byMaster = Map.groupBy(sessions, (s) => s.owner.master);
+    const [master, doomed = []] =
+      [...byMaster.entries()].sort((x, y) => y[1].length - x[1].length)[0] ?? [];
+    assert.ok(master !== undefined && doomed.length >= 2);
+    const replica = doomed[0]?.owner.replica ?? 0;
+    // Both instances have read every session live, so the cache holds live entries for them.
+    for (const s of sessions) {
+      assert.equal(await active(a, s.token), true);
+      assert.equal(await active(b, s.token), true);
+    }
+    for (const s of doomed) {
+      assert.match(await redisCli(master, 'get', s.key), /^\[/, 'a live entry is cached');
+    }
+    // The replica has everything so far, then stops replicating: the master refuses it PSYNC,
+    // so the revocations below reach the master only, as with a master that dies before its
+    // replication stream went out.
+    assert.equal(await redisCli(master, 'wait', '1', '5000'), '1');
+    await redisCli(master, 'acl', 'setuser', 'default', '-psync', '-sync');
+    await redisCli(master, 'client', 'kill', 'type', 'replica');
+    await eventually(
+      () => redisCli(replica, 'info', 'replication'),
+      (info) => /master_link_status:down/.test(info),
+      { what: 'the replica cut off from its master' },
+    );
+
+    for (const [i, s] of doomed.entries()) {
+      await call((i % 2 === 0 ? a : b).auth, 'logout', {}, { token: s.token });
+    }
+    for (const s of doomed) assert.equal(await redisCli(master, 'get', s.key), 'r');
+
+    await cluster.kill(master);
+    await cluster.waitHealthy();
+    const view = await cluster.view(replica);
+    assert.equal(view.find((v) => v.port === replica)?.role, 'master', 'the replica was promoted');
+
+    // The promoted replica lost the revocation markers: it still holds the live entries.
+    const lost = [];
+    for (const s of doomed) {
+      if ((await redisCli(replica, 'get', s.key)) !== 'r') lost.push(s);
+    }
+    t.diagnostic(`${lost.length} of ${doomed.length} revocation markers lost by the failover`);
+    assert.equal(lost.length, doomed.length, 'the failover lost the unreplicated markers');
+
+    for (const s of doomed) {
+      assert.equal(await active(a, s.token), false, 'revoked session inactive on A');
+      assert.equal(await active(b, s.token), false, 'revoked session inactive on B');
+    }
+    // The re-check repaired the cache; sessions on other masters are untouched.
+    for (const s of doomed) assert.equal(await redisCli(replica, 'get', s.key), 'r');
+    for (const s of sessions.filter((x) => !doomed.includes(x))) {
+      assert.equal(await active(a, s.token), true);
+      assert.equal(await active(b, s.token), true);
+    }
+
+    // New calls work on both instances.
+    const fresh = await Promise.all(
+      [a, b].map(async (gh) => {
+        const user = await registerUser(gh);
+        const login = await call(gh.auth, 'login', { identifier: user.email, password: PASSWORD });
+        return login.tokens?.accessToken ?? '';
+      }),
+    );
+    for (const token of fresh) {
+      assert.equal(await active(a, token), true);
+      assert.equal(await active(b, token), true);
+    }
+    await call(b.auth, 'logout', {}, { token: fresh[0] ?? '' });
+    assert.equal(await active(a, fresh[0] ?? ''), false);
+  });
+});
