@@ -2,6 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
+import { createLogger } from '../src/log.ts';
+import { createRedis } from '../src/redis/createRedis.ts';
+import {
+  onRedisTopologyChange,
+  type RedisTopologyChange,
+} from '../src/redis/onRedisTopologyChange.ts';
+import { watchSlotMaster } from '../src/redis/watchSlotMaster.ts';
 import { eventually } from './helpers/eventually.ts';
 import { haveRedisServer, RedisCluster, redisCli } from './helpers/redisCluster.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
@@ -93,6 +100,7 @@ describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', {
     const token = user.tokens.accessToken;
     assert.equal(await active(b, token), true);
     assert.equal(await active(a, token), true);
+    const logoutStart = performance.now();
     await call(a.auth, 'logout', {}, { token });
     const start = performance.now();
     let polls = 0;
@@ -104,12 +112,49 @@ describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', {
       (isActive) => !isActive,
       { timeoutMs: 10_000, what: 'the logged-out session inactive on the other instance' },
     );
-    const ms = performance.now() - start;
+    const end = performance.now();
     t.diagnostic(
-      `revocation visible on the other instance ${ms.toFixed(1)} ms after Logout returned ` +
+      `revocation visible on the other instance ${(end - start).toFixed(1)} ms after Logout ` +
+        `returned, ${(end - logoutStart).toFixed(1)} ms after it was sent ` +
         `(${polls} ValidateToken call(s))`,
     );
     assert.equal(await active(a, token), false);
+  });
+
+  it('notices a clean CLUSTER FAILOVER: the slot table names new masters', async () => {
+    const client = createRedis(cluster.url, 500, createLogger('silent'));
+    try {
+      await eventually(
+        async () => client.status,
+        (s) => s === 'ready',
+        { what: 'the cluster client ready' },
+      );
+      const changes: RedisTopologyChange[] = [];
+      onRedisTopologyChange(client, (change) => changes.push(change));
+      const key = `${keyPrefix}probe`;
+      await client.set(key, '1');
+      const { master, replica } = await cluster.ownerOf(key);
+      const masterChanged = watchSlotMaster(client, key);
+      assert.equal(masterChanged(), false);
+      await redisCli(replica, 'cluster', 'failover');
+      // Every node agrees, so the old master answers MOVED instead of serving the read itself.
+      await eventually(
+        async () => (await cluster.view(master)).find((v) => v.port === replica)?.role,
+        (role) => role === 'master',
+        { what: 'the old master seeing its replica promoted by CLUSTER FAILOVER' },
+      );
+      await cluster.waitHealthy();
+      // The next command learns it (MOVED, or the periodic slot refresh did first).
+      assert.equal(await client.get(key), '1', 'a clean failover loses nothing');
+      assert.equal(masterChanged(), true, `the slot of ${key} left ${master}`);
+      await eventually(
+        async () => changes,
+        (c) => c.includes('masters'),
+        { what: 'a "masters" topology change' },
+      );
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('keeps revocations through a master killed before it replicated them', async (t) => {
