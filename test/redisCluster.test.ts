@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { createLogger } from '../src/log.ts';
@@ -9,6 +9,7 @@ import {
   type RedisTopologyChange,
 } from '../src/redis/onRedisTopologyChange.ts';
 import { watchSlotMaster } from '../src/redis/watchSlotMaster.ts';
+import { createRedisSessionCache } from '../src/sessions/RedisSessionCache.ts';
 import { eventually } from './helpers/eventually.ts';
 import { haveRedisServer, RedisCluster, redisCli } from './helpers/redisCluster.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
@@ -119,6 +120,44 @@ describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', {
         `(${polls} ValidateToken call(s))`,
     );
     assert.equal(await active(a, token), false);
+  });
+
+  it('marks and forgets many sessions at once although their keys lie in many slots', async () => {
+    const client = createRedis(cluster.url, 500, createLogger('silent'));
+    try {
+      await eventually(
+        async () => client.status,
+        (s) => s === 'ready',
+        { what: 'the cluster client ready' },
+      );
+      const cache = createRedisSessionCache(client, `${keyPrefix}many:`);
+      const ids = Array.from({ length: 50 }, () => randomUUID());
+      const slots = new Set(
+        await Promise.all(
+          ids.map((id) => redisCli(cluster.nodes[0]?.port ?? 0, 'cluster', 'keyslot', id)),
+        ),
+      );
+      assert.ok(slots.size > 40, 'the keys spread over the slots');
+      const readAt = Date.now();
+      for (const id of ids) {
+        await cache.fill(id, { state: 'live', userId: 'u', roles: [], readAt }, 60_000, readAt);
+      }
+      await cache.markRevoked(ids.slice(0, 25), 60_000);
+      await cache.forget(ids.slice(25));
+      for (const id of ids.slice(0, 25))
+        assert.deepEqual(await cache.get(id), { state: 'revoked' });
+      for (const id of ids.slice(25)) assert.equal(await cache.get(id), null);
+      // A read that began before the forget may not store what it read.
+      await cache.fill(
+        ids[30] ?? '',
+        { state: 'live', userId: 'u', roles: [], readAt },
+        60_000,
+        readAt,
+      );
+      assert.equal(await cache.get(ids[30] ?? ''), null);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('notices a clean CLUSTER FAILOVER: the slot table names new masters', async () => {
