@@ -194,6 +194,14 @@ check_localhost_trust() {
 redis_up() { [[ $(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null </dev/null) == PONG ]]; }
 
 ensure_redis() {
+  # redis-server and redis-cli also start the private Redis Cluster of test/redisCluster.test.ts.
+  if ! installed redis-server || ! installed redis-tools; then
+    say "installing redis-server redis-tools (apt-get update + install)..."
+    apt_get update -qq >/dev/null
+    apt_get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+    installed redis-server && installed redis-tools || die "redis-server/redis-tools did not install"
+    say "package redis-server, redis-tools: installed"
+  fi
   if redis_up; then
     say "redis $REDIS_HOST:$REDIS_PORT: running"
     return

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
 import { API_SERVICES } from '../policy/loadMethodPolicies.ts';
 import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
+import { pingRedis } from '../redis/pingRedis.ts';
 import { sql } from '../storage/sql.ts';
 import type { Closers } from './createClosers.ts';
 import type { Stores } from './startStores.ts';
@@ -28,7 +29,7 @@ export async function startHealth(
     { name: 'postgres', check: () => pool.query(sql.typeAlias('void')`SELECT 1`).then(() => {}) },
   ];
   if (redis) {
-    probes.push({ name: 'redis', check: () => redis.ping().then(() => {}) });
+    probes.push({ name: 'redis', check: () => pingRedis(redis) });
   } else {
     // Without REDIS_URL the in-process stores stand in for Redis; they are always there, so
     // gatehouse.redis answers SERVING instead of NOT_FOUND.

@@ -3,7 +3,8 @@ import { createPermissionCache, type PermissionCache } from '../authz/createPerm
 import type { Config } from '../config.ts';
 import { createKeyStore, type KeyStore } from '../keys/createKeyStore.ts';
 import type { Logger } from '../log.ts';
-import { createRedis, type Redis } from '../redis/createRedis.ts';
+import { type Cluster, createRedis, type Redis } from '../redis/createRedis.ts';
+import { onRedisTopologyChange } from '../redis/onRedisTopologyChange.ts';
 import { createNearSessionCache } from '../sessions/createNearSessionCache.ts';
 import { createMemorySessionCache } from '../sessions/MemorySessionCache.ts';
 import { createRedisSessionCache } from '../sessions/RedisSessionCache.ts';
@@ -19,8 +20,8 @@ import type { Closers } from './createClosers.ts';
 export interface Stores {
   databaseUrl: string;
   pool: DatabasePool;
-  /** Null without REDIS_URL (single instance, development only). */
-  redis: Redis | null;
+  /** Null without REDIS_URL (single instance, development only); a Cluster for redis+cluster://. */
+  redis: Redis | Cluster | null;
   sessionCache: SessionCache;
   /** API key state on the hot path: an in-process cache kept current by the change feed. */
   apiKeys: ApiKeyResolver;
@@ -52,7 +53,7 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   const pool = await createDatabase({ ...config.database, url: databaseUrl });
   closers.push(() => pool.end());
 
-  let redis: Redis | null = null;
+  let redis: Redis | Cluster | null = null;
   if (config.redis.url !== undefined) {
     const client = createRedis(config.redis.url, config.redis.commandTimeoutMs, log);
     closers.push(() => client.disconnect());
@@ -70,8 +71,17 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
       )
     : createMemorySessionCache();
   // A Redis that comes back may hold old data (a restored snapshot, a promoted replica): live
-  // entries read before it returned are checked against PostgreSQL again.
-  redis?.on('ready', () => sessionCache.distrustLive());
+  // entries read before it returned, or before a cluster's masters changed, are checked
+  // against PostgreSQL again.
+  if (redis) {
+    const stopWatching = onRedisTopologyChange(redis, (change) => {
+      if (change === 'masters') {
+        log.info('redis cluster masters changed; cached live sessions are re-checked');
+      }
+      sessionCache.distrustLive();
+    });
+    closers.push(stopWatching);
+  }
   const apiKeys = createApiKeyResolver({ pool, log, cacheTtlMs: config.apiKeys.cacheTtlMs });
   const permissions = createPermissionCache({ pool, ttlMs: config.authz.cacheTtlMs });
   const sessionChanges = await startSessionChangeFeed({

@@ -1,16 +1,32 @@
 import { z } from 'zod';
+import {
+  isRedisClusterUrl,
+  parseRedisClusterUrl,
+  REDIS_CLUSTER_URL_FORM,
+} from '../redis/parseRedisClusterUrl.ts';
 import { checkedUrl, int } from './envFields.ts';
 
 /**
  * Why `value` is not a usable Redis address, or null when it is. Accepts what ioredis accepts:
- * redis:// and rediss:// URLs, a unix socket path, and the scheme-less host:port.
+ * redis:// and rediss:// URLs, a unix socket path, and the scheme-less host:port, plus a Redis
+ * Cluster as redis+cluster:// or rediss+cluster:// with a comma-separated node list.
  */
 function redisUrlProblem(value: string): string | null {
   if (value.startsWith('/') && !value.startsWith('//')) return null;
-  const expected = 'expected redis://[user:password@]host:6379[/db], rediss://… (TLS) or host:port';
+  const expected =
+    'expected redis://[user:password@]host:6379[/db], rediss://… (TLS), host:port, ' +
+    `or a cluster as ${REDIS_CLUSTER_URL_FORM}`;
+  if (isRedisClusterUrl(value)) {
+    try {
+      parseRedisClusterUrl(value);
+      return null;
+    } catch (error) {
+      return `${(error as Error).message}; expected ${REDIS_CLUSTER_URL_FORM}`;
+    }
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
   if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss') {
-    return `the URL must start with redis:// or rediss://; ${expected}`;
+    return `the URL must start with redis://, rediss:// or redis+cluster://; ${expected}`;
   }
   let url: URL;
   try {

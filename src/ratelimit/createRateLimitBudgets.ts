@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { AppError } from '../errors/AppError.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -73,7 +73,7 @@ const accountKey = (action: string, account: string) =>
  * reported by status().
  */
 export function createRateLimitBudgets(
-  redis: Redis | null,
+  redis: Redis | Cluster | null,
   keyPrefix: string,
   settings: RateLimitSettings,
   log: Logger,

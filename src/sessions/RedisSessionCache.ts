@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { watchSlotMaster } from '../redis/watchSlotMaster.ts';
 import {
   type CachedSession,
   createTrustClock,
@@ -41,8 +42,13 @@ interface SessionCommands {
  * SessionCache in Redis: one string key per session, `r` for revoked, `f:<ms>` for forgotten
  * then, or a compact JSON record `[userId, roles, readAt]`. Entries written before readAt
  * existed parse with readAt 0, so they are never trusted without a fresh PostgreSQL read.
+ *
+ * Every command touches one key, so it works unchanged on Redis Cluster: no hash tag is needed,
+ * and sessions spread over all masters. A read answered by a master other than the one the slot
+ * table named when it was sent (a failover ioredis learnt of through MOVED) distrusts live
+ * entries first: the promoted replica may have missed a revocation.
  */
-export function createRedisSessionCache(redis: Redis, keyPrefix: string): SessionCache {
+export function createRedisSessionCache(redis: Redis | Cluster, keyPrefix: string): SessionCache {
   const key = (sid: string) => `${keyPrefix}sess:${sid}`;
   const trust = createTrustClock();
   // The exact stored text of each value `get` returned, so replaceStale compares what is stored.
@@ -57,7 +63,9 @@ export function createRedisSessionCache(redis: Redis, keyPrefix: string): Sessio
   const ttl = (ms: number) => Math.max(1, Math.ceil(ms));
   return {
     async get(sessionId) {
+      const masterChanged = watchSlotMaster(redis, key(sessionId));
       const raw = await redis.get(key(sessionId));
+      if (masterChanged()) trust.distrust();
       if (raw === null || raw.startsWith(FORGOTTEN)) return null;
       let value: CachedSession;
       if (raw === REVOKED) value = { state: 'revoked' };
@@ -79,18 +87,19 @@ export function createRedisSessionCache(redis: Redis, keyPrefix: string): Sessio
         ttl(ttlMs),
       );
     },
+    // One SET per session, not a MULTI: the keys of many sessions lie in many slots (a cluster
+    // refuses a cross-slot MULTI, and an ioredis Cluster pipeline must stay on one node). Auto
+    // pipelining still sends them in one round trip per node. Nothing needs them atomic: each
+    // marker stands alone, and a partial failure rejects, so the caller distrusts live entries.
     async markRevoked(sessionIds, ttlMs) {
-      if (sessionIds.length === 0) return;
-      const multi = redis.multi();
-      for (const sid of sessionIds) multi.set(key(sid), REVOKED, 'PX', ttl(ttlMs));
-      await multi.exec();
+      const px = ttl(ttlMs);
+      await Promise.all(sessionIds.map((sid) => redis.set(key(sid), REVOKED, 'PX', px)));
     },
     async forget(sessionIds) {
-      if (sessionIds.length === 0) return;
       const marker = `${FORGOTTEN}${Date.now()}`;
-      const multi = redis.multi();
-      for (const sid of sessionIds) multi.set(key(sid), marker, 'PX', FORGOTTEN_MARKER_MS);
-      await multi.exec();
+      await Promise.all(
+        sessionIds.map((sid) => redis.set(key(sid), marker, 'PX', FORGOTTEN_MARKER_MS)),
+      );
     },
     liveTrustedSince: trust.since,
     distrustLive: trust.distrust,
