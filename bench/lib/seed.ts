@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import argon2 from 'argon2';
+import type pg from 'pg';
 import { createServiceAccountWithKey } from '../../src/admin/createServiceAccountWithKey.ts';
 import type { ApiKeyLimits } from '../../src/config/apiKeyConfig.ts';
 import type {
@@ -327,99 +328,15 @@ export class Seeder {
     }
   }
 
-  /**
-   * Adds scale users `from` .. `to` (scaleEmail, all with BENCH_PASSWORD's one precomputed hash)
-   * in set-based SQL: 5 sessions each with one refresh token (scaleRefreshToken), 10 audit rows
-   * each; 1% of the sessions (with their tokens) and 1% of the audit rows are past retention, so
-   * a cleanup run has work proportional to the data. Nothing is disabled: every constraint,
-   * index and trigger of the schema applies. Then VACUUM ANALYZE, as autovacuum would leave the
-   * tables. Returns how long each step took.
-   */
+  /** Adds scale users `from` .. `to` (see seedScaleUsers) with the server's parameters. */
   async seedScaleTier(from: number, to: number): Promise<ScaleSeedTimings> {
-    const hash = await this.passwordHash();
-    const { sessionIdleSec, sessionAbsoluteSec } = this.#options;
-    const idle = Math.min(sessionIdleSec, sessionAbsoluteSec);
-    const timings: ScaleSeedTimings = {};
-    const client = await this.#db.pool.connect();
-    const step = async (name: string, text: string, values: unknown[] = []) => {
-      const t0 = performance.now();
-      await client.query(text, values);
-      timings[name] = Math.round(performance.now() - t0) / 1000 + (timings[name] ?? 0);
-    };
-    try {
-      // Bench data: a crash may lose it, so commits need not wait for the WAL flush.
-      await step('settings', "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'");
-      await step('begin', 'BEGIN');
-      await step(
-        'ids',
-        `CREATE TEMP TABLE scale_users ON COMMIT DROP AS
-         SELECT g, gen_random_uuid() AS id FROM generate_series($1::int, $2::int) AS g`,
-        [from, to],
-      );
-      await step(
-        'users',
-        `INSERT INTO users (id, email, email_normalized, display_name, password_hash, created_at, updated_at)
-         SELECT id, 'scale-' || lpad(g::text, 7, '0') || '@example.test',
-                'scale-' || lpad(g::text, 7, '0') || '@example.test',
-                'Scale User ' || g, $1,
-                now() - interval '2 days' + g * interval '100 microseconds', now()
-         FROM scale_users`,
-        [hash],
-      );
-      await step(
-        'ids',
-        `CREATE TEMP TABLE scale_sessions ON COMMIT DROP AS
-         SELECT u.g, k, gen_random_uuid() AS id, u.id AS user_id, (u.g % 20 = 0 AND k = 5) AS dead
-         FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_SESSIONS_PER_USER}) AS k`,
-      );
-      await step(
-        'sessions',
-        `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, expires_at,
-                               ip_address, user_agent, amr, auth_time)
-         SELECT id, user_id, t.created, t.created,
-                CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $1) END,
-                CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END,
-                '127.0.0.1', $3, '{pwd}', t.created
-         FROM scale_sessions,
-              LATERAL (SELECT CASE WHEN dead THEN now() - interval '40 days'
-                                   ELSE now() - (g % 3600) * interval '1 second' END AS created) t`,
-        [idle, sessionAbsoluteSec, SCALE_USER_AGENT],
-      );
-      await step(
-        'refresh_tokens',
-        `INSERT INTO refresh_tokens (session_id, token_hash, created_at, expires_at)
-         SELECT id,
-                sha256(convert_to('ghr_' || rtrim(translate(encode(
-                  sha256(convert_to($1 || ':' || g || ':' || k, 'UTF8')), 'base64'), '+/', '-_'), '='),
-                  'UTF8')),
-                CASE WHEN dead THEN now() - interval '40 days' ELSE now() END,
-                CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END
-         FROM scale_sessions`,
-        [SCALE_USER_AGENT, idle],
-      );
-      await step(
-        'audit_events',
-        `INSERT INTO audit_events (occurred_at, actor_user_id, subject_user_id, action, outcome,
-                                   ip_address, user_agent)
-         SELECT CASE WHEN (u.g * 10 + j) % 100 = 0 THEN now() - interval '400 days'
-                     ELSE now() - (${SCALE_AUDIT_PER_USER} - j) * interval '1 day' END,
-                u.id, u.id, CASE WHEN j % 2 = 0 THEN 'login' ELSE 'refresh' END, 'success',
-                '127.0.0.1', $1
-         FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_AUDIT_PER_USER}) AS j`,
-        [SCALE_USER_AGENT],
-      );
-      await step('commit', 'COMMIT');
-      await step(
-        'vacuum analyze',
-        'VACUUM (ANALYZE) users, sessions, refresh_tokens, audit_events',
-      );
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-    return timings;
+    return seedScaleUsers(this.#db.pool, {
+      passwordHash: await this.passwordHash(),
+      sessionIdleSec: this.#options.sessionIdleSec,
+      sessionAbsoluteSec: this.#options.sessionAbsoluteSec,
+      from,
+      to,
+    });
   }
 
   /**
@@ -535,4 +452,104 @@ export class Seeder {
     }
     return pageToken;
   }
+}
+
+/**
+ * Adds scale users `from` .. `to` (scaleEmail, all with one precomputed hash of BENCH_PASSWORD)
+ * in set-based SQL: 5 sessions each with one refresh token (scaleRefreshToken), 10 audit rows
+ * each; 1% of the sessions (with their tokens) and 1% of the audit rows are past retention, so
+ * a cleanup run has work proportional to the data. Nothing is disabled: every constraint,
+ * index and trigger of the schema applies. Then VACUUM ANALYZE, as autovacuum would leave the
+ * tables. Returns how long each step took.
+ */
+export async function seedScaleUsers(
+  pool: pg.Pool,
+  tier: {
+    passwordHash: string;
+    sessionIdleSec: number;
+    sessionAbsoluteSec: number;
+    from: number;
+    to: number;
+  },
+): Promise<ScaleSeedTimings> {
+  const { passwordHash: hash, sessionIdleSec, sessionAbsoluteSec, from, to } = tier;
+  const idle = Math.min(sessionIdleSec, sessionAbsoluteSec);
+  const timings: ScaleSeedTimings = {};
+  const client = await pool.connect();
+  const step = async (name: string, text: string, values: unknown[] = []) => {
+    const t0 = performance.now();
+    await client.query(text, values);
+    timings[name] = Math.round(performance.now() - t0) / 1000 + (timings[name] ?? 0);
+  };
+  try {
+    // Bench data: a crash may lose it, so commits need not wait for the WAL flush.
+    await step('settings', "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'");
+    await step('begin', 'BEGIN');
+    await step(
+      'ids',
+      `CREATE TEMP TABLE scale_users ON COMMIT DROP AS
+       SELECT g, gen_random_uuid() AS id FROM generate_series($1::int, $2::int) AS g`,
+      [from, to],
+    );
+    await step(
+      'users',
+      `INSERT INTO users (id, email, email_normalized, display_name, password_hash, created_at, updated_at)
+       SELECT id, 'scale-' || lpad(g::text, 7, '0') || '@example.test',
+              'scale-' || lpad(g::text, 7, '0') || '@example.test',
+              'Scale User ' || g, $1,
+              now() - interval '2 days' + g * interval '100 microseconds', now()
+       FROM scale_users`,
+      [hash],
+    );
+    await step(
+      'ids',
+      `CREATE TEMP TABLE scale_sessions ON COMMIT DROP AS
+       SELECT u.g, k, gen_random_uuid() AS id, u.id AS user_id, (u.g % 20 = 0 AND k = 5) AS dead
+       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_SESSIONS_PER_USER}) AS k`,
+    );
+    await step(
+      'sessions',
+      `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, expires_at,
+                             ip_address, user_agent, amr, auth_time)
+       SELECT id, user_id, t.created, t.created,
+              CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $1) END,
+              CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END,
+              '127.0.0.1', $3, '{pwd}', t.created
+       FROM scale_sessions,
+            LATERAL (SELECT CASE WHEN dead THEN now() - interval '40 days'
+                                 ELSE now() - (g % 3600) * interval '1 second' END AS created) t`,
+      [idle, sessionAbsoluteSec, SCALE_USER_AGENT],
+    );
+    await step(
+      'refresh_tokens',
+      `INSERT INTO refresh_tokens (session_id, token_hash, created_at, expires_at)
+       SELECT id,
+              sha256(convert_to('ghr_' || rtrim(translate(encode(
+                sha256(convert_to($1 || ':' || g || ':' || k, 'UTF8')), 'base64'), '+/', '-_'), '='),
+                'UTF8')),
+              CASE WHEN dead THEN now() - interval '40 days' ELSE now() END,
+              CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END
+       FROM scale_sessions`,
+      [SCALE_USER_AGENT, idle],
+    );
+    await step(
+      'audit_events',
+      `INSERT INTO audit_events (occurred_at, actor_user_id, subject_user_id, action, outcome,
+                                 ip_address, user_agent)
+       SELECT CASE WHEN (u.g * 10 + j) % 100 = 0 THEN now() - interval '400 days'
+                   ELSE now() - (${SCALE_AUDIT_PER_USER} - j) * interval '1 day' END,
+              u.id, u.id, CASE WHEN j % 2 = 0 THEN 'login' ELSE 'refresh' END, 'success',
+              '127.0.0.1', $1
+       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_AUDIT_PER_USER}) AS j`,
+      [SCALE_USER_AGENT],
+    );
+    await step('commit', 'COMMIT');
+    await step('vacuum analyze', 'VACUUM (ANALYZE) users, sessions, refresh_tokens, audit_events');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+  return timings;
 }

@@ -236,7 +236,10 @@ async function measureTier(
   return { figures, measurements };
 }
 
-function report(tiers: [Tier, Tier]): { text: string; worst: [MetricName, number] } {
+function report(
+  tiers: [Tier, Tier],
+  concurrency: number,
+): { text: string; worst: [MetricName, number] } {
   const [a, b] = tiers;
   let worst: [MetricName, number] = [METRICS[0], 0];
   const rows = METRICS.map((name) => {
@@ -282,7 +285,7 @@ function report(tiers: [Tier, Tier]): { text: string; worst: [MetricName, number
       .join(', ')})`;
   const text = [
     `Scale: cost per operation as the data grows ${int(a.users)} -> ${int(b.users)} users (target <= ${MAX_RATIO}x)`,
-    `CPU = Gatehouse + PostgreSQL backends, ms per operation (cleanup: PostgreSQL ms per row removed; p50 = wall ms per row); concurrency ${CONCURRENCY}`,
+    `CPU = Gatehouse + PostgreSQL backends, ms per operation (cleanup: PostgreSQL ms per row removed; p50 = wall ms per row); concurrency ${concurrency}`,
     `tier 1: ${seeded(a)}`,
     `tier 2: ${seeded(b)}`,
     line(header),
@@ -321,7 +324,7 @@ export const scale: Scenario = {
       tiers.push({ users, seedSeconds, seedSteps, rows, figures, measurements });
     }
     const [a, b] = tiers as [Tier, Tier];
-    const { text, worst } = report([a, b]);
+    const { text, worst } = report([a, b], Math.min(CONCURRENCY, ctx.concurrency));
     const data = tiers.map(({ measurements: _m, ...t }) => t);
     return {
       name: 'scale',
