@@ -325,7 +325,25 @@ const CASES: Case[] = [
   {
     rpc: 'Cleanup run (every statement of gatehouse_run_cleanup())',
     source: 'cleanupRuns.ts: runCleanup',
-    run: (tx) => runCleanup(tx, 'manual', null),
+    run: async (tx, f) => {
+      // Work for every branch, as the seeded dead 1% gives it (removed again by the rollback).
+      await tx.query(sql.typeAlias('void')`
+        WITH dead AS (
+          INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, expires_at)
+          SELECT gen_random_uuid(), ${f.userId}, now() - interval '40 days',
+                 now() - interval '40 days', now() - interval '10 days', now() - interval '10 days'
+          FROM generate_series(1, 1000)
+          RETURNING id)
+        INSERT INTO refresh_tokens (session_id, token_hash, created_at, expires_at)
+        SELECT id, sha256(convert_to(id::text, 'UTF8')), now() - interval '40 days',
+               now() - interval '10 days'
+        FROM dead`);
+      await tx.query(sql.typeAlias('void')`
+        INSERT INTO audit_events (occurred_at, subject_user_id, action, outcome)
+        SELECT now() - interval '400 days', ${f.userId}, 'login', 'success'
+        FROM generate_series(1, 2000)`);
+      return runCleanup(tx, 'manual', null);
+    },
   },
 ];
 
