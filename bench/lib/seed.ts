@@ -454,13 +454,19 @@ export class Seeder {
   }
 }
 
+/** The tables a scale tier grows. */
+const SCALE_TABLES = ['users', 'sessions', 'refresh_tokens', 'audit_events'];
+
 /**
  * Adds scale users `from` .. `to` (scaleEmail, all with one precomputed hash of BENCH_PASSWORD)
- * in set-based SQL: 5 sessions each with one refresh token (scaleRefreshToken), 10 audit rows
- * each; 1% of the sessions (with their tokens) and 1% of the audit rows are past retention, so
- * a cleanup run has work proportional to the data. Nothing is disabled: every constraint,
- * index and trigger of the schema applies. Then VACUUM ANALYZE, as autovacuum would leave the
- * tables. Returns how long each step took.
+ * in set-based SQL, in one transaction: 5 sessions each with one refresh token
+ * (scaleRefreshToken), 10 audit rows each, inserted in time order as a live system appends them;
+ * 1% of the sessions (with their tokens) and 1% of the audit rows are past retention, so a
+ * cleanup run has work proportional to the data. As a bulk load does, the secondary indexes of
+ * the four tables (those backing no constraint) are dropped first and rebuilt from their own
+ * definitions (pg_get_indexdef) before the commit, the same at every tier; primary keys, unique
+ * constraints, foreign keys, CHECKs and triggers apply to every row. Then VACUUM ANALYZE, as
+ * autovacuum would leave the tables. Returns how long each step took.
  */
 export async function seedScaleUsers(
   pool: pg.Pool,
@@ -478,13 +484,28 @@ export async function seedScaleUsers(
   const client = await pool.connect();
   const step = async (name: string, text: string, values: unknown[] = []) => {
     const t0 = performance.now();
-    await client.query(text, values);
+    const result = await client.query(text, values);
     timings[name] = Math.round(performance.now() - t0) / 1000 + (timings[name] ?? 0);
+    return result;
   };
   try {
     // Bench data: a crash may lose it, so commits need not wait for the WAL flush.
-    await step('settings', "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'");
+    await step(
+      'settings',
+      "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'",
+    );
     await step('begin', 'BEGIN');
+    const { rows: indexes } = await step(
+      'drop indexes',
+      `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+       WHERE t.relname = ANY($1) AND t.relnamespace = current_schema()::regnamespace
+         AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)`,
+      [SCALE_TABLES],
+    );
+    for (const { name } of indexes as { name: string }[]) {
+      await step('drop indexes', `DROP INDEX ${name}`);
+    }
     await step(
       'ids',
       `CREATE TEMP TABLE scale_users ON COMMIT DROP AS
@@ -504,20 +525,21 @@ export async function seedScaleUsers(
     await step(
       'ids',
       `CREATE TEMP TABLE scale_sessions ON COMMIT DROP AS
-       SELECT u.g, k, gen_random_uuid() AS id, u.id AS user_id, (u.g % 20 = 0 AND k = 5) AS dead
-       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_SESSIONS_PER_USER}) AS k`,
+       SELECT u.g, k, gen_random_uuid() AS id, u.id AS user_id, d.dead,
+              CASE WHEN d.dead THEN now() - interval '40 days'
+                   ELSE now() - (u.g % 3600) * interval '1 second' END AS created
+       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_SESSIONS_PER_USER}) AS k,
+            LATERAL (SELECT u.g % 20 = 0 AND k = 5 AS dead) d`,
     );
     await step(
       'sessions',
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, expires_at,
                              ip_address, user_agent, amr, auth_time)
-       SELECT id, user_id, t.created, t.created,
+       SELECT id, user_id, created, created,
               CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $1) END,
               CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END,
-              '127.0.0.1', $3, '{pwd}', t.created
-       FROM scale_sessions,
-            LATERAL (SELECT CASE WHEN dead THEN now() - interval '40 days'
-                                 ELSE now() - (g % 3600) * interval '1 second' END AS created) t`,
+              '127.0.0.1', $3, '{pwd}', created
+       FROM scale_sessions ORDER BY created`,
       [idle, sessionAbsoluteSec, SCALE_USER_AGENT],
     );
     await step(
@@ -527,24 +549,27 @@ export async function seedScaleUsers(
               sha256(convert_to('ghr_' || rtrim(translate(encode(
                 sha256(convert_to($1 || ':' || g || ':' || k, 'UTF8')), 'base64'), '+/', '-_'), '='),
                 'UTF8')),
-              CASE WHEN dead THEN now() - interval '40 days' ELSE now() END,
+              created,
               CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END
-       FROM scale_sessions`,
+       FROM scale_sessions ORDER BY created`,
       [SCALE_USER_AGENT, idle],
     );
     await step(
       'audit_events',
       `INSERT INTO audit_events (occurred_at, actor_user_id, subject_user_id, action, outcome,
                                  ip_address, user_agent)
-       SELECT CASE WHEN (u.g * 10 + j) % 100 = 0 THEN now() - interval '400 days'
-                   ELSE now() - (${SCALE_AUDIT_PER_USER} - j) * interval '1 day' END,
-              u.id, u.id, CASE WHEN j % 2 = 0 THEN 'login' ELSE 'refresh' END, 'success',
+       SELECT t.at, u.id, u.id, CASE WHEN j % 2 = 0 THEN 'login' ELSE 'refresh' END, 'success',
               '127.0.0.1', $1
-       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_AUDIT_PER_USER}) AS j`,
+       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_AUDIT_PER_USER}) AS j,
+            LATERAL (SELECT CASE WHEN (u.g * 10 + j) % 100 = 0 THEN now() - interval '400 days'
+                                 ELSE now() - (${SCALE_AUDIT_PER_USER} - j) * interval '1 day'
+                                      - (u.g % 86400) * interval '1 second' END AS at) t
+       ORDER BY t.at`,
       [SCALE_USER_AGENT],
     );
+    for (const { def } of indexes as { def: string }[]) await step('create indexes', def);
     await step('commit', 'COMMIT');
-    await step('vacuum analyze', 'VACUUM (ANALYZE) users, sessions, refresh_tokens, audit_events');
+    await step('vacuum analyze', `VACUUM (ANALYZE) ${SCALE_TABLES.join(', ')}`);
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
