@@ -198,7 +198,9 @@ async function bench(options: Options, cleanups: Cleanups): Promise<number> {
     }
     if (interrupted) throw new Error('interrupted');
     if (gatehouse.child.exitCode !== null || gatehouse.child.signalCode !== null) {
-      throw new Error(`gatehouse died during ${name}:\n${gatehouse.output()}`);
+      throw new Error(
+        `gatehouse died during ${name} (${gatehouse.child.exitCode ?? gatehouse.child.signalCode}):\n${gatehouse.output()}`,
+      );
     }
   }
 

@@ -485,7 +485,7 @@ export async function seedScaleUsers(
   const step = async (name: string, text: string, values: unknown[] = []) => {
     const t0 = performance.now();
     const result = await client.query(text, values);
-    timings[name] = Math.round(performance.now() - t0) / 1000 + (timings[name] ?? 0);
+    timings[name] = Math.round((performance.now() - t0) / 100 + (timings[name] ?? 0) * 10) / 10;
     return result;
   };
   try {
