@@ -18,6 +18,7 @@ import {
   checkPermissionWorkload,
   exchangeApiKeyWorkload,
   extAuthzCheckWorkload,
+  listAuditEventsWorkload,
   listUsersWorkload,
   loginWorkload,
   refreshWorkload,
@@ -49,6 +50,8 @@ async function createWorkload(job: Job): Promise<Workload> {
       return refreshWorkload(w, job.channels, job.concurrency);
     case 'list-users':
       return listUsersWorkload(w, job.channels);
+    case 'list-audit-events':
+      return listAuditEventsWorkload(w, job.channels);
     case 'check-permission':
       return checkPermissionWorkload(w, job.channels);
     case 'ext-authz-check':

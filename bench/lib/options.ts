@@ -12,8 +12,12 @@ export const SCENARIO_NAMES = [
   'check-permission',
   'ext-authz-check',
   'verify',
+  'scale',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** Scenarios that run only when --scenarios names them (they take many minutes). */
+const OPT_IN_SCENARIOS: readonly ScenarioName[] = ['scale'];
 
 export interface Options {
   smoke: boolean;
@@ -47,6 +51,8 @@ export interface Options {
   /** Checkout whose `src/main.ts` is benchmarked (default: this one), for A/B comparisons. */
   serverRoot: string;
   keepDatabase: boolean;
+  /** Users of the two tiers the scale scenario seeds and measures (the second must be larger). */
+  scaleTiers: [number, number];
 }
 
 export const USAGE = `usage: scripts/run bench [options]
@@ -59,6 +65,7 @@ export const USAGE = `usage: scripts/run bench [options]
                         smoke 4)
   --channels <n>        gRPC connections the workers are spread over (default 4)
   --scenarios <list>    comma-separated subset of: ${SCENARIO_NAMES.join(', ')}
+                        (default: all but ${OPT_IN_SCENARIOS.join(', ')}, which must be named)
   --list-users <n>      users seeded for ListUsers (default 100000; smoke 2000)
   --list-page <n>       page compared with page 1 (default 1000; smoke 20), page size 100
   --tokens <n>          distinct access tokens for validate-distinct (default: the baseline's
@@ -69,6 +76,9 @@ export const USAGE = `usage: scripts/run bench [options]
                         exchange-api-key cycle through (default 64; smoke 8)
   --subjects <n>        organisation members check-permission asks about in turn (default
                         64; smoke 8)
+  --scale-users <a,b>   users of the scale scenario's two tiers, each with 5 sessions and
+                        refresh tokens and 10 audit rows (default 100000,1000000; smoke
+                        1000,10000)
   --out <file>          results file (default bench/results.json)
   --cpu-prof <dir>      write a V8 CPU profile of the Gatehouse process into <dir>
   --server-root <dir>   benchmark the Gatehouse of another checkout (same protocol), e.g. a
@@ -108,6 +118,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
       'cpu-prof': { type: 'string' },
       'server-root': { type: 'string' },
       'keep-database': { type: 'boolean', default: false },
+      'scale-users': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -115,7 +126,9 @@ export function parseOptions(argv: string[]): Options | 'help' {
   });
   if (values.help) return 'help';
   const smoke = values.smoke;
-  const scenarios = (values.scenarios ?? SCENARIO_NAMES.join(','))
+  const scenarios = (
+    values.scenarios ?? SCENARIO_NAMES.filter((n) => !OPT_IN_SCENARIOS.includes(n)).join(',')
+  )
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
@@ -135,6 +148,12 @@ export function parseOptions(argv: string[]): Options | 'help' {
     throw new Error(
       `--list-users ${listUsers} is too few for page ${listPage} of ${listPageSize} users`,
     );
+  }
+  const scaleTiers = (values['scale-users'] ?? (smoke ? '1000,10000' : '100000,1000000'))
+    .split(',')
+    .map((t) => Math.floor(positiveInt('scale-users', t.trim(), 1)));
+  if (scaleTiers.length !== 2 || (scaleTiers[0] as number) >= (scaleTiers[1] as number)) {
+    throw new Error('--scale-users must be two counts, the second larger, e.g. 100000,1000000');
   }
   return {
     smoke,
@@ -158,5 +177,6 @@ export function parseOptions(argv: string[]): Options | 'help' {
     cpuProfDir: values['cpu-prof'],
     serverRoot: values['server-root'] ?? new URL('../..', import.meta.url).pathname,
     keepDatabase: values['keep-database'],
+    scaleTiers: scaleTiers as [number, number],
   };
 }

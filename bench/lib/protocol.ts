@@ -69,6 +69,17 @@ export type WorkloadSpec =
       pageSize: number;
       pages: { label: string; pageToken: string }[];
     }
+  /**
+   * ListAuditEvents with page_size `pageSize`, the requests in turn (each a filter: empty
+   * `userId` for all events); every answer must be a full page.
+   */
+  | {
+      kind: 'list-audit-events';
+      target: string;
+      adminToken: string;
+      pageSize: number;
+      requests: { label: string; userId: string }[];
+    }
   /** argon2.verify of a correct password against `hash`. */
   | { kind: 'argon2-verify'; hash: string; password: string }
   /** argon2.hash with the server's parameters. */

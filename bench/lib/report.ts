@@ -38,7 +38,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 export function targetText(t: Target): string {
-  if (t.compare === 'p50 latency') return `<= ${t.atMost}x`;
+  if (t.compare !== 'throughput') return `<= ${t.atMost}x`;
   return t.atLeast === null ? 'none' : `>= ${t.atLeast}`;
 }
 
@@ -130,6 +130,7 @@ export function formatTables(results: ScenarioResult[]): string {
     cpuRows,
     [0],
   );
+  const details = results.flatMap((r) => (r.details ? ['', r.details.text] : []));
   const notes = results
     .filter((r) => r.note && r.verdict !== 'n/a')
     .map((r) => `  ${r.name}: ${r.note}`);
@@ -139,6 +140,7 @@ export function formatTables(results: ScenarioResult[]): string {
     'CPU ms per operation during the window (server split: event loop / libuv threadpool;',
     'machine = every process on the machine, other work included):',
     cpu,
+    ...details,
     ...(notes.length > 0 ? ['', 'notes:', ...notes] : []),
   ].join('\n');
 }

@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import argon2 from 'argon2';
+import type pg from 'pg';
 import { createServiceAccountWithKey } from '../../src/admin/createServiceAccountWithKey.ts';
 import type { ApiKeyLimits } from '../../src/config/apiKeyConfig.ts';
 import type {
@@ -31,6 +32,27 @@ export const BENCH_PASSWORD = 'violet-harbour-anchors-9';
 export const ADMIN_EMAIL = 'bench-admin@example.test';
 
 export const benchEmail = (i: number) => `bench-${String(i).padStart(6, '0')}@example.test`;
+
+/** The scale scenario's users: scale-0000001 .. scale-<n>, apart from the other scenarios' ones. */
+export const scaleEmail = (i: number) => `scale-${String(i).padStart(7, '0')}@example.test`;
+
+/** Sessions and refresh tokens per scale user, and audit rows per scale user. */
+export const SCALE_SESSIONS_PER_USER = 5;
+export const SCALE_AUDIT_PER_USER = 10;
+/** The user agent of every seeded scale session (how the samplers find them). */
+export const SCALE_USER_AGENT = 'gatehouse-bench-scale';
+
+/**
+ * The refresh token of scale user `user`'s session `slot` (1..5): the same shape as the
+ * server's (`ghr_` + 256 bits, base64url), derived from the pair so the seed SQL can store its
+ * SHA-256 and the benchmark can present it later without keeping 5 million secrets. Slots 1-4
+ * are always live; slot 5 of every 20th user is dead past retention (the cleanup's work).
+ */
+export const scaleRefreshToken = (user: number, slot: number) =>
+  `ghr_${createHash('sha256').update(`${SCALE_USER_AGENT}:${user}:${slot}`).digest('base64url')}`;
+
+/** How long each step of one scale tier's seeding took, in seconds. */
+export type ScaleSeedTimings = Record<string, number>;
 
 /** The roles every seeded service account and its key hold (a role check has something to do). */
 export const BENCH_SERVICE_ACCOUNT_ROLES = ['bench-reader'];
@@ -149,6 +171,14 @@ export class Seeder {
    */
   async mintAccessTokens(count: number, sessions: number): Promise<string[]> {
     const live = await this.insertSessions(Math.max(1, Math.min(sessions, count)));
+    return this.signAccessTokens(count, live);
+  }
+
+  /** `count` access tokens over the given sessions in turn, signed as mintAccessTokens does. */
+  async signAccessTokens(
+    count: number,
+    live: readonly { userId: string; sessionId: string }[],
+  ): Promise<string[]> {
     const pool = await this.#pool();
     const keys = createKeyStore(
       pool,
@@ -298,6 +328,48 @@ export class Seeder {
     }
   }
 
+  /** Adds scale users `from` .. `to` (see seedScaleUsers) with the server's parameters. */
+  async seedScaleTier(from: number, to: number): Promise<ScaleSeedTimings> {
+    return seedScaleUsers(this.#db.pool, {
+      passwordHash: await this.passwordHash(),
+      sessionIdleSec: this.#options.sessionIdleSec,
+      sessionAbsoluteSec: this.#options.sessionAbsoluteSec,
+      from,
+      to,
+    });
+  }
+
+  /**
+   * `count` live seeded scale sessions (user and session ids) picked at random over the whole
+   * table, none of `exclude`: sessions no cache has seen, for the cache-miss path.
+   */
+  async scaleSessions(
+    count: number,
+    exclude: ReadonlySet<string>,
+  ): Promise<{ userId: string; sessionId: string }[]> {
+    const { rows } = await this.#db.pool.query<{ id: string; user_id: string }>(
+      `SELECT id, user_id FROM sessions
+       WHERE user_agent = $1 AND revoked_at IS NULL AND expires_at > now()
+         AND NOT (id = ANY($2::uuid[]))
+       ORDER BY random() LIMIT $3`,
+      [SCALE_USER_AGENT, [...exclude], count],
+    );
+    if (rows.length < count) throw new Error(`only ${rows.length} unused scale sessions left`);
+    return rows.map((r) => ({ userId: r.user_id, sessionId: r.id }));
+  }
+
+  /** User ids of `count` random scale users among the first `users`. */
+  async scaleUserIds(count: number, users: number): Promise<string[]> {
+    const emails = Array.from({ length: count }, () =>
+      scaleEmail(1 + Math.floor(Math.random() * users)),
+    );
+    const { rows } = await this.#db.pool.query<{ id: string }>(
+      'SELECT id FROM users WHERE email_normalized = ANY($1)',
+      [emails],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** A small pool on the benchmark database for the server's own code to use. */
   #pool() {
     return createDatabase({
@@ -349,11 +421,16 @@ export class Seeder {
   }
 
   /**
-   * The next_page_token that fetches page `page` (page_size `pageSize`), by walking from page 1;
-   * null when ListUsers answers UNIMPLEMENTED (not there yet on this tree).
+   * The next_page_token that fetches page `page` (page_size `pageSize`), by walking from page 1
+   * as `adminToken` (default: adminToken()); null when ListUsers answers UNIMPLEMENTED (not there
+   * yet on this tree).
    */
-  async listUsersPageToken(page: number, pageSize: number): Promise<string | null> {
-    const token = await this.adminToken();
+  async listUsersPageToken(
+    page: number,
+    pageSize: number,
+    adminToken?: string,
+  ): Promise<string | null> {
+    const token = adminToken ?? (await this.adminToken());
     let pageToken = '';
     for (let p = 1; p < page; p++) {
       let res: ListUsersResponse;
@@ -375,4 +452,129 @@ export class Seeder {
     }
     return pageToken;
   }
+}
+
+/** The tables a scale tier grows. */
+const SCALE_TABLES = ['users', 'sessions', 'refresh_tokens', 'audit_events'];
+
+/**
+ * Adds scale users `from` .. `to` (scaleEmail, all with one precomputed hash of BENCH_PASSWORD)
+ * in set-based SQL, in one transaction: 5 sessions each with one refresh token
+ * (scaleRefreshToken), 10 audit rows each, inserted in time order as a live system appends them;
+ * 1% of the sessions (with their tokens) and 1% of the audit rows are past retention, so a
+ * cleanup run has work proportional to the data. As a bulk load does, the secondary indexes of
+ * the four tables (those backing no constraint) are dropped first and rebuilt from their own
+ * definitions (pg_get_indexdef) before the commit, the same at every tier; primary keys, unique
+ * constraints, foreign keys, CHECKs and triggers apply to every row. Then VACUUM ANALYZE, as
+ * autovacuum would leave the tables. Returns how long each step took.
+ */
+export async function seedScaleUsers(
+  pool: pg.Pool,
+  tier: {
+    passwordHash: string;
+    sessionIdleSec: number;
+    sessionAbsoluteSec: number;
+    from: number;
+    to: number;
+  },
+): Promise<ScaleSeedTimings> {
+  const { passwordHash: hash, sessionIdleSec, sessionAbsoluteSec, from, to } = tier;
+  const idle = Math.min(sessionIdleSec, sessionAbsoluteSec);
+  const timings: ScaleSeedTimings = {};
+  const client = await pool.connect();
+  const step = async (name: string, text: string, values: unknown[] = []) => {
+    const t0 = performance.now();
+    const result = await client.query(text, values);
+    timings[name] = Math.round((performance.now() - t0) / 100 + (timings[name] ?? 0) * 10) / 10;
+    return result;
+  };
+  try {
+    // Bench data: a crash may lose it, so commits need not wait for the WAL flush.
+    await step(
+      'settings',
+      "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'",
+    );
+    await step('begin', 'BEGIN');
+    const { rows: indexes } = await step(
+      'drop indexes',
+      `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+       WHERE t.relname = ANY($1) AND t.relnamespace = current_schema()::regnamespace
+         AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)`,
+      [SCALE_TABLES],
+    );
+    for (const { name } of indexes as { name: string }[]) {
+      await step('drop indexes', `DROP INDEX ${name}`);
+    }
+    await step(
+      'ids',
+      `CREATE TEMP TABLE scale_users ON COMMIT DROP AS
+       SELECT g, gen_random_uuid() AS id FROM generate_series($1::int, $2::int) AS g`,
+      [from, to],
+    );
+    await step(
+      'users',
+      `INSERT INTO users (id, email, email_normalized, display_name, password_hash, created_at, updated_at)
+       SELECT id, 'scale-' || lpad(g::text, 7, '0') || '@example.test',
+              'scale-' || lpad(g::text, 7, '0') || '@example.test',
+              'Scale User ' || g, $1,
+              now() - interval '2 days' + g * interval '100 microseconds', now()
+       FROM scale_users`,
+      [hash],
+    );
+    await step(
+      'ids',
+      `CREATE TEMP TABLE scale_sessions ON COMMIT DROP AS
+       SELECT u.g, k, gen_random_uuid() AS id, u.id AS user_id, d.dead,
+              CASE WHEN d.dead THEN now() - interval '40 days'
+                   ELSE now() - (u.g % 3600) * interval '1 second' END AS created
+       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_SESSIONS_PER_USER}) AS k,
+            LATERAL (SELECT u.g % 20 = 0 AND k = 5 AS dead) d`,
+    );
+    await step(
+      'sessions',
+      `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, expires_at,
+                             ip_address, user_agent, amr, auth_time)
+       SELECT id, user_id, created, created,
+              CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $1) END,
+              CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END,
+              '127.0.0.1', $3, '{pwd}', created
+       FROM scale_sessions ORDER BY created`,
+      [idle, sessionAbsoluteSec, SCALE_USER_AGENT],
+    );
+    await step(
+      'refresh_tokens',
+      `INSERT INTO refresh_tokens (session_id, token_hash, created_at, expires_at)
+       SELECT id,
+              sha256(convert_to('ghr_' || rtrim(translate(encode(
+                sha256(convert_to($1 || ':' || g || ':' || k, 'UTF8')), 'base64'), '+/', '-_'), '='),
+                'UTF8')),
+              created,
+              CASE WHEN dead THEN now() - interval '10 days' ELSE now() + make_interval(secs => $2) END
+       FROM scale_sessions ORDER BY created`,
+      [SCALE_USER_AGENT, idle],
+    );
+    await step(
+      'audit_events',
+      `INSERT INTO audit_events (occurred_at, actor_user_id, subject_user_id, action, outcome,
+                                 ip_address, user_agent)
+       SELECT t.at, u.id, u.id, CASE WHEN j % 2 = 0 THEN 'login' ELSE 'refresh' END, 'success',
+              '127.0.0.1', $1
+       FROM scale_users u CROSS JOIN generate_series(1, ${SCALE_AUDIT_PER_USER}) AS j,
+            LATERAL (SELECT CASE WHEN (u.g * 10 + j) % 100 = 0 THEN now() - interval '400 days'
+                                 ELSE now() - (${SCALE_AUDIT_PER_USER} - j) * interval '1 day'
+                                      - (u.g % 86400) * interval '1 second' END AS at) t
+       ORDER BY t.at`,
+      [SCALE_USER_AGENT],
+    );
+    for (const { def } of indexes as { def: string }[]) await step('create indexes', def);
+    await step('commit', 'COMMIT');
+    await step('vacuum analyze', `VACUUM (ANALYZE) ${SCALE_TABLES.join(', ')}`);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+  return timings;
 }

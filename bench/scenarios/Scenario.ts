@@ -23,12 +23,14 @@ export interface ScenarioContext extends MeasureContext {
 }
 
 /**
- * A throughput ratio that must reach `atLeast` (null: reported, no target), or a p50 latency
- * ratio that must stay under `atMost`.
+ * A throughput ratio that must reach `atLeast` (null: reported, no target), a p50 latency
+ * ratio that must stay under `atMost`, or a cost per operation (CPU) at a larger data set that
+ * must stay under `atMost` times the cost at the smaller one.
  */
 export type Target =
   | { compare: 'throughput'; atLeast: number | null }
-  | { compare: 'p50 latency'; atMost: number };
+  | { compare: 'p50 latency'; atMost: number }
+  | { compare: 'cost growth'; atMost: number };
 
 export interface Headline {
   throughput: number;
@@ -50,6 +52,8 @@ export interface ScenarioResult {
   ratio: number | null;
   measured: Measurement | null;
   baseline: Measurement | null;
+  /** A scenario's own table, printed after the main ones, and its figures for results.json. */
+  details?: { text: string; data: unknown };
 }
 
 export interface Scenario {

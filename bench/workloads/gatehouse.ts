@@ -4,6 +4,8 @@
  * not count as throughput).
  */
 import {
+  ListAuditEventsRequest,
+  ListAuditEventsResponse,
   ListUsersRequest,
   ListUsersResponse,
   UserAdminServiceService,
@@ -196,6 +198,43 @@ export async function listUsersWorkload(
         throw new OpError('SHORT_PAGE', `${page.label}: ${res.users.length} users`);
       }
       return page.label;
+    },
+    close: () => caller.close(),
+  };
+}
+
+/** ListAuditEvents, the requests in turn across all workers (a different user filter each time). */
+export async function listAuditEventsWorkload(
+  spec: Spec<'list-audit-events'>,
+  channels: number,
+): Promise<Workload> {
+  if (spec.requests.length === 0) throw new Error('list-audit-events needs at least one request');
+  const caller = await connected(spec.target, channels);
+  const path = UserAdminServiceService.listAuditEvents.path;
+  const requests = spec.requests.map((r) => ({
+    label: r.label,
+    request: encode(ListAuditEventsRequest, {
+      pageSize: spec.pageSize,
+      pageToken: '',
+      userId: r.userId,
+      action: '',
+      since: undefined,
+      until: undefined,
+      organizationId: undefined,
+    }),
+  }));
+  const headers = { authorization: `Bearer ${spec.adminToken}` };
+  let next = 0;
+  return {
+    async op(worker) {
+      const r = requests[next++ % requests.length] as (typeof requests)[number];
+      const res = ListAuditEventsResponse.decode(
+        await caller.call(worker, path, r.request, headers),
+      );
+      if (res.events.length !== spec.pageSize) {
+        throw new OpError('SHORT_PAGE', `${r.label}: ${res.events.length} events`);
+      }
+      return r.label;
     },
     close: () => caller.close(),
   };

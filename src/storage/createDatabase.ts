@@ -28,6 +28,8 @@ export interface DatabaseOptions {
   poolMax: number;
   statementTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Run after the row validation (e.g. the EXPLAIN generator's plan capture); none in the app. */
+  extraInterceptors?: readonly Interceptor[];
 }
 
 /** Creates the slonik pool: timestamps as Date, int8 as number, rows validated, bounded waits. */
@@ -42,7 +44,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     connectionRetryLimit: 1,
     queryRetryLimit: 0,
     transactionRetryLimit: 3,
-    interceptors: [validateRows],
+    interceptors: [validateRows, ...(options.extraInterceptors ?? [])],
     // No DISCARD ALL on every release (slonik's default, a round trip per query): Gatehouse keeps
     // no session state on pooled connections; settings and locks are transaction-scoped.
     resetConnection: async () => {},
