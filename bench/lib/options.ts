@@ -13,7 +13,14 @@ export const SCENARIO_NAMES = [
   'ext-authz-check',
   'verify',
 ] as const;
-export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/** Run only when --scenarios names them (they start extra servers). */
+export const OPT_IN_SCENARIO_NAMES = ['two-instances'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number] | (typeof OPT_IN_SCENARIO_NAMES)[number];
+/** Every scenario in the order they run. */
+export const ALL_SCENARIO_NAMES: readonly ScenarioName[] = [
+  ...SCENARIO_NAMES,
+  ...OPT_IN_SCENARIO_NAMES,
+];
 
 export interface Options {
   smoke: boolean;
@@ -59,6 +66,7 @@ export const USAGE = `usage: scripts/run bench [options]
                         smoke 4)
   --channels <n>        gRPC connections the workers are spread over (default 4)
   --scenarios <list>    comma-separated subset of: ${SCENARIO_NAMES.join(', ')}
+                        (default: all of those); opt-in: ${OPT_IN_SCENARIO_NAMES.join(', ')}
   --list-users <n>      users seeded for ListUsers (default 100000; smoke 2000)
   --list-page <n>       page compared with page 1 (default 1000; smoke 20), page size 100
   --tokens <n>          distinct access tokens for validate-distinct (default: the baseline's
@@ -120,8 +128,8 @@ export function parseOptions(argv: string[]): Options | 'help' {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   for (const s of scenarios) {
-    if (!(SCENARIO_NAMES as readonly string[]).includes(s)) {
-      throw new Error(`unknown scenario "${s}" (known: ${SCENARIO_NAMES.join(', ')})`);
+    if (!(ALL_SCENARIO_NAMES as readonly string[]).includes(s)) {
+      throw new Error(`unknown scenario "${s}" (known: ${ALL_SCENARIO_NAMES.join(', ')})`);
     }
   }
   const warmupSec = values.warmup === undefined ? (smoke ? 0 : 2) : Number(values.warmup);

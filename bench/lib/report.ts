@@ -38,7 +38,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 export function targetText(t: Target): string {
-  if (t.compare === 'p50 latency') return `<= ${t.atMost}x`;
+  if (t.compare !== 'throughput') return `<= ${t.atMost}x`;
   return t.atLeast === null ? 'none' : `>= ${t.atLeast}`;
 }
 
@@ -48,6 +48,10 @@ function ratioText(r: ScenarioResult): string {
 }
 
 function baselineValue(r: ScenarioResult, h: Headline): string {
+  if (r.target.compare === 'server CPU per op') {
+    const cpu = r.baseline?.cpuMsPerOp.server;
+    return cpu === null || cpu === undefined ? '-' : `${cpu.toFixed(3)} ms CPU/op`;
+  }
   return r.target.compare === 'throughput' ? `${int(h.throughput)} ops/s` : `p50 ${ms(h.p50)} ms`;
 }
 

@@ -6,6 +6,7 @@ import { listUsers } from './listUsers.ts';
 import { login, register } from './passwords.ts';
 import { refresh } from './refresh.ts';
 import type { Scenario } from './Scenario.ts';
+import { twoInstances } from './twoInstances.ts';
 import { validateApiKey, validateDistinct, validateRepeated } from './validateToken.ts';
 import { verify } from './verify.ts';
 
@@ -22,4 +23,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'check-permission': checkPermission,
   'ext-authz-check': extAuthzCheck,
   verify,
+  'two-instances': twoInstances,
 };
