@@ -3,9 +3,10 @@ import {
   AuthServiceService,
   ValidateTokenRequest,
 } from '../../src/gen/gatehouse/auth/v1/auth_service.ts';
+import { EMPTY_RPC_PATH } from '../baselines/emptyServer.ts';
 import { UnaryCaller } from '../lib/grpcUnary.ts';
 import { type Measurement, measure } from '../lib/measure.ts';
-import { startGatehouse, stopChild } from '../lib/processes.ts';
+import { startEmptyServer, startGatehouse, stopChild } from '../lib/processes.ts';
 import { readProcessCpuMs } from '../lib/procfs.ts';
 import {
   headline,
@@ -22,6 +23,16 @@ const BASELINE = 'ValidateToken, one instance';
 const target: Target = { compare: 'server CPU per op', atMost: 1.1 };
 /** Sessions whose access tokens are validated over and over (each instance caches them). */
 const SESSIONS = 64;
+/** Rounds of the four setups below. */
+const ROUNDS = 3;
+/** Gatehouse alone and as a pair; the bare grpc-js server alone and as a pair (the control). */
+type Setup = 'one' | 'two' | 'bareOne' | 'bareTwo';
+const LABELS: Record<Setup, string> = {
+  one: BASELINE,
+  two: TITLE,
+  bareOne: 'empty unary RPC, one bare grpc-js server',
+  bareTwo: 'empty unary RPC, two bare grpc-js servers round-robin',
+};
 /** Calls of the command census after each measurement (not timed). */
 const CENSUS_CALLS = 2000;
 
@@ -89,9 +100,12 @@ const censusText = (c: Record<string, number>) =>
 
 /**
  * Two Gatehouse processes on the same PostgreSQL database and Redis, ValidateToken sent
- * round-robin across both (grpc-js round_robin, per call), against the running instance alone
- * under the same load: server CPU per operation, both processes summed, must stay within 1.1x.
- * Afterwards a MONITOR census of each setup shows the Redis commands per call.
+ * round-robin across both (grpc-js round_robin, per call), against the first instance alone
+ * under the same load (same workers, channels, window): server CPU per operation, both
+ * processes summed, must stay within 1.1x. The same comparison for the bare grpc-js server
+ * (one vs two processes, empty RPC) is the control: what splitting a load over two processes
+ * costs on this machine whatever the server does. Afterwards a MONITOR census of each setup
+ * counts the Redis commands per call.
  */
 export const twoInstances: Scenario = {
   name: 'two-instances',
@@ -104,62 +118,73 @@ export const twoInstances: Scenario = {
     const tokens = logins.map((t) => t.accessToken);
     const validate = (address: string) =>
       ({ kind: 'validate-token', target: address, tokens }) as const;
+    const empty = (address: string) =>
+      ({ kind: 'grpc-empty', target: address, path: EMPTY_RPC_PATH }) as const;
 
-    ctx.log('two-instances: starting a second gatehouse on the same database and Redis');
+    ctx.log('two-instances: starting a second gatehouse and a second bare grpc-js server');
     const second = await startGatehouse(ctx.serverEnv, {
       cpuProfDir: ctx.options.cpuProfDir,
       root: ctx.options.serverRoot,
     });
+    const secondEmpty = await startEmptyServer().catch(async (error: unknown) => {
+      await stopChild(second.child, 8000);
+      throw error;
+    });
     const both = `ipv4:${ctx.gatehouse.target},${second.target}`;
-    let baseline: Measurement;
-    let again: Measurement;
-    let half: Measurement;
-    let measured: Measurement;
+    const bothEmpty = `ipv4:${ctx.emptyServer.target},${secondEmpty.target}`;
+    const runs: Record<Setup, Measurement[]> = { one: [], two: [], bareOne: [], bareTwo: [] };
+    const shares: number[] = [];
     let oneCensus: Record<string, number>;
     let twoCensus: Record<string, number>;
-    let secondShare = 0;
+    const pair = (name: string, a: number, b: number) => ({ name, pid: a, pids: [a, b] });
+    const measureSetup = async (setup: Setup, round: number) => {
+      const label = `${LABELS[setup]} #${round + 1}`;
+      ctx.log(`two-instances: ${label}`);
+      if (setup === 'two') {
+        const before = [readProcessCpuMs(ctx.gatehouse.pid), readProcessCpuMs(second.pid)];
+        const m = await measure(
+          ctx,
+          label,
+          validate(both),
+          pair('gatehouse x2', ctx.gatehouse.pid, second.pid),
+        );
+        const a = (readProcessCpuMs(ctx.gatehouse.pid) ?? 0) - (before[0] ?? 0);
+        const b = (readProcessCpuMs(second.pid) ?? 0) - (before[1] ?? 0);
+        shares.push(Math.round((b / Math.max(1, a + b)) * 100));
+        runs.two.push(m);
+      } else if (setup === 'one') {
+        runs.one.push(await measure(ctx, label, validate(ctx.gatehouse.target), ctx.gatehouse));
+      } else if (setup === 'bareOne') {
+        runs.bareOne.push(
+          await measure(ctx, label, empty(ctx.emptyServer.target), ctx.emptyServer),
+        );
+      } else {
+        runs.bareTwo.push(
+          await measure(
+            ctx,
+            label,
+            empty(bothEmpty),
+            pair('bare grpc-js x2', ctx.emptyServer.pid, secondEmpty.pid),
+          ),
+        );
+      }
+    };
     try {
       // The first instance has served the seeding (and maybe other scenarios): give the new one
       // as much work before anything is measured, so that neither runs on cold code.
-      ctx.log('two-instances: warming up the second instance (not measured)');
+      ctx.log('two-instances: warming up the second instances (not measured)');
       await measure(ctx, 'second instance warm-up', validate(second.target), null);
-      // One, two, one: the two single-instance runs bracket the pair, so drift on a shared
-      // machine shows as a difference between them instead of hiding in the ratio.
-      ctx.log(`two-instances: ${BASELINE}`);
-      baseline = await measure(ctx, BASELINE, validate(ctx.gatehouse.target), ctx.gatehouse);
-      ctx.log(`two-instances: ${TITLE}`);
-      const before = [readProcessCpuMs(ctx.gatehouse.pid) ?? 0, readProcessCpuMs(second.pid) ?? 0];
-      measured = await measure(ctx, TITLE, validate(both), {
-        name: 'gatehouse x2',
-        pid: ctx.gatehouse.pid,
-        pids: [ctx.gatehouse.pid, second.pid],
-      });
-      const used = [
-        (readProcessCpuMs(ctx.gatehouse.pid) ?? 0) - (before[0] ?? 0),
-        (readProcessCpuMs(second.pid) ?? 0) - (before[1] ?? 0),
-      ];
-      // Round-robin really spread the calls: the second instance's share of the CPU.
-      secondShare = Math.round(
-        ((used[1] ?? 0) / Math.max(1, (used[0] ?? 0) + (used[1] ?? 0))) * 100,
-      );
-      ctx.log(`two-instances: ${BASELINE} again`);
-      again = await measure(
-        ctx,
-        `${BASELINE} (again)`,
-        validate(ctx.gatehouse.target),
-        ctx.gatehouse,
-      );
-      // What each of the two saw: half the workers. Against this, the pair differs only by
-      // what having two processes costs (chatter, duplicated background work), not by batching.
-      const halfWorkers = Math.max(1, Math.floor(ctx.concurrency / 2));
-      ctx.log(`two-instances: one instance, ${halfWorkers} workers`);
-      half = await measure(
-        ctx,
-        `one instance, ${halfWorkers} workers`,
-        validate(ctx.gatehouse.target),
-        ctx.gatehouse,
-        { concurrency: halfWorkers },
-      );
+      await measure(ctx, 'second bare server warm-up', empty(secondEmpty.target), null);
+      // On a shared machine CPU per operation drifts from one minute to the next: the setups
+      // take turns, in a different order each round, and each is summarised by its median.
+      const rounds = ctx.options.smoke ? 1 : ROUNDS;
+      for (let round = 0; round < rounds; round++) {
+        const order: Setup[] =
+          round % 2 === 0
+            ? ['one', 'two', 'bareOne', 'bareTwo']
+            : ['bareTwo', 'bareOne', 'two', 'one'];
+        for (const setup of order) await measureSetup(setup, round);
+      }
       oneCensus = await redisCommandsPerCall(
         ctx.redis,
         keyPrefix,
@@ -169,10 +194,19 @@ export const twoInstances: Scenario = {
       );
       twoCensus = await redisCommandsPerCall(ctx.redis, keyPrefix, both, tokens, CENSUS_CALLS);
     } finally {
+      await stopChild(secondEmpty.child, 2000);
       await stopChild(second.child, 8000);
     }
 
-    const census = `second instance's share of the CPU ${secondShare}%; Redis commands per call: one instance ${censusText(oneCensus)}; two instances ${censusText(twoCensus)}`;
+    const cpu = (m: Measurement) => m.cpuMsPerOp.server ?? Number.NaN;
+    const medianOf = (setup: Setup) => {
+      const sorted = runs[setup].slice().sort((x, y) => cpu(x) - cpu(y));
+      return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
+    };
+    const baseline = medianOf('one');
+    const measured = medianOf('two');
+    const list = (setup: Setup) => runs[setup].map((m) => cpu(m).toFixed(3)).join(', ');
+    const census = `second instance's share of the pair's CPU ${shares.join('/')}%; Redis commands per call: one instance ${censusText(oneCensus)}; two instances ${censusText(twoCensus)}`;
     const base: Omit<ScenarioResult, 'verdict' | 'ratio'> = {
       name: 'two-instances',
       title: TITLE,
@@ -183,11 +217,13 @@ export const twoInstances: Scenario = {
       measured,
       baseline,
     };
-    const invalid = invalidReason(baseline) ?? invalidReason(measured) ?? invalidReason(again);
-    const first = baseline.cpuMsPerOp.server;
-    const last = again.cpuMsPerOp.server;
-    const two = measured.cpuMsPerOp.server;
-    if (invalid || first === null || last === null || two === null || first + last === 0) {
+    const invalid = Object.values(runs)
+      .flat()
+      .map(invalidReason)
+      .find((r) => r !== null);
+    const one = cpu(baseline);
+    const two = cpu(measured);
+    if (invalid || !Number.isFinite(one) || !Number.isFinite(two) || one === 0) {
       return {
         ...base,
         verdict: 'ERROR',
@@ -195,14 +231,11 @@ export const twoInstances: Scenario = {
         note: invalid ?? 'server CPU could not be read from /proc',
       };
     }
-    const one = (first + last) / 2;
     const ratio = two / one;
-    const halfCpu = half.cpuMsPerOp.server;
-    const halfText =
-      halfCpu === null
-        ? ''
-        : `; one instance at half the workers (each instance's share) ${halfCpu.toFixed(3)} (${half.result.throughput.toFixed(0)} ops/s), pair/that ${(two / halfCpu).toFixed(2)}`;
-    const note = `server CPU ms/op: one instance ${first.toFixed(3)} before and ${last.toFixed(3)} after (${baseline.result.throughput.toFixed(0)} / ${again.result.throughput.toFixed(0)} ops/s), two instances ${two.toFixed(3)} (ratio against the mean of the two)${halfText}; ${census}`;
+    const bareRatio = cpu(medianOf('bareTwo')) / cpu(medianOf('bareOne'));
+    const note =
+      `server CPU ms/op, median of ${runs.one.length} rounds (one instance ${list('one')}; two ${list('two')}; bare grpc-js one ${list('bareOne')}; bare two ${list('bareTwo')}); ` +
+      `bare grpc-js pair/one ${bareRatio.toFixed(2)}x under the same load, so Gatehouse's own excess is ${(ratio / bareRatio).toFixed(2)}x; ${census}`;
     ctx.log(`two-instances: ratio ${ratio.toFixed(2)}; ${note}`);
     return { ...base, ratio, verdict: verdictOf(target, ratio), note };
   },
