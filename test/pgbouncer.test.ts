@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { createApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { StartupError } from '../src/startup/StartupError.ts';
 import { createDatabase } from '../src/storage/createDatabase.ts';
@@ -264,5 +264,66 @@ describe('Gatehouse through PgBouncer in transaction pooling mode', {
     );
     await assert.rejects(listener.ready, /connection pooler/);
     await listener.stop();
+  });
+});
+
+describe('DATABASE_DIRECT_URL', () => {
+  const base = { NODE_ENV: 'test', REDIS_URL: redisUrl };
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  };
+
+  it('defaults to DATABASE_URL and is validated like it (password masked)', () => {
+    const url = 'postgres://gatehouse@db.internal:5432/gatehouse';
+    assert.equal(loadConfig({ ...base, DATABASE_URL: url }).database.directUrl, url);
+    const problems = problemsOf({
+      DATABASE_URL: url,
+      DATABASE_DIRECT_URL: 'gatehouse:hunter2@db.internal:5432/gatehouse',
+    });
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(
+      problems[0] ?? '',
+      /^DATABASE_DIRECT_URL="gatehouse:\*\*\*@db.internal.*postgres:\/\//,
+    );
+  });
+
+  it('is refused without DATABASE_URL (the embedded database needs neither)', () => {
+    const problems = problemsOf({
+      DATABASE_DIRECT_URL: 'postgres://gatehouse@db.internal/gatehouse',
+    });
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0] ?? '', /^DATABASE_DIRECT_URL: set without DATABASE_URL/);
+  });
+
+  it('names DATABASE_DIRECT_URL when PostgreSQL cannot be reached there', async () => {
+    const db = await createTestDatabase();
+    try {
+      const config = loadConfig({
+        ...base,
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: db.url,
+        DATABASE_DIRECT_URL: 'postgres://postgres@127.0.0.1:1/postgres',
+        GRPC_HOST: '127.0.0.1',
+        GRPC_PORT: '0',
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+      });
+      await assert.rejects(createApp(config, createLogger('silent')), (error: unknown) => {
+        assert.ok(error instanceof StartupError, String(error));
+        assert.match(
+          error.message,
+          /^PostgreSQL at 127\.0\.0\.1:1 \(DATABASE_DIRECT_URL=postgres:\/\/postgres@127\.0\.0\.1:1\/postgres\): connection refused.*fix DATABASE_DIRECT_URL/,
+        );
+        return true;
+      });
+    } finally {
+      await db.drop();
+    }
   });
 });
