@@ -22,7 +22,7 @@ import {
   redisUrl,
   redisVersion,
 } from './lib/database.ts';
-import { type Options, parseOptions, SCENARIO_NAMES, USAGE } from './lib/options.ts';
+import { ALL_SCENARIO_NAMES, type Options, parseOptions, USAGE } from './lib/options.ts';
 import { startEmptyServer, startGatehouse, startLoadgen, stopChild } from './lib/processes.ts';
 import { readMemory } from './lib/procfs.ts';
 import { formatTables, machineInfo, targetText } from './lib/report.ts';
@@ -171,11 +171,12 @@ async function bench(options: Options, cleanups: Cleanups): Promise<number> {
     warmupMs: options.warmupMs,
     durationMs: options.durationMs,
     gatehouse: { name: 'gatehouse', pid: gatehouse.pid, target: gatehouse.target },
+    serverEnv,
     emptyServer: { name: 'empty grpc-js server', pid: emptyServer.pid, target: emptyServer.target },
   };
 
   const results: ScenarioResult[] = [];
-  for (const name of SCENARIO_NAMES.filter((n) => options.scenarios.includes(n))) {
+  for (const name of ALL_SCENARIO_NAMES.filter((n) => options.scenarios.includes(n))) {
     const scenario = SCENARIOS[name];
     try {
       results.push(await scenario.run(ctx));

@@ -2,6 +2,8 @@
 # Prepares this Debian machine's local services for Gatehouse's CI (idempotent; run as root):
 #   - installs postgresql-<ver>-cron, docker-compose (compose file validation) and chromium (the
 #     passkey tests' browser, with its WebAuthn virtual authenticator) if missing
+#   - installs pgbouncer (test/pgbouncer.test.ts starts its own on a free port) and keeps the
+#     package's own service from running on 6432
 #   - makes sure PostgreSQL (Debian cluster <ver>/main on 127.0.0.1:5432) and Redis
 #     (127.0.0.1:6379) are running
 #   - preloads pg_cron with cron.database_name = gatehouse, restarting PostgreSQL only when the
@@ -66,7 +68,7 @@ installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
 
 ensure_packages() {
   local pkg missing=()
-  for pkg in "postgresql-$PG_VERSION-cron" docker-compose chromium; do
+  for pkg in "postgresql-$PG_VERSION-cron" docker-compose chromium pgbouncer; do
     if installed "$pkg"; then
       say "package $pkg: already installed"
     else
@@ -216,7 +218,22 @@ ensure_redis() {
   say "redis $REDIS_HOST:$REDIS_PORT: started"
 }
 
+# Debian's package may start a pgbouncer service on 6432; the tests need none (they start their
+# own), so stop it and keep it from starting again.
+ensure_pgbouncer_service_stopped() {
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pgbouncer 2>/dev/null; then
+    systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+    say "pgbouncer service: stopped and disabled (the tests start their own)"
+  elif [[ -x /etc/init.d/pgbouncer ]] && /etc/init.d/pgbouncer status >/dev/null 2>&1; then
+    /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true
+    say "pgbouncer service: stopped (the tests start their own)"
+  else
+    say "pgbouncer service: not running (the tests start their own)"
+  fi
+}
+
 ensure_packages
+ensure_pgbouncer_service_stopped
 ensure_postgres_running
 ensure_pg_cron
 ensure_database

@@ -9,6 +9,7 @@ import {
 import { type AuthzConfig, authzEnvShape, toAuthzConfig } from './config/authzConfig.ts';
 import {
   type DatabaseConfig,
+  databaseEnvRules,
   databaseEnvShape,
   toDatabaseConfig,
 } from './config/databaseConfig.ts';
@@ -192,6 +193,7 @@ function envRules(purpose: ConfigPurpose): EnvRule<Env>[] {
       : [requiredInProduction('DATABASE_URL')];
   return [
     ...needs,
+    ...databaseEnvRules,
     ...servingEnvRules,
     ...tokenEnvRules,
     ...apiKeyEnvRules,

@@ -24,7 +24,15 @@ export class StopWorker extends OpError {}
 export class UnaryCaller {
   readonly #clients: Client[];
 
+  /**
+   * `target` may list several servers, `ipv4:127.0.0.1:<port>,127.0.0.1:<port>`: each channel
+   * then connects to all of them and sends its calls round-robin (grpc-js's round_robin policy,
+   * as a client-side balancer would).
+   */
   constructor(target: string, channels: number) {
+    const balanced = target.includes(',')
+      ? { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) }
+      : {};
     this.#clients = Array.from(
       { length: Math.max(1, channels) },
       () =>
@@ -32,6 +40,7 @@ export class UnaryCaller {
           'grpc.use_local_subchannel_pool': 1,
           'grpc.max_receive_message_length': 16 * 1024 * 1024,
           'grpc.primary_user_agent': 'gatehouse-bench',
+          ...balanced,
         }),
     );
   }

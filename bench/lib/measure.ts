@@ -98,11 +98,34 @@ function perOp(
 
 let nextJobId = 0;
 
+/** Sums CPU ms per thread group over several processes (instances of one service). */
+function sumThreads(pids: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pid of pids) {
+    for (const [k, v] of Object.entries(readThreadCpuMs(pid))) out[k] = (out[k] ?? 0) + v;
+  }
+  return out;
+}
+
+function sumCpu(pids: readonly number[]): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    const cpu = readProcessCpuMs(pid);
+    if (cpu === null) return null;
+    total += cpu;
+  }
+  return total;
+}
+
+/**
+ * `server.pids`, when given, are several instances serving the load together: their CPU is
+ * summed (memory is read from `server.pid`).
+ */
 export async function measure(
   ctx: MeasureContext,
   label: string,
   workload: WorkloadSpec,
-  server: { name: string; pid: number } | null,
+  server: { name: string; pid: number; pids?: readonly number[] } | null,
   overrides: { concurrency?: number } = {},
 ): Promise<Measurement> {
   const job: Job = {
@@ -114,8 +137,8 @@ export async function measure(
     durationMs: ctx.durationMs,
   };
   const snapshot = async (): Promise<Snapshot> => ({
-    server: server ? readProcessCpuMs(server.pid) : null,
-    serverThreads: server ? readThreadCpuMs(server.pid) : null,
+    server: server ? sumCpu(server.pids ?? [server.pid]) : null,
+    serverThreads: server ? sumThreads(server.pids ?? [server.pid]) : null,
     loadgenThreads: readThreadCpuMs(ctx.loadgen.pid),
     machine: readMachineCpuMs(),
     postgres: await postgresBackends(ctx.db),

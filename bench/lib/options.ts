@@ -13,11 +13,17 @@ export const SCENARIO_NAMES = [
   'ext-authz-check',
   'verify',
   'scale',
+  'two-instances',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/** Every scenario in the order they run. */
+export const ALL_SCENARIO_NAMES: readonly ScenarioName[] = SCENARIO_NAMES;
 
-/** Scenarios that run only when --scenarios names them (they take many minutes). */
-const OPT_IN_SCENARIOS: readonly ScenarioName[] = ['scale'];
+/**
+ * Scenarios that run only when --scenarios names them: scale takes many minutes, two-instances
+ * starts extra servers.
+ */
+const OPT_IN_SCENARIOS: readonly ScenarioName[] = ['scale', 'two-instances'];
 
 export interface Options {
   smoke: boolean;
@@ -133,8 +139,8 @@ export function parseOptions(argv: string[]): Options | 'help' {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   for (const s of scenarios) {
-    if (!(SCENARIO_NAMES as readonly string[]).includes(s)) {
-      throw new Error(`unknown scenario "${s}" (known: ${SCENARIO_NAMES.join(', ')})`);
+    if (!(ALL_SCENARIO_NAMES as readonly string[]).includes(s)) {
+      throw new Error(`unknown scenario "${s}" (known: ${ALL_SCENARIO_NAMES.join(', ')})`);
     }
   }
   const warmupSec = values.warmup === undefined ? (smoke ? 0 : 2) : Number(values.warmup);

@@ -48,6 +48,10 @@ function ratioText(r: ScenarioResult): string {
 }
 
 function baselineValue(r: ScenarioResult, h: Headline): string {
+  if (r.target.compare === 'server CPU per op') {
+    const cpu = r.baseline?.cpuMsPerOp.server;
+    return cpu === null || cpu === undefined ? '-' : `${cpu.toFixed(3)} ms CPU/op`;
+  }
   return r.target.compare === 'throughput' ? `${int(h.throughput)} ops/s` : `p50 ${ms(h.p50)} ms`;
 }
 

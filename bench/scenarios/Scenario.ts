@@ -18,6 +18,8 @@ export interface ScenarioContext extends MeasureContext {
   runId: string;
   seed: Seeder;
   gatehouse: ServerRef;
+  /** The environment `gatehouse` was started with (for scenarios that start more instances). */
+  serverEnv: Record<string, string>;
   emptyServer: ServerRef;
   log(message: string): void;
 }
@@ -30,7 +32,8 @@ export interface ScenarioContext extends MeasureContext {
 export type Target =
   | { compare: 'throughput'; atLeast: number | null }
   | { compare: 'p50 latency'; atMost: number }
-  | { compare: 'cost growth'; atMost: number };
+  | { compare: 'cost growth'; atMost: number }
+  | { compare: 'server CPU per op'; atMost: number };
 
 export interface Headline {
   throughput: number;

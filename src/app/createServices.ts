@@ -171,7 +171,7 @@ export async function createServices(
     await ensureEmbeddedAdmin(deps, log, (text) => process.stdout.write(text));
   }
   const revocations = await createRevocationService({
-    databaseUrl: stores.databaseUrl,
+    databaseUrl: stores.directDatabaseUrl,
     pool,
     connectTimeoutMs: config.database.connectTimeoutMs,
     log,

@@ -10,15 +10,21 @@ import { createMemorySessionCache } from '../sessions/MemorySessionCache.ts';
 import { createRedisSessionCache } from '../sessions/RedisSessionCache.ts';
 import type { SessionCache } from '../sessions/SessionCache.ts';
 import { startSessionChangeFeed } from '../sessions/startSessionChangeFeed.ts';
+import { StartupError } from '../startup/StartupError.ts';
 import { createDatabase, type DatabasePool } from '../storage/createDatabase.ts';
 import { checkDatabaseConnection } from '../storage/describeDatabaseError.ts';
+import { describePooledTimeouts } from '../storage/describePooledTimeouts.ts';
+import { pooledDirectConnectionProblem } from '../storage/isBehindPooler.ts';
 import { migrate } from '../storage/migrate.ts';
 import { startEmbeddedPostgres } from '../storage/startEmbeddedPostgres.ts';
 import type { Closers } from './createClosers.ts';
 
 /** The stores every instance shares: PostgreSQL (the truth), Redis, the session cache, keys. */
 export interface Stores {
+  /** What the pool connects to: DATABASE_URL (PostgreSQL, or a pooler such as PgBouncer). */
   databaseUrl: string;
+  /** PostgreSQL itself, for what keeps session state: migrations, LISTEN/NOTIFY. */
+  directDatabaseUrl: string;
   pool: DatabasePool;
   /** Null without REDIS_URL (single instance, development only); a Cluster for redis+cluster://. */
   redis: Redis | Cluster | null;
@@ -33,25 +39,50 @@ export interface Stores {
 /**
  * Connects to PostgreSQL (embedded when DATABASE_URL is unset; migrated if configured), Redis
  * and the session and API key caches kept current by PostgreSQL's change feed, and loads the
- * signing keys.
+ * signing keys. The pool may go through a transaction-mode pooler (DATABASE_URL); migrations and
+ * LISTEN use DATABASE_DIRECT_URL, which must reach PostgreSQL itself (refused otherwise).
  */
 export async function startStores(config: Config, log: Logger, closers: Closers): Promise<Stores> {
   let databaseUrl = config.database.url;
-  if (databaseUrl === undefined) {
+  let directDatabaseUrl = config.database.directUrl;
+  if (databaseUrl === undefined || directDatabaseUrl === undefined) {
     const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, log);
     closers.push(() => embedded.stop());
     databaseUrl = embedded.url;
+    directDatabaseUrl = embedded.url;
   }
-  await checkDatabaseConnection({
-    url: databaseUrl,
-    setting: config.database.url === undefined ? 'the embedded PostgreSQL' : 'DATABASE_URL',
+  const separateDirect = directDatabaseUrl !== databaseUrl;
+  const direct = await checkDatabaseConnection({
+    url: directDatabaseUrl,
+    setting:
+      config.database.url === undefined
+        ? 'the embedded PostgreSQL'
+        : separateDirect
+          ? 'DATABASE_DIRECT_URL'
+          : 'DATABASE_URL',
     connectTimeoutMs: config.database.connectTimeoutMs,
   });
-  if (config.database.migrateOnStart) {
-    await migrate(databaseUrl, (m) => log.info(m));
+  if (direct.behindPooler) {
+    throw new StartupError(
+      pooledDirectConnectionProblem('migrating (a session advisory lock) and LISTEN/NOTIFY'),
+    );
   }
-  const pool = await createDatabase({ ...config.database, url: databaseUrl });
+  const { behindPooler } = separateDirect
+    ? await checkDatabaseConnection({
+        url: databaseUrl,
+        setting: 'DATABASE_URL',
+        connectTimeoutMs: config.database.connectTimeoutMs,
+      })
+    : { behindPooler: false };
+  if (config.database.migrateOnStart) {
+    await migrate(directDatabaseUrl, (m) => log.info(m));
+  }
+  const pool = await createDatabase({ ...config.database, url: databaseUrl, behindPooler });
   closers.push(() => pool.end());
+  if (behindPooler) {
+    log.info('DATABASE_URL is a connection pooler: migrations and LISTEN use DATABASE_DIRECT_URL');
+    for (const problem of await describePooledTimeouts(pool, config.database)) log.warn(problem);
+  }
 
   let redis: Redis | Cluster | null = null;
   if (config.redis.url !== undefined) {
@@ -85,7 +116,7 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   const apiKeys = createApiKeyResolver({ pool, log, cacheTtlMs: config.apiKeys.cacheTtlMs });
   const permissions = createPermissionCache({ pool, ttlMs: config.authz.cacheTtlMs });
   const sessionChanges = await startSessionChangeFeed({
-    databaseUrl,
+    databaseUrl: directDatabaseUrl,
     pool,
     sessionCache,
     apiKeyCache: apiKeys,
@@ -112,5 +143,5 @@ export async function startStores(config: Config, log: Logger, closers: Closers)
   );
   await keys.start();
   closers.push(() => keys.stop());
-  return { databaseUrl, pool, redis, sessionCache, apiKeys, permissions, keys };
+  return { databaseUrl, directDatabaseUrl, pool, redis, sessionCache, apiKeys, permissions, keys };
 }

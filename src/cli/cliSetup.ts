@@ -31,13 +31,22 @@ export function loadCliConfig(tool: string): Config {
 }
 
 /**
- * The database URL, checked by connecting once: DATABASE_URL, or the embedded database of a
+ * The database URL, checked by connecting once: DATABASE_URL (`direct`: DATABASE_DIRECT_URL when
+ * set, for what needs PostgreSQL itself rather than a pooler), or the embedded database of a
  * running `scripts/run start`. A problem is one line saying what to do, exit 1.
  */
-export async function cliDatabaseUrl(tool: string, config: Config): Promise<string> {
+export async function cliDatabaseUrl(
+  tool: string,
+  config: Config,
+  direct = false,
+): Promise<string> {
   let url: string;
+  const viaDirect = direct && config.database.directUrl !== config.database.url;
   try {
-    url = resolveDatabaseUrl(config);
+    url =
+      viaDirect && config.database.directUrl
+        ? config.database.directUrl
+        : resolveDatabaseUrl(config);
   } catch (error) {
     failCli(tool, (error as Error).message, 1);
   }
@@ -45,7 +54,11 @@ export async function cliDatabaseUrl(tool: string, config: Config): Promise<stri
   try {
     await checkDatabaseConnection({
       url,
-      setting: embedded ? `the embedded PostgreSQL of DATA_DIR=${config.dataDir}` : 'DATABASE_URL',
+      setting: embedded
+        ? `the embedded PostgreSQL of DATA_DIR=${config.dataDir}`
+        : viaDirect
+          ? 'DATABASE_DIRECT_URL'
+          : 'DATABASE_URL',
       connectTimeoutMs: config.database.connectTimeoutMs,
       ...(embedded
         ? {

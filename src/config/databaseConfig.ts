@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { envBool } from '../envBool.ts';
-import { checkedUrl, int } from './envFields.ts';
+import { checkedUrl, type EnvRule, int } from './envFields.ts';
 
 /** Why `value` is not a usable PostgreSQL connection URL, or null when it is. */
 function postgresUrlProblem(value: string): string | null {
@@ -25,6 +25,8 @@ function postgresUrlProblem(value: string): string | null {
 export const databaseEnvShape = {
   EMBEDDED_POSTGRES_PORT: int(54329, 1, 65535),
   DATABASE_URL: checkedUrl(postgresUrlProblem),
+  /** PostgreSQL itself when DATABASE_URL is a pooler: migrations and LISTEN need a session. */
+  DATABASE_DIRECT_URL: checkedUrl(postgresUrlProblem),
   DATABASE_POOL_MAX: int(10, 1, 500),
   DATABASE_STATEMENT_TIMEOUT_MS: int(5000, 100),
   DATABASE_CONNECT_TIMEOUT_MS: int(3000, 100),
@@ -35,6 +37,11 @@ type DatabaseEnv = z.infer<z.ZodObject<typeof databaseEnvShape>>;
 
 export interface DatabaseConfig {
   url: string | undefined;
+  /**
+   * A direct connection (no transaction-mode pooler) for migrations, LISTEN/NOTIFY and anything
+   * else that keeps session state; DATABASE_URL when DATABASE_DIRECT_URL is unset.
+   */
+  directUrl: string | undefined;
   poolMax: number;
   statementTimeoutMs: number;
   connectTimeoutMs: number;
@@ -45,6 +52,7 @@ export interface DatabaseConfig {
 export function toDatabaseConfig(e: DatabaseEnv): DatabaseConfig {
   return {
     url: e.DATABASE_URL,
+    directUrl: e.DATABASE_DIRECT_URL ?? e.DATABASE_URL,
     poolMax: e.DATABASE_POOL_MAX,
     statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
@@ -52,3 +60,16 @@ export function toDatabaseConfig(e: DatabaseEnv): DatabaseConfig {
     embeddedPort: e.EMBEDDED_POSTGRES_PORT,
   };
 }
+
+/** A direct URL beside the embedded database means a half-done switch to a server: say so. */
+export const databaseEnvRules: EnvRule<DatabaseEnv>[] = [
+  {
+    reads: ['DATABASE_URL', 'DATABASE_DIRECT_URL'],
+    problems: (e) =>
+      e.DATABASE_DIRECT_URL !== undefined && e.DATABASE_URL === undefined
+        ? [
+            'DATABASE_DIRECT_URL: set without DATABASE_URL; set DATABASE_URL too (the pooler, or the same server), or unset both for the embedded development database',
+          ]
+        : [],
+  },
+];

@@ -5,6 +5,7 @@ import {
   type QueryResultRow,
   SchemaValidationError,
 } from 'slonik';
+import { checkDatabaseConnection } from './describeDatabaseError.ts';
 
 export type { DatabasePool };
 
@@ -30,23 +31,43 @@ export interface DatabaseOptions {
   connectTimeoutMs: number;
   /** Run after the row validation (e.g. the EXPLAIN generator's plan capture); none in the app. */
   extraInterceptors?: readonly Interceptor[];
+  /** Whether `url` is a connection pooler (PgBouncer); unset: found out by connecting once. */
+  behindPooler?: boolean;
 }
 
-/** Creates the slonik pool: timestamps as Date, int8 as number, rows validated, bounded waits. */
+/**
+ * Creates the slonik pool: timestamps as Date, int8 as number, rows validated, bounded waits.
+ * Directly on PostgreSQL, the statement and idle-in-transaction timeouts are startup parameters
+ * of each connection. A pooler refuses those (PgBouncer: "unsupported startup parameter") or,
+ * told to ignore them, drops them; behind one they are left to the server's role or database
+ * defaults, which every server session gets (see describePooledTimeouts).
+ */
 export async function createDatabase(options: DatabaseOptions): Promise<DatabasePool> {
+  const behindPooler =
+    options.behindPooler ??
+    (
+      await checkDatabaseConnection({
+        url: options.url,
+        setting: 'DATABASE_URL',
+        connectTimeoutMs: options.connectTimeoutMs,
+      })
+    ).behindPooler;
   return createPool(options.url, {
     maximumPoolSize: options.poolMax,
     minimumPoolSize: 0,
     idleTimeout: 30_000,
     connectionTimeout: options.connectTimeoutMs,
-    statementTimeout: options.statementTimeoutMs,
-    idleInTransactionSessionTimeout: options.statementTimeoutMs * 2,
+    statementTimeout: behindPooler ? 'DISABLE_TIMEOUT' : options.statementTimeoutMs,
+    idleInTransactionSessionTimeout: behindPooler
+      ? 'DISABLE_TIMEOUT'
+      : options.statementTimeoutMs * 2,
     connectionRetryLimit: 1,
     queryRetryLimit: 0,
     transactionRetryLimit: 3,
     interceptors: [validateRows, ...(options.extraInterceptors ?? [])],
     // No DISCARD ALL on every release (slonik's default, a round trip per query): Gatehouse keeps
-    // no session state on pooled connections; settings and locks are transaction-scoped.
+    // no session state on pooled connections; settings and locks are transaction-scoped. That is
+    // also what lets the pool run through PgBouncer's transaction pooling (docs/pgbouncer.md).
     resetConnection: async () => {},
     typeParsers: [
       { name: 'int8', parse: (v: string) => Number(v) },

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { maskUrlPassword } from '../startup/maskUrlPassword.ts';
 import { StartupError } from '../startup/StartupError.ts';
+import { isBehindPooler } from './isBehindPooler.ts';
 
 export interface DatabaseTarget {
   url: string;
@@ -42,11 +43,9 @@ function codeOf(error: unknown): string | undefined {
 function describeDatabaseError(error: unknown, target: DatabaseTarget): string | null {
   const { host, port, database, user } = where(target.url);
   const at = `PostgreSQL at ${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const setting =
-    target.setting === 'DATABASE_URL'
-      ? `DATABASE_URL=${maskUrlPassword(target.url)}`
-      : target.setting;
-  const fixUrl = target.setting === 'DATABASE_URL' ? 'fix DATABASE_URL' : 'fix the setting';
+  const isVariable = /^[A-Z_]+_URL$/.test(target.setting);
+  const setting = isVariable ? `${target.setting}=${maskUrlPassword(target.url)}` : target.setting;
+  const fixUrl = isVariable ? `fix ${target.setting}` : 'fix the setting';
   const message = error instanceof Error ? error.message : String(error);
   const line = (cause: string, fix: string) => `${at} (${setting}): ${cause}: ${fix}`;
   switch (codeOf(error)) {
@@ -104,10 +103,13 @@ function describeDatabaseError(error: unknown, target: DatabaseTarget): string |
 }
 
 /**
- * Connects once and runs `SELECT 1`; a failure becomes a StartupError with one line from
- * describeDatabaseError (or the driver's message when it is not a known connection problem).
+ * Connects once and asks for the backend's pid; a failure becomes a StartupError with one line
+ * from describeDatabaseError (or the driver's message when it is not a known connection
+ * problem). Says whether the URL reaches PostgreSQL through a connection pooler.
  */
-export async function checkDatabaseConnection(target: DatabaseTarget): Promise<void> {
+export async function checkDatabaseConnection(
+  target: DatabaseTarget,
+): Promise<{ behindPooler: boolean }> {
   const client = new pg.Client({
     connectionString: target.url,
     connectionTimeoutMillis: target.connectTimeoutMs,
@@ -115,11 +117,11 @@ export async function checkDatabaseConnection(target: DatabaseTarget): Promise<v
   client.on('error', () => {});
   try {
     await client.connect();
-    await client.query('SELECT 1');
+    return { behindPooler: await isBehindPooler(client) };
   } catch (error) {
     const line =
       describeDatabaseError(error, target) ??
-      `PostgreSQL (${target.setting === 'DATABASE_URL' ? `DATABASE_URL=${maskUrlPassword(target.url)}` : target.setting}): ${(error as Error).message}`;
+      `PostgreSQL (${/^[A-Z_]+_URL$/.test(target.setting) ? `${target.setting}=${maskUrlPassword(target.url)}` : target.setting}): ${(error as Error).message}`;
     throw new StartupError(line, { cause: error });
   } finally {
     await client.end().catch(() => {});

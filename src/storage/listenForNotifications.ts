@@ -1,5 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../log.ts';
+import { StartupError } from '../startup/StartupError.ts';
+import { isBehindPooler, pooledDirectConnectionProblem } from './isBehindPooler.ts';
 
 export interface NotificationHandlers {
   /** One NOTIFY on the channel (its payload), in the order PostgreSQL delivered them. */
@@ -20,6 +22,9 @@ export interface NotificationListener {
  * Keeps one dedicated PostgreSQL connection LISTENing on `channel` and reconnects it with
  * backoff (100 ms doubling to 5 s) when it drops. `what` names the notifications in the log.
  * The session change feed and the revocation stream each keep one per instance.
+ * `databaseUrl` must reach PostgreSQL directly (DATABASE_DIRECT_URL): through a transaction-mode
+ * pooler LISTEN lands on one server session and its notifications on whichever client holds
+ * that session next, so connecting through one is refused (`ready` rejects).
  */
 export function listenForNotifications(
   databaseUrl: string,
@@ -52,6 +57,9 @@ export function listenForNotifications(
     });
     try {
       await c.connect();
+      if (await isBehindPooler(c)) {
+        throw new StartupError(pooledDirectConnectionProblem(`${options.what} (LISTEN/NOTIFY)`));
+      }
       // The channel is one of ours, a constant: an identifier, never user input.
       await c.query(`LISTEN ${options.channel}`);
     } catch (err) {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import { StartupError } from '../startup/StartupError.ts';
+import { isBehindPooler, pooledDirectConnectionProblem } from './isBehindPooler.ts';
 
 /** Where the forward-only SQL migrations live. */
 const migrationsDir = new URL('../../migrations/', import.meta.url).pathname;
@@ -19,6 +21,8 @@ export interface MigrationResult {
  * Applies every pending migration in name order, one transaction per file, under a session
  * advisory lock; refuses to start if an applied file's checksum changed.
  * Uses plain `pg` on purpose: migration files hold many statements, which slonik must not run.
+ * `databaseUrl` must reach PostgreSQL directly (DATABASE_DIRECT_URL): through a transaction-mode
+ * pooler the session lock would stay behind on whichever server session took it; refused.
  */
 export async function migrate(
   databaseUrl: string,
@@ -27,6 +31,16 @@ export async function migrate(
   const files = (await readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort();
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
+  try {
+    if (await isBehindPooler(client)) {
+      throw new StartupError(
+        pooledDirectConnectionProblem('migrating (a session advisory lock across statements)'),
+      );
+    }
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
