@@ -17,6 +17,14 @@ import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.t
 import { createTestDatabase, redisUrl, type TestDatabase } from './helpers/testDatabase.ts';
 import { PASSWORD, registerUser } from './helpers/users.ts';
 
+/** Listen on loopback, ports chosen by the system: the app's tests start many at once. */
+const LOOPBACK_ANY_PORT = {
+  GRPC_HOST: '127.0.0.1',
+  GRPC_PORT: '0',
+  HTTP_HOST: '127.0.0.1',
+  HTTP_PORT: '0',
+};
+
 const missing = pgBouncerMissing();
 if (missing !== null) {
   process.stdout.write(`# pgbouncer tests skipped: ${missing}\n`);
@@ -237,10 +245,7 @@ describe('Gatehouse through PgBouncer in transaction pooling mode', {
       LOG_LEVEL: 'silent',
       DATABASE_URL: bouncer.urlFor(db.name),
       REDIS_URL: redisUrl,
-      GRPC_HOST: '127.0.0.1',
-      GRPC_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
+      ...LOOPBACK_ANY_PORT,
     });
     await assert.rejects(createApp(config, createLogger('silent')), (error: unknown) => {
       assert.ok(error instanceof StartupError, String(error));
@@ -309,10 +314,7 @@ describe('DATABASE_DIRECT_URL', () => {
         LOG_LEVEL: 'silent',
         DATABASE_URL: db.url,
         DATABASE_DIRECT_URL: 'postgres://postgres@127.0.0.1:1/postgres',
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: '0',
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: '0',
+        ...LOOPBACK_ANY_PORT,
       });
       await assert.rejects(createApp(config, createLogger('silent')), (error: unknown) => {
         assert.ok(error instanceof StartupError, String(error));

@@ -51,6 +51,17 @@ describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', {
   let b: Gatehouse;
   let keyPrefix: string;
 
+  /** A client of the test's cluster (fail-fast, as the app makes it), once it is ready. */
+  async function readyClusterClient() {
+    const client = createRedis(cluster.url, 500, createLogger('silent'));
+    await eventually(
+      async () => client.status,
+      (s) => s === 'ready',
+      { what: 'the cluster client ready' },
+    );
+    return client;
+  }
+
   before(async () => {
     cluster = await RedisCluster.start(3, 2000);
     db = await createTestDatabase();
@@ -123,13 +134,8 @@ describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', {
   });
 
   it('marks and forgets many sessions at once although their keys lie in many slots', async () => {
-    const client = createRedis(cluster.url, 500, createLogger('silent'));
+    const client = await readyClusterClient();
     try {
-      await eventually(
-        async () => client.status,
-        (s) => s === 'ready',
-        { what: 'the cluster client ready' },
-      );
       const cache = createRedisSessionCache(client, `${keyPrefix}many:`);
       const ids = Array.from({ length: 50 }, () => randomUUID());
       const slots = new Set(
@@ -161,13 +167,8 @@ describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', {
   });
 
   it('notices a clean CLUSTER FAILOVER: the slot table names new masters', async () => {
-    const client = createRedis(cluster.url, 500, createLogger('silent'));
+    const client = await readyClusterClient();
     try {
-      await eventually(
-        async () => client.status,
-        (s) => s === 'ready',
-        { what: 'the cluster client ready' },
-      );
       const changes: RedisTopologyChange[] = [];
       onRedisTopologyChange(client, (change) => changes.push(change));
       const key = `${keyPrefix}probe`;

@@ -25,6 +25,24 @@ const run = promisify(execFile);
 const b64 = (v: object | string) =>
   Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
+/** A Gatehouse with `env`, its active signing key, and a registered user's session token. */
+async function startWithSignedInUser(env: Record<string, string>) {
+  const gh = await startGatehouse(env);
+  const [key] = await gh.db.query<{ kid: string; private_jwk: JWK }>(
+    'SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL',
+  );
+  assert.ok(key);
+  const u = await registerUser(gh);
+  return {
+    gh,
+    privateJwk: key.private_jwk,
+    kid: key.kid,
+    userId: u.user.id,
+    sessionId: u.tokens.sessionId,
+    good: u.tokens.accessToken,
+  };
+}
+
 describe('access tokens', () => {
   let gh: Gatehouse;
   let privateJwk: JWK;
@@ -34,17 +52,9 @@ describe('access tokens', () => {
   let good: string;
 
   before(async () => {
-    gh = await startGatehouse({ JWT_KEY_REFRESH_SEC: '1' });
-    const [key] = await gh.db.query<{ kid: string; private_jwk: JWK }>(
-      'SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL',
-    );
-    assert.ok(key);
-    privateJwk = key.private_jwk;
-    kid = key.kid;
-    const u = await registerUser(gh);
-    userId = u.user.id;
-    sessionId = u.tokens.sessionId;
-    good = u.tokens.accessToken;
+    ({ gh, privateJwk, kid, userId, sessionId, good } = await startWithSignedInUser({
+      JWT_KEY_REFRESH_SEC: '1',
+    }));
   });
   after(async () => {
     await gh.stop();
@@ -172,17 +182,9 @@ describe('forged and tampered tokens, for every signing algorithm', () => {
       let good: string;
 
       before(async () => {
-        gh = await startGatehouse({ JWT_ALGORITHM: algorithm });
-        const [key] = await gh.db.query<{ kid: string; private_jwk: JWK }>(
-          'SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL',
-        );
-        assert.ok(key);
-        privateJwk = key.private_jwk;
-        kid = key.kid;
-        const u = await registerUser(gh);
-        userId = u.user.id;
-        sessionId = u.tokens.sessionId;
-        good = u.tokens.accessToken;
+        ({ gh, privateJwk, kid, userId, sessionId, good } = await startWithSignedInUser({
+          JWT_ALGORITHM: algorithm,
+        }));
       });
       after(async () => {
         await gh.stop();
