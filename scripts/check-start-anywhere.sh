@@ -35,10 +35,10 @@ cp -a node_modules "$work/gatehouse/"
 # lock file was just written, the copied stamp was not.
 touch "$work/gatehouse/node_modules/.package-lock.json"
 
-# Three free ports (the embedded PostgreSQL's included), chosen by the kernel.
-read -r grpc_port http_port pg_port < <(node -e '
+# Four free ports (the embedded PostgreSQL's included), chosen by the kernel.
+read -r grpc_port http_port connect_port pg_port < <(node -e '
   const net = require("node:net");
-  const servers = [0, 1, 2].map(() => net.createServer().listen(0, "127.0.0.1"));
+  const servers = [0, 1, 2, 3].map(() => net.createServer().listen(0, "127.0.0.1"));
   Promise.all(servers.map((s) => new Promise((r) => s.on("listening", r)))).then(() => {
     console.log(servers.map((s) => s.address().port).join(" "));
     for (const s of servers) s.close();
@@ -48,7 +48,7 @@ log=$work/start.log
 (
   cd "$work/gatehouse"
   exec env -u DATABASE_URL -u REDIS_URL GRPC_PORT="$grpc_port" HTTP_PORT="$http_port" \
-    EMBEDDED_POSTGRES_PORT="$pg_port" scripts/run start </dev/null
+    CONNECT_PORT="$connect_port" EMBEDDED_POSTGRES_PORT="$pg_port" scripts/run start </dev/null
 ) >"$log" 2>&1 &
 pid=$!
 
@@ -70,6 +70,13 @@ if ! $ready; then
   fail "not ready within ${DEADLINE_SEC}s"
 fi
 printf 'ready: /readyz answered 200 on port %s (embedded PostgreSQL data in %s)\n' "$http_port" "$relocated"
+# The README's plain JSON call, on the Connect port.
+if ! curl -fsS -H 'content-type: application/json' -d '{}' \
+  "http://127.0.0.1:$connect_port/gatehouse.auth.v1.AuthService/GetJwks" | grep -q '"keys"'; then
+  cat "$log" >&2
+  fail "the JSON call to GetJwks on CONNECT_PORT $connect_port did not answer the key set"
+fi
+printf 'JSON over the Connect port answered GetJwks on port %s\n' "$connect_port"
 
 kill -TERM "$pid"
 rc=0

@@ -1,6 +1,8 @@
+import { apiServices, createBindDeps } from './app/apiServices.ts';
 import { createClosers } from './app/createClosers.ts';
 import { createServices } from './app/createServices.ts';
-import { startGrpcServer } from './app/startGrpcServer.ts';
+import { type ConnectServer, startConnectServer } from './app/startConnectServer.ts';
+import { type GrpcServerDeps, startGrpcServer } from './app/startGrpcServer.ts';
 import { startHealth } from './app/startHealth.ts';
 import { startHttpServer } from './app/startHttpServer.ts';
 import { startStores } from './app/startStores.ts';
@@ -20,6 +22,8 @@ import { startupNotices } from './startupNotices.ts';
 
 export interface App {
   grpcPort: number;
+  /** The Connect/gRPC-Web/JSON listener's port; undefined with CONNECT_ENABLED=false. */
+  connectPort: number | undefined;
   httpPort: number;
   databaseUrl: string;
   /** Health goes NOT_SERVING, in-flight calls finish (up to the grace period), then all closes. */
@@ -68,21 +72,27 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     let accepting = true;
     // Streams never finish by themselves: draining ends them so tryShutdown is not held up.
     const draining = new AbortController();
-    const grpc = await startGrpcServer(
-      config,
-      log,
-      {
-        services,
-        policies,
-        pool: stores.pool,
-        permissions: stores.permissions,
-        monitor,
-        metrics,
-        accepting: () => accepting,
-        shutdown: draining.signal,
-      },
-      closers,
-    );
+    const serverDeps: GrpcServerDeps = {
+      services,
+      policies,
+      pool: stores.pool,
+      permissions: stores.permissions,
+      monitor,
+      metrics,
+      accepting: () => accepting,
+      shutdown: draining.signal,
+    };
+    const apis = apiServices(services);
+    const grpc = await startGrpcServer(config, log, serverDeps, apis, closers);
+    const connect: ConnectServer | undefined = config.connect
+      ? await startConnectServer(
+          config.connect,
+          log,
+          apis,
+          createBindDeps(config, log, serverDeps),
+          closers,
+        )
+      : undefined;
     const { http, port: httpPort } = await startHttpServer(
       config,
       { keys: stores.keys, monitor, metrics },
@@ -92,6 +102,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     let closing: Promise<void> | undefined;
     return {
       grpcPort: grpc.port,
+      connectPort: connect?.port,
       httpPort,
       databaseUrl: stores.databaseUrl,
       close() {
@@ -100,13 +111,18 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           accepting = false;
           draining.abort();
           http.closeIdleConnections();
+          connect?.drain();
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
               log.warn('shutdown grace period over: cancelling remaining calls');
               grpc.server.forceShutdown();
+              connect?.forceClose();
               resolve();
             }, config.shutdownGraceMs);
-            grpc.server.tryShutdown(() => {
+            Promise.all([
+              new Promise<void>((done) => grpc.server.tryShutdown(() => done())),
+              connect?.closed(),
+            ]).then(() => {
               clearTimeout(timer);
               resolve();
             });

@@ -46,10 +46,12 @@ import {
   toRevocationConfig,
 } from './config/revocationConfig.ts';
 import {
+  type ConnectConfig,
   type GrpcConfig,
   type HttpConfig,
   servingEnvRules,
   servingEnvShape,
+  toConnectConfig,
   toGrpcConfig,
   toHttpConfig,
 } from './config/servingConfig.ts';
@@ -119,6 +121,8 @@ export interface Config {
   redis: RedisConfig;
   sessionCache: SessionCacheConfig;
   grpc: GrpcConfig;
+  /** undefined: CONNECT_ENABLED=false. */
+  connect: ConnectConfig | undefined;
   http: HttpConfig;
   shutdownGraceMs: number;
   trustedProxies: string[];
@@ -240,6 +244,7 @@ export function loadConfig(
     redis: toRedisConfig(e),
     sessionCache: toSessionCacheConfig(e),
     grpc: toGrpcConfig(e),
+    connect: toConnectConfig(e),
     http: toHttpConfig(e),
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     trustedProxies: e.TRUSTED_PROXIES,

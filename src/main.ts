@@ -77,17 +77,26 @@ try {
 function announce(app: App): void {
   const grpc = addresses(config.grpc.host, app.grpcPort);
   const http = addresses(config.http.host, app.httpPort);
+  const connect =
+    config.connect && app.connectPort !== undefined
+      ? addresses(config.connect.host, app.connectPort)
+      : undefined;
   const target = grpc.local;
   // The banner first: whoever waits for the log line below sees it complete.
   if (config.env !== 'production') {
     process.stdout.write(
       [
         '',
-        `Gatehouse is up: gRPC on ${grpc.bound}, HTTP on ${http.bound}`,
+        `Gatehouse is up: gRPC on ${grpc.bound}, HTTP on ${http.bound}${connect ? `, Connect/gRPC-Web/JSON on ${connect.bound}` : ''}`,
         `  HTTP: http://${http.local}/healthz, /readyz, /.well-known/jwks.json, /metrics`,
         'Try it from a terminal:',
         `  npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://${target}`,
         `  npx buf curl --protocol grpc --http2-prior-knowledge -d '{"email":"ada@example.com","password":"correct horse battery staple"}' http://${target}/gatehouse.auth.v1.AuthService/Register`,
+        ...(connect
+          ? [
+              `  curl -H 'content-type: application/json' -d '{"identifier":"ada@example.com","password":"correct horse battery staple"}' ${config.connect?.tls ? 'https' : 'http'}://${connect.local}/gatehouse.auth.v1.AuthService/Login`,
+            ]
+          : []),
         '',
       ].join('\n'),
     );
@@ -98,6 +107,8 @@ function announce(app: App): void {
       grpcPort: app.grpcPort,
       httpHost: config.http.host,
       httpPort: app.httpPort,
+      connectHost: config.connect?.host,
+      connectPort: app.connectPort,
       tls: config.grpc.tls !== undefined,
     },
     'gatehouse is listening',

@@ -257,6 +257,7 @@ describe('first admin', () => {
       GRPC_PORT: '0',
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
+      CONNECT_PORT: '0',
     };
     const start = () => spawnNode(['src/main.ts'], env, undefined, /"gatehouse is listening"/);
     try {

@@ -126,6 +126,7 @@ describe('process lifecycle', () => {
           GRPC_PORT: '0',
           HTTP_HOST: '127.0.0.1',
           HTTP_PORT: '0',
+          CONNECT_PORT: '0',
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       });

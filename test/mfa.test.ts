@@ -627,6 +627,7 @@ describe('two-factor sign-in (TOTP and recovery codes)', () => {
       GRPC_PORT: '0',
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
+      CONNECT_PORT: '0',
     });
     assert.equal(run.code, 1, run.stderr);
     const lines = run.stderr.split('\n').filter((l) => l !== '');

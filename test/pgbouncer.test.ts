@@ -23,6 +23,7 @@ const LOOPBACK_ANY_PORT = {
   GRPC_PORT: '0',
   HTTP_HOST: '127.0.0.1',
   HTTP_PORT: '0',
+  CONNECT_PORT: '0',
 };
 
 const missing = pgBouncerMissing();

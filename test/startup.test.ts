@@ -86,18 +86,20 @@ describe('start-up failures name their cause', { concurrency: true }, () => {
     assert.doesNotMatch(run.stderr, /hunter2/);
   });
 
-  it('names busy GRPC_PORT and HTTP_PORT together, before starting anything (exit 1)', async () => {
+  it('names busy GRPC_PORT, HTTP_PORT and CONNECT_PORT together, before starting anything (exit 1)', async () => {
     const grpc = await occupyPort();
     const http = await occupyPort();
+    const connect = await occupyPort();
     try {
       const run = await runGatehouseToExit({
         DATABASE_URL: db.url,
         GRPC_PORT: String(grpc.port),
         HTTP_PORT: String(http.port),
+        CONNECT_PORT: String(connect.port),
       });
       assert.equal(run.code, 1, run.stderr);
       const lines = problemLines(run);
-      assert.equal(lines.length, 2, run.stderr);
+      assert.equal(lines.length, 3, run.stderr);
       assert.match(
         lines[0] ?? '',
         new RegExp(
@@ -110,11 +112,18 @@ describe('start-up failures name their cause', { concurrency: true }, () => {
           `HTTP_PORT ${http.port} is already in use on 127\\.0\\.0\\.1.*set HTTP_PORT to a free port`,
         ),
       );
+      assert.match(
+        lines[2] ?? '',
+        new RegExp(
+          `CONNECT_PORT ${connect.port} is already in use on 127\\.0\\.0\\.1.*set CONNECT_PORT to a free port`,
+        ),
+      );
       const migrated = await db.query(`SELECT to_regclass('public.users') AS t`);
       assert.equal(migrated[0]?.t, null, 'nothing was started: no migration ran');
     } finally {
       grpc.server.close();
       http.server.close();
+      connect.server.close();
     }
   });
 

@@ -81,6 +81,8 @@ export async function startGatehouse(
         GRPC_PORT: String(grpcPort),
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(httpPort),
+        CONNECT_HOST: '127.0.0.1',
+        CONNECT_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

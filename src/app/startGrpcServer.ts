@@ -3,32 +3,18 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { Config } from '../config.ts';
-import { OrganizationAdminServiceService } from '../gen/gatehouse/admin/v1/organization_admin_service.ts';
-import { ServiceAccountAdminServiceService } from '../gen/gatehouse/admin/v1/service_account_admin_service.ts';
-import { UserAdminServiceService } from '../gen/gatehouse/admin/v1/user_admin_service.ts';
-import { WebhookAdminServiceService } from '../gen/gatehouse/admin/v1/webhook_admin_service.ts';
-import { ApiKeyServiceService } from '../gen/gatehouse/auth/v1/api_key_service.ts';
-import { AuthServiceService } from '../gen/gatehouse/auth/v1/auth_service.ts';
-import { AuthorizationServiceService } from '../gen/gatehouse/authz/v1/authorization_service.ts';
-import { createAdminHandlers } from '../grpc/adminHandlers.ts';
-import { createApiKeyHandlers } from '../grpc/apiKeyHandlers.ts';
-import { createAuthHandlers } from '../grpc/authHandlers.ts';
-import { createAuthorizationHandlers } from '../grpc/authorizationHandlers.ts';
-import { type BindDeps, bindService } from '../grpc/bindService.ts';
-import { createClientAddressResolver } from '../grpc/clientAddress.ts';
+import { bindService } from '../grpc/bindService.ts';
 import { createMetadataLimitInterceptor } from '../grpc/createMetadataLimitInterceptor.ts';
 import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from '../grpc/enforcePingPolicy.ts';
 import { loadEnvoyAuthorizationService, readEnvoyImage } from '../grpc/envoyAuthorization.ts';
 import { createExtAuthzHandlers } from '../grpc/extAuthzHandlers.ts';
 import { loadPackageDefinition } from '../grpc/loadPackageDefinition.ts';
-import { createOrganizationAdminHandlers } from '../grpc/organizationAdminHandlers.ts';
-import { createServiceAccountAdminHandlers } from '../grpc/serviceAccountAdminHandlers.ts';
-import { createWebhookAdminHandlers } from '../grpc/webhookAdminHandlers.ts';
 import type { HealthMonitor } from '../health/createHealthMonitor.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/createMetrics.ts';
 import type { MethodPolicy } from '../policy/MethodPolicy.ts';
 import type { DatabasePool } from '../storage/createDatabase.ts';
+import { type ApiService, createBindDeps, methodName } from './apiServices.ts';
 import type { Closers } from './createClosers.ts';
 import type { Services } from './createServices.ts';
 import { hostPort, type ListenTarget, listenFailure } from './listen.ts';
@@ -47,9 +33,6 @@ export interface GrpcServerDeps {
   shutdown: AbortSignal;
 }
 
-/** `Login` of `/gatehouse.auth.v1.AuthService/Login` (the metrics label). */
-const methodName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
-
 /**
  * The gRPC server: the API services through the policy chain, health and reflection, TLS when
  * configured, bound to GRPC_HOST:GRPC_PORT. Returns the server and the port it got.
@@ -58,29 +41,11 @@ export async function startGrpcServer(
   config: Config,
   log: Logger,
   deps: GrpcServerDeps,
+  apis: readonly ApiService[],
   closers: Closers,
 ): Promise<{ server: Server; port: number }> {
-  const { services, metrics } = deps;
-  const bindDeps: BindDeps = {
-    log,
-    clientAddress: createClientAddressResolver(config.trustedProxies),
-    policies: deps.policies,
-    chain: {
-      accepting: deps.accepting,
-      limits: services.limits,
-      verifyBearer: (token, info) => services.auth.authenticate(token, info),
-      pool: deps.pool,
-      permissions: deps.permissions,
-      mfaEnrollment: services.mfaEnrollment,
-      reauthenticationWindowSec: services.reauthenticationWindowSec,
-    },
-    shutdown: deps.shutdown,
-    onCallEnd(method, code, durationMs) {
-      const name = methodName(method);
-      metrics.rpcTotal.inc({ method: name, code: String(code) });
-      metrics.rpcDuration.observe({ method: name }, durationMs / 1000);
-    },
-  };
+  const { metrics } = deps;
+  const bindDeps = createBindDeps(config, log, deps);
 
   // Only options the grpc-js server implements: it ignores `grpc.max_metadata_size` and has no
   // client-ping policy, so the metadata limit is the first interceptor and pings are policed
@@ -101,59 +66,14 @@ export async function startGrpcServer(
       ),
     ],
   });
-  server.addService(
-    AuthServiceService,
-    bindService(
-      AuthServiceService,
-      createAuthHandlers(services.auth, services.revocations),
-      bindDeps,
-    ),
-  );
-  server.addService(
-    ApiKeyServiceService,
-    bindService(ApiKeyServiceService, createApiKeyHandlers(services.apiKeys), bindDeps),
-  );
-  server.addService(
-    UserAdminServiceService,
-    bindService(UserAdminServiceService, createAdminHandlers(services.admin), bindDeps),
-  );
-  server.addService(
-    ServiceAccountAdminServiceService,
-    bindService(
-      ServiceAccountAdminServiceService,
-      createServiceAccountAdminHandlers(services.serviceAccounts),
-      bindDeps,
-    ),
-  );
-  server.addService(
-    OrganizationAdminServiceService,
-    bindService(
-      OrganizationAdminServiceService,
-      createOrganizationAdminHandlers(services.organizations),
-      bindDeps,
-    ),
-  );
-  server.addService(
-    AuthorizationServiceService,
-    bindService(
-      AuthorizationServiceService,
-      createAuthorizationHandlers(services.authorization),
-      bindDeps,
-    ),
-  );
-  server.addService(
-    WebhookAdminServiceService,
-    bindService(
-      WebhookAdminServiceService,
-      createWebhookAdminHandlers(services.webhooks),
-      bindDeps,
-    ),
-  );
+  for (const api of apis) {
+    server.addService(api.definition, bindService(api.definition, api.handlers, bindDeps));
+  }
   // Envoy ext_authz, from Envoy's own protos, through the same binding and call chain.
   const envoyAuthorization = loadEnvoyAuthorizationService(readEnvoyImage());
   server.addService(
     envoyAuthorization,
-    bindService(envoyAuthorization, createExtAuthzHandlers(services.extAuthz), bindDeps),
+    bindService(envoyAuthorization, createExtAuthzHandlers(deps.services.extAuthz), bindDeps),
   );
   deps.monitor.health.addToServer(server);
   new ReflectionService(loadPackageDefinition()).addToServer(server);

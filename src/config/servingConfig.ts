@@ -1,10 +1,18 @@
 import { z } from 'zod';
+import { envBool } from '../envBool.ts';
 import { type EnvRule, int, list, optionalString } from './envFields.ts';
 
-/** How the server listens: gRPC (limits, TLS), the HTTP side port, shutdown, trusted proxies. */
+/**
+ * How the server listens: gRPC (limits, TLS), the Connect/gRPC-Web/JSON port, the HTTP side
+ * port, shutdown, trusted proxies.
+ */
 export const servingEnvShape = {
   GRPC_HOST: z.string().default('0.0.0.0'),
   GRPC_PORT: int(50051, 0, 65535),
+  CONNECT_ENABLED: envBool.default(true),
+  CONNECT_HOST: z.string().default('0.0.0.0'),
+  CONNECT_PORT: int(8081, 0, 65535),
+  CONNECT_CORS_ORIGINS: list,
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: int(8080, 0, 65535),
   GRPC_MAX_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
@@ -31,6 +39,18 @@ export interface GrpcConfig {
   tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
 }
 
+/** The Connect, gRPC-Web and JSON listener (src/connect), on its own port. */
+export interface ConnectConfig {
+  host: string;
+  port: number;
+  /** Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: none. */
+  corsOrigins: string[];
+  /** The request size limit, as GRPC_MAX_MESSAGE_BYTES. */
+  maxMessageBytes: number;
+  /** TLS_CERT_FILE/TLS_KEY_FILE, shared with gRPC (HTTPS and HTTP/2 when set). */
+  tls: { certFile: string; keyFile: string } | undefined;
+}
+
 export interface HttpConfig {
   host: string;
   port: number;
@@ -44,7 +64,46 @@ export const servingEnvRules: EnvRule<ServingEnv>[] = [
         ? ['TLS_CERT_FILE, TLS_KEY_FILE: set both or neither']
         : [],
   },
+  {
+    reads: ['CONNECT_CORS_ORIGINS'],
+    problems: (e) => e.CONNECT_CORS_ORIGINS.flatMap((o) => originProblem(o)),
+  },
 ];
+
+/** An entry of CONNECT_CORS_ORIGINS must be an origin as browsers send it, nothing more. */
+function originProblem(entry: string): string[] {
+  const problem = (why: string) => [
+    `CONNECT_CORS_ORIGINS: ${JSON.stringify(entry)} ${why} (write origins like https://app.example.com, comma-separated)`,
+  ];
+  if (entry === '*' || entry === 'null') {
+    return problem('would allow every page; list the origins of your own web apps');
+  }
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return problem('is not an origin');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return problem('is not http(s)');
+  if (url.origin !== entry) {
+    return problem(`is not an origin: browsers send ${JSON.stringify(url.origin)}`);
+  }
+  return [];
+}
+
+export function toConnectConfig(e: ServingEnv): ConnectConfig | undefined {
+  if (!e.CONNECT_ENABLED) return undefined;
+  return {
+    host: e.CONNECT_HOST,
+    port: e.CONNECT_PORT,
+    corsOrigins: e.CONNECT_CORS_ORIGINS,
+    maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
+    tls:
+      e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
+        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE }
+        : undefined,
+  };
+}
 
 export function toGrpcConfig(e: ServingEnv): GrpcConfig {
   return {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type handleServerStreamingCall,
   type handleUnaryCall,
@@ -13,20 +12,16 @@ import {
 import { AppError } from '../errors/AppError.ts';
 import type { Logger } from '../log.ts';
 import type { CallContext, IncomingCall } from '../policy/CallContext.ts';
-import { type ChainDeps, type ChainHandler, createCallChain } from '../policy/createCallChain.ts';
-import type { MethodPolicy } from '../policy/MethodPolicy.ts';
-import { parseBearer } from './bearerToken.ts';
-import type { ClientAddressResolver } from './clientAddress.ts';
+
+import {
+  type BindDeps,
+  beginCall,
+  bindMethods,
+  type ResponseStream,
+} from '../transport/beginCall.ts';
 import { toServiceError } from './toServiceError.ts';
 
-/**
- * Where a server-streaming handler writes its messages. `write` resolves once the message is
- * accepted: at once while the client keeps up, else when the stream drains (backpressure);
- * it rejects once the call is over (cancelled, past its deadline, or the server stops).
- */
-export interface ResponseStream<Res> {
-  write(message: Res): Promise<void>;
-}
+export type { ResponseStream } from '../transport/beginCall.ts';
 
 /**
  * Typed handlers for a ts-proto `XxxServer` interface, one per RPC (a missing one fails to
@@ -45,31 +40,6 @@ export type UnaryHandlers<S> = {
       : never;
 };
 
-/** A server-streaming handler as bindService sees it. */
-type StreamHandler = (
-  request: unknown,
-  ctx: CallContext,
-  stream: ResponseStream<unknown>,
-) => Promise<void>;
-
-export interface BindDeps {
-  log: Logger;
-  clientAddress: ClientAddressResolver;
-  /** Every method's call policy, by gRPC path (loadMethodPolicies). */
-  policies: ReadonlyMap<string, MethodPolicy>;
-  /** What the policy steps need. */
-  chain: ChainDeps;
-  /** Observes every finished call (metrics). */
-  onCallEnd?(method: string, code: status, durationMs: number): void;
-  /**
-   * Aborted when the server starts draining: open streams end at once with UNAVAILABLE
-   * SHUTTING_DOWN (unary calls in flight finish), so a shutdown is not held up by them.
-   */
-  shutdown?: AbortSignal;
-}
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
 function firstString(md: Metadata, key: string): string | undefined {
   const v = md.get(key)[0];
   return typeof v === 'string' ? v : undefined;
@@ -77,10 +47,9 @@ function firstString(md: Metadata, key: string): string | undefined {
 
 /**
  * Wraps handlers as a grpc-js service implementation: request id, client address, deadline
- * signal, the method's policy chain (src/policy), structured access log, and the single error
- * mapping. Unary and server-streaming RPCs take the same path: a stream's caller passes the
- * whole policy before its first message. A method without a call policy stops the start; one
- * without a handler answers UNIMPLEMENTED with ErrorInfo, after its policy admitted the caller.
+ * signal, the method's policy chain (src/policy, through bindMethods), structured access log, and
+ * the single error mapping. Unary and server-streaming RPCs take the same path: a stream's
+ * caller passes the whole policy before its first message.
  */
 export function bindService(
   definition: ServiceDefinition,
@@ -88,29 +57,18 @@ export function bindService(
   deps: BindDeps,
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
-  for (const [name, method] of Object.entries(definition)) {
-    const policy = deps.policies.get(method.path);
-    if (policy === undefined) {
-      throw new Error(`${method.path} has no call policy (is src/gen out of date?)`);
-    }
-    if (method.requestStream) {
-      throw new Error(`${method.path}: client-streaming RPCs are not supported by bindService`);
-    }
-    const chain = createCallChain(policy, deps.chain);
-    const given = (handlers as Record<string, ChainHandler | StreamHandler | undefined>)[name];
-    const missing = () =>
-      Promise.reject(new AppError('NOT_IMPLEMENTED', `${method.path} is not implemented yet`));
-    if (method.responseStream) {
-      const handler: StreamHandler = (given as StreamHandler | undefined) ?? missing;
-      impl[name] = (call: ServerWritableStream<unknown, unknown>) => {
-        void runStream(method.path, call, deps, (incoming, stream) =>
-          chain(incoming, (request, ctx) => handler(request, ctx, stream)),
-        );
+  for (const method of bindMethods(definition, handlers, deps)) {
+    const path = method.definition.path;
+    if (method.streaming) {
+      impl[method.name] = (call: ServerWritableStream<unknown, unknown>) => {
+        void runStream(path, call, deps, method.run);
       };
     } else {
-      const handler: ChainHandler = (given as ChainHandler | undefined) ?? missing;
-      impl[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        void runCall(method.path, call, callback, deps, (incoming) => chain(incoming, handler));
+      impl[method.name] = (
+        call: ServerUnaryCall<unknown, unknown>,
+        callback: sendUnaryData<unknown>,
+      ) => {
+        void runCall(path, call, callback, deps, method.run);
       };
     }
   }
@@ -134,19 +92,22 @@ function openCall(
   call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
   deps: BindDeps,
 ): CallScope {
-  const started = performance.now();
   const md = call.metadata;
-  const incomingId = firstString(md, 'x-request-id');
-  const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
-  const clientIp = deps.clientAddress(call.getPeer(), firstString(md, 'x-forwarded-for'));
-  const userAgent = (firstString(md, 'user-agent') ?? '').slice(0, 512);
-  // The child logger is built only when something logs (most calls only write the access line).
-  let log: Logger | undefined;
-  const callLog = () => {
-    log ??= deps.log.child({ requestId, method: path });
-    return log;
-  };
   const abort = new AbortController();
+  const begun = beginCall(
+    path,
+    call.request,
+    {
+      protocol: 'grpc',
+      requestId: firstString(md, 'x-request-id'),
+      peer: call.getPeer(),
+      forwardedFor: firstString(md, 'x-forwarded-for'),
+      userAgent: firstString(md, 'user-agent'),
+      authorization: firstString(md, 'authorization'),
+    },
+    abort.signal,
+    deps,
+  );
   let finished = false;
   // grpc-js also emits 'cancelled' after a call has completed normally: only a real one counts.
   (call as ServerUnaryCall<unknown, unknown>).on('cancelled', () => {
@@ -163,36 +124,20 @@ function openCall(
   }
   let sentId = false;
   return {
-    incoming: {
-      path,
-      request: call.request,
-      info: { clientIp, userAgent, requestId },
-      get log() {
-        return callLog();
-      },
-      signal: abort.signal,
-      bearer: () => parseBearer(firstString(md, 'authorization')),
-    },
+    incoming: begun.incoming,
     abort,
-    log: callLog,
+    log: begun.log,
     sendRequestId() {
       if (sentId) return;
       sentId = true;
       const responseMd = new Metadata();
-      responseMd.set('x-request-id', requestId);
+      responseMd.set('x-request-id', begun.requestId);
       call.sendMetadata(responseMd);
     },
     finish(code) {
       finished = true;
       if (timer) clearTimeout(timer);
-      const durationMs = performance.now() - started;
-      deps.onCallEnd?.(path, code, durationMs);
-      if (deps.log.isLevelEnabled('info')) {
-        callLog().info(
-          { code: status[code], durationMs: Math.round(durationMs * 10) / 10, peer: clientIp },
-          'call',
-        );
-      }
+      begun.finish(code);
     },
   };
 }

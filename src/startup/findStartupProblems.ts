@@ -37,6 +37,14 @@ function listenTargets(config: Config): ListenTarget[] {
       port: config.http.port,
     },
   ];
+  if (config.connect) {
+    targets.push({
+      portSetting: 'CONNECT_PORT',
+      hostSetting: 'CONNECT_HOST',
+      host: config.connect.host,
+      port: config.connect.port,
+    });
+  }
   if (config.database.url === undefined) {
     targets.push({
       portSetting: 'EMBEDDED_POSTGRES_PORT',

@@ -11,8 +11,10 @@ function processEnv(env: Record<string, string>): Record<string, string> {
     HOME: process.env.HOME ?? '',
     GRPC_PORT: '0',
     HTTP_PORT: '0',
+    CONNECT_PORT: '0',
     GRPC_HOST: '127.0.0.1',
     HTTP_HOST: '127.0.0.1',
+    CONNECT_HOST: '127.0.0.1',
     ...env,
   };
 }

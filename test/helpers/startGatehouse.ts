@@ -66,7 +66,9 @@ export async function startGatehouse(
     GRPC_HOST: '127.0.0.1',
     GRPC_PORT: '0',
     HTTP_HOST: '127.0.0.1',
+    CONNECT_HOST: '127.0.0.1',
     HTTP_PORT: '0',
+    CONNECT_PORT: '0',
     SHUTDOWN_GRACE_MS: '2000',
     // Tests make many calls from 127.0.0.1; files that test limits set their own.
     RATE_LIMIT_IP_READ_POINTS: '1000000',
