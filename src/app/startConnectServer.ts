@@ -40,6 +40,7 @@ export async function startConnectServer(
   const handler = createConnectHandler({
     registry: protos.registry,
     corsOrigins: config.corsOrigins,
+    refreshCookie: config.refreshCookie,
     maxMessageBytes: config.maxMessageBytes,
     routes(router) {
       for (const api of apis) {

@@ -13,6 +13,7 @@ export const servingEnvShape = {
   CONNECT_HOST: z.string().default('0.0.0.0'),
   CONNECT_PORT: int(8081, 0, 65535),
   CONNECT_CORS_ORIGINS: list,
+  CONNECT_REFRESH_COOKIE: envBool.default(false),
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: int(8080, 0, 65535),
   GRPC_MAX_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
@@ -45,6 +46,8 @@ export interface ConnectConfig {
   port: number;
   /** Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: none. */
   corsOrigins: string[];
+  /** Browsers get refresh tokens as an HttpOnly cookie, never in a message (refreshCookie). */
+  refreshCookie: boolean;
   /** The request size limit, as GRPC_MAX_MESSAGE_BYTES. */
   maxMessageBytes: number;
   /** TLS_CERT_FILE/TLS_KEY_FILE, shared with gRPC (HTTPS and HTTP/2 when set). */
@@ -67,6 +70,15 @@ export const servingEnvRules: EnvRule<ServingEnv>[] = [
   {
     reads: ['CONNECT_CORS_ORIGINS'],
     problems: (e) => e.CONNECT_CORS_ORIGINS.flatMap((o) => originProblem(o)),
+  },
+  {
+    reads: ['CONNECT_REFRESH_COOKIE', 'CONNECT_CORS_ORIGINS'],
+    problems: (e) =>
+      e.CONNECT_REFRESH_COOKIE && e.CONNECT_CORS_ORIGINS.length === 0
+        ? [
+            'CONNECT_REFRESH_COOKIE: the cookie is for browsers, and CONNECT_CORS_ORIGINS admits none; list the origins of your web apps (your own site too, when it proxies to Gatehouse)',
+          ]
+        : [],
   },
 ];
 
@@ -97,6 +109,7 @@ export function toConnectConfig(e: ServingEnv): ConnectConfig | undefined {
     host: e.CONNECT_HOST,
     port: e.CONNECT_PORT,
     corsOrigins: e.CONNECT_CORS_ORIGINS,
+    refreshCookie: e.CONNECT_REFRESH_COOKIE,
     maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
     tls:
       e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined

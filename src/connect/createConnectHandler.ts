@@ -4,6 +4,7 @@ import type { FileRegistry } from '@bufbuild/protobuf';
 import { type ConnectRouter, cors, createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { peerKey, peerOf } from './peerKey.ts';
+import { createRefreshCookieInterceptor } from './refreshCookie.ts';
 
 export interface ConnectHandlerOptions {
   routes(router: ConnectRouter): void;
@@ -12,6 +13,8 @@ export interface ConnectHandlerOptions {
   corsOrigins: readonly string[];
   /** The largest request message (GRPC_MAX_MESSAGE_BYTES). */
   maxMessageBytes: number;
+  /** CONNECT_REFRESH_COOKIE: browsers keep refresh tokens in an HttpOnly cookie. */
+  refreshCookie: boolean;
 }
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -39,6 +42,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     // Unknown JSON fields are an error (INVALID_ARGUMENT), as a typo should be.
     jsonOptions: { registry: options.registry, ignoreUnknownFields: false },
     contextValues: (req) => createContextValues().set(peerKey, peerOf(req.socket)),
+    interceptors: options.refreshCookie ? [createRefreshCookieInterceptor()] : [],
   });
   const allowed = new Set(options.corsOrigins);
   return (req: Request, res: Response): void => {
@@ -50,6 +54,8 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
         return;
       }
       res.setHeader('access-control-allow-origin', origin);
+      // Only the refresh cookie needs credentials; without it pages send none.
+      if (options.refreshCookie) res.setHeader('access-control-allow-credentials', 'true');
       if (req.method === 'OPTIONS') {
         res.statusCode = 204;
         res.setHeader('access-control-allow-methods', 'POST');
