@@ -190,6 +190,19 @@ describe('Connect, gRPC-Web and JSON: the same cases as gRPC', () => {
     assert.ok(Array.isArray((JSON.parse(jwksJson) as { keys?: unknown }).keys));
   });
 
+  it('counts its calls in the same RPC metrics', async () => {
+    const scrape = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${gh.app.httpPort}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('gatehouse_rpc_total{method="GetJwks",code="0"}'));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    const before = await scrape();
+    for (const c of connectCallers(baseUrl)) ok(await c.call(AUTH, 'GetJwks', {}));
+    assert.equal(await scrape(), before + 3);
+  });
+
   it('refuses unknown JSON fields and malformed JSON with INVALID_ARGUMENT', async () => {
     const post = (body: string) =>
       fetch(`${baseUrl}/${AUTH}/Login`, {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, constants } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -85,7 +86,7 @@ describe('TLS and mTLS', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('serves gRPC over TLS and, with a client CA, requires client certificates', async () => {
+  it('serves gRPC and Connect over TLS and, with a client CA, requires client certificates', async () => {
     const gh = await startGatehouse({
       TLS_CERT_FILE: certs.file('server.crt'),
       TLS_KEY_FILE: certs.file('server.key'),
@@ -116,6 +117,38 @@ describe('TLS and mTLS', () => {
       const plaintext = new AuthServiceClient(gh.target, credentials.createInsecure());
       await assert.rejects(call(plaintext, 'getJwks', {}, { deadlineMs: 3000 }));
       plaintext.close();
+
+      // The Connect port takes the same certificate and the same client-certificate rule.
+      const jsonCall = (tls: { key?: Buffer; cert?: Buffer }) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              host: '127.0.0.1',
+              port: gh.app.connectPort,
+              path: '/gatehouse.auth.v1.AuthService/GetJwks',
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              ca: certs.read('ca.crt'),
+              ...tls,
+            },
+            (res) => {
+              let body = '';
+              res.on('data', (d) => {
+                body += String(d);
+              });
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+          );
+          req.on('error', reject);
+          req.end('{}');
+        });
+      const overHttps = await jsonCall({
+        key: certs.read('client.key'),
+        cert: certs.read('client.crt'),
+      });
+      assert.equal(overHttps.status, 200);
+      assert.match(overHttps.body, /jwksJson/);
+      await assert.rejects(jsonCall({}), 'no client certificate, no answer');
     } finally {
       await gh.stop();
     }

@@ -26,7 +26,7 @@ export interface ConnectServer {
 /**
  * The Connect, gRPC-Web and JSON listener on CONNECT_HOST:CONNECT_PORT: the API services with
  * the gRPC server's handlers, policy chains and error mapping. HTTP/1.1 in plain text; with
- * TLS_CERT_FILE/TLS_KEY_FILE, HTTPS with HTTP/2 and HTTP/1.1.
+ * TLS_CERT_FILE/TLS_KEY_FILE, HTTPS with HTTP/2 and HTTP/1.1 (and mTLS with TLS_CLIENT_CA_FILE).
  */
 export async function startConnectServer(
   config: ConnectConfig,
@@ -60,6 +60,14 @@ export async function startConnectServer(
           allowHTTP1: true,
           cert: readFileSync(config.tls.certFile),
           key: readFileSync(config.tls.keyFile),
+          // TLS_CLIENT_CA_FILE: client certificates are required here as on the gRPC port.
+          ...(config.tls.clientCaFile === undefined
+            ? {}
+            : {
+                ca: readFileSync(config.tls.clientCaFile),
+                requestCert: true,
+                rejectUnauthorized: true,
+              }),
         },
         handler,
       )

@@ -50,8 +50,8 @@ export interface ConnectConfig {
   refreshCookie: boolean;
   /** The request size limit, as GRPC_MAX_MESSAGE_BYTES. */
   maxMessageBytes: number;
-  /** TLS_CERT_FILE/TLS_KEY_FILE, shared with gRPC (HTTPS and HTTP/2 when set). */
-  tls: { certFile: string; keyFile: string } | undefined;
+  /** TLS_CERT_FILE/TLS_KEY_FILE (and TLS_CLIENT_CA_FILE), as gRPC's: HTTPS and HTTP/2. */
+  tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
 }
 
 export interface HttpConfig {
@@ -113,7 +113,7 @@ export function toConnectConfig(e: ServingEnv): ConnectConfig | undefined {
     maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
     tls:
       e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
-        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE }
+        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE }
         : undefined,
   };
 }
