@@ -24,7 +24,7 @@ COPY migrations/ migrations/
 # Application files stay root-owned (read-only for the app); only DATA_DIR is writable.
 RUN mkdir -p .data && chown node:node .data
 USER node
-EXPOSE 50051 8080
+EXPOSE 50051 8080 8081
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "--max-old-space-size=192", "--max-semi-space-size=8", "src/main.ts"]
