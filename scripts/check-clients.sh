@@ -62,7 +62,10 @@ work=$(mktemp -d)
 pid=
 database=
 cleanup() {
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
   if [[ -n $database ]]; then
     node "$work/db.mjs" drop "$database" </dev/null || true
   fi
