@@ -78,6 +78,21 @@ function errorDetails(error: ServiceError): Details {
   return details;
 }
 
+/** Retries a call while Gatehouse says to wait (rate limited, conflict), at most 3 times. */
+async function withRetryInfo<T>(attempt: () => Promise<T>, tries = 3): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const e = error as ServiceError;
+      const delay = errorDetails(e).retryDelayMs;
+      const waitable = e.code === status.RESOURCE_EXHAUSTED || e.code === status.ABORTED;
+      if (!waitable || delay === undefined || n >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 function fail(message: string): never {
   console.error(`FAIL: ${message}`);
   process.exit(1);
@@ -122,7 +137,8 @@ async function main(): Promise<void> {
   if (!loggedIn.tokens) fail('login: no tokens');
   console.log(`login: ok session_id=${loggedIn.tokens.sessionId}`);
 
-  const validated = await call(client.validateToken, { accessToken: loggedIn.tokens.accessToken });
+  const { accessToken } = loggedIn.tokens;
+  const validated = await withRetryInfo(() => call(client.validateToken, { accessToken }));
   console.log(`validate: active=${validated.active} user_id=${validated.userId}`);
   if (!validated.active || validated.userId !== registered.user.id) fail('validate: not active');
 
