@@ -29,5 +29,7 @@ if [[ -z $against ]]; then
 fi
 
 echo "buf breaking: proto/ against $(git log -1 --format='%h %s' "$against")"
-npx --no-install buf breaking --against ".git#ref=$against,subdir=proto"
+# Input proto/, not the whole workspace: the workspace also holds the vendored googleapis module
+# (third_party/googleapis), which is not Gatehouse's contract.
+npx --no-install buf breaking proto --against ".git#ref=$against,subdir=proto"
 echo "buf breaking: no breaking changes"

@@ -1,0 +1,3 @@
+module gatehouseclient
+
+go 1.19
