@@ -103,6 +103,13 @@ function originProblem(entry: string): string[] {
   return [];
 }
 
+/** TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE: one certificate for every API port. */
+function toTlsConfig(e: ServingEnv): GrpcConfig['tls'] {
+  return e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
+    ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE }
+    : undefined;
+}
+
 export function toConnectConfig(e: ServingEnv): ConnectConfig | undefined {
   if (!e.CONNECT_ENABLED) return undefined;
   return {
@@ -111,10 +118,7 @@ export function toConnectConfig(e: ServingEnv): ConnectConfig | undefined {
     corsOrigins: e.CONNECT_CORS_ORIGINS,
     refreshCookie: e.CONNECT_REFRESH_COOKIE,
     maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
-    tls:
-      e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
-        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE }
-        : undefined,
+    tls: toTlsConfig(e),
   };
 }
 
@@ -126,10 +130,7 @@ export function toGrpcConfig(e: ServingEnv): GrpcConfig {
     maxMetadataBytes: e.GRPC_MAX_METADATA_BYTES,
     maxConcurrentStreams: e.GRPC_MAX_CONCURRENT_STREAMS,
     minPingIntervalMs: e.GRPC_MIN_PING_INTERVAL_MS,
-    tls:
-      e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
-        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE }
-        : undefined,
+    tls: toTlsConfig(e),
   };
 }
 
