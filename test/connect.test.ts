@@ -219,6 +219,15 @@ describe('Connect, gRPC-Web and JSON: the same cases as gRPC', () => {
     assert.equal(broken.status, 400);
   });
 
+  it('refuses request headers over GRPC_MAX_METADATA_BYTES before any handler (431)', async () => {
+    const res = await fetch(`${baseUrl}/${AUTH}/GetJwks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-padding': 'x'.repeat(20_000) },
+      body: '{}',
+    });
+    assert.equal(res.status, 431);
+  });
+
   it('takes no request in the URL: GET of a method is refused', async () => {
     const message = encodeURIComponent(JSON.stringify({ identifier: 'a', password: 'b' }));
     const res = await fetch(`${baseUrl}/${AUTH}/Login?connect=v1&encoding=json&message=${message}`);

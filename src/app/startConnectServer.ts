@@ -58,6 +58,7 @@ export async function startConnectServer(
     ? createSecureServer(
         {
           allowHTTP1: true,
+          settings: { maxHeaderListSize: config.maxHeaderBytes },
           cert: readFileSync(config.tls.certFile),
           key: readFileSync(config.tls.keyFile),
           // TLS_CLIENT_CA_FILE: client certificates are required here as on the gRPC port.
@@ -71,7 +72,7 @@ export async function startConnectServer(
         },
         handler,
       )
-    : createHttpServer({ maxHeaderSize: 16 * 1024 }, handler);
+    : createHttpServer({ maxHeaderSize: config.maxHeaderBytes }, handler);
   if ('headersTimeout' in server) {
     // Slow clients may not hold a connection open by trickling headers or a request body.
     server.headersTimeout = 10_000;

@@ -50,6 +50,8 @@ export interface ConnectConfig {
   refreshCookie: boolean;
   /** The request size limit, as GRPC_MAX_MESSAGE_BYTES. */
   maxMessageBytes: number;
+  /** The request headers' size limit, as GRPC_MAX_METADATA_BYTES (larger: HTTP 431). */
+  maxHeaderBytes: number;
   /** TLS_CERT_FILE/TLS_KEY_FILE (and TLS_CLIENT_CA_FILE), as gRPC's: HTTPS and HTTP/2. */
   tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
 }
@@ -118,6 +120,7 @@ export function toConnectConfig(e: ServingEnv): ConnectConfig | undefined {
     corsOrigins: e.CONNECT_CORS_ORIGINS,
     refreshCookie: e.CONNECT_REFRESH_COOKIE,
     maxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
+    maxHeaderBytes: e.GRPC_MAX_METADATA_BYTES,
     tls: toTlsConfig(e),
   };
 }
