@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
 import { eventually } from './helpers/eventually.ts';
+import { HealthClient } from './helpers/healthClient.ts';
 import { attribute, OtlpCollector, type ReceivedSpan } from './helpers/otlpCollector.ts';
 import { type SpawnedGatehouse, spawnGatehouse } from './helpers/spawnGatehouse.ts';
 import { call } from './helpers/startGatehouse.ts';
@@ -11,6 +12,13 @@ import { createTestDatabase, redisUrl, type TestDatabase } from './helpers/testD
 import { PASSWORD, uniqueEmail } from './helpers/users.ts';
 
 const SERVER = 2; // OTLP SpanKind SPAN_KIND_SERVER
+
+/** A W3C traceparent of a fresh sampled trace, with its trace and parent span ids. */
+function newTraceparent(): { traceId: string; spanId: string; header: string } {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
+}
 
 const system = (span: ReceivedSpan) =>
   attribute(span.attributes, 'db.system.name') ?? attribute(span.attributes, 'db.system');
@@ -59,13 +67,23 @@ describe('tracing: OpenTelemetry spans exported over OTLP', () => {
   it("continues the caller's trace: the Login RPC with its PostgreSQL and Redis spans, nothing secret recorded", async () => {
     const email = uniqueEmail('traced');
     const registered = await call(client, 'register', { email, password: PASSWORD });
-    const traceId = randomBytes(16).toString('hex');
-    const callerSpanId = randomBytes(8).toString('hex');
+    // A health check first, traced by its caller too: probes are never recorded.
+    const probe = newTraceparent();
+    const health = new HealthClient(`127.0.0.1:${gh.grpcPort}`);
+    const probeMetadata = new Metadata();
+    probeMetadata.set('traceparent', probe.header);
+    try {
+      assert.equal(await health.check('', probeMetadata), 'SERVING');
+    } finally {
+      health.close();
+    }
+    const caller = newTraceparent();
+    const { traceId, spanId: callerSpanId } = caller;
     const login = await call(
       client,
       'login',
       { identifier: email, password: PASSWORD },
-      { metadata: { traceparent: `00-${traceId}-${callerSpanId}-01` } },
+      { metadata: { traceparent: caller.header } },
     );
 
     const isRpc = (s: ReceivedSpan) => s.name === 'grpc.gatehouse.auth.v1.AuthService/Login';
@@ -81,6 +99,10 @@ describe('tracing: OpenTelemetry spans exported over OTLP', () => {
         what: 'the Login trace with PostgreSQL and Redis spans',
       },
     );
+
+    // Spans are exported in the order they end: had the earlier health check been recorded,
+    // it would have arrived by now.
+    assert.deepEqual(collector.trace(probe.traceId), [], 'health checks are not traced');
 
     const rpc = spans.find(isRpc) as ReceivedSpan;
     assert.equal(rpc.kind, SERVER);
