@@ -159,5 +159,7 @@ describe('tracing: OpenTelemetry spans exported over OTLP', () => {
       { timeoutMs: 30_000, what: "the Login's access line with its trace id" },
     );
     assert.ok(ids.has(String(line?.span_id)), 'its span_id is a span of the trace');
+    const listening = gh.logs.find((l) => l.msg === 'gatehouse is listening');
+    assert.equal(listening?.trace_id, undefined, 'lines outside a call carry no trace id');
   });
 });

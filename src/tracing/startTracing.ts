@@ -22,8 +22,10 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   if (!isTracingEnabled(env)) return undefined;
   const { INSTRUMENTED_MODULES, createInstrumentations } = await import('./instrumentations.ts');
   await registerImportHook(INSTRUMENTED_MODULES);
+  // Enabled (hooks in place) before the SDK is imported: its OTLP gRPC exporter loads grpc-js.
+  const instrumentations = createInstrumentations();
   const { startTracingSdk } = await import('./startTracingSdk.ts');
-  return startTracingSdk(env, createInstrumentations());
+  return startTracingSdk(env, instrumentations);
 }
 
 /**
