@@ -163,3 +163,46 @@ describe('tracing: OpenTelemetry spans exported over OTLP', () => {
     assert.equal(listening?.trace_id, undefined, 'lines outside a call carry no trace id');
   });
 });
+
+describe('tracing: buffered spans at shutdown', () => {
+  it('exports what is still buffered when SIGTERM stops the server', async () => {
+    const collector = await OtlpCollector.start();
+    const db = await createTestDatabase();
+    try {
+      const gh = await spawnGatehouse({
+        DATABASE_URL: db.url,
+        REDIS_URL: redisUrl,
+        REDIS_KEY_PREFIX: `ghtest:tracing:${randomBytes(4).toString('hex')}:`,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: collector.tracesUrl,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        // Nothing is exported on a schedule during the test: only shutdown can send the span.
+        OTEL_BSP_SCHEDULE_DELAY: '3600000',
+      });
+      const client = new AuthServiceClient(
+        `127.0.0.1:${gh.grpcPort}`,
+        credentials.createInsecure(),
+      );
+      const caller = newTraceparent();
+      try {
+        await call(
+          client,
+          'register',
+          { email: uniqueEmail('shutdown'), password: PASSWORD },
+          { metadata: { traceparent: caller.header } },
+        );
+      } finally {
+        client.close();
+      }
+      gh.process.kill('SIGTERM');
+      assert.equal(await gh.exited, 0);
+      const names = collector.trace(caller.traceId).map((s) => s.name);
+      assert.ok(
+        names.includes('grpc.gatehouse.auth.v1.AuthService/Register'),
+        `the Register span was exported before exit (got ${JSON.stringify(names)})`,
+      );
+    } finally {
+      await db.drop();
+      await collector.stop();
+    }
+  });
+});
