@@ -73,7 +73,8 @@ import { maskUrlPassword } from './startup/maskUrlPassword.ts';
 
 /**
  * Every environment variable Gatehouse reads, with its default: one part per area, each in
- * src/config/ (cleanup and mail beside their code). Nothing else reads process.env.
+ * src/config/ (cleanup and mail beside their code). Nothing else reads process.env, except
+ * tracing: the OTEL_* variables are the OpenTelemetry SDK's own (src/tracing/).
  */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

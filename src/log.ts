@@ -41,12 +41,15 @@ export function createLogger(
   format: LogFormat = 'json',
   /** Where lines go; stdout by default (tests pass a stream to read them). */
   destination?: NodeJS.WritableStream,
+  /** Fields added to every line, e.g. the active trace's ids (only passed when tracing is on). */
+  mixin?: () => object,
 ): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'gatehouse' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    ...(mixin === undefined ? {} : { mixin }),
   };
   if (format === 'pretty') {
     return pino(

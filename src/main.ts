@@ -1,7 +1,14 @@
-import { type App, createApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
-import { StartupError } from './startup/StartupError.ts';
+import type { App } from './app.ts';
+import { startTracing } from './tracing/startTracing.ts';
+
+// Tracing first, the application after it: the instrumentations patch grpc-js, pg and ioredis as
+// they load, so nothing may import them before this (hence the dynamic imports). Without an
+// OTLP endpoint configured this loads nothing.
+const tracing = await startTracing(process.env);
+const { createApp } = await import('./app.ts');
+const { ConfigError, loadConfig } = await import('./config.ts');
+const { createLogger } = await import('./log.ts');
+const { StartupError } = await import('./startup/StartupError.ts');
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -15,7 +22,8 @@ try {
   }
   throw error;
 }
-const log = createLogger(config.logLevel, config.logFormat);
+const log = createLogger(config.logLevel, config.logFormat, undefined, tracing?.logFields);
+tracing?.reportTo(log);
 
 /** host:port as bound, and the address a client on this machine connects to. */
 function addresses(host: string, port: number): { bound: string; local: string } {
@@ -32,8 +40,9 @@ let app: App | undefined;
 let signals = 0;
 const shutDown = (running: App) => {
   running.close().then(
-    () => {
+    async () => {
       log.info('shutdown complete');
+      await tracing?.shutdown();
       process.exit(0);
     },
     (err: unknown) => {

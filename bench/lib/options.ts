@@ -14,6 +14,7 @@ export const SCENARIO_NAMES = [
   'verify',
   'scale',
   'two-instances',
+  'tracing',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /** Every scenario in the order they run. */
@@ -21,9 +22,9 @@ export const ALL_SCENARIO_NAMES: readonly ScenarioName[] = SCENARIO_NAMES;
 
 /**
  * Scenarios that run only when --scenarios names them: scale takes many minutes, two-instances
- * starts extra servers.
+ * and tracing start extra servers.
  */
-const OPT_IN_SCENARIOS: readonly ScenarioName[] = ['scale', 'two-instances'];
+const OPT_IN_SCENARIOS: readonly ScenarioName[] = ['scale', 'two-instances', 'tracing'];
 
 export interface Options {
   smoke: boolean;

@@ -7,6 +7,7 @@ import { login, register } from './passwords.ts';
 import { refresh } from './refresh.ts';
 import type { Scenario } from './Scenario.ts';
 import { scale } from './scale.ts';
+import { tracing } from './tracing.ts';
 import { twoInstances } from './twoInstances.ts';
 import { validateApiKey, validateDistinct, validateRepeated } from './validateToken.ts';
 import { verify } from './verify.ts';
@@ -26,4 +27,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   verify,
   scale,
   'two-instances': twoInstances,
+  tracing,
 };

@@ -1,9 +1,10 @@
-import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath } from 'grpc-health-check';
 
 type CheckFn = (
   req: { service: string },
+  metadata: Metadata,
   cb: (err: ServiceError | null, res: { status: string }) => void,
 ) => void;
 
@@ -20,9 +21,11 @@ export class HealthClient {
     };
     this.#client = new pkg.grpc.health.v1.Health(target, credentials.createInsecure());
   }
-  check(service: string): Promise<string> {
+  check(service: string, metadata: Metadata = new Metadata()): Promise<string> {
     return new Promise((resolve, reject) =>
-      this.#client.Check({ service }, (err, res) => (err ? reject(err) : resolve(res.status))),
+      this.#client.Check({ service }, metadata, (err, res) =>
+        err ? reject(err) : resolve(res.status),
+      ),
     );
   }
   close(): void {
