@@ -162,6 +162,67 @@ describe('tracing: OpenTelemetry spans exported over OTLP', () => {
     const listening = gh.logs.find((l) => l.msg === 'gatehouse is listening');
     assert.equal(listening?.trace_id, undefined, 'lines outside a call carry no trace id');
   });
+
+  it('traces a JSON Login on the Connect port the same way: its span, PostgreSQL and Redis below it', async () => {
+    const email = uniqueEmail('traced-json');
+    const post = (method: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`http://127.0.0.1:${gh.connectPort}/gatehouse.auth.v1.AuthService/${method}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    assert.equal((await post('Register', { email, password: PASSWORD })).status, 200);
+    const caller = newTraceparent();
+    const login = await post(
+      'Login',
+      { identifier: email, password: PASSWORD },
+      { traceparent: caller.header },
+    );
+    assert.equal(login.status, 200);
+    const answer = (await login.json()) as {
+      tokens: { accessToken: string; refreshToken: string };
+    };
+
+    const isRpc = (s: ReceivedSpan) => s.name === 'connect_rpc.gatehouse.auth.v1.AuthService/Login';
+    const spans = await eventually(
+      async () => collector.trace(caller.traceId),
+      (found) =>
+        found.some(isRpc) &&
+        found.some((s) => system(s) === 'postgresql') &&
+        found.some((s) => system(s) === 'redis'),
+      { timeoutMs: 60_000, intervalMs: 50, what: 'the JSON Login trace' },
+    );
+    const rpc = spans.find(isRpc) as ReceivedSpan;
+    assert.equal(rpc.kind, SERVER);
+    assert.equal(rpc.parentSpanId, caller.spanId);
+    assert.equal(attribute(rpc.attributes, 'rpc.system'), 'connect_rpc');
+    assert.equal(attribute(rpc.attributes, 'rpc.method'), 'Login');
+    assert.equal(attribute(rpc.attributes, 'rpc.grpc.status_code'), '0');
+    const ids = new Set(spans.map((s) => s.spanId));
+    for (const span of spans) {
+      if (span !== rpc) assert.ok(ids.has(span.parentSpanId ?? ''), `${span.name} has a parent`);
+    }
+    for (const span of collector.spans) {
+      const text = recorded(span).toLowerCase();
+      for (const value of [
+        email,
+        PASSWORD,
+        answer.tokens.accessToken,
+        answer.tokens.refreshToken,
+      ]) {
+        assert.ok(!text.includes(value.toLowerCase()), `${span.name} records a secret`);
+      }
+    }
+    const line = await eventually(
+      async () =>
+        gh.logs.find(
+          (l) => l.msg === 'call' && l.protocol === 'connect' && l.trace_id === caller.traceId,
+        ),
+      (found) => found !== undefined,
+      { timeoutMs: 30_000, what: "the JSON Login's access line with its trace id" },
+    );
+    assert.equal(line?.span_id, rpc.spanId);
+  });
 });
 
 describe('tracing: buffered spans at shutdown', () => {

@@ -7,6 +7,7 @@ import {
   type ServiceImpl,
 } from '@connectrpc/connect';
 import { type ServiceError, status } from '@grpc/grpc-js';
+import { context } from '@opentelemetry/api';
 import { AppError } from '../errors/AppError.ts';
 import { toServiceError } from '../grpc/toServiceError.ts';
 import {
@@ -18,6 +19,7 @@ import {
   type WireProtocol,
 } from '../transport/beginCall.ts';
 import { peerKey } from './peerKey.ts';
+import { type TracedCall, traceCall } from './traceCall.ts';
 
 export interface ConnectBindDeps extends BindDeps {
   /** toServiceError's status as a ConnectError (createConnectErrors). */
@@ -56,21 +58,23 @@ export function bindConnectService(
         streamCall(path, toHandler(request), ctx, deps, run, toWire);
     } else {
       const run = method.run;
-      impl[desc.localName] = async (request: Message, ctx: HandlerContext) => {
+      impl[desc.localName] = (request: Message, ctx: HandlerContext) => {
         const call = openCall(path, toHandler(request), ctx, deps);
-        let code: status = status.OK;
-        try {
-          const response = await run(call.begun.incoming);
-          if (call.signal.aborted) throw call.signal.reason;
-          return toWire(response);
-        } catch (error) {
-          const serviceError = toServiceError(error, call.begun.log());
-          code = serviceError.code;
-          throw deps.toConnectError(serviceError);
-        } finally {
-          call.close();
-          call.begun.finish(code);
-        }
+        // The whole call in its span's context: child spans and the access line's trace id.
+        return context.with(call.trace.context, async () => {
+          let code: status = status.OK;
+          try {
+            const response = await run(call.begun.incoming);
+            if (call.signal.aborted) throw call.signal.reason;
+            return toWire(response);
+          } catch (error) {
+            const serviceError = toServiceError(error, call.begun.log());
+            code = serviceError.code;
+            throw deps.toConnectError(serviceError);
+          } finally {
+            call.close(code);
+          }
+        });
       };
     }
   }
@@ -79,9 +83,11 @@ export function bindConnectService(
 
 interface ConnectCall {
   begun: BegunCall;
+  trace: TracedCall;
   signal: AbortSignal;
   abort(reason: unknown): void;
-  close(): void;
+  /** Logs, measures and ends the span of the call. */
+  close(code: status): void;
 }
 
 /**
@@ -108,11 +114,13 @@ function openCall(
   if (ctx.signal.aborted) onAbort();
   else ctx.signal.addEventListener('abort', onAbort, { once: true });
   const header = (name: string) => ctx.requestHeader.get(name) ?? undefined;
+  const protocol = ctx.protocolName as WireProtocol;
+  const traced = traceCall(path, protocol, ctx.requestHeader);
   const begun = beginCall(
     path,
     request,
     {
-      protocol: ctx.protocolName as WireProtocol,
+      protocol,
       requestId: header('x-request-id'),
       peer: ctx.values.get(peerKey),
       forwardedFor: header('x-forwarded-for'),
@@ -125,9 +133,14 @@ function openCall(
   ctx.responseHeader.set('x-request-id', begun.requestId);
   return {
     begun,
+    trace: traced,
     signal: abort.signal,
     abort: (reason) => abort.abort(reason),
-    close: () => ctx.signal.removeEventListener('abort', onAbort),
+    close(code) {
+      ctx.signal.removeEventListener('abort', onAbort);
+      begun.finish(code);
+      traced.end(code);
+    },
   };
 }
 
@@ -170,16 +183,18 @@ async function* streamCall(
     },
   };
   let outcome: { ok: true } | { ok: false; error: unknown } | undefined;
-  void run(call.begun.incoming, stream).then(
-    () => {
-      outcome = { ok: true };
-      nudge();
-    },
-    (error: unknown) => {
-      outcome = { ok: false, error };
-      nudge();
-    },
-  );
+  void context
+    .with(call.trace.context, () => run(call.begun.incoming, stream))
+    .then(
+      () => {
+        outcome = { ok: true };
+        nudge();
+      },
+      (error: unknown) => {
+        outcome = { ok: false, error };
+        nudge();
+      },
+    );
 
   let code: status = status.OK;
   try {
@@ -215,7 +230,6 @@ async function* streamCall(
     for (const p of pending.splice(0)) p.dropped(signal.reason);
     signal.removeEventListener('abort', nudge);
     deps.shutdown?.removeEventListener('abort', onShutdown);
-    call.close();
-    call.begun.finish(code);
+    call.close(code);
   }
 }

@@ -23,6 +23,8 @@ export interface SpawnedGatehouse {
   process: ChildProcess;
   grpcPort: number;
   httpPort: number;
+  /** The Connect listener's port (NaN with CONNECT_ENABLED=false). */
+  connectPort: number;
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
   /** Every other stdout line so far (the banner). */
@@ -88,31 +90,37 @@ export async function spawnGatehouse(
   child.stderr?.on('data', (d) => {
     stderr += String(d);
   });
-  const listening = new Promise<{ grpcPort: number; httpPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gatehouse did not start in ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (!line.startsWith('{')) {
-        stdout.push(line);
-        return;
-      }
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      logs.push(entry);
-      if (entry.msg === 'gatehouse is listening') {
-        clearTimeout(timer);
-        resolve({ grpcPort: Number(entry.grpcPort), httpPort: Number(entry.httpPort) });
-      }
-    });
-    exited.then((code) =>
-      reject(
-        new Error(
-          `gatehouse exited with ${code} before listening: ${stderr}${JSON.stringify(logs.slice(-3))}`,
+  const listening = new Promise<{ grpcPort: number; httpPort: number; connectPort: number }>(
+    (resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`gatehouse did not start in ${timeoutMs} ms: ${stderr}`));
+      }, timeoutMs);
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        if (!line.startsWith('{')) {
+          stdout.push(line);
+          return;
+        }
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'gatehouse is listening') {
+          clearTimeout(timer);
+          resolve({
+            grpcPort: Number(entry.grpcPort),
+            httpPort: Number(entry.httpPort),
+            connectPort: Number(entry.connectPort),
+          });
+        }
+      });
+      exited.then((code) =>
+        reject(
+          new Error(
+            `gatehouse exited with ${code} before listening: ${stderr}${JSON.stringify(logs.slice(-3))}`,
+          ),
         ),
-      ),
-    );
-  });
+      );
+    },
+  );
   const ports = await listening;
   return { process: child, ...ports, logs, stdout, exited };
 }
