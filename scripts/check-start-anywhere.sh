@@ -72,7 +72,7 @@ fi
 printf 'ready: /readyz answered 200 on port %s (embedded PostgreSQL data in %s)\n' "$http_port" "$relocated"
 # The README's plain JSON call, on the Connect port.
 if ! curl -fsS -H 'content-type: application/json' -d '{}' \
-  "http://127.0.0.1:$connect_port/gatehouse.auth.v1.AuthService/GetJwks" | grep -q '"keys"'; then
+  "http://127.0.0.1:$connect_port/gatehouse.auth.v1.AuthService/GetJwks" | grep -q '"jwksJson"'; then
   cat "$log" >&2
   fail "the JSON call to GetJwks on CONNECT_PORT $connect_port did not answer the key set"
 fi
