@@ -148,6 +148,20 @@ describe('Connect, gRPC-Web and JSON: the same cases as gRPC', () => {
         const got = ok(await c.call(ADMIN, 'GetUser', { userId }, { token: adminToken }));
         assert.equal(((got.user as JsonObject).user as JsonObject).email, email);
 
+        // A FieldMask in proto JSON is one string of camelCase paths.
+        const updated = ok(
+          await c.call(
+            ADMIN,
+            'UpdateUser',
+            { user: { id: userId, displayName: `Ada ${protocol}` }, updateMask: 'displayName' },
+            { token: adminToken },
+          ),
+        );
+        assert.equal(
+          ((updated.user as JsonObject).user as JsonObject).displayName,
+          `Ada ${protocol}`,
+        );
+
         // A state change is audited with the call's request id and source, as over gRPC.
         const target = ok(
           await c.call(AUTH, 'Register', { email: uniqueEmail(protocol), password: PASSWORD }),
