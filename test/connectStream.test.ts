@@ -50,6 +50,9 @@ function watch(transport: Transport, key: string | undefined): Watch {
   return { messages, ended, cancel: () => abort.abort() };
 }
 
+/** gatehouse_revocation_subscribers of `gh`'s /metrics. */
+let subscribers: () => Promise<number>;
+
 const reasonOf = (error: ConnectError | undefined) =>
   (error?.findDetails(ERROR_INFO)[0] as { reason?: string } | undefined)?.reason;
 
@@ -60,6 +63,11 @@ describe('WatchRevocations over Connect and gRPC-Web', () => {
   before(async () => {
     gh = await startGatehouse({ REVOCATION_HEARTBEAT_SEC: '1', REFRESH_REUSE_GRACE_SEC: '0' });
     const baseUrl = `http://127.0.0.1:${gh.app.connectPort}`;
+    subscribers = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${gh.app.httpPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('gatehouse_revocation_subscribers '));
+      return Number(line?.split(' ')[1] ?? Number.NaN);
+    };
     transports = [
       ['connect', createConnectTransport({ baseUrl, httpVersion: '1.1' })],
       ['grpc-web', createGrpcWebTransport({ baseUrl, httpVersion: '1.1' })],
@@ -129,9 +137,12 @@ describe('WatchRevocations over Connect and gRPC-Web', () => {
         .map((m) => m.event as JsonObject | undefined)
         .find((e) => e?.sessionId === user.tokens.sessionId);
       assert.equal(event?.reason, 'REVOCATION_REASON_LOGOUT');
+      assert.equal(await subscribers(), 1, 'the open stream is a subscriber');
       w.cancel();
       const ended = await w.ended;
       assert.equal(ended?.code, 1, 'cancelled by the client');
+      // The server's handler ends with it: no subscriber is left behind.
+      await eventually(subscribers, (n) => n === 0, { what: 'no revocation subscriber left' });
     });
   }
 

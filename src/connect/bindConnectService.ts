@@ -197,12 +197,15 @@ async function* streamCall(
     );
 
   let code: status = status.OK;
+  // The message the router holds: taken once it asks for the next one, dropped if it never does.
+  let current: Pending | undefined;
   try {
     for (;;) {
-      const next = pending.shift();
-      if (next !== undefined) {
-        yield toWire(next.message);
-        next.taken();
+      current = pending.shift();
+      if (current !== undefined) {
+        yield toWire(current.message);
+        current.taken();
+        current = undefined;
         continue;
       }
       if (outcome !== undefined) break;
@@ -227,6 +230,7 @@ async function* streamCall(
   } finally {
     // The router stops pulling when the client goes: the handler must stop too.
     if (!signal.aborted) call.abort(new AppError('DEADLINE_EXCEEDED', 'call cancelled'));
+    current?.dropped(signal.reason);
     for (const p of pending.splice(0)) p.dropped(signal.reason);
     signal.removeEventListener('abort', nudge);
     deps.shutdown?.removeEventListener('abort', onShutdown);
