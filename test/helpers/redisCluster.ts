@@ -204,17 +204,30 @@ export class RedisCluster {
     );
   }
 
-  /** The port of the master serving `key`, and of its replica. */
-  async ownerOf(key: string): Promise<{ master: number; replica: number }> {
+  /**
+   * The port of the master serving `key`, and of its replica. Waits for the node's view to
+   * show both: after a failover the demoted master is announced as the new master's replica a
+   * little after the cluster is healthy again.
+   */
+  async ownerOf(key: string, timeoutMs = 30_000): Promise<{ master: number; replica: number }> {
     const port = this.running[0]?.port ?? 0;
     const slot = Number(await redisCli(port, 'cluster', 'keyslot', key));
-    const view = await this.view(port);
-    const master = view.find(
-      (v) => v.role === 'master' && v.slots.some(([a, b]) => slot >= a && slot <= b),
+    const found = await eventually(
+      async () => {
+        const view = await this.view(port);
+        const master = view.find(
+          (v) => v.role === 'master' && v.slots.some(([a, b]) => slot >= a && slot <= b),
+        );
+        const replica = view.find(
+          (v) => v.role === 'replica' && !v.failed && v.masterId === master?.id,
+        );
+        return master && replica ? { master: master.port, replica: replica.port } : undefined;
+      },
+      (owner) => owner !== undefined,
+      { timeoutMs, intervalMs: 100, what: `a master with a replica for slot ${slot}` },
     );
-    const replica = view.find((v) => v.role === 'replica' && v.masterId === master?.id);
-    if (!master || !replica) throw new Error(`no master with a replica for slot ${slot}`);
-    return { master: master.port, replica: replica.port };
+    if (found === undefined) throw new Error(`no master with a replica for slot ${slot}`);
+    return found;
   }
 
   /** The node on `port`. */
