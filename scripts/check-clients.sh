@@ -11,6 +11,8 @@
 #   DATABASE_URL=... REDIS_URL=... bash scripts/check-clients.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/stop-cleanly.sh
+source scripts/lib/stop-cleanly.sh
 
 readonly DEADLINE_SEC=${CLIENTS_DEADLINE_SEC:-60}
 : "${DATABASE_URL:=postgres://postgres@127.0.0.1:5432/postgres}"
@@ -153,12 +155,9 @@ run_client python /usr/bin/python3 clients/python/client.py "$target"
 run_client go bash clients/go/run-debian.sh -service-config clients/service-config.json "$target"
 
 # --- Stop the server; it must drain and exit cleanly.
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=
-if ((rc != 0)) || ! grep -q '"msg":"shutdown complete"' "$log"; then
-  cat "$log" >&2
-  fail "the server did not exit cleanly after SIGTERM (exit $rc)"
+if ! stop_cleanly "$pid" "$log"; then
+  pid=
+  fail "the server did not exit cleanly after SIGTERM (exit $stop_rc)"
 fi
+pid=
 note "all clients ok; server stopped cleanly"

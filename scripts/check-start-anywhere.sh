@@ -7,6 +7,8 @@
 # scripts/check-start-anywhere.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/stop-cleanly.sh
+source scripts/lib/stop-cleanly.sh
 
 readonly DEADLINE_SEC=${START_DEADLINE_SEC:-180}
 fail() {
@@ -78,12 +80,9 @@ if ! curl -fsS -H 'content-type: application/json' -d '{}' \
 fi
 printf 'JSON over the Connect port answered GetJwks on port %s\n' "$connect_port"
 
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=
-if ((rc != 0)) || ! grep -q '"msg":"shutdown complete"' "$log"; then
-  cat "$log" >&2
-  fail "SIGTERM did not end in a clean exit (exit $rc)"
+if ! stop_cleanly "$pid" "$log"; then
+  pid=
+  fail "SIGTERM did not end in a clean exit (exit $stop_rc)"
 fi
+pid=
 printf 'clean exit after SIGTERM\n'

@@ -94,6 +94,24 @@ export function invalidReason(m: Measurement): string | null {
   return null;
 }
 
+/** The first reason any of several rounds' measurements cannot be trusted, or undefined. */
+export function firstInvalid(rounds: Record<string, Measurement[]>): string | undefined {
+  for (const m of Object.values(rounds).flat()) {
+    const reason = invalidReason(m);
+    if (reason !== null) return reason;
+  }
+  return undefined;
+}
+
+/** Server CPU per operation of a measurement, NaN when /proc could not be read. */
+export const serverCpu = (m: Measurement): number => m.cpuMsPerOp.server ?? Number.NaN;
+
+/** The round with the median server CPU per operation (rounds run in alternating order). */
+export function medianRound(rounds: Measurement[]): Measurement {
+  const sorted = rounds.slice().sort((x, y) => serverCpu(x) - serverCpu(y));
+  return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
+}
+
 export function verdictOf(target: Target, ratio: number): 'PASS' | 'MISS' | 'n/a' {
   if (target.compare === 'throughput' && target.atLeast === null) return 'n/a';
   return target.compare === 'throughput'

@@ -5,11 +5,13 @@ import { startGatehouse, stopChild } from '../lib/processes.ts';
 import type { WorkloadSpec } from '../lib/protocol.ts';
 import { BENCH_PASSWORD } from '../lib/seed.ts';
 import {
+  firstInvalid,
   headline,
-  invalidReason,
+  medianRound,
   type Scenario,
   type ScenarioContext,
   type ScenarioResult,
+  serverCpu,
   type Target,
 } from './Scenario.ts';
 
@@ -113,11 +115,8 @@ export const tracing: Scenario = {
       await sink.stop();
     }
 
-    const cpu = (m: Measurement) => m.cpuMsPerOp.server ?? Number.NaN;
-    const medianOf = (setup: Setup) => {
-      const sorted = runs[setup].slice().sort((x, y) => cpu(x) - cpu(y));
-      return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
-    };
+    const cpu = serverCpu;
+    const medianOf = (setup: Setup) => medianRound(runs[setup]);
     const median = (xs: number[]) => {
       const s = xs.slice().sort((a, b) => a - b);
       return s[Math.floor((s.length - 1) / 2)] ?? Number.NaN;
@@ -152,10 +151,7 @@ export const tracing: Scenario = {
       measured,
       baseline,
     };
-    const invalid = Object.values(runs)
-      .flat()
-      .map(invalidReason)
-      .find((r) => r !== null);
+    const invalid = firstInvalid(runs);
     if (invalid) return { ...base, verdict: 'ERROR', ratio: null, note: invalid };
     const validate = summary('validate');
     const login = summary('login');

@@ -9,11 +9,13 @@ import { type Measurement, measure } from '../lib/measure.ts';
 import { startEmptyServer, startGatehouse, stopChild } from '../lib/processes.ts';
 import { readProcessCpuMs } from '../lib/procfs.ts';
 import {
+  firstInvalid,
   headline,
-  invalidReason,
+  medianRound,
   type Scenario,
   type ScenarioContext,
   type ScenarioResult,
+  serverCpu,
   type Target,
   verdictOf,
 } from './Scenario.ts';
@@ -199,11 +201,8 @@ export const twoInstances: Scenario = {
       await stopChild(second.child, 8000);
     }
 
-    const cpu = (m: Measurement) => m.cpuMsPerOp.server ?? Number.NaN;
-    const medianOf = (setup: Setup) => {
-      const sorted = runs[setup].slice().sort((x, y) => cpu(x) - cpu(y));
-      return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
-    };
+    const cpu = serverCpu;
+    const medianOf = (setup: Setup) => medianRound(runs[setup]);
     const baseline = medianOf('one');
     const measured = medianOf('two');
     const list = (setup: Setup) => runs[setup].map((m) => cpu(m).toFixed(3)).join(', ');
@@ -218,10 +217,7 @@ export const twoInstances: Scenario = {
       measured,
       baseline,
     };
-    const invalid = Object.values(runs)
-      .flat()
-      .map(invalidReason)
-      .find((r) => r !== null);
+    const invalid = firstInvalid(runs);
     const one = cpu(baseline);
     const two = cpu(measured);
     if (invalid || !Number.isFinite(one) || !Number.isFinite(two) || one === 0) {
