@@ -121,6 +121,8 @@ export interface ImportedApiKey extends NewApiKey {
   revoked: boolean;
 }
 
+const idStoredRow = z.object({ id: z.string(), stored: z.boolean() });
+
 /**
  * Inserts an imported key and its secret, unless a key has that secret already: then nothing
  * is written and the answer is null. A concurrent import of the same secret is settled by the
@@ -131,7 +133,7 @@ export async function insertImportedApiKey(db: Db, key: ImportedApiKey): Promise
   const userId = key.owner.kind === 'user' ? key.owner.id : null;
   const serviceAccountId = key.owner.kind === 'service_account' ? key.owner.id : null;
   const hash = sql.binary(key.secretHash);
-  const row = await db.maybeOne(sql.type(z.object({ id: z.string(), stored: z.boolean() }))`
+  const row = await db.maybeOne(sql.type(idStoredRow)`
     WITH k AS (
       INSERT INTO api_keys (owner_user_id, owner_service_account_id, display_name, roles,
                             created_at, expires_at, revoked_at)
@@ -154,9 +156,11 @@ export async function insertImportedApiKey(db: Db, key: ImportedApiKey): Promise
   return null;
 }
 
+const takenRow = z.object({ taken: z.boolean() });
+
 /** Whether some key has a secret hashing to `secretHash` (any key, live or not). */
 export async function isApiKeySecretTaken(db: Db, secretHash: Buffer): Promise<boolean> {
-  return db.oneFirst(sql.type(z.object({ taken: z.boolean() }))`
+  return db.oneFirst(sql.type(takenRow)`
     SELECT EXISTS (SELECT 1 FROM api_key_secrets WHERE secret_hash = ${sql.binary(secretHash)})
       AS taken`);
 }
@@ -310,9 +314,11 @@ export async function touchApiKeyLastUsed(db: Db, id: string): Promise<void> {
     WHERE id = ${id} AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`);
 }
 
+const countRow = z.object({ count: z.number() });
+
 /** How many live keys (neither revoked nor expired) `owner` holds now. */
 export async function countLiveApiKeysOfOwner(db: Db, owner: ApiKeyOwner): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  return db.oneFirst(sql.type(countRow)`
     SELECT count(*)::int AS count FROM api_keys k
     WHERE ${ownerCondition(owner)} AND k.revoked_at IS NULL
       AND (k.expires_at IS NULL OR k.expires_at > now())`);

@@ -77,15 +77,15 @@ export async function findPermissionGrants(
   };
 }
 
+const namePermissionsRow = z.object({ name: z.string(), permissions: z.array(z.string()) });
+
 /**
  * Every global role's permissions, by role name (roles without any are left out): the catalog
  * a credential's global roles are looked up in when no organisation is involved. Global roles
  * are few (an operator defines them), so the whole table is read at once.
  */
 export async function findGlobalRoleGrants(db: Db): Promise<Map<string, string[]>> {
-  const rows = await db.any(sql.type(
-    z.object({ name: z.string(), permissions: z.array(z.string()) }),
-  )`
+  const rows = await db.any(sql.type(namePermissionsRow)`
     SELECT r.name, array_agg(rp.permission ORDER BY rp.permission) AS permissions
     FROM roles r JOIN role_permissions rp ON rp.role_id = r.id
     WHERE r.scope = 'global'

@@ -51,6 +51,8 @@ export async function lockInvitationByTokenHash(
   );
 }
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * Makes the user a member of the organisation, or keeps the membership it has, and adds the
  * roles of `roleIds` that still exist and are of organisation scope (a union with the roles it
@@ -62,14 +64,14 @@ export async function joinOrganization(
   userId: string,
   roleIds: readonly string[],
 ): Promise<string> {
-  const inserted = await db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+  const inserted = await db.maybeOneFirst(sql.type(idRow)`
     INSERT INTO memberships (organization_id, user_id)
     VALUES (${organizationId}, ${userId})
     ON CONFLICT (organization_id, user_id) WHERE user_id IS NOT NULL DO NOTHING
     RETURNING id`);
   const membershipId =
     inserted ??
-    (await db.oneFirst(sql.type(z.object({ id: z.string() }))`
+    (await db.oneFirst(sql.type(idRow)`
       SELECT id FROM memberships
       WHERE organization_id = ${organizationId} AND user_id = ${userId}
       FOR UPDATE`));

@@ -60,6 +60,8 @@ export interface NewInvitation {
   ttlSec: number;
 }
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * Revokes the invitation of this address to this organisation that is neither accepted nor
  * revoked (expired or not: the unique open key covers both); returns its id, or null.
@@ -69,7 +71,7 @@ export async function revokeOpenInvitationOf(
   organizationId: string,
   emailNormalized: string,
 ): Promise<string | null> {
-  return db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+  return db.maybeOneFirst(sql.type(idRow)`
     UPDATE invitations SET revoked_at = now()
     WHERE organization_id = ${organizationId} AND email_normalized = ${emailNormalized} AND ${OPEN}
     RETURNING id`);
@@ -113,6 +115,8 @@ export async function revokeInvitation(
   );
 }
 
+const invitationCursorCreatedAtRow = invitationRow.extend({ cursor_created_at: z.string() });
+
 /**
  * One page of an organisation's invitations in (created_at, id) order after `after`; a keyset
  * scan on invitations_org_created_at_id_idx.
@@ -125,7 +129,7 @@ export async function findInvitationsPage(
 ): Promise<{ invitation: Invitation; cursor: TimeIdCursor }[]> {
   const conditions = [sql.fragment`organization_id = ${organizationId}`];
   if (after !== null) conditions.push(afterCursor(after));
-  const rows = await db.any(sql.type(invitationRow.extend({ cursor_created_at: z.string() }))`
+  const rows = await db.any(sql.type(invitationCursorCreatedAtRow)`
     SELECT ${COLUMNS},
            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_created_at
     FROM invitations

@@ -50,6 +50,8 @@ async function writeMemberRoles(db: Db, membershipId: string, roleIds: readonly 
     SELECT ${membershipId}, unnest(${sql.array([...roleIds], 'uuid')})`);
 }
 
+const idRow = z.object({ id: z.string() });
+
 /** Adds a member with roles; the partial unique indexes decide ALREADY_MEMBER. */
 export async function insertMember(
   db: Db,
@@ -59,7 +61,7 @@ export async function insertMember(
 ): Promise<Member> {
   let id: string;
   try {
-    id = await db.oneFirst(sql.type(z.object({ id: z.string() }))`
+    id = await db.oneFirst(sql.type(idRow)`
       INSERT INTO memberships (organization_id, user_id, service_account_id)
       VALUES (${organizationId}, ${ref.kind === 'user' ? ref.id : null},
               ${ref.kind === 'service_account' ? ref.id : null})
@@ -108,7 +110,7 @@ export async function setMemberRoles(
 
 /** Ends a membership (its roles go with it); MEMBERSHIP_NOT_FOUND if there is none. */
 export async function deleteMember(db: Db, organizationId: string, ref: MemberRef) {
-  const deleted = await db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+  const deleted = await db.maybeOneFirst(sql.type(idRow)`
     DELETE FROM memberships m
     WHERE m.organization_id = ${organizationId} AND ${whereMember(ref)}
     RETURNING m.id`);
@@ -116,6 +118,8 @@ export async function deleteMember(db: Db, organizationId: string, ref: MemberRe
     throw new AppError('MEMBERSHIP_NOT_FOUND', 'not a member of this organisation');
   }
 }
+
+const memberCursorCreatedAtRow = memberRow.extend({ cursor_created_at: z.string() });
 
 /**
  * One page of an organisation's members in (created_at, id) order after `after`; a keyset
@@ -129,7 +133,7 @@ export async function findMembersPage(
 ): Promise<{ member: Member; cursor: TimeIdCursor }[]> {
   const conditions = [sql.fragment`organization_id = ${organizationId}`];
   if (after !== null) conditions.push(afterCursor(after));
-  const rows = await db.any(sql.type(memberRow.extend({ cursor_created_at: z.string() }))`
+  const rows = await db.any(sql.type(memberCursorCreatedAtRow)`
     SELECT p.*, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
              AS cursor_created_at
     FROM (${SELECT_MEMBER}) p
@@ -142,6 +146,8 @@ export async function findMembersPage(
   }));
 }
 
+const countRow = z.object({ count: z.number() });
+
 /**
  * How many memberships of the organisation other than `exceptMembershipId` hold `permission`
  * through their organisation roles: the managers left if that one lost it. Callers lock the
@@ -153,7 +159,7 @@ export async function countMembersWithPermission(
   permission: string,
   exceptMembershipId: string,
 ): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  return db.oneFirst(sql.type(countRow)`
     SELECT count(DISTINCT m.id)::int AS count
     FROM memberships m
     JOIN membership_roles mr ON mr.membership_id = m.id
@@ -172,7 +178,7 @@ export async function insertMemberUnlessPresent(
   ref: MemberRef,
   roleIds: readonly string[],
 ): Promise<Member | null> {
-  const id = await db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+  const id = await db.maybeOneFirst(sql.type(idRow)`
     INSERT INTO memberships (organization_id, user_id, service_account_id)
     VALUES (${organizationId}, ${ref.kind === 'user' ? ref.id : null},
             ${ref.kind === 'service_account' ? ref.id : null})

@@ -59,26 +59,32 @@ export async function insertMfaChallenge(
   return toChallenge(row);
 }
 
+const challengeLiveRow = challengeRow.extend({ live: z.boolean() });
+
 /** The challenge with this token hash, whatever its state, or null; FOR UPDATE when asked. */
 export async function findMfaChallengeByTokenHash(
   db: Db,
   tokenHash: Buffer,
   forUpdate = false,
 ): Promise<(MfaChallenge & { live: boolean }) | null> {
-  const row = await db.maybeOne(sql.type(challengeRow.extend({ live: z.boolean() }))`
+  const row = await db.maybeOne(sql.type(challengeLiveRow)`
     SELECT ${COLUMNS}, (consumed_at IS NULL AND expires_at > now()) AS live
     FROM mfa_challenges WHERE token_hash = ${sql.binary(tokenHash)}
     ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
   return row && { ...toChallenge(row), live: row.live };
 }
 
+const idRow = z.object({ id: z.string() });
+
 /** Uses the challenge up; false when it was already used (a concurrent call won). */
 export async function consumeMfaChallenge(db: Db, id: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     UPDATE mfa_challenges SET consumed_at = now()
     WHERE id = ${id} AND consumed_at IS NULL RETURNING id`);
   return row !== null;
 }
+
+const failureCountRow = z.object({ failure_count: z.number() });
 
 /**
  * Counts a wrong code against the challenge; at `maxFailures` it is used up (dead). Returns the
@@ -89,7 +95,7 @@ export async function recordMfaChallengeFailure(
   id: string,
   maxFailures: number,
 ): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ failure_count: z.number() }))`
+  return db.oneFirst(sql.type(failureCountRow)`
     UPDATE mfa_challenges
     SET failure_count = failure_count + 1,
         consumed_at = CASE WHEN failure_count + 1 >= ${maxFailures} THEN now() ELSE consumed_at END

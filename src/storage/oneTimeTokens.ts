@@ -13,6 +13,8 @@ import { sql } from './sql.ts';
  * null: RequestPasswordReset does the same database work whether or not the address exists.
  */
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * Revokes the user's unused tokens of `purpose`, or of every purpose when it is omitted (email
  * change, deletion); none for a null user. Returns how many.
@@ -22,7 +24,7 @@ export async function revokeOneTimeTokens(
   userId: string | null,
   purpose?: OneTimePurpose,
 ): Promise<number> {
-  const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
+  const ids = await db.anyFirst(sql.type(idRow)`
     UPDATE one_time_tokens SET revoked_at = now()
     WHERE user_id = ${userId}::uuid
       ${purpose === undefined ? sql.fragment`` : sql.fragment`AND purpose = ${purpose}`}
@@ -30,6 +32,8 @@ export async function revokeOneTimeTokens(
     RETURNING id`);
   return ids.length;
 }
+
+const expiresAtRow = z.object({ expires_at: z.date() });
 
 /** Stores a new token's hash for `user` (nothing for a null user); returns its expiry. */
 export async function insertOneTimeToken(
@@ -41,7 +45,7 @@ export async function insertOneTimeToken(
     ttlSec: number;
   },
 ): Promise<Date | null> {
-  const row = await db.maybeOne(sql.type(z.object({ expires_at: z.date() }))`
+  const row = await db.maybeOne(sql.type(expiresAtRow)`
     INSERT INTO one_time_tokens (user_id, purpose, token_hash, email_normalized, expires_at)
     SELECT v.user_id, ${token.purpose}, ${sql.binary(token.tokenHash)}, v.email_normalized,
            now() + make_interval(secs => ${token.ttlSec})

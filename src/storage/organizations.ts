@@ -89,6 +89,8 @@ export function afterCursor(after: TimeIdCursor) {
     ((${after.createdAt}::timestamp AT TIME ZONE 'UTC'), ${after.id}::uuid)`;
 }
 
+const organizationCursorCreatedAtRow = organizationRow.extend({ cursor_created_at: z.string() });
+
 /**
  * One page of organisations in (created_at, id) order after `after`, of one status (null:
  * every status except deleted); a keyset scan on organizations_created_at_id_idx.
@@ -103,7 +105,7 @@ export async function findOrganizationsPage(
     status === null ? sql.fragment`status <> 'deleted'` : sql.fragment`status = ${status}`,
   ];
   if (after !== null) conditions.push(afterCursor(after));
-  const rows = await db.any(sql.type(organizationRow.extend({ cursor_created_at: z.string() }))`
+  const rows = await db.any(sql.type(organizationCursorCreatedAtRow)`
     SELECT ${COLUMNS}, ${CURSOR_TIME}
     FROM organizations
     WHERE ${sql.join(conditions, sql.fragment` AND `)}

@@ -29,9 +29,11 @@ export interface NewOutboxMessage {
   ttlSec: number;
 }
 
+const idRow = z.object({ id: z.number() });
+
 /** Queues a message in the caller's transaction; returns its id (null when recipient is null). */
 export async function insertOutboxMessage(db: Db, m: NewOutboxMessage): Promise<number | null> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.number() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     INSERT INTO outbox_messages (kind, recipient, subject, text_body, html_body, message_id, expires_at)
     SELECT ${m.kind}, r.recipient, ${m.subject}, ${m.text}, ${m.html}, ${m.messageId},
            now() + make_interval(secs => ${m.ttlSec})
@@ -74,7 +76,7 @@ export async function markOutboxMessageSent(
   db: Db,
   claim: { id: number; owner: string; attempt: number },
 ): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.number() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     UPDATE outbox_messages
     SET status = 'sent', sent_at = now(), text_body = '', html_body = '', locked_until = NULL,
         last_error = NULL
@@ -83,6 +85,8 @@ export async function markOutboxMessageSent(
     RETURNING id`);
   return row !== null;
 }
+
+const statusRow = z.object({ status: z.enum(['pending', 'failed']) });
 
 /**
  * After a failed attempt: due again in `retryInMs`, or given up (`giveUp`: status 'failed',
@@ -99,7 +103,7 @@ export async function rescheduleOutboxMessage(
     giveUp: boolean;
   },
 ): Promise<'pending' | 'failed' | null> {
-  const row = await db.maybeOne(sql.type(z.object({ status: z.enum(['pending', 'failed']) }))`
+  const row = await db.maybeOne(sql.type(statusRow)`
     UPDATE outbox_messages
     SET status = CASE WHEN ${attempt.giveUp} THEN 'failed' ELSE 'pending' END,
         next_attempt_at = now() + make_interval(secs => ${attempt.retryInMs / 1000}),
@@ -113,12 +117,14 @@ export async function rescheduleOutboxMessage(
   return row?.status ?? null;
 }
 
+const kindRow = z.object({ kind: z.string() });
+
 /**
  * Gives up pending messages whose link has expired (never sent: the link would not work) and
  * blanks their bodies; returns the kind of each. Rows leased by a live sender are left to it.
  */
 export async function expireOutboxMessages(db: Db): Promise<readonly string[]> {
-  return db.anyFirst(sql.type(z.object({ kind: z.string() }))`
+  return db.anyFirst(sql.type(kindRow)`
     UPDATE outbox_messages
     SET status = 'failed', text_body = '', html_body = '', locked_until = NULL,
         last_error = 'expired before it could be delivered'
@@ -131,8 +137,10 @@ export async function expireOutboxMessages(db: Db): Promise<readonly string[]> {
     RETURNING kind`);
 }
 
+const countRow = z.object({ count: z.number() });
+
 /** How many messages wait to be sent (metrics). */
 export async function countPendingOutboxMessages(db: Db): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  return db.oneFirst(sql.type(countRow)`
     SELECT count(*)::int AS count FROM outbox_messages WHERE status = 'pending'`);
 }

@@ -37,10 +37,12 @@ export async function findPermissions(db: Db, limit: number): Promise<Permission
   return rows.map(toPermission);
 }
 
+const nameRow = z.object({ name: z.string() });
+
 /** Which of `names` are not in the catalog (locked against deletion until the transaction ends). */
 export async function findUnknownPermissions(db: Db, names: readonly string[]): Promise<string[]> {
   if (names.length === 0) return [];
-  const known = await db.anyFirst(sql.type(z.object({ name: z.string() }))`
+  const known = await db.anyFirst(sql.type(nameRow)`
     SELECT name FROM permissions WHERE name = ANY(${sql.array([...names], 'text')})
     FOR KEY SHARE`);
   const found = new Set(known);

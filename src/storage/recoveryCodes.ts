@@ -4,13 +4,15 @@ import { sql } from './sql.ts';
 
 // Users' recovery codes (table user_recovery_codes): only SHA-256 of each normalised code.
 
+const countRow = z.object({ count: z.number() });
+
 /** Replaces the user's set with these hashes; returns how many unused codes were voided. */
 export async function replaceRecoveryCodes(
   db: Db,
   userId: string,
   hashes: readonly Buffer[],
 ): Promise<number> {
-  const voided = await db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  const voided = await db.oneFirst(sql.type(countRow)`
     WITH gone AS (DELETE FROM user_recovery_codes WHERE user_id = ${userId} RETURNING used_at)
     SELECT count(*) FILTER (WHERE used_at IS NULL)::int AS count FROM gone`);
   await db.query(sql.typeAlias('void')`
@@ -22,9 +24,11 @@ export async function replaceRecoveryCodes(
   return voided;
 }
 
+const idRow = z.object({ id: z.number() });
+
 /** Uses up the unused code with this hash, atomically; false when there is none. */
 export async function consumeRecoveryCode(db: Db, userId: string, hash: Buffer): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.number() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     UPDATE user_recovery_codes SET used_at = now()
     WHERE user_id = ${userId} AND code_hash = ${sql.binary(hash)} AND used_at IS NULL
     RETURNING id`);
@@ -33,7 +37,7 @@ export async function consumeRecoveryCode(db: Db, userId: string, hash: Buffer):
 
 /** The number of the user's unused recovery codes. */
 export async function countUnusedRecoveryCodes(db: Db, userId: string): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  return db.oneFirst(sql.type(countRow)`
     SELECT count(*)::int AS count FROM user_recovery_codes
     WHERE user_id = ${userId} AND used_at IS NULL`);
 }

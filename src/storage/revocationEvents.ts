@@ -52,13 +52,15 @@ const toEvent = (r: z.infer<typeof eventRow>): RevocationEvent => ({
   revokeTime: r.revoke_time,
 });
 
+const nRow = z.object({ n: z.number() });
+
 /**
  * Gives the committed events that have none their position, in commit order (migration 0014
  * explains why this makes the cursor gap-free); returns how many. Runs in its own transaction
  * (the numbering is serialised by a transaction advisory lock): never call it inside another.
  */
 export async function sequenceRevocationEvents(db: Db): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ n: z.number() }))`
+  return db.oneFirst(sql.type(nRow)`
     SELECT gatehouse_sequence_revocation_events() AS n`);
 }
 
@@ -78,9 +80,11 @@ export async function findRevocationEventsAfter(
   return rows.map(toEvent);
 }
 
+const prunedThroughNewestRow = z.object({ pruned_through: z.number(), newest: z.number() });
+
 /** The newest pruned and the newest numbered position. */
 export async function findRevocationHorizon(db: Db): Promise<RevocationHorizon> {
-  const row = await db.one(sql.type(z.object({ pruned_through: z.number(), newest: z.number() }))`
+  const row = await db.one(sql.type(prunedThroughNewestRow)`
     SELECT h.pruned_through,
            greatest(h.pruned_through, coalesce((SELECT max(position) FROM revocation_events), 0))
              AS newest
@@ -97,6 +101,6 @@ export async function pruneRevocationEvents(
   keepSec: number,
   limit: number,
 ): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ n: z.number() }))`
+  return db.oneFirst(sql.type(nRow)`
     SELECT gatehouse_prune_revocation_events(make_interval(secs => ${keepSec}), ${limit}) AS n`);
 }

@@ -44,11 +44,13 @@ async function writeRolePermissions(db: Db, roleId: string, permissions: readonl
     SELECT ${roleId}, unnest(${sql.array([...permissions], 'text')})`);
 }
 
+const idRow = z.object({ id: z.string() });
+
 /** Inserts a role with its permissions; the (scope, name) unique key decides ROLE_NAME_TAKEN. */
 export async function insertRole(db: Db, role: NewRole): Promise<Role> {
   let id: string;
   try {
-    id = await db.oneFirst(sql.type(z.object({ id: z.string() }))`
+    id = await db.oneFirst(sql.type(idRow)`
       INSERT INTO roles (name, scope, description)
       VALUES (${role.name}, ${role.scope}, ${role.description})
       RETURNING id`);
@@ -88,13 +90,15 @@ export async function findRoles(db: Db, scope: RoleScope | null, limit: number):
   return rows.map(toRole);
 }
 
+const idScopeRow = z.object({ id: z.string(), scope: roleRow.shape.scope });
+
 /** The scope of each of `ids` that exists, locked against deletion until the transaction ends. */
 export async function findRoleScopes(
   db: Db,
   ids: readonly string[],
 ): Promise<Map<string, RoleScope>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.any(sql.type(z.object({ id: z.string(), scope: roleRow.shape.scope }))`
+  const rows = await db.any(sql.type(idScopeRow)`
     SELECT id, scope FROM roles WHERE id = ANY(${sql.array([...ids], 'uuid')}) FOR KEY SHARE`);
   return new Map(rows.map((r) => [r.id, r.scope]));
 }
@@ -119,10 +123,12 @@ export async function updateRole(db: Db, id: string, changes: RoleChanges): Prom
 
 /** Deletes a role (its grants in role_permissions and membership_roles go with it). */
 export async function deleteRole(db: Db, id: string): Promise<void> {
-  const deleted = await db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+  const deleted = await db.maybeOneFirst(sql.type(idRow)`
     DELETE FROM roles WHERE id = ${id} RETURNING id`);
   if (deleted === null) throw roleNotFound();
 }
+
+const idPermissionsRow = z.object({ id: z.string(), permissions: z.array(z.string()) });
 
 /** The permissions of each of `ids` that exists (a role without any maps to []). */
 export async function findRolePermissions(
@@ -130,9 +136,7 @@ export async function findRolePermissions(
   ids: readonly string[],
 ): Promise<Map<string, string[]>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.any(sql.type(
-    z.object({ id: z.string(), permissions: z.array(z.string()) }),
-  )`
+  const rows = await db.any(sql.type(idPermissionsRow)`
     SELECT r.id, coalesce(array_agg(p.permission ORDER BY p.permission)
                             FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
     FROM roles r LEFT JOIN role_permissions p ON p.role_id = r.id
@@ -140,6 +144,8 @@ export async function findRolePermissions(
     GROUP BY r.id`);
   return new Map(rows.map((r) => [r.id, r.permissions]));
 }
+
+const idNameRow = z.object({ id: z.string(), name: z.string() });
 
 /**
  * The id of each of `names` that names a role of scope 'organization', locked against deletion
@@ -150,7 +156,7 @@ export async function findOrganizationRoleIdsByName(
   names: readonly string[],
 ): Promise<Map<string, string>> {
   if (names.length === 0) return new Map();
-  const rows = await db.any(sql.type(z.object({ id: z.string(), name: z.string() }))`
+  const rows = await db.any(sql.type(idNameRow)`
     SELECT id, name FROM roles
     WHERE scope = 'organization' AND name = ANY(${sql.array([...names], 'text')})
     FOR KEY SHARE`);

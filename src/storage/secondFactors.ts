@@ -8,20 +8,22 @@ import { sql } from './sql.ts';
 
 const PASSKEY_TABLE = 'webauthn_credentials';
 
+const presentRow = z.object({ present: z.boolean() });
+
 /** Whether the passkey table exists in this database. */
 async function hasPasskeyTable(db: Db): Promise<boolean> {
-  return db.oneFirst(sql.type(z.object({ present: z.boolean() }))`
+  return db.oneFirst(sql.type(presentRow)`
     SELECT to_regclass(${PASSKEY_TABLE}) IS NOT NULL AS present`);
 }
 
 /** Whether the user has a confirmed second factor: a confirmed TOTP authenticator or a passkey. */
 export async function hasConfirmedSecondFactor(db: Db, userId: string): Promise<boolean> {
-  const totp = await db.oneFirst(sql.type(z.object({ present: z.boolean() }))`
+  const totp = await db.oneFirst(sql.type(presentRow)`
     SELECT EXISTS (
       SELECT 1 FROM user_totp_factors WHERE user_id = ${userId} AND confirmed_at IS NOT NULL
     ) AS present`);
   if (totp || !(await hasPasskeyTable(db))) return totp;
-  return db.oneFirst(sql.type(z.object({ present: z.boolean() }))`
+  return db.oneFirst(sql.type(presentRow)`
     SELECT EXISTS (
       SELECT 1 FROM ${sql.identifier([PASSKEY_TABLE])} WHERE user_id = ${userId}
     ) AS present`);
@@ -34,16 +36,18 @@ export interface RemovedSecondFactors {
   passkeys: number;
 }
 
+const countRow = z.object({ count: z.number() });
+
 /** Removes every second factor of the user: TOTP (confirmed or pending), recovery codes, passkeys. */
 export async function deleteSecondFactors(db: Db, userId: string): Promise<RemovedSecondFactors> {
-  const totp = await db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  const totp = await db.oneFirst(sql.type(countRow)`
     WITH gone AS (DELETE FROM user_totp_factors WHERE user_id = ${userId} RETURNING 1)
     SELECT count(*)::int AS count FROM gone`);
-  const recoveryCodes = await db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  const recoveryCodes = await db.oneFirst(sql.type(countRow)`
     WITH gone AS (DELETE FROM user_recovery_codes WHERE user_id = ${userId} RETURNING 1)
     SELECT count(*)::int AS count FROM gone`);
   const passkeys = (await hasPasskeyTable(db))
-    ? await db.oneFirst(sql.type(z.object({ count: z.number() }))`
+    ? await db.oneFirst(sql.type(countRow)`
         WITH gone AS (
           DELETE FROM ${sql.identifier([PASSKEY_TABLE])} WHERE user_id = ${userId} RETURNING 1
         )

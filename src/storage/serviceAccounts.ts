@@ -82,12 +82,14 @@ export async function getServiceAccountById(
   return toServiceAccount(row);
 }
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * The id of the live (not deleted) service account named `name`, or null. Names are unique
  * among live accounts (service_accounts_name_key), so there is at most one.
  */
 export async function findServiceAccountIdByName(db: Db, name: string): Promise<string | null> {
-  return db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+  return db.maybeOneFirst(sql.type(idRow)`
     SELECT id FROM service_accounts WHERE name = ${name} AND status <> 'deleted'`);
 }
 

@@ -172,13 +172,15 @@ export async function findSessionById(
   return row && toSession(row);
 }
 
+const authTimeRow = z.object({ auth_time: z.date() });
+
 /** Moves the session's authentication to now with `amr` (Reauthenticate); its new auth_time. */
 export async function updateSessionAuthentication(
   db: Db,
   sessionId: string,
   amr: readonly string[],
 ): Promise<Date> {
-  return db.oneFirst(sql.type(z.object({ auth_time: z.date() }))`
+  return db.oneFirst(sql.type(authTimeRow)`
     UPDATE sessions SET auth_time = now(), amr = ${sql.array([...amr], 'text')}
     WHERE id = ${sessionId}
     RETURNING auth_time`);
@@ -229,6 +231,8 @@ export async function findLiveSessionsPage(
   }));
 }
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * Revokes sessions and their refresh tokens, and queues one `session.revoked` webhook event per
  * session (with `reason`) in the caller's transaction; returns the ids that were live until now.
@@ -240,7 +244,7 @@ export async function revokeSessions(
   filter: { userId: string; only?: readonly string[]; except?: string },
   reason: RevocationReason,
 ): Promise<string[]> {
-  const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
+  const ids = await db.anyFirst(sql.type(idRow)`
     UPDATE sessions SET revoked_at = now(), revoked_reason = ${reason}
     WHERE user_id = ${filter.userId} AND revoked_at IS NULL
       ${filter.only ? sql.fragment`AND id = ANY(${sql.array([...filter.only], 'uuid')})` : sql.fragment``}
@@ -261,7 +265,7 @@ export async function revokeSessions(
 
 /** Ids of every live session of a user (for cache invalidation after role/status changes). */
 export async function findLiveSessionIdsByUser(db: Db, userId: string): Promise<string[]> {
-  const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
+  const ids = await db.anyFirst(sql.type(idRow)`
     SELECT id FROM sessions WHERE user_id = ${userId} AND revoked_at IS NULL AND expires_at > now()`);
   return [...ids];
 }

@@ -22,12 +22,14 @@ export async function findPublishedSigningKeys(db: Db): Promise<readonly Signing
     ORDER BY created_at DESC`);
 }
 
+const kidRow = z.object({ kid: z.string() });
+
 /** Inserts a key as the active signer unless another key is active; returns whether it did. */
 export async function insertSigningKeyIfNoneActive(
   db: Db,
   key: { kid: string; algorithm: string; publicJwk: object; privateJwk: object },
 ): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ kid: z.string() }))`
+  const row = await db.maybeOne(sql.type(kidRow)`
     INSERT INTO signing_keys (kid, algorithm, public_jwk, private_jwk)
     VALUES (${key.kid}, ${key.algorithm}, ${sql.jsonb(key.publicJwk as never)}, ${sql.jsonb(key.privateJwk as never)})
     ON CONFLICT DO NOTHING

@@ -40,6 +40,8 @@ export async function findTotpFactorByUserId(
   return row && toFactor(row);
 }
 
+const replacedRow = z.object({ replaced: z.boolean() });
+
 /**
  * Stores a pending enrolment, replacing a pending one; a confirmed one is kept and null comes
  * back (the caller reports TOTP_ALREADY_ENROLLED). `replaced` says whether one was pending.
@@ -48,7 +50,7 @@ export async function upsertPendingTotpFactor(
   db: Db,
   factor: { userId: string; secretCiphertext: Buffer; keyId: string },
 ): Promise<{ replaced: boolean } | null> {
-  const row = await db.maybeOne(sql.type(z.object({ replaced: z.boolean() }))`
+  const row = await db.maybeOne(sql.type(replacedRow)`
     INSERT INTO user_totp_factors (user_id, secret_ciphertext, key_id)
     VALUES (${factor.userId}, ${sql.binary(factor.secretCiphertext)}, ${factor.keyId})
     ON CONFLICT (user_id) DO UPDATE
@@ -59,12 +61,14 @@ export async function upsertPendingTotpFactor(
   return row;
 }
 
+const userIdRow = z.object({ user_id: z.string() });
+
 /**
  * Records that the code of `step` was accepted, only if no code of that step or a later one
  * was (the replay guard, atomic against concurrent calls); false when one was.
  */
 export async function claimTotpStep(db: Db, userId: string, step: number): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ user_id: z.string() }))`
+  const row = await db.maybeOne(sql.type(userIdRow)`
     UPDATE user_totp_factors SET last_used_step = ${step}
     WHERE user_id = ${userId} AND (last_used_step IS NULL OR last_used_step < ${step})
     RETURNING user_id`);
@@ -73,7 +77,7 @@ export async function claimTotpStep(db: Db, userId: string, step: number): Promi
 
 /** Activates the pending enrolment; false when there is none pending. */
 export async function confirmTotpFactor(db: Db, userId: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ user_id: z.string() }))`
+  const row = await db.maybeOne(sql.type(userIdRow)`
     UPDATE user_totp_factors SET confirmed_at = now()
     WHERE user_id = ${userId} AND confirmed_at IS NULL
     RETURNING user_id`);
@@ -82,17 +86,19 @@ export async function confirmTotpFactor(db: Db, userId: string): Promise<boolean
 
 /** Removes the user's authenticator (confirmed or pending); whether there was one. */
 export async function deleteTotpFactor(db: Db, userId: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ user_id: z.string() }))`
+  const row = await db.maybeOne(sql.type(userIdRow)`
     DELETE FROM user_totp_factors WHERE user_id = ${userId} RETURNING user_id`);
   return row !== null;
 }
+
+const totalOtherKeyRow = z.object({ total: z.number(), other_key: z.number() });
 
 /** How many stored secrets there are, and how many are sealed under another key than `keyId`. */
 export async function countTotpSecrets(
   db: Db,
   keyId: string | null,
 ): Promise<{ total: number; otherKey: number }> {
-  const row = await db.one(sql.type(z.object({ total: z.number(), other_key: z.number() }))`
+  const row = await db.one(sql.type(totalOtherKeyRow)`
     SELECT count(*)::int AS total,
            count(*) FILTER (WHERE key_id IS DISTINCT FROM ${keyId})::int AS other_key
     FROM user_totp_factors`);

@@ -148,6 +148,8 @@ export async function updateUserLoginSucceeded(
   return toUser(row);
 }
 
+const allowedRow = z.object({ allowed: z.boolean() });
+
 /**
  * Counts a password attempt BEFORE it is checked, in one atomic UPDATE, so parallel guesses
  * cannot slip past the threshold: the attempt may be checked only if the account is not locked
@@ -159,7 +161,7 @@ export async function beginPasswordAttempt(
   id: string,
   threshold: number,
 ): Promise<boolean> {
-  const row = await db.one(sql.type(z.object({ allowed: z.boolean() }))`
+  const row = await db.one(sql.type(allowedRow)`
     UPDATE users
     SET failed_login_count = CASE WHEN locked_until <= now() THEN 1 ELSE failed_login_count + 1 END,
         locked_until = CASE WHEN locked_until <= now() THEN NULL ELSE locked_until END
@@ -167,6 +169,8 @@ export async function beginPasswordAttempt(
     RETURNING (locked_until IS NULL AND failed_login_count <= ${threshold}) AS allowed`);
   return row.allowed;
 }
+
+const lockedUntilRow = z.object({ locked_until: z.date() });
 
 /**
  * After a failed check: locks the account once `threshold` consecutive failures are reached, for
@@ -177,7 +181,7 @@ export async function lockUserIfThresholdReached(
   id: string,
   policy: { threshold: number; baseSec: number; maxSec: number },
 ): Promise<Date | null> {
-  const row = await db.maybeOne(sql.type(z.object({ locked_until: z.date() }))`
+  const row = await db.maybeOne(sql.type(lockedUntilRow)`
     UPDATE users
     SET locked_until = now() + make_interval(secs => LEAST(${policy.baseSec}::float8 * power(2, LEAST(lockout_count, 30)), ${policy.maxSec})),
         lockout_count = lockout_count + 1
@@ -222,9 +226,11 @@ export async function lockAdminMembership(db: Db): Promise<void> {
     SELECT pg_advisory_xact_lock(${ADMIN_MEMBERSHIP_LOCK[0]}, ${ADMIN_MEMBERSHIP_LOCK[1]})`);
 }
 
+const countRow = z.object({ count: z.number() });
+
 /** Active users holding the `admin` role, other than `exceptUserId` (null: everyone). */
 export async function countActiveAdmins(db: Db, exceptUserId: string | null): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  return db.oneFirst(sql.type(countRow)`
     SELECT count(*)::int AS count FROM users
     WHERE status = 'active' AND roles @> ARRAY['admin']::text[]
       ${exceptUserId === null ? sql.fragment`` : sql.fragment`AND id <> ${exceptUserId}`}`);
@@ -382,17 +388,21 @@ export async function updateUserUnlocked(db: Db, id: string): Promise<UserAccoun
   );
 }
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * Inserts an imported user unless its email or username belongs to a live account (including
  * one inserted earlier in this transaction): then returns null instead of failing the
  * transaction, so a batch needs no savepoint per row.
  */
 export async function insertImportedUser(db: Db, user: NewUser): Promise<string | null> {
-  return db.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+  return db.maybeOneFirst(sql.type(idRow)`
     ${insertUserStatement(user)}
     ON CONFLICT DO NOTHING
     RETURNING id`);
 }
+
+const emailRow = z.object({ email: z.boolean() });
 
 /** Which identifier of a live account collides: 'email', 'username' or null. */
 export async function findUserConflict(
@@ -400,7 +410,7 @@ export async function findUserConflict(
   emailNormalized: string,
   usernameNormalized: string | null,
 ): Promise<'email' | 'username' | null> {
-  const taken = await db.maybeOneFirst(sql.type(z.object({ email: z.boolean() }))`
+  const taken = await db.maybeOneFirst(sql.type(emailRow)`
     SELECT bool_or(email_normalized = ${emailNormalized}) AS email FROM users
     WHERE status <> 'deleted'
       AND (email_normalized = ${emailNormalized} OR username_normalized = ${usernameNormalized})

@@ -106,9 +106,11 @@ export async function findWebauthnChallengeByChallenge(
   return row && toChallenge(row);
 }
 
+const idRow = z.object({ id: z.string() });
+
 /** Uses the challenge up; false when it was not live (used, expired, or a concurrent call won). */
 export async function consumeWebauthnChallenge(db: Db, id: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     UPDATE webauthn_challenges SET consumed_at = now()
     WHERE id = ${id} AND consumed_at IS NULL AND expires_at > now() RETURNING id`);
   return row !== null;

@@ -73,11 +73,15 @@ export async function listPasskeysByUserId(db: Db, userId: string): Promise<Pass
   return rows.map(toPasskey);
 }
 
+const nRow = z.object({ n: z.number() });
+
 /** How many passkeys the user has. */
 export async function countPasskeys(db: Db, userId: string): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ n: z.number() }))`
+  return db.oneFirst(sql.type(nRow)`
     SELECT count(*)::int AS n FROM webauthn_credentials WHERE user_id = ${userId}`);
 }
+
+const passkeyPublicKeyRow = passkeyRow.extend({ public_key: z.instanceof(Buffer) });
 
 /** The passkey with this credential id and its public key, or null; FOR UPDATE when asked. */
 export async function findPasskeyByCredentialId(
@@ -85,7 +89,7 @@ export async function findPasskeyByCredentialId(
   credentialId: Buffer,
   forUpdate = false,
 ): Promise<(Passkey & { publicKey: Buffer }) | null> {
-  const row = await db.maybeOne(sql.type(passkeyRow.extend({ public_key: z.instanceof(Buffer) }))`
+  const row = await db.maybeOne(sql.type(passkeyPublicKeyRow)`
     SELECT ${COLUMNS}, public_key FROM webauthn_credentials
     WHERE credential_id = ${sql.binary(credentialId)}
     ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
@@ -119,9 +123,11 @@ export async function renamePasskey(
   return row && toPasskey(row);
 }
 
+const idRow = z.object({ id: z.string() });
+
 /** Deletes the user's passkey; false when the user has none with that id. */
 export async function deletePasskey(db: Db, userId: string, id: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     DELETE FROM webauthn_credentials WHERE id = ${id} AND user_id = ${userId} RETURNING id`);
   return row !== null;
 }

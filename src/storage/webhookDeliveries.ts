@@ -74,6 +74,8 @@ export interface WebhookDeliveryCursor {
   id: string;
 }
 
+const deliveryCursorCreatedAtRow = deliveryRow.extend({ cursor_created_at: z.string() });
+
 /** One page of an endpoint's deliveries, newest first (created_at, id DESC), before `before`. */
 export async function findWebhookDeliveriesPage(
   db: Db,
@@ -88,7 +90,7 @@ export async function findWebhookDeliveriesPage(
     conditions.push(sql.fragment`(d.created_at, d.id) <
       ((${before.createdAt}::timestamp AT TIME ZONE 'UTC'), ${before.id}::uuid)`);
   }
-  const rows = await db.any(sql.type(deliveryRow.extend({ cursor_created_at: z.string() }))`
+  const rows = await db.any(sql.type(deliveryCursorCreatedAtRow)`
     SELECT ${COLUMNS},
            to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_created_at
     FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
@@ -101,6 +103,8 @@ export async function findWebhookDeliveriesPage(
   }));
 }
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * Queues a delivery again, due now with a fresh retry period (queued_at) and a fresh count of
  * attempts; a lease in progress is left to finish. WEBHOOK_DELIVERY_NOT_FOUND without one.
@@ -110,7 +114,7 @@ export async function replayWebhookDelivery(
   endpointId: string,
   deliveryId: string,
 ): Promise<WebhookDelivery> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     UPDATE webhook_deliveries
     SET status = 'pending', attempts = 0, next_attempt_at = now(), queued_at = now(),
         updated_at = now()
@@ -186,6 +190,8 @@ export interface WebhookAttemptOutcome {
   retryInMs: number;
 }
 
+const statusRow = z.object({ status: STATUS });
+
 /**
  * Records an attempt's outcome. Only the claim that made the attempt may (same owner and
  * attempt count); null means the lease had been lost (to another sender, or a replay).
@@ -194,7 +200,7 @@ export async function recordWebhookAttempt(
   db: Db,
   o: WebhookAttemptOutcome,
 ): Promise<WebhookDeliveryStatus | null> {
-  const row = await db.maybeOne(sql.type(z.object({ status: STATUS }))`
+  const row = await db.maybeOne(sql.type(statusRow)`
     UPDATE webhook_deliveries
     SET status = ${o.status},
         next_attempt_at = now() + make_interval(secs => ${o.retryInMs / 1000}),
@@ -209,8 +215,10 @@ export async function recordWebhookAttempt(
   return row?.status ?? null;
 }
 
+const countRow = z.object({ count: z.number() });
+
 /** How many deliveries wait to be sent (pending or failed; metrics). */
 export async function countQueuedWebhookDeliveries(db: Db): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  return db.oneFirst(sql.type(countRow)`
     SELECT count(*)::int AS count FROM webhook_deliveries WHERE status IN ('pending', 'failed')`);
 }

@@ -88,6 +88,8 @@ export interface WebhookEndpointCursor {
   id: string;
 }
 
+const endpointCursorCreatedAtRow = endpointRow.extend({ cursor_created_at: z.string() });
+
 /** One page of endpoints in (created_at, id) order after `after`. */
 export async function findWebhookEndpointsPage(
   db: Db,
@@ -99,7 +101,7 @@ export async function findWebhookEndpointsPage(
       ? sql.fragment`true`
       : sql.fragment`(created_at, id) >
           ((${after.createdAt}::timestamp AT TIME ZONE 'UTC'), ${after.id}::uuid)`;
-  const rows = await db.any(sql.type(endpointRow.extend({ cursor_created_at: z.string() }))`
+  const rows = await db.any(sql.type(endpointCursorCreatedAtRow)`
     SELECT ${COLUMNS},
            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_created_at
     FROM webhook_endpoints
@@ -139,9 +141,11 @@ export async function updateWebhookEndpoint(
   return toEndpoint(row);
 }
 
+const idRow = z.object({ id: z.string() });
+
 /** Deletes the endpoint and (cascading) its deliveries; WEBHOOK_ENDPOINT_NOT_FOUND without one. */
 export async function deleteWebhookEndpoint(db: Db, id: string): Promise<void> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
+  const row = await db.maybeOne(sql.type(idRow)`
     DELETE FROM webhook_endpoints WHERE id = ${id} RETURNING id`);
   if (row === null) throw webhookEndpointNotFound();
 }

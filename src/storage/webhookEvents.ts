@@ -62,6 +62,8 @@ const payloadWith = (type: string, data: ValueExpression) => sql.fragment`
     'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
     'data', ${data})`;
 
+const idRow = z.object({ id: z.string() });
+
 /**
  * Queues one event of `type` per entry of `data` for every enabled endpoint subscribed to
  * `type`, in ONE statement (nothing is written when no endpoint wants it). `alongside`, a
@@ -75,7 +77,7 @@ export async function queueWebhookEvents(
   alongside: FragmentSqlToken | null = null,
 ): Promise<number> {
   if (data.length === 0 && alongside === null) return 0;
-  const rows = await db.any(sql.type(z.object({ id: z.string() }))`
+  const rows = await db.any(sql.type(idRow)`
     WITH ${alongside === null ? sql.fragment`` : sql.fragment`alongside AS (${alongside}),`}
     targets AS (
       SELECT id FROM webhook_endpoints
@@ -101,7 +103,7 @@ export async function queueWebhookEventFor(
   type: WebhookEventType,
   data: WebhookEventData,
 ): Promise<string> {
-  return db.oneFirst(sql.type(z.object({ id: z.string() }))`
+  return db.oneFirst(sql.type(idRow)`
     WITH event AS (
       INSERT INTO webhook_events (type, payload)
       VALUES (${type}, ${payloadOf(type, data)})
