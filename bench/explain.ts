@@ -42,6 +42,7 @@ import {
   insertRefreshToken,
   updateRefreshTokenRotated,
 } from '../src/storage/refreshTokens.ts';
+import { findConfirmedSecondFactors } from '../src/storage/secondFactors.ts';
 import {
   findLiveSessionsPage,
   findSessionById,
@@ -60,7 +61,6 @@ import {
   findUsersPage,
   updateUserLoginSucceeded,
 } from '../src/storage/users.ts';
-import { countPasskeys } from '../src/storage/webauthnCredentials.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { BENCH_PASSWORD, scaleEmail, seedScaleUsers } from './lib/seed.ts';
 
@@ -111,14 +111,14 @@ const CASES: Case[] = [
     run: (tx, f) => beginPasswordAttempt(tx, f.userId, 5),
   },
   {
-    rpc: 'Login',
-    source: 'totpFactors.ts: findTotpFactorByUserId',
-    run: (tx, f) => findTotpFactorByUserId(tx, f.userId),
+    rpc: 'Login (also Reauthenticate)',
+    source: 'secondFactors.ts: findConfirmedSecondFactors',
+    run: (tx, f) => findConfirmedSecondFactors(tx, f.userId),
   },
   {
-    rpc: 'Login',
-    source: 'webauthnCredentials.ts: countPasskeys',
-    run: (tx, f) => countPasskeys(tx, f.userId),
+    rpc: 'CompleteMfaLogin',
+    source: 'totpFactors.ts: findTotpFactorByUserId (FOR UPDATE)',
+    run: (tx, f) => findTotpFactorByUserId(tx, f.userId, true),
   },
   {
     rpc: 'Login',

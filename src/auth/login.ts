@@ -2,9 +2,8 @@ import type { MfaMethodName } from '../domain/SecondFactor.ts';
 import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { recordAudit } from '../storage/audit.ts';
-import { findTotpFactorByUserId } from '../storage/totpFactors.ts';
+import { findConfirmedSecondFactors } from '../storage/secondFactors.ts';
 import { findUserByIdentifier, updateUserLoginSucceeded } from '../storage/users.ts';
-import { countPasskeys } from '../storage/webauthnCredentials.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { requireActiveMembership } from './activeOrganization.ts';
 import {
@@ -114,8 +113,7 @@ export async function login(
       const organization =
         organizationId === '' ? null : await requireActiveMembership(tx, user.id, organizationId);
       // A confirmed TOTP authenticator or any passkey is a second factor.
-      const totp = (await findTotpFactorByUserId(tx, user.id))?.confirmedAt != null;
-      const passkey = (await countPasskeys(tx, user.id)) > 0;
+      const { totp, passkey } = await findConfirmedSecondFactors(tx, user.id);
       if (totp || passkey) {
         return openMfaChallenge(
           tx,

@@ -3,10 +3,10 @@ import { AppError, invalidArgument } from '../errors/AppError.ts';
 import { invalidAccessToken } from '../errors/invalidAccessToken.ts';
 import { recordAudit } from '../storage/audit.ts';
 import { countUnusedRecoveryCodes } from '../storage/recoveryCodes.ts';
+import { findConfirmedSecondFactors } from '../storage/secondFactors.ts';
 import { findSessionById, updateSessionAuthentication } from '../storage/sessions.ts';
 import { findTotpFactorByUserId } from '../storage/totpFactors.ts';
 import { findUserById, updateUserLoginSucceeded } from '../storage/users.ts';
-import { countPasskeys } from '../storage/webauthnCredentials.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { findActiveMembership } from './activeOrganization.ts';
 import {
@@ -105,8 +105,7 @@ export async function reauthenticate(
   await admitAccount(user.id);
 
   // A confirmed TOTP authenticator or any passkey is a second factor, as at Login.
-  const totp = (await findTotpFactorByUserId(deps.pool, user.id))?.confirmedAt != null;
-  const passkey = (await countPasskeys(deps.pool, user.id)) > 0;
+  const { totp, passkey } = await findConfirmedSecondFactors(deps.pool, user.id);
   if (proof === null && (totp || passkey)) {
     throw invalidArgument([
       totp

@@ -29,6 +29,24 @@ export async function hasConfirmedSecondFactor(db: Db, userId: string): Promise<
     ) AS present`);
 }
 
+const confirmedFactorsRow = z.object({ totp: z.boolean(), passkey: z.boolean() });
+
+/**
+ * Which second factors the user has, in one statement (Login and Reauthenticate ask on every
+ * call): a confirmed TOTP authenticator, any passkey. Needs the migrated schema (both tables).
+ */
+export async function findConfirmedSecondFactors(
+  db: Db,
+  userId: string,
+): Promise<{ totp: boolean; passkey: boolean }> {
+  return db.one(sql.type(confirmedFactorsRow)`
+    SELECT
+      EXISTS (
+        SELECT 1 FROM user_totp_factors WHERE user_id = ${userId} AND confirmed_at IS NOT NULL
+      ) AS totp,
+      EXISTS (SELECT 1 FROM webauthn_credentials WHERE user_id = ${userId}) AS passkey`);
+}
+
 /** What deleteSecondFactors removed. */
 export interface RemovedSecondFactors {
   totp: boolean;

@@ -73,14 +73,6 @@ export async function listPasskeysByUserId(db: Db, userId: string): Promise<Pass
   return rows.map(toPasskey);
 }
 
-const nRow = z.object({ n: z.number() });
-
-/** How many passkeys the user has. */
-export async function countPasskeys(db: Db, userId: string): Promise<number> {
-  return db.oneFirst(sql.type(nRow)`
-    SELECT count(*)::int AS n FROM webauthn_credentials WHERE user_id = ${userId}`);
-}
-
 const passkeyPublicKeyRow = passkeyRow.extend({ public_key: z.instanceof(Buffer) });
 
 /** The passkey with this credential id and its public key, or null; FOR UPDATE when asked. */
