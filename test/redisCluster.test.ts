@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { createLogger } from '../src/log.ts';
+import { createRateLimitBudgets } from '../src/ratelimit/createRateLimitBudgets.ts';
 import { createRedis } from '../src/redis/createRedis.ts';
 import {
   onRedisTopologyChange,
@@ -105,6 +107,55 @@ describe('two Gatehouse instances on a Redis Cluster (3 masters, 3 replicas)', {
       );
     }
     assert.ok(keys.length >= 2 && keys.every((k) => /:\{login:[^}]+\}:w$/.test(k)), keys.join());
+  });
+
+  it("spends a call's limits in one script on the cluster: each pair of keys shares a slot", async () => {
+    const client = await readyClusterClient();
+    const lines: string[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (d) => lines.push(String(d)));
+    const own = `${keyPrefix}script:`;
+    const limit = (points: number) => ({ points, windowSec: 600 });
+    const limits = createRateLimitBudgets(
+      client,
+      own,
+      {
+        ipRead: limit(100),
+        ipCredential: limit(100),
+        account: limit(5),
+        accountIp: limit(1),
+        apiKey: limit(100),
+      },
+      createLogger('warn', 'json', sink),
+    );
+    try {
+      await limits.admitSource('credential', '192.0.2.9');
+      await limits.admitAccount('login', 'pair@example.com', '192.0.2.9');
+      await assert.rejects(limits.admitAccount('login', 'pair@example.com', '192.0.2.9'), {
+        reason: 'RATE_LIMITED',
+      });
+      assert.equal(limits.status(), 'redis');
+      assert.deepEqual(lines, [], 'no script refused by the cluster (CROSSSLOT), no fallback');
+      // Every node is scanned (replicas hold copies): each key once.
+      const scans = await Promise.all(
+        cluster.running.map((node) => redisCli(node.port, '--scan', '--pattern', `${own}*`)),
+      );
+      const keys = [...new Set(scans.flatMap((out) => out.split('\n')).filter((k) => k !== ''))];
+      assert.equal(keys.length, 4, keys.join());
+      const slot = async (key: string) =>
+        Number(await redisCli(cluster.running[0]?.port ?? 0, 'CLUSTER', 'KEYSLOT', key));
+      for (const kind of ['source', 'account']) {
+        const pair = keys.filter((k) => k.includes(':rl:ip_') === (kind === 'source'));
+        assert.equal(pair.length, 2, `${kind}: ${pair.join()}`);
+        const [first, second] = await Promise.all(pair.map(slot));
+        assert.equal(first, second, `${kind} keys share a slot: ${pair.join()}`);
+      }
+      // The refused admission counted nothing: the account budget holds the first call's point.
+      const accountKey = keys.find((k) => k.includes(':rl:account:')) ?? '';
+      assert.equal(await client.hget(accountKey, 'c'), '1');
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('makes a logout on one instance visible to ValidateToken on the other', async (t) => {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
+import { eventually } from '../../test/helpers/eventually.ts';
 import { fastFailingClient, whenReady } from '../../test/helpers/fastFailingRedis.ts';
 import { AppError } from '../errors/AppError.ts';
 import { createRateLimitBudgets, type RateLimitSettings } from './createRateLimitBudgets.ts';
@@ -119,7 +120,7 @@ describe('createRateLimitBudgets', () => {
       await redis.quit();
     });
 
-    it('keeps its keys under `<prefix>rl:<limit>:{<key>}:w`, accounts hashed', async () => {
+    it('keeps its keys under `<prefix>rl:<limit>:{<key>}:w`, accounts hashed, one tag per subject', async () => {
       const limits = createRateLimitBudgets(redis, prefix, settings({}), log);
       await limits.admitSource('credential', '203.0.113.7');
       await limits.admitAccount('login', 'someone@example.com', '2001:db8:1:2::9');
@@ -132,13 +133,53 @@ describe('createRateLimitBudgets', () => {
       assert.match(keys[0] ?? '', /^swtest-[^:]+:rl:account:\{login:[\w-]{22}\}:w$/);
       assert.match(
         keys[1] ?? '',
-        /^swtest-[^:]+:rl:account_ip:\{login:[\w-]{22}:2001:db8:1:2::\/64\}:w$/,
+        /^swtest-[^:]+:rl:account_ip:\{login:[\w-]{22}\}\|2001:db8:1:2::\/64:w$/,
       );
       assert.ok(
         keys.every((key) => !key.includes('someone')),
         'no address in clear',
       );
       assert.equal(limits.status(), 'redis');
+    });
+
+    it("spends a call's limits in one script: one command per admission, nothing counted when refused", async () => {
+      const own = `${prefix}script:`;
+      const limits = createRateLimitBudgets(
+        redis,
+        own,
+        settings({ ipCredential: 2, account: 5, accountIp: 1 }),
+        log,
+      );
+      const monitor = await redis.monitor();
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+      const sentinel = `sentinel-${randomUUID()}`;
+      try {
+        const source = '198.51.100.4';
+        assert.equal(await admission(limits.admitSource('credential', source)), 'admitted');
+        assert.equal(
+          await admission(limits.admitAccount('login', 'one@example.com', source)),
+          'admitted',
+        );
+        assert.equal(
+          await admission(limits.admitAccount('login', 'one@example.com', source)),
+          'account_ip',
+        );
+        await redis.echo(sentinel);
+        await eventually(
+          async () => seen,
+          (s) => s.some((args) => args.includes(sentinel)),
+          { what: 'MONITOR to show the sentinel' },
+        );
+      } finally {
+        monitor.disconnect();
+      }
+      const scripts = seen.filter((args) => /^(eval|evalsha)$/i.test(args[0] ?? ''));
+      assert.equal(scripts.length, 3, `one script per admission: ${JSON.stringify(seen)}`);
+      for (const args of scripts) assert.equal(args[2], '2', 'two keys in each');
+      // The refused admission counted nothing: the account budget holds the first call's point.
+      const accountKey = (await redis.keys(`${own}rl:account:*`))[0] ?? '';
+      assert.equal(await redis.hget(accountKey, 'c'), '1');
     });
   });
 });

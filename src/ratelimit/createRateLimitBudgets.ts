@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { type Cluster, type Redis, ReplyError } from 'ioredis';
 import { AppError } from '../errors/AppError.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -7,7 +7,12 @@ import {
   type FallbackSlidingWindowLimiter,
 } from './createFallbackSlidingWindowLimiter.ts';
 import { createMemorySlidingWindowStore } from './createMemorySlidingWindowStore.ts';
-import { createRedisSlidingWindowLimiter } from './createRedisSlidingWindowLimiter.ts';
+import {
+  createRedisSlidingWindowLimiter,
+  createRedisSlidingWindows,
+  TAG_SEPARATOR,
+  type WindowSpend,
+} from './createRedisSlidingWindowLimiter.ts';
 import {
   createSlidingWindowLimiter,
   type SlidingWindowLimiter,
@@ -80,12 +85,18 @@ export function createRateLimitBudgets(
   hooks: RateLimitHooks = {},
 ): RateLimitBudgets {
   const fallbacks: FallbackSlidingWindowLimiter[] = [];
+  /** What a limit is on Redis, for spending several of a call's limits in one script. */
+  const onRedis = new Map<
+    SlidingWindowLimiter,
+    { fallback: FallbackSlidingWindowLimiter; spend: Omit<WindowSpend, 'key'> }
+  >();
   const make = (name: string, s: LimitSetting): SlidingWindowLimiter => {
     const limit = { points: s.points, durationSec: s.windowSec };
     const local = createSlidingWindowLimiter(createMemorySlidingWindowStore(), limit);
     if (redis === null) return local;
+    const limitPrefix = `${keyPrefix}rl:${name}`;
     const limiter = createFallbackSlidingWindowLimiter(
-      createRedisSlidingWindowLimiter(redis, limit, { keyPrefix: `${keyPrefix}rl:${name}` }),
+      createRedisSlidingWindowLimiter(redis, limit, { keyPrefix: limitPrefix }),
       local,
       {
         onFallback: (error) =>
@@ -97,6 +108,7 @@ export function createRateLimitBudgets(
       },
     );
     fallbacks.push(limiter);
+    onRedis.set(limiter, { fallback: limiter, spend: { keyPrefix: limitPrefix, limit } });
     return limiter;
   };
   const limiters = {
@@ -106,13 +118,57 @@ export function createRateLimitBudgets(
     accountIp: make('account_ip', settings.accountIp),
     apiKey: make('api_key', settings.apiKey),
   };
+  const windows = redis === null ? null : createRedisSlidingWindows(redis);
+  let scriptFailureLogged = false;
+
+  type Entry = [name: string, limiter: SlidingWindowLimiter, key: string];
+  interface Refusal {
+    name: string;
+    msBeforeNext: number;
+  }
 
   /**
-   * Consumes one point from each limit. If any refuses, the points taken from the others are
-   * given back: a refused call costs nothing, so RetryInfo's delay is exact and one exhausted
-   * limit (say, one account from one source) does not drain a wider one.
+   * Every limit of a call in one script on Redis, all or nothing: the call's keys share a hash
+   * tag (the source address, or the account), so they are one Cluster slot. Null when that path
+   * cannot answer (no Redis, a limit degraded to in-process, or Redis failed just now), and the
+   * limits are spent one by one instead, where each falls back on its own and reports it.
    */
-  const consumeAll = async (entries: [string, SlidingWindowLimiter, string][]) => {
+  const spendTogether = async (entries: Entry[]): Promise<Refusal[] | null> => {
+    if (windows === null || entries.length < 2) return null;
+    const spends: WindowSpend[] = [];
+    for (const [, limiter, key] of entries) {
+      const target = onRedis.get(limiter);
+      if (target === undefined || target.fallback.status().mode !== 'redis') return null;
+      spends.push({ ...target.spend, key });
+    }
+    try {
+      const { allowed, decisions } = await windows.consume(spends);
+      if (allowed) return [];
+      return entries.flatMap(([name], i) => {
+        const decision = decisions[i];
+        return decision === undefined || decision.allowed
+          ? []
+          : [{ name, msBeforeNext: decision.msBeforeNext }];
+      });
+    } catch (error) {
+      // A Redis outage: spendEach's fallbacks report it. A script Redis answers with an error
+      // (CROSSSLOT, say) would leave every call on the slower path unnoticed: logged, once.
+      if (!scriptFailureLogged && error instanceof ReplyError) {
+        scriptFailureLogged = true;
+        log.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          "rate limits: spending a call's limits in one script failed; spending them one by one",
+        );
+      }
+      return null;
+    }
+  };
+
+  /**
+   * Consumes one point from each limit, one call each. If any refuses, the points taken from
+   * the others are given back.
+   */
+  const spendEach = async (entries: Entry[]): Promise<Refusal[]> => {
     const spent = await Promise.all(
       entries.map(async ([name, limiter, key]) => ({
         name,
@@ -122,9 +178,21 @@ export function createRateLimitBudgets(
       })),
     );
     const refused = spent.filter((s) => !s.allowed);
+    if (refused.length > 0) {
+      await Promise.all(spent.filter((s) => s.allowed).map((s) => s.limiter.refund(s.key)));
+    }
+    return refused;
+  };
+
+  /**
+   * Consumes one point from each limit, or none: a refused call costs nothing, so RetryInfo's
+   * delay is exact and one exhausted limit (say, one account from one source) does not drain a
+   * wider one.
+   */
+  const consumeAll = async (entries: Entry[]) => {
+    const refused = (await spendTogether(entries)) ?? (await spendEach(entries));
     const rejected = refused[0]?.name;
     if (rejected === undefined) return;
-    await Promise.all(spent.filter((s) => s.allowed).map((s) => s.limiter.refund(s.key)));
     const retryAfterMs = Math.max(...refused.map((s) => s.msBeforeNext));
     hooks.onRejected?.(rejected);
     throw new AppError('RATE_LIMITED', 'too many requests; retry after the delay in RetryInfo', {
@@ -154,7 +222,7 @@ export function createRateLimitBudgets(
       const key = accountKey(action, account);
       return consumeAll([
         ['account', limiters.account, key],
-        ['account_ip', limiters.accountIp, `${key}:${sourceKey(clientIp)}`],
+        ['account_ip', limiters.accountIp, `${key}${TAG_SEPARATOR}${sourceKey(clientIp)}`],
       ]);
     },
     admitApiKey(apiKeyId) {

@@ -8,9 +8,12 @@ import type { SlidingWindowOperation } from './applySlidingWindow.ts';
 import { createMemorySlidingWindowStore } from './createMemorySlidingWindowStore.ts';
 import {
   createRedisSlidingWindowLimiter,
+  createRedisSlidingWindows,
   SLIDING_WINDOW_LUA,
   slidingWindowKey,
+  TAG_SEPARATOR,
 } from './createRedisSlidingWindowLimiter.ts';
+import type { SlidingWindowLimit } from './createSlidingWindowLimiter.ts';
 import type { SlidingWindowStore } from './SlidingWindowStore.ts';
 import {
   consumeUntilRejected,
@@ -161,6 +164,96 @@ describe('createRedisSlidingWindowLimiter', () => {
     ]) {
       assert.ok(seen.has(expected), `sequence never produced ${expected}`);
     }
+  });
+
+  it('spends several windows in one script, all or nothing, as the in-process windows would', async () => {
+    // The oracle: the in-process store consumes each window; when one refuses, the others are
+    // given their point back (an exact inverse: a consume adds to the current bucket, the refund
+    // takes it from there). The script must answer the same and leave the same counts, which the
+    // next steps' replies check.
+    const clock = fakeClock(WINDOW_START);
+    const keyPrefix = uniquePrefix();
+    // The subject's window is shared by both of its second windows, which are tighter.
+    const limits = [
+      { points: 3, durationSec: 2 },
+      { points: 1, durationSec: 1 },
+    ];
+    const windows = createRedisSlidingWindows(redis);
+    const inProcess = createMemorySlidingWindowStore({ now: clock.now });
+    const next = random(20261207);
+    const pick = (n: number) => Math.floor(next() * n);
+    const outcomes = new Set<string>();
+    for (let step = 0; step < 400; step++) {
+      clock.set(clock.now() + 50 * pick(8));
+      const subject = `s${pick(2)}`;
+      const [first, second] = limits as [SlidingWindowLimit, SlidingWindowLimit];
+      const spends = [
+        { keyPrefix, key: subject, limit: first },
+        { keyPrefix, key: `${subject}${TAG_SEPARATOR}x${pick(2)}`, limit: second },
+      ];
+      const expected = [];
+      for (const { key, limit } of spends) {
+        expected.push(await storeOp(inProcess, limit, key, 'consume', 1));
+      }
+      const fits = expected.map((r, i) => (r?.consumed ?? 0) <= (spends[i]?.limit.points ?? 0));
+      const allowed = fits.every(Boolean);
+      if (!allowed) {
+        for (const [i, { key, limit }] of spends.entries()) {
+          if (!fits[i]) continue;
+          await storeOp(inProcess, limit, key, 'add', -1);
+          expected[i] = { consumed: 0, msBeforeNext: 0 };
+        }
+      }
+      const got = await windows.consume(spends, clock.now());
+      assert.equal(got.allowed, allowed, `step ${step}`);
+      assert.deepEqual(
+        got.decisions.map((d) => ({ consumed: d.consumed, msBeforeNext: d.msBeforeNext })),
+        expected,
+        `step ${step}: ${spends.map((w) => w.key).join(', ')}`,
+      );
+      outcomes.add(allowed ? 'allowed' : got.decisions.map((d) => d.allowed).join('/'));
+    }
+    // The sequence went through every kind of answer: both fit, either one or both refusing.
+    assert.deepEqual([...outcomes].toSorted(), [
+      'allowed',
+      'false/false',
+      'false/true',
+      'true/false',
+    ]);
+  });
+
+  it("keeps `<tag>|<rest>` keys under their tag: one slot for one subject's windows", async () => {
+    const keyPrefix = uniquePrefix();
+    const limit = { points: 3, durationSec: 60 };
+    const account = createRedisSlidingWindowLimiter(redis, limit, { keyPrefix: `${keyPrefix}:a` });
+    const accountSource = createRedisSlidingWindowLimiter(redis, limit, {
+      keyPrefix: `${keyPrefix}:b`,
+    });
+    assert.equal(account.keyOf('login:abc'), `${keyPrefix}:a:{login:abc}:w`);
+    assert.equal(
+      accountSource.keyOf('login:abc|10.0.0.1'),
+      `${keyPrefix}:b:{login:abc}|10.0.0.1:w`,
+    );
+    assert.equal(hashTagOf(accountSource.keyOf('login:abc|10.0.0.1')), 'login:abc');
+    // Still injective: a tag's `}` is escaped, and a key without the separator ends its tag at `}:`.
+    assert.notEqual(accountSource.keyOf('a}|b'), accountSource.keyOf('a|}b'));
+    assert.equal(hashTagOf(accountSource.keyOf('a}|b')), 'a%7D');
+    // Both spent in one script; the key through the library is the key the script wrote.
+    const windows = createRedisSlidingWindows(redis);
+    const spent = await windows.consume([
+      { keyPrefix: `${keyPrefix}:a`, key: 'login:abc', limit },
+      { keyPrefix: `${keyPrefix}:b`, key: 'login:abc|10.0.0.1', limit },
+    ]);
+    assert.equal(spent.allowed, true);
+    assert.deepEqual(
+      spent.decisions.map((d) => [d.consumed, d.remaining]),
+      [
+        [1, 2],
+        [1, 2],
+      ],
+    );
+    const again = await accountSource.consume('login:abc|10.0.0.1');
+    assert.equal(again.consumed, 2, 'RateLimiterRedis sees the point the script counted');
   });
 
   it('sets a TTL on every key and keeps each limiter key under its own hash tag', async () => {

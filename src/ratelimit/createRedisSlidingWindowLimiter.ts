@@ -41,7 +41,9 @@
  * fake clock to prove the window math on Redis without waiting on time.
  *
  * Key: `<keyPrefix>:{<key>}:w` (the window counts), a hash that always carries a PEXPIRE; the
- * client key is the hash tag, so the script is valid on Redis Cluster.
+ * client key is the hash tag, so the script is valid on Redis Cluster. A key `<tag>|<rest>` is
+ * `<keyPrefix>:{<tag>}|<rest>:w`: windows of one subject share a slot, and createRedisSlidingWindows
+ * spends several of them in one script (SLIDING_WINDOWS_LUA, the same window function).
  *
  * RateLimiterRedis registers its script on the client under one command name (`rlflxIncr`), the
  * last one defined winning: every RateLimiterRedis on a client given here must run this script.
@@ -73,6 +75,102 @@ export interface RedisSlidingWindowLimiter extends SlidingWindowLimiter {
   readonly ready: boolean;
 }
 
+/** The window of one key (applySlidingWindow.ts in Lua), shared by the two scripts below. */
+const SLIDING_WINDOW_FUNCTION_LUA = `
+local EPSILON = 1e-9
+local function fmt(n) return string.format('%.17g', n) end
+local function wholePoints(p) return math.ceil(p - EPSILON) end
+
+-- One key's window at \`now\` (ms). operation: consume, add, get, or check (what consume would
+-- refuse, without writing: the refusal's reply, or false when the points fit). Returns the reply
+-- and the key's stored fields, which a later call on the same key in the same script may pass
+-- back as \`stored\` instead of reading them again.
+local function slidingWindow(key, points, limit, windowMs, now, operation, stored)
+  if operation == 'consume' and points < 0 then operation = 'add' end
+
+  local function previousWeight(start)
+    local weight = 1 - (now - start) / windowMs
+    if weight > 1 then return 1 end
+    if weight < 0 then return 0 end
+    return weight
+  end
+  local function msUntilEmpty(start, prev, curr, weight)
+    if curr > 0 then return math.ceil(start + 2 * windowMs - now) end
+    if prev * weight > 0 then return math.ceil(start + windowMs - now) end
+    return 0
+  end
+  local function msUntilAtMost(start, prev, curr, weight, target)
+    if target < 0 then return msUntilEmpty(start, prev, curr, weight) end
+    if prev * weight + curr <= target + EPSILON then return 0 end
+    local at
+    if curr <= target then
+      at = start + windowMs * (1 - (target - curr) / prev)
+    else
+      at = start + 2 * windowMs - (windowMs * target) / curr
+    end
+    return math.max(math.ceil(at - now), 1)
+  end
+
+  stored = stored or redis.call('HMGET', key, 's', 'p', 'c', 'e')
+  local storedStart = tonumber(stored[1])
+  local storedExpiresAt = tonumber(stored[4])
+  local live = storedStart ~= nil and storedExpiresAt ~= nil and storedExpiresAt > now
+  if operation == 'get' and not live then return nil, stored end
+
+  local current = now - (now % windowMs)
+  local start, prev, curr
+  if not live or current - storedStart >= 2 * windowMs then
+    start, prev, curr = current, 0, 0
+  elseif current > storedStart then
+    start, prev, curr = current, tonumber(stored[3]), 0
+  else
+    start, prev, curr = storedStart, tonumber(stored[2]), tonumber(stored[3])
+  end
+
+  local weight = previousWeight(start)
+  local used = prev * weight + curr
+
+  if (operation == 'consume' or operation == 'check') and used + points > limit + EPSILON then
+    return {wholePoints(used + points), msUntilAtMost(start, prev, curr, weight, limit - points)}, stored
+  end
+  if operation == 'check' then return false, stored end
+
+  if operation == 'consume' or (operation == 'add' and points >= 0) then
+    curr = curr + points
+  elseif operation == 'add' then
+    local take = math.min(curr, -points)
+    curr = curr - take
+    local rest = -points - take
+    if rest > 0 and weight > 0 then prev = math.max(prev - rest / weight, 0) end
+  end
+
+  local consumed = wholePoints(prev * weight + curr)
+  local msBeforeNext
+  if consumed > limit - 1 then
+    msBeforeNext = msUntilAtMost(start, prev, curr, weight, limit - 1)
+  else
+    msBeforeNext = msUntilEmpty(start, prev, curr, weight)
+  end
+
+  if operation == 'get' then return {consumed, msBeforeNext} end
+
+  if curr <= 0 and prev * weight <= 0 then
+    redis.call('DEL', key)
+    return {consumed, msBeforeNext}
+  end
+  local expiresAt
+  if curr > 0 then expiresAt = start + 2 * windowMs else expiresAt = start + windowMs end
+  redis.call('HSET', key, 's', fmt(start), 'p', fmt(prev), 'c', fmt(curr), 'e', fmt(expiresAt))
+  redis.call('PEXPIRE', key, fmt(math.max(expiresAt - now, 1)))
+  return {consumed, msBeforeNext}
+end
+
+local function redisNow()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+`;
+
 /**
  * rate-limiter-flexible's custom increment script: KEYS[1] = `<keyPrefix>:<key>`; ARGV = points
  * (negative from reward: a refund), the window in whole seconds (the library's TTL hint; unused,
@@ -83,108 +181,124 @@ export interface RedisSlidingWindowLimiter extends SlidingWindowLimiter {
  * unknown key. Stored numbers are written with %.17g so they round-trip exactly and Lua and TS
  * keep identical arithmetic.
  */
-export const SLIDING_WINDOW_LUA = `
-local points = tonumber(ARGV[1])
-local limit = tonumber(ARGV[3])
-local windowMs = math.ceil(tonumber(ARGV[4]) * 1000)
+export const SLIDING_WINDOW_LUA = `${SLIDING_WINDOW_FUNCTION_LUA}
 local now = tonumber(ARGV[5])
-if now == nil then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-end
-local operation = ARGV[6] or 'consume'
-local EPSILON = 1e-9
-if operation == 'consume' and points < 0 then operation = 'add' end
-
-local function fmt(n) return string.format('%.17g', n) end
-local function wholePoints(p) return math.ceil(p - EPSILON) end
-local function previousWeight(start)
-  local weight = 1 - (now - start) / windowMs
-  if weight > 1 then return 1 end
-  if weight < 0 then return 0 end
-  return weight
-end
-local function msUntilEmpty(start, prev, curr, weight)
-  if curr > 0 then return math.ceil(start + 2 * windowMs - now) end
-  if prev * weight > 0 then return math.ceil(start + windowMs - now) end
-  return 0
-end
-local function msUntilAtMost(start, prev, curr, weight, target)
-  if target < 0 then return msUntilEmpty(start, prev, curr, weight) end
-  if prev * weight + curr <= target + EPSILON then return 0 end
-  local at
-  if curr <= target then
-    at = start + windowMs * (1 - (target - curr) / prev)
-  else
-    at = start + 2 * windowMs - (windowMs * target) / curr
-  end
-  return math.max(math.ceil(at - now), 1)
-end
-
-local stored = redis.call('HMGET', KEYS[1], 's', 'p', 'c', 'e')
-local storedStart = tonumber(stored[1])
-local storedExpiresAt = tonumber(stored[4])
-local live = storedStart ~= nil and storedExpiresAt ~= nil and storedExpiresAt > now
-if operation == 'get' and not live then return nil end
-
-local current = now - (now % windowMs)
-local start, prev, curr
-if not live or current - storedStart >= 2 * windowMs then
-  start, prev, curr = current, 0, 0
-elseif current > storedStart then
-  start, prev, curr = current, tonumber(stored[3]), 0
-else
-  start, prev, curr = storedStart, tonumber(stored[2]), tonumber(stored[3])
-end
-
-local weight = previousWeight(start)
-local used = prev * weight + curr
-
-if operation == 'consume' and used + points > limit + EPSILON then
-  return {wholePoints(used + points), msUntilAtMost(start, prev, curr, weight, limit - points)}
-end
-
-if operation == 'consume' or (operation == 'add' and points >= 0) then
-  curr = curr + points
-elseif operation == 'add' then
-  local take = math.min(curr, -points)
-  curr = curr - take
-  local rest = -points - take
-  if rest > 0 and weight > 0 then prev = math.max(prev - rest / weight, 0) end
-end
-
-local consumed = wholePoints(prev * weight + curr)
-local msBeforeNext
-if consumed > limit - 1 then
-  msBeforeNext = msUntilAtMost(start, prev, curr, weight, limit - 1)
-else
-  msBeforeNext = msUntilEmpty(start, prev, curr, weight)
-end
-
-if operation == 'get' then return {consumed, msBeforeNext} end
-
-if curr <= 0 and prev * weight <= 0 then
-  redis.call('DEL', KEYS[1])
-  return {consumed, msBeforeNext}
-end
-local expiresAt
-if curr > 0 then expiresAt = start + 2 * windowMs else expiresAt = start + windowMs end
-redis.call('HSET', KEYS[1], 's', fmt(start), 'p', fmt(prev), 'c', fmt(curr), 'e', fmt(expiresAt))
-redis.call('PEXPIRE', KEYS[1], fmt(math.max(expiresAt - now, 1)))
-return {consumed, msBeforeNext}
+if now == nil then now = redisNow() end
+local reply = slidingWindow(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[3]),
+  math.ceil(tonumber(ARGV[4]) * 1000), now, ARGV[6] or 'consume')
+return reply
 `;
 
 /**
+ * One point from each of several windows, all or nothing, in one script (one round trip, and
+ * no moment at which a refused call holds points that other calls could be refused for).
+ * KEYS = the windows' keys (distinct), which must share one hash tag on Redis Cluster. ARGV[1] = now in ms
+ * ('' = Redis TIME; tests pass a clock), then per key its limit and its window in ms. Returns
+ * {refused, consumed1, msBeforeNext1, consumed2, ...}: refused = 0 and every point counted, with
+ * each window's reply; or refused = 1, nothing counted, and for each window that refuses its
+ * refusal's reply, {0, 0} for each that would have fitted.
+ */
+export const SLIDING_WINDOWS_LUA = `${SLIDING_WINDOW_FUNCTION_LUA}
+local now = tonumber(ARGV[1])
+if now == nil then now = redisNow() end
+local replies = {0}
+local stored = {}
+for i = 1, #KEYS do
+  local refusal
+  refusal, stored[i] = slidingWindow(KEYS[i], 1, tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1]), now, 'check')
+  if refusal then
+    replies[1] = 1
+    replies[2 * i], replies[2 * i + 1] = refusal[1], refusal[2]
+  else
+    replies[2 * i], replies[2 * i + 1] = 0, 0
+  end
+end
+if replies[1] == 1 then return replies end
+for i = 1, #KEYS do
+  local reply = slidingWindow(KEYS[i], 1, tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1]), now, 'consume', stored[i])
+  replies[2 * i], replies[2 * i + 1] = reply[1], reply[2]
+end
+return replies
+`;
+
+/** Separates a key's hash tag from the rest of it: `<tag>|<rest>` (see clientKey). */
+export const TAG_SEPARATOR = '|';
+
+const escapeKey = (part: string) => part.replaceAll('%', '%25').replaceAll('}', '%7D');
+
+/**
  * The library's key for `key`, i.e. `{<key>}:w` after its `<keyPrefix>:`: the client key is the
- * hash tag. `}` (and `%`, to stay injective) are escaped: Redis takes the tag up to the first `}`.
+ * hash tag. A key `<tag>|<rest>` is `{<tag>}|<rest>:w` instead, so windows of one subject (an
+ * account, and that account from one source) share a tag, hence a Cluster slot, and one script
+ * can spend both. `}` (and `%`, to stay injective) are escaped: Redis takes the tag up to the
+ * first `}`.
  */
 function clientKey(key: string): string {
-  return `{${key.replaceAll('%', '%25').replaceAll('}', '%7D')}}:w`;
+  const bar = key.indexOf(TAG_SEPARATOR);
+  if (bar === -1) return `{${escapeKey(key)}}:w`;
+  return `{${escapeKey(key.slice(0, bar))}}${escapeKey(key.slice(bar))}:w`;
 }
 
 /** `<keyPrefix>:{<key>}:w`: the Redis key holding the counts of `key` under `keyPrefix`. */
 export function slidingWindowKey(keyPrefix: string, key: string): string {
   return `${keyPrefix}:${clientKey(key)}`;
+}
+
+const SLIDING_WINDOWS_COMMAND = 'gatehouseSlidingWindows';
+
+/** One window of a call: the key of `key` under `keyPrefix`, with its limit. */
+export interface WindowSpend {
+  keyPrefix: string;
+  key: string;
+  limit: SlidingWindowLimit;
+}
+
+/** What spending on several windows at once answers: one Decision per window, in order. */
+export interface WindowsDecision {
+  /** Every point was counted. Otherwise none was. */
+  allowed: boolean;
+  decisions: Decision[];
+}
+
+/**
+ * Spends one point of each of several windows in one script, all or nothing
+ * (SLIDING_WINDOWS_LUA). Their keys must share a hash tag on Redis Cluster. Throws when Redis
+ * fails, or at once when the client is not ready (like the library's rejectIfRedisNotReady).
+ */
+export function createRedisSlidingWindows(client: Redis | Cluster): {
+  consume(windows: readonly WindowSpend[], now?: number): Promise<WindowsDecision>;
+} {
+  // ioredis's scripting API: EVALSHA, and EVAL once per connection that lacks the script.
+  client.defineCommand(SLIDING_WINDOWS_COMMAND, { lua: SLIDING_WINDOWS_LUA });
+  const run = (
+    client as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>
+  )[SLIDING_WINDOWS_COMMAND] as (...args: (string | number)[]) => Promise<unknown>;
+  return {
+    async consume(windows, now) {
+      if (client.status !== 'ready') throw new Error('Redis connection is not ready');
+      const args: (string | number)[] = [now === undefined ? '' : Math.floor(now)];
+      for (const w of windows) args.push(w.limit.points, Math.ceil(w.limit.durationSec * 1000));
+      const keys = windows.map((w) => slidingWindowKey(w.keyPrefix, w.key));
+      const reply = (await run.call(client, keys.length, ...keys, ...args)) as number[];
+      const allowed = reply[0] === 0;
+      return {
+        allowed,
+        decisions: windows.map((w, i) => {
+          const consumed = reply[2 * i + 1] ?? 0;
+          const msBeforeNext = reply[2 * i + 2] ?? 0;
+          const points = w.limit.points;
+          // In a refused spend, a window that would have fitted says {0, 0}: nothing counted.
+          const fits = allowed || consumed === 0;
+          return {
+            allowed: fits,
+            consumed,
+            remaining: allowed ? Math.max(points - consumed, 0) : 0,
+            msBeforeNext,
+          };
+        }),
+      };
+    },
+  };
 }
 
 /**
