@@ -10,7 +10,8 @@ export const login = pairScenario({
   name: 'login',
   title: 'Login',
   baselineTitle: 'raw argon2 verify loop',
-  atLeast: 0.85,
+  // Issue 17's target (issue 8 had set 0.85).
+  atLeast: 0.9,
   async prepare(ctx) {
     const identifiers = await ctx.seed.allocate(ctx.options.loginAccounts);
     return {
@@ -35,7 +36,8 @@ export const register = pairScenario({
   name: 'register',
   title: 'Register',
   baselineTitle: 'raw argon2 hash loop',
-  atLeast: 0.8,
+  // Issue 17's target (issue 8 had set 0.8).
+  atLeast: 0.9,
   async prepare(ctx) {
     return {
       measured: {
