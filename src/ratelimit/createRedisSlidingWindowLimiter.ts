@@ -42,8 +42,9 @@
  *
  * Key: `<keyPrefix>:{<key>}:w` (the window counts), a hash that always carries a PEXPIRE; the
  * client key is the hash tag, so the script is valid on Redis Cluster. A key `<tag>|<rest>` is
- * `<keyPrefix>:{<tag>}|<rest>:w`: windows of one subject share a slot, and createRedisSlidingWindows
- * spends several of them in one script (SLIDING_WINDOWS_LUA, the same window function).
+ * `<keyPrefix>:{<tag>}|<rest>:w`: windows of one subject share a slot, and
+ * createRedisSlidingWindows spends several of them in one script (SLIDING_WINDOWS_LUA, the same
+ * window function).
  *
  * RateLimiterRedis registers its script on the client under one command name (`rlflxIncr`), the
  * last one defined winning: every RateLimiterRedis on a client given here must run this script.
@@ -192,8 +193,9 @@ return reply
 /**
  * One point from each of several windows, all or nothing, in one script (one round trip, and
  * no moment at which a refused call holds points that other calls could be refused for).
- * KEYS = the windows' keys (distinct), which must share one hash tag on Redis Cluster. ARGV[1] = now in ms
- * ('' = Redis TIME; tests pass a clock), then per key its limit and its window in ms. Returns
+ * KEYS = the windows' keys (distinct), which must share one hash tag on Redis Cluster.
+ * ARGV[1] = now in ms ('' = Redis TIME; tests pass a clock), then per key its limit and its
+ * window in ms. Returns
  * {refused, consumed1, msBeforeNext1, consumed2, ...}: refused = 0 and every point counted, with
  * each window's reply; or refused = 1, nothing counted, and for each window that refuses its
  * refusal's reply, {0, 0} for each that would have fitted.
