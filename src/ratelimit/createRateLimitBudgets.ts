@@ -84,18 +84,18 @@ export function createRateLimitBudgets(
   log: Logger,
   hooks: RateLimitHooks = {},
 ): RateLimitBudgets {
-  const fallbacks: FallbackSlidingWindowLimiter[] = [];
-  /** What a limit is on Redis, for spending several of a call's limits in one script. */
-  const onRedis = new Map<
-    SlidingWindowLimiter,
-    { fallback: FallbackSlidingWindowLimiter; spend: Omit<WindowSpend, 'key'> }
-  >();
-  const make = (name: string, s: LimitSetting): SlidingWindowLimiter => {
+  /** One limit: in-process, or on Redis with the in-process fallback (`onRedis`). */
+  interface Budget {
+    name: string;
+    limiter: SlidingWindowLimiter;
+    onRedis: { fallback: FallbackSlidingWindowLimiter; spend: Omit<WindowSpend, 'key'> } | null;
+  }
+  const make = (name: string, s: LimitSetting): Budget => {
     const limit = { points: s.points, durationSec: s.windowSec };
     const local = createSlidingWindowLimiter(createMemorySlidingWindowStore(), limit);
-    if (redis === null) return local;
+    if (redis === null) return { name, limiter: local, onRedis: null };
     const limitPrefix = `${keyPrefix}rl:${name}`;
-    const limiter = createFallbackSlidingWindowLimiter(
+    const fallback = createFallbackSlidingWindowLimiter(
       createRedisSlidingWindowLimiter(redis, limit, { keyPrefix: limitPrefix }),
       local,
       {
@@ -107,21 +107,24 @@ export function createRateLimitBudgets(
         onRecover: () => log.info({ limit: name }, 'rate limits are enforced in Redis again'),
       },
     );
-    fallbacks.push(limiter);
-    onRedis.set(limiter, { fallback: limiter, spend: { keyPrefix: limitPrefix, limit } });
-    return limiter;
+    return {
+      name,
+      limiter: fallback,
+      onRedis: { fallback, spend: { keyPrefix: limitPrefix, limit } },
+    };
   };
-  const limiters = {
+  const budgets = {
     ipRead: make('ip_read', settings.ipRead),
     ipCredential: make('ip_credential', settings.ipCredential),
     account: make('account', settings.account),
     accountIp: make('account_ip', settings.accountIp),
     apiKey: make('api_key', settings.apiKey),
   };
+  const fallbacks = Object.values(budgets).flatMap((b) => (b.onRedis ? [b.onRedis.fallback] : []));
   const windows = redis === null ? null : createRedisSlidingWindows(redis);
   let scriptFailureLogged = false;
 
-  type Entry = [name: string, limiter: SlidingWindowLimiter, key: string];
+  type Entry = [budget: Budget, key: string];
   interface Refusal {
     name: string;
     msBeforeNext: number;
@@ -136,15 +139,14 @@ export function createRateLimitBudgets(
   const spendTogether = async (entries: Entry[]): Promise<Refusal[] | null> => {
     if (windows === null || entries.length < 2) return null;
     const spends: WindowSpend[] = [];
-    for (const [, limiter, key] of entries) {
-      const target = onRedis.get(limiter);
-      if (target === undefined || target.fallback.status().mode !== 'redis') return null;
-      spends.push({ ...target.spend, key });
+    for (const [{ onRedis }, key] of entries) {
+      if (onRedis === null || onRedis.fallback.status().mode !== 'redis') return null;
+      spends.push({ ...onRedis.spend, key });
     }
     try {
       const { allowed, decisions } = await windows.consume(spends);
       if (allowed) return [];
-      return entries.flatMap(([name], i) => {
+      return entries.flatMap(([{ name }], i) => {
         const decision = decisions[i];
         return decision === undefined || decision.allowed
           ? []
@@ -156,7 +158,7 @@ export function createRateLimitBudgets(
       if (!scriptFailureLogged && error instanceof ReplyError) {
         scriptFailureLogged = true;
         log.warn(
-          { err: error instanceof Error ? error.message : String(error) },
+          { err: (error as Error).message },
           "rate limits: spending a call's limits in one script failed; spending them one by one",
         );
       }
@@ -170,7 +172,7 @@ export function createRateLimitBudgets(
    */
   const spendEach = async (entries: Entry[]): Promise<Refusal[]> => {
     const spent = await Promise.all(
-      entries.map(async ([name, limiter, key]) => ({
+      entries.map(async ([{ name, limiter }, key]) => ({
         name,
         limiter,
         key,
@@ -205,28 +207,28 @@ export function createRateLimitBudgets(
     admitSource(callClass, clientIp) {
       const source = sourceKey(clientIp);
       return callClass === 'read'
-        ? consumeAll([['ip_read', limiters.ipRead, source]])
+        ? consumeAll([[budgets.ipRead, source]])
         : consumeAll([
-            ['ip_read', limiters.ipRead, source],
-            ['ip_credential', limiters.ipCredential, source],
+            [budgets.ipRead, source],
+            [budgets.ipCredential, source],
           ]);
     },
     async refundSource(callClass, clientIp) {
       const source = sourceKey(clientIp);
       await Promise.all([
-        limiters.ipRead.refund(source),
-        ...(callClass === 'credential' ? [limiters.ipCredential.refund(source)] : []),
+        budgets.ipRead.limiter.refund(source),
+        ...(callClass === 'credential' ? [budgets.ipCredential.limiter.refund(source)] : []),
       ]);
     },
     admitAccount(action, account, clientIp) {
       const key = accountKey(action, account);
       return consumeAll([
-        ['account', limiters.account, key],
-        ['account_ip', limiters.accountIp, `${key}${TAG_SEPARATOR}${sourceKey(clientIp)}`],
+        [budgets.account, key],
+        [budgets.accountIp, `${key}${TAG_SEPARATOR}${sourceKey(clientIp)}`],
       ]);
     },
     admitApiKey(apiKeyId) {
-      return consumeAll([['api_key', limiters.apiKey, apiKeyId]]);
+      return consumeAll([[budgets.apiKey, apiKeyId]]);
     },
     status() {
       if (redis === null) return 'in-process';

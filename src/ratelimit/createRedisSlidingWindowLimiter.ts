@@ -185,6 +185,7 @@ end
 export const SLIDING_WINDOW_LUA = `${SLIDING_WINDOW_FUNCTION_LUA}
 local now = tonumber(ARGV[5])
 if now == nil then now = redisNow() end
+-- The reply alone: slidingWindow also returns the fields it read.
 local reply = slidingWindow(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[3]),
   math.ceil(tonumber(ARGV[4]) * 1000), now, ARGV[6] or 'consume')
 return reply
