@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createFileRegistry, fromBinary, toJson } from '@bufbuild/protobuf';
-import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import { type FileDescriptorProto, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { AuthServiceClient } from '../src/gen/gatehouse/auth/v1/auth_service.ts';
@@ -16,6 +16,50 @@ import { expectRpcError } from './helpers/rpcError.ts';
 import { call, type Gatehouse, startGatehouse } from './helpers/startGatehouse.ts';
 
 const run = promisify(execFile);
+
+type Reflect = (request: Record<string, string>) => Promise<FileDescriptorProto[]>;
+
+/**
+ * Runs `fn` with a reflection client of the server at `target` (grpc.reflection.v1 through buf
+ * curl, as grpcurl asks): the files it answers with, decoded.
+ */
+async function withReflection(target: string, fn: (reflect: Reflect) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reflection-'));
+  try {
+    const image = join(dir, 'reflection.binpb');
+    const proto = fileURLToPath(
+      new URL('../node_modules/@grpc/reflection/build/proto', import.meta.url),
+    );
+    await run(BUF, [
+      'build',
+      proto,
+      '--path',
+      join(proto, 'grpc/reflection/v1/reflection.proto'),
+      '-o',
+      image,
+    ]);
+    await fn(async (request) => {
+      const r = await bufCurl(
+        `http://${target}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`,
+        ['--schema', image, '-d', JSON.stringify(request)],
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const answer = JSON.parse(r.stdout) as {
+        fileDescriptorResponse?: { fileDescriptorProto: string[] };
+        errorResponse?: { errorMessage: string };
+      };
+      assert.ok(
+        answer.fileDescriptorResponse,
+        `reflection answers ${JSON.stringify(request)}: ${answer.errorResponse?.errorMessage}`,
+      );
+      return answer.fileDescriptorResponse.fileDescriptorProto.map((b64) =>
+        fromBinary(FileDescriptorProtoSchema, Buffer.from(b64, 'base64')),
+      );
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('foundation', () => {
   let gh: Gatehouse;
@@ -144,39 +188,7 @@ describe('foundation', () => {
 
     // buf curl prints details it has no compiled-in type for as base64; a client that resolves
     // them through reflection (grpcurl, or this) gets each type's descriptor from the server.
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reflection-'));
-    try {
-      const image = join(dir, 'reflection.binpb');
-      const proto = fileURLToPath(
-        new URL('../node_modules/@grpc/reflection/build/proto', import.meta.url),
-      );
-      await run(BUF, [
-        'build',
-        proto,
-        '--path',
-        join(proto, 'grpc/reflection/v1/reflection.proto'),
-        '-o',
-        image,
-      ]);
-      // A reflection client: the file declaring a symbol, then its imports by file name.
-      const reflect = async (request: Record<string, string>) => {
-        const r = await bufCurl(
-          `http://${gh.target}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`,
-          ['--schema', image, '-d', JSON.stringify(request)],
-        );
-        assert.equal(r.code, 0, r.stderr);
-        const answer = JSON.parse(r.stdout) as {
-          fileDescriptorResponse?: { fileDescriptorProto: string[] };
-          errorResponse?: { errorMessage: string };
-        };
-        assert.ok(
-          answer.fileDescriptorResponse,
-          `reflection answers ${JSON.stringify(request)}: ${answer.errorResponse?.errorMessage}`,
-        );
-        return answer.fileDescriptorResponse.fileDescriptorProto.map((b64) =>
-          fromBinary(FileDescriptorProtoSchema, Buffer.from(b64, 'base64')),
-        );
-      };
+    await withReflection(gh.target, async (reflect) => {
       const decoded: Record<string, unknown> = {};
       for (const detail of error.details) {
         const [declaring, ...rest] = await reflect({ fileContainingSymbol: detail.type });
@@ -211,9 +223,20 @@ describe('foundation', () => {
           },
         ],
       });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('serves the comments of its protos through reflection (what grpcurl describe prints)', async () => {
+    await withReflection(gh.target, async (reflect) => {
+      const [file] = await reflect({ fileContainingSymbol: 'gatehouse.auth.v1.AuthService' });
+      assert.equal(file?.name, 'gatehouse/auth/v1/auth_service.proto');
+      const comments = (file?.sourceCodeInfo?.location ?? []).map((l) => l.leadingComments);
+      assert.ok(
+        comments.some((c) => c.includes('Self-service authentication for end users')),
+        'the service comment is served',
+      );
+      assert.ok(comments.length > 100, `${comments.length} commented locations`);
+    });
   });
 
   it('answers UNIMPLEMENTED for a method the server does not have', async () => {

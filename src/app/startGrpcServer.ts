@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { Config } from '../config.ts';
 import { bindService } from '../grpc/bindService.ts';
 import { createMetadataLimitInterceptor } from '../grpc/createMetadataLimitInterceptor.ts';
+import { createReflectionService } from '../grpc/createReflectionService.ts';
 import { DEFAULT_MAX_PING_STRIKES, enforcePingPolicy } from '../grpc/enforcePingPolicy.ts';
 import { loadEnvoyAuthorizationService, readEnvoyImage } from '../grpc/envoyAuthorization.ts';
 import { createExtAuthzHandlers } from '../grpc/extAuthzHandlers.ts';
@@ -76,7 +76,7 @@ export async function startGrpcServer(
     bindService(envoyAuthorization, createExtAuthzHandlers(deps.services.extAuthz), bindDeps),
   );
   deps.monitor.health.addToServer(server);
-  new ReflectionService(loadPackageDefinition()).addToServer(server);
+  createReflectionService(loadPackageDefinition()).addToServer(server);
 
   const credentials = config.grpc.tls
     ? ServerCredentials.createSsl(
