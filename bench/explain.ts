@@ -37,11 +37,10 @@ import type { Db } from '../src/storage/Db.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import {
   findRefreshTokenByHash,
-  findRefreshTokenByHashForUpdate,
   findRefreshTokenById,
   insertRefreshToken,
-  updateRefreshTokenRotated,
 } from '../src/storage/refreshTokens.ts';
+import { lockRefreshTokenForRotation, rotateRefreshToken } from '../src/storage/rotation.ts';
 import { findConfirmedSecondFactors } from '../src/storage/secondFactors.ts';
 import {
   findLiveSessionsPage,
@@ -49,7 +48,6 @@ import {
   findSessionLiveness,
   insertSession,
   revokeSessions,
-  touchSession,
 } from '../src/storage/sessions.ts';
 import { sql } from '../src/storage/sql.ts';
 import { findTotpFactorByUserId } from '../src/storage/totpFactors.ts';
@@ -141,7 +139,7 @@ const CASES: Case[] = [
       }),
   },
   {
-    rpc: 'Login, Refresh',
+    rpc: 'Login (also Register, CompleteMfaLogin)',
     source: 'refreshTokens.ts: insertRefreshToken',
     run: (tx, f) =>
       insertRefreshToken(tx, {
@@ -163,13 +161,17 @@ const CASES: Case[] = [
   },
   {
     rpc: 'Refresh',
-    source: 'refreshTokens.ts: findRefreshTokenByHashForUpdate',
-    run: (tx, f) => findRefreshTokenByHashForUpdate(tx, f.refreshTokenHash),
+    source:
+      'rotation.ts: lockRefreshTokenForRotation (token FOR UPDATE, with its session and user)',
+    run: (tx, f) => lockRefreshTokenForRotation(tx, f.refreshTokenHash),
   },
   {
-    rpc: 'Refresh',
-    source: 'sessions.ts: findSessionById',
-    run: (tx, f) => findSessionById(tx, f.sessionId),
+    rpc: 'Refresh (token rotated already: grace-window repeat or reuse)',
+    source: 'sessions.ts: findSessionById, users.ts: findUserById',
+    run: async (tx, f) => {
+      await findSessionById(tx, f.sessionId);
+      await findUserById(tx, f.userId);
+    },
   },
   {
     rpc: 'Refresh (grace-window repeat)',
@@ -180,29 +182,21 @@ const CASES: Case[] = [
     },
   },
   {
-    rpc: 'Refresh',
-    source: 'users.ts: findUserById',
-    run: (tx, f) => findUserById(tx, f.userId),
-  },
-  {
     rpc: 'Refresh (session in an organisation)',
     source: 'userMemberships.ts: findUserMembership',
     run: (tx, f) => findUserMembership(tx, f.userId, randomUUID()),
   },
   {
     rpc: 'Refresh',
-    source: 'sessions.ts: touchSession',
+    source:
+      'rotation.ts: rotateRefreshToken (session used, successor inserted, token linked to it)',
     run: (tx, f) =>
-      touchSession(tx, f.sessionId, {
-        idleTimeoutSec: 3600,
-        ipAddress: info.clientIp,
-        userAgent: info.userAgent,
+      rotateRefreshToken(tx, {
+        sessionId: f.sessionId,
+        parentId: f.refreshTokenId,
+        successorHash: randomBytes(32),
+        use: { idleTimeoutSec: 3600, ipAddress: info.clientIp, userAgent: info.userAgent },
       }),
-  },
-  {
-    rpc: 'Refresh',
-    source: 'refreshTokens.ts: updateRefreshTokenRotated',
-    run: (tx, f) => updateRefreshTokenRotated(tx, f.refreshTokenId, f.refreshTokenId),
   },
   {
     rpc: 'ValidateToken (session cache miss)',

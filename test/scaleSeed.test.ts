@@ -118,7 +118,7 @@ describe('scale benchmark seeding', () => {
           .join('\n'),
       );
       assert.match(doc, /No hot statement reads a large table sequentially/);
-      assert.match(doc, /findRefreshTokenByHashForUpdate/);
+      assert.match(doc, /lockRefreshTokenForRotation/);
       assert.match(doc, /refresh_tokens_token_hash_key/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

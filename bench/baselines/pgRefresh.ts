@@ -1,7 +1,7 @@
 /**
  * The SQL transaction of a successful Refresh (src/auth/refresh.ts, happy path), statement for
  * statement as the server sends it: the statements are the storage layer's own builders
- * (refreshTokenStatements, sessionStatements, userStatements, auditStatement), so their text and
+ * (rotationStatements, auditStatement), so their text and
  * values cannot drift from the server's, sent through a raw `pg` pool of the server's size
  * (DATABASE_POOL_MAX) at the same concurrency. Like the server it hashes the presented token and
  * makes a new one; it does NOT sign an access token, rate-limit, speak gRPC or validate rows:
@@ -10,9 +10,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { auditStatement } from '../../src/storage/audit.ts';
-import { refreshTokenStatements } from '../../src/storage/refreshTokens.ts';
-import { sessionStatements } from '../../src/storage/sessions.ts';
-import { userStatements } from '../../src/storage/users.ts';
+import { rotationStatements } from '../../src/storage/rotation.ts';
 import { OpError, StopWorker } from '../lib/grpcUnary.ts';
 import type { PgRefreshChain, WorkloadSpec } from '../lib/protocol.ts';
 import type { Workload } from '../workloads/Workload.ts';
@@ -51,49 +49,37 @@ export function pgRefreshWorkload(
         client.query(...toPg(statement));
       try {
         await client.query('START TRANSACTION');
-        const token = (await query(refreshTokenStatements.lockByHash(sha256(chain.refreshToken))))
-          .rows[0];
-        if (!token || token.revoked_at !== null || token.used_at !== null) {
+        const locked = (await query(rotationStatements.lock(sha256(chain.refreshToken)))).rows[0];
+        if (!locked || locked.token_revoked_at !== null || locked.token_used_at !== null) {
           throw new StopWorker('INVALID_TOKEN', `pg-refresh chain ${worker}: token not usable`);
         }
-        const session = (await query(sessionStatements.byId(token.session_id))).rows[0];
-        if (!session || session.revoked_at !== null) {
+        if (locked.revoked_at !== null) {
           throw new StopWorker('INVALID_SESSION', `pg-refresh chain ${worker}: session not live`);
         }
-        const user = (await query(userStatements.byId(session.user_id))).rows[0];
-        if (user?.status !== 'active') throw new StopWorker('INACTIVE_USER', 'user not active');
-        const touched = (
-          await query(
-            sessionStatements.touch(session.id, {
+        if (locked.user_status !== 'active') {
+          throw new StopWorker('INACTIVE_USER', 'user not active');
+        }
+        const next = `ghr_${randomBytes(32).toString('base64url')}`;
+        await query(
+          rotationStatements.rotate({
+            sessionId: locked.id,
+            parentId: locked.token_id,
+            successorHash: sha256(next),
+            use: {
               idleTimeoutSec: spec.sessionIdleSec,
               ipAddress: CLIENT.clientIp,
               userAgent: CLIENT.userAgent,
-            }),
-          )
-        ).rows[0];
-        const next = `ghr_${randomBytes(32).toString('base64url')}`;
-        const expiresAt = new Date(
-          Math.min(touched.idle_expires_at.getTime(), touched.expires_at.getTime()),
+            },
+          }),
         );
-        const successor = (
-          await query(
-            refreshTokenStatements.insert({
-              sessionId: session.id,
-              tokenHash: sha256(next),
-              parentId: token.id,
-              expiresAt,
-            }),
-          )
-        ).rows[0];
-        await query(refreshTokenStatements.markRotated(token.id, successor.id));
         await query(
           auditStatement('refresh', {
-            actor: user.id,
+            actor: locked.user_id,
             request: { ...CLIENT, requestId: randomUUID() },
             details: {
-              session_id: session.id,
+              session_id: locked.id,
               grace_retry: false,
-              organization_id: session.organization_id,
+              organization_id: locked.organization_id,
               organization_cleared: false,
             },
           }),

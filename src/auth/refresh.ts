@@ -1,22 +1,11 @@
 import type { RefreshToken, Session } from '../domain/Session.ts';
-import type { User } from '../domain/User.ts';
 import { AppError, invalidArgument } from '../errors/AppError.ts';
 import type { TokenOrganization } from '../keys/createAccessTokens.ts';
 import { markSessionsRevoked, type RevocationDeps } from '../sessions/updateSessionCache.ts';
 import { recordAudit } from '../storage/audit.ts';
-import {
-  findRefreshTokenByHash,
-  findRefreshTokenByHashForUpdate,
-  findRefreshTokenById,
-  insertRefreshToken,
-  updateRefreshTokenRotated,
-} from '../storage/refreshTokens.ts';
-import {
-  clearSessionOrganization,
-  findSessionById,
-  revokeSessions,
-  touchSession,
-} from '../storage/sessions.ts';
+import { findRefreshTokenByHash, findRefreshTokenById } from '../storage/refreshTokens.ts';
+import { lockRefreshTokenForRotation, rotateRefreshToken } from '../storage/rotation.ts';
+import { clearSessionOrganization, findSessionById, revokeSessions } from '../storage/sessions.ts';
 import { findUserById } from '../storage/users.ts';
 import type { AdmitAccount, AuthDeps, RequestInfo } from './AuthDeps.ts';
 import { findActiveMembership } from './activeOrganization.ts';
@@ -26,7 +15,6 @@ import {
   type IssuedTokens,
   type IssueTokensDeps,
   issueTokens,
-  refreshExpiry,
 } from './issueSession.ts';
 
 type RefreshDeps = IssueTokensDeps &
@@ -39,7 +27,7 @@ const invalid = () =>
 type Outcome =
   | {
       kind: 'ok';
-      user: User;
+      user: { id: string; roles: string[] };
       session: Session;
       refresh: { token: string; expiresAt: Date };
       organization: TokenOrganization | null;
@@ -72,10 +60,19 @@ export async function refresh(
   await admitAccount(tokenHash.toString('base64url'));
   const next = deriveSuccessorRefreshToken(await deps.refreshSuccessorKey(), refreshToken);
   const outcome = await deps.pool.transaction(async (tx): Promise<Outcome> => {
-    const token = await findRefreshTokenByHashForUpdate(tx, tokenHash);
-    if (!token || token.revokedAt !== null) return { kind: 'invalid' };
-    const session = await findSessionById(tx, token.sessionId);
-    if (!session || session.revokedAt !== null) return { kind: 'invalid' };
+    const locked = await lockRefreshTokenForRotation(tx, tokenHash);
+    if (!locked || locked.token.revokedAt !== null) return { kind: 'invalid' };
+    const { token } = locked;
+    let { session, user } = locked;
+    if (token.usedAt !== null) {
+      // Rotated already, perhaps while this call waited for the lock: the session and user
+      // joined to the row are then as they were before that. Read them as they are now.
+      const current = await findSessionById(tx, token.sessionId);
+      if (!current) return { kind: 'invalid' };
+      session = current;
+      user = (await findUserById(tx, session.userId))?.user ?? null;
+    }
+    if (session.revokedAt !== null) return { kind: 'invalid' };
     const now = Date.now();
 
     let repeated: RefreshToken | null = null;
@@ -117,7 +114,6 @@ export async function refresh(
     ) {
       return { kind: 'invalid' };
     }
-    const user = (await findUserById(tx, session.userId))?.user;
     if (user?.status !== 'active') return { kind: 'invalid' };
     // The session keeps its organisation while the user is a member of it and it is active;
     // otherwise it acts in none from now on.
@@ -127,24 +123,19 @@ export async function refresh(
     const organizationCleared = organizationId !== null && organization === null;
     if (organizationCleared) await clearSessionOrganization(tx, session.id, organizationId);
 
-    let expiresAt: Date;
-    if (repeated === null) {
-      const touched = await touchSession(tx, session.id, {
-        idleTimeoutSec: deps.tokens.sessionIdleSec,
-        ipAddress: info.clientIp,
-        userAgent: info.userAgent,
-      });
-      expiresAt = refreshExpiry(touched);
-      const successor = await insertRefreshToken(tx, {
-        sessionId: session.id,
-        tokenHash: next.hash,
-        parentId: token.id,
-        expiresAt,
-      });
-      await updateRefreshTokenRotated(tx, token.id, successor.id);
-    } else {
-      expiresAt = repeated.expiresAt;
-    }
+    const expiresAt =
+      repeated === null
+        ? await rotateRefreshToken(tx, {
+            sessionId: session.id,
+            parentId: token.id,
+            successorHash: next.hash,
+            use: {
+              idleTimeoutSec: deps.tokens.sessionIdleSec,
+              ipAddress: info.clientIp,
+              userAgent: info.userAgent,
+            },
+          })
+        : repeated.expiresAt;
     await recordAudit(tx, 'refresh', {
       actor: user.id,
       request: info,

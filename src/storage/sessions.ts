@@ -5,7 +5,7 @@ import type { Db } from './Db.ts';
 import { sql } from './sql.ts';
 import { queueWebhookEvents } from './webhookEvents.ts';
 
-const sessionRow = z.object({
+export const sessionRow = z.object({
   id: z.string(),
   user_id: z.string(),
   created_at: z.date(),
@@ -20,7 +20,7 @@ const sessionRow = z.object({
   auth_time: z.date(),
 });
 
-function toSession(r: z.infer<typeof sessionRow>): Session {
+export function toSession(r: z.infer<typeof sessionRow>): Session {
   return {
     id: r.id,
     userId: r.user_id,
@@ -106,10 +106,6 @@ export async function findSessionLiveness(
   );
 }
 
-/**
- * Records a refresh: the session was used now, from this address and user agent, and its idle
- * deadline slides forward (never past the absolute one).
- */
 /** A session's use at a refresh: its idle deadline moves, its address and client are kept. */
 export interface SessionUse {
   idleTimeoutSec: number;
@@ -125,19 +121,7 @@ export const sessionStatements = {
   byId: (sessionId: string, forUpdate = false) => sql.type(sessionRow)`
     SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ${sessionId}
     ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`,
-  touch: (sessionId: string, use: SessionUse) => sql.type(sessionRow)`
-    UPDATE sessions
-    SET last_used_at = now(),
-        idle_expires_at = LEAST(expires_at, now() + make_interval(secs => ${use.idleTimeoutSec})),
-        ip_address = ${use.ipAddress},
-        user_agent = ${use.userAgent}
-    WHERE id = ${sessionId}
-    RETURNING ${SESSION_COLUMNS}`,
 };
-
-export async function touchSession(db: Db, sessionId: string, use: SessionUse): Promise<Session> {
-  return toSession(await db.one(sessionStatements.touch(sessionId, use)));
-}
 
 /** Sets (or, with null, clears) the session's active organisation. */
 export async function updateSessionOrganization(
