@@ -34,16 +34,13 @@ export interface NewRefreshToken {
   expiresAt: Date;
 }
 
-/** The statements of refresh tokens, as built for slonik. */
-export const refreshTokenStatements = {
-  insert: (t: NewRefreshToken) => sql.type(refreshTokenRow)`
-    INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)
-    VALUES (${t.sessionId}, ${sql.binary(t.tokenHash)}, ${t.parentId}, ${sql.timestamp(t.expiresAt)})
-    RETURNING ${COLUMNS}`,
-};
-
 export async function insertRefreshToken(db: Db, t: NewRefreshToken): Promise<RefreshToken> {
-  return toRefreshToken(await db.one(refreshTokenStatements.insert(t)));
+  return toRefreshToken(
+    await db.one(sql.type(refreshTokenRow)`
+      INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)
+      VALUES (${t.sessionId}, ${sql.binary(t.tokenHash)}, ${t.parentId}, ${sql.timestamp(t.expiresAt)})
+      RETURNING ${COLUMNS}`),
+  );
 }
 
 export async function findRefreshTokenById(db: Db, id: number): Promise<RefreshToken | null> {

@@ -113,16 +113,6 @@ export interface SessionUse {
   userAgent: string;
 }
 
-/**
- * Statements of a refresh, as built for slonik: the functions below send them, and the
- * benchmark's raw-pg baseline of Refresh sends exactly the same text and values.
- */
-export const sessionStatements = {
-  byId: (sessionId: string, forUpdate = false) => sql.type(sessionRow)`
-    SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ${sessionId}
-    ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`,
-};
-
 /** Sets (or, with null, clears) the session's active organisation. */
 export async function updateSessionOrganization(
   db: Db,
@@ -152,7 +142,9 @@ export async function findSessionById(
   sessionId: string,
   forUpdate = false,
 ): Promise<Session | null> {
-  const row = await db.maybeOne(sessionStatements.byId(sessionId, forUpdate));
+  const row = await db.maybeOne(sql.type(sessionRow)`
+    SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ${sessionId}
+    ${forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
   return row && toSession(row);
 }
 

@@ -116,21 +116,18 @@ export interface FindUserOptions {
   includeDeleted?: boolean;
 }
 
-/** Statements shared with the benchmark's raw-pg baseline of Refresh (the same text and values). */
-export const userStatements = {
-  byId: (id: string, options: FindUserOptions = {}) => sql.type(userRow)`
-    SELECT ${USER_COLUMNS} FROM users
-    WHERE id = ${id} ${options.includeDeleted ? sql.fragment`` : sql.fragment`AND status <> 'deleted'`}
-    ${options.forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`,
-};
-
 /** The user with this id (deleted users included only when asked), or null. */
 export async function findUserById(
   db: Db,
   id: string,
   options: FindUserOptions = {},
 ): Promise<UserAccount | null> {
-  return maybeAccount(await db.maybeOne(userStatements.byId(id, options)));
+  return maybeAccount(
+    await db.maybeOne(sql.type(userRow)`
+      SELECT ${USER_COLUMNS} FROM users
+      WHERE id = ${id} ${options.includeDeleted ? sql.fragment`` : sql.fragment`AND status <> 'deleted'`}
+      ${options.forUpdate ? sql.fragment`FOR UPDATE` : sql.fragment``}`),
+  );
 }
 
 /** Records a successful login: clears failure and lockout state, optionally stores an upgraded hash. */
