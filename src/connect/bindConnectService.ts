@@ -127,7 +127,7 @@ function openCall(
       userAgent: header('user-agent'),
       authorization: header('authorization'),
     },
-    abort.signal,
+    abort,
     deps,
   );
   ctx.responseHeader.set('x-request-id', begun.requestId);

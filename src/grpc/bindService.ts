@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { CallContext, IncomingCall } from '../policy/CallContext.ts';
 
 import {
+  type AbortSource,
   type BindDeps,
   beginCall,
   bindMethods,
@@ -75,10 +76,69 @@ export function bindService(
   return impl;
 }
 
+const deadlineExceeded = () => new AppError('DEADLINE_EXCEEDED', 'deadline exceeded');
+
+/**
+ * A call's abort: the client cancelled, the deadline passed or (streams) the server is
+ * stopping. Its AbortSignal, and the deadline's timer with it, is made only when something asks
+ * for the signal (a streaming handler does; the policy steps and unary handlers do not), and a
+ * passed deadline is noticed at the latest when the answer is about to leave.
+ */
+class CallAbort implements AbortSource {
+  readonly #deadlineMs: number;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  /** `deadlineMs`: epoch milliseconds, or Infinity for none. */
+  constructor(deadlineMs: number) {
+    this.#deadlineMs = deadlineMs;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.aborted) {
+        this.#controller.abort(this.#reason);
+      } else if (Number.isFinite(this.#deadlineMs)) {
+        this.#timer = setTimeout(
+          () => this.abort(deadlineExceeded()),
+          Math.max(0, this.#deadlineMs - Date.now()),
+        );
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the call is over for its handler: cancelled, stopped, or past its deadline. */
+  get aborted(): boolean {
+    if (!this.#aborted && Date.now() >= this.#deadlineMs) this.abort(deadlineExceeded());
+    return this.#aborted;
+  }
+
+  /** Why it was aborted (an AppError). */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** Stops the deadline's timer once the call is complete. */
+  close(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+}
+
 /** What unary and streaming calls share: ids, logger, the abort signal and the access line. */
 interface CallScope {
   incoming: IncomingCall;
-  abort: AbortController;
+  abort: CallAbort;
   /** The call's logger (built on first use). */
   log(): Logger;
   /** Sends `x-request-id` (once; before the first message or the status). */
@@ -93,7 +153,8 @@ function openCall(
   deps: BindDeps,
 ): CallScope {
   const md = call.metadata;
-  const abort = new AbortController();
+  const deadline = call.getDeadline();
+  const abort = new CallAbort(deadline instanceof Date ? deadline.getTime() : Number(deadline));
   const begun = beginCall(
     path,
     call.request,
@@ -105,7 +166,7 @@ function openCall(
       userAgent: firstString(md, 'user-agent'),
       authorization: firstString(md, 'authorization'),
     },
-    abort.signal,
+    abort,
     deps,
   );
   let finished = false;
@@ -113,15 +174,6 @@ function openCall(
   (call as ServerUnaryCall<unknown, unknown>).on('cancelled', () => {
     if (!finished) abort.abort(new AppError('DEADLINE_EXCEEDED', 'call cancelled'));
   });
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-  let timer: NodeJS.Timeout | undefined;
-  if (Number.isFinite(deadlineMs)) {
-    timer = setTimeout(
-      () => abort.abort(new AppError('DEADLINE_EXCEEDED', 'deadline exceeded')),
-      Math.max(0, deadlineMs - Date.now()),
-    );
-  }
   let sentId = false;
   return {
     incoming: begun.incoming,
@@ -136,7 +188,7 @@ function openCall(
     },
     finish(code) {
       finished = true;
-      if (timer) clearTimeout(timer);
+      abort.close();
       begun.finish(code);
     },
   };
@@ -153,7 +205,7 @@ async function runCall(
   let code: status = status.OK;
   try {
     const response = await run(scope.incoming);
-    if (scope.abort.signal.aborted) throw scope.abort.signal.reason;
+    if (scope.abort.aborted) throw scope.abort.reason;
     // Sent right before the answer, so headers and message leave in one write.
     scope.sendRequestId();
     callback(null, response);

@@ -1,4 +1,4 @@
-import type { AdmitAccount } from '../auth/AuthDeps.ts';
+import type { AdmitAccount, RequestInfo } from '../auth/AuthDeps.ts';
 import type { MfaEnrollmentRule } from '../auth/createFactorPresenceCache.ts';
 import type { PermissionCache } from '../authz/createPermissionCache.ts';
 import type { RateLimitBudgets } from '../ratelimit/createRateLimitBudgets.ts';
@@ -58,50 +58,87 @@ export function createCallChain(policy: MethodPolicy, deps: ChainDeps): CallChai
       ? requireRoleStep(policy, deps.pool)
       : requirePermissionStep(policy, deps.pool, deps.permissions),
   ].filter((s): s is Step => s !== null);
-  const accountBudget = policy.accountBudget;
   return (incoming, handler) => {
     const call: ChainCall = incoming;
-    const admitAccount: AdmitAccount =
-      accountBudget === null
-        ? () => Promise.reject(new Error(`${policy.path} declares no account budget`))
-        : (account) => deps.limits.admitAccount(accountBudget, account, call.info.clientIp);
-    const ctx: CallContext = {
-      requestId: call.info.requestId,
-      clientIp: call.info.clientIp,
-      userAgent: call.info.userAgent,
-      info: call.info,
-      get log() {
-        return call.log;
-      },
-      signal: call.signal,
-      get principal() {
-        if (call.principal === undefined) {
-          throw new Error(`${policy.path}: its call policy resolves no principal`);
-        }
-        return call.principal;
-      },
-      get bearerToken() {
-        if (policy.caller !== 'bearer_signature_only') return undefined;
-        const bearer = call.bearer();
-        return bearer.kind === 'token' ? bearer.token : undefined;
-      },
-      admitAccount,
-      get audit() {
-        if (call.audit === undefined)
-          throw new Error(`${policy.path}: its call policy audits nothing`);
-        return call.audit;
-      },
-      get access() {
-        if (call.access === undefined) {
-          throw new Error(`${policy.path}: its call policy requires no role or permission`);
-        }
-        return call.access;
-      },
-    };
+    const ctx = new ChainContext(call, policy, deps.limits);
     const run = (i: number): Promise<unknown> => {
       const step = steps[i];
       return step === undefined ? handler(call.request, ctx) : step(call, () => run(i + 1));
     };
     return run(0);
   };
+}
+
+/**
+ * What a handler knows of its call, read from the call as the policy steps left it. A class,
+ * so a call costs one small object: its accessors live on the prototype, and the account
+ * budget's function is made only for a handler that asks for it.
+ */
+class ChainContext implements CallContext {
+  readonly requestId: string;
+  readonly clientIp: string;
+  readonly userAgent: string;
+  readonly info: RequestInfo;
+  private readonly call: ChainCall;
+  private readonly policy: MethodPolicy;
+  private readonly limits: ChainDeps['limits'];
+  #admitAccount: AdmitAccount | undefined;
+
+  constructor(call: ChainCall, policy: MethodPolicy, limits: ChainDeps['limits']) {
+    this.call = call;
+    this.policy = policy;
+    this.limits = limits;
+    this.info = call.info;
+    this.requestId = call.info.requestId;
+    this.clientIp = call.info.clientIp;
+    this.userAgent = call.info.userAgent;
+  }
+
+  get log() {
+    return this.call.log;
+  }
+
+  get signal() {
+    return this.call.signal;
+  }
+
+  get principal() {
+    if (this.call.principal === undefined) {
+      throw new Error(`${this.policy.path}: its call policy resolves no principal`);
+    }
+    return this.call.principal;
+  }
+
+  get bearerToken() {
+    if (this.policy.caller !== 'bearer_signature_only') return undefined;
+    const bearer = this.call.bearer();
+    return bearer.kind === 'token' ? bearer.token : undefined;
+  }
+
+  /** A function of its own (handlers pass it on), spending the budget the policy names. */
+  get admitAccount(): AdmitAccount {
+    if (this.#admitAccount === undefined) {
+      const { policy, limits, call } = this;
+      const budget = policy.accountBudget;
+      this.#admitAccount =
+        budget === null
+          ? () => Promise.reject(new Error(`${policy.path} declares no account budget`))
+          : (account) => limits.admitAccount(budget, account, call.info.clientIp);
+    }
+    return this.#admitAccount;
+  }
+
+  get audit() {
+    if (this.call.audit === undefined) {
+      throw new Error(`${this.policy.path}: its call policy audits nothing`);
+    }
+    return this.call.audit;
+  }
+
+  get access() {
+    if (this.call.access === undefined) {
+      throw new Error(`${this.policy.path}: its call policy requires no role or permission`);
+    }
+    return this.call.access;
+  }
 }

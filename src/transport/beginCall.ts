@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type MethodDefinition, type ServiceDefinition, status } from '@grpc/grpc-js';
+import type { RequestInfo } from '../auth/AuthDeps.ts';
 import { AppError } from '../errors/AppError.ts';
-import { parseBearer } from '../grpc/bearerToken.ts';
+import { type BearerToken, parseBearer } from '../grpc/bearerToken.ts';
 import type { ClientAddressResolver } from '../grpc/clientAddress.ts';
 import type { Logger } from '../log.ts';
 import type { CallContext, IncomingCall } from '../policy/CallContext.ts';
@@ -52,6 +53,55 @@ export interface BegunCall {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** Where a call's abort signal comes from: an AbortController, or one made on first use. */
+export interface AbortSource {
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What the policy chain reads of a call. A class, so a call costs one small object: the
+ * logger is built on first use (most calls only write the access line), and the credential
+ * is parsed only by the steps that read one.
+ */
+class Incoming implements IncomingCall {
+  readonly path: string;
+  readonly request: unknown;
+  readonly info: RequestInfo;
+  readonly #abort: AbortSource;
+  readonly #authorization: string | undefined;
+  readonly #baseLog: Logger;
+  #log: Logger | undefined;
+
+  constructor(
+    path: string,
+    request: unknown,
+    info: RequestInfo,
+    abort: AbortSource,
+    authorization: string | undefined,
+    log: Logger,
+  ) {
+    this.path = path;
+    this.request = request;
+    this.info = info;
+    this.#abort = abort;
+    this.#authorization = authorization;
+    this.#baseLog = log;
+  }
+
+  get log(): Logger {
+    this.#log ??= this.#baseLog.child({ requestId: this.info.requestId, method: this.path });
+    return this.#log;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  bearer(): BearerToken {
+    return parseBearer(this.#authorization);
+  }
+}
+
 /**
  * The transport-neutral start of every call: the request id (the caller's when well-formed),
  * the client address (TRUSTED_PROXIES), the user agent, the lazily built call logger, and at
@@ -61,7 +111,7 @@ export function beginCall(
   path: string,
   request: unknown,
   origin: CallOrigin,
-  signal: AbortSignal,
+  abort: AbortSource,
   deps: BindDeps,
 ): BegunCall {
   const started = performance.now();
@@ -69,31 +119,23 @@ export function beginCall(
     origin.requestId && REQUEST_ID.test(origin.requestId) ? origin.requestId : randomUUID();
   const clientIp = deps.clientAddress(origin.peer, origin.forwardedFor);
   const userAgent = (origin.userAgent ?? '').slice(0, 512);
-  // The child logger is built only when something logs (most calls only write the access line).
-  let log: Logger | undefined;
-  const callLog = () => {
-    log ??= deps.log.child({ requestId, method: path });
-    return log;
-  };
-  const authorization = origin.authorization;
+  const incoming = new Incoming(
+    path,
+    request,
+    { clientIp, userAgent, requestId },
+    abort,
+    origin.authorization,
+    deps.log,
+  );
   return {
-    incoming: {
-      path,
-      request,
-      info: { clientIp, userAgent, requestId },
-      get log() {
-        return callLog();
-      },
-      signal,
-      bearer: () => parseBearer(authorization),
-    },
+    incoming,
     requestId,
-    log: callLog,
+    log: () => incoming.log,
     finish(code) {
       const durationMs = performance.now() - started;
       deps.onCallEnd?.(path, code, durationMs);
       if (deps.log.isLevelEnabled('info')) {
-        callLog().info(
+        incoming.log.info(
           {
             code: status[code],
             durationMs: Math.round(durationMs * 10) / 10,
